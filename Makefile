@@ -1,0 +1,55 @@
+# backupwatch — every command the README mentions is a target here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KAFKA := deploy/kafka/kafka.sh
+
+.DEFAULT_GOAL := help
+
+.PHONY: help setup kafka-up kafka-down kafka-status test test-unit lint format run bench clean
+
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project with dev extras (fast when nothing changed)
+
+kafka-up: ## start the local single-node Kafka (jars from Maven Central, cached)
+	@$(KAFKA) start
+
+kafka-down: ## stop the local Kafka
+	@$(KAFKA) stop
+
+kafka-status: ## is the local Kafka running, and where
+	@$(KAFKA) status
+
+test: setup ## run every test: unit, integration and e2e (starts its own Kafka)
+	$(BIN)/pytest
+
+test-unit: setup ## run the unit tests only (no Kafka needed)
+	$(BIN)/pytest tests/unit
+
+lint: setup ## ruff (lint + format check) and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+run: setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
+	$(BIN)/python -m agents.demo
+
+bench: setup ## the standard benchmark set (see docs/benchmarks.md)
+	$(BIN)/python -m bench.core
+
+clean: ## remove the virtualenv and caches (not the Kafka jar cache)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

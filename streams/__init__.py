@@ -1,0 +1,3 @@
+"""streams"""
+
+__all__: list[str] = []
