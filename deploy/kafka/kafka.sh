@@ -1,0 +1,482 @@
+#!/usr/bin/env bash
+# A local single-node Apache Kafka (KRaft, broker and controller in one JVM) from
+# Apache Kafka's own jars on Maven Central: no Docker, no Kafka install.
+#
+#   kafka.sh start [--port N] [--state-dir D] [--owner-pid P]
+#                          start the broker, or reuse the one already running there;
+#                          the last line on stdout is its bootstrap address
+#   kafka.sh stop [--state-dir D]      stop it (SIGTERM, SIGKILL after a timeout)
+#   kafka.sh status [--state-dir D]    running and where; exit 3 when not running
+#   kafka.sh bootstrap [--state-dir D] print the bootstrap address of the running broker
+#   kafka.sh logs [--state-dir D] [-n N]  the end of the broker's log
+#   kafka.sh fetch                     download the jars into the cache only
+#
+# The Kafka version is KAFKA_VERSION from the repository's .env (an environment
+# variable of that name wins, as with docker compose). Each start formats a fresh
+# data directory: this broker is for development and tests, it keeps no data
+# across restarts.
+#
+# Environment:
+#   KAFKA_BOOTSTRAP_SERVERS  use that broker instead: start starts none
+#   BACKUPWATCH_STATE        state dir (pid, address, log, data); default <repo>/var/kafka
+#   BACKUPWATCH_CACHE        jar cache; default ~/.cache/backupwatch
+#   KAFKA_PORT               client port; default: the previous one if free, else any free port
+#   KAFKA_HEAP_OPTS          default -Xms256m -Xmx768m
+#   KAFKA_OPTS               more JVM options
+#   KAFKA_START_TIMEOUT      seconds to wait for the broker to serve (default 90)
+#   KAFKA_STOP_TIMEOUT       seconds between SIGTERM and SIGKILL (default 30)
+#   BACKUPWATCH_MVN_ARGS     extra Maven arguments for the download (e.g. -Dmaven.repo.local=...)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
+
+log() { printf 'kafka: %s\n' "$*" >&2; }
+die() {
+    printf 'kafka: error: %s\n' "$*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$SELF" >&2
+    exit 2
+}
+
+# --- settings -----------------------------------------------------------------
+
+kafka_version() {
+    if [[ -n "${KAFKA_VERSION:-}" ]]; then
+        printf '%s\n' "$KAFKA_VERSION"
+        return
+    fi
+    local line
+    line="$(grep -E '^[[:space:]]*KAFKA_VERSION=' "$REPO/.env" 2>/dev/null | tail -n 1 || true)"
+    [[ -n "$line" ]] || die "KAFKA_VERSION is not set in $REPO/.env"
+    line="${line#*=}"
+    line="${line//\"/}"
+    line="${line//\'/}"
+    printf '%s\n' "${line//[[:space:]]/}"
+}
+
+KAFKA_VERSION="$(kafka_version)"
+CACHE_ROOT="${BACKUPWATCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backupwatch}"
+CACHE_DIR="$CACHE_ROOT/kafka-$KAFKA_VERSION"
+LIBS="$CACHE_DIR/libs"
+STATE="${BACKUPWATCH_STATE:-$REPO/var/kafka}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+
+# --- prerequisites ------------------------------------------------------------
+
+java_bin() {
+    if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+        printf '%s\n' "$JAVA_HOME/bin/java"
+    elif command -v java >/dev/null 2>&1; then
+        command -v java
+    else
+        die "Java 17 or newer is needed to run Kafka $KAFKA_VERSION and none was found;" \
+            "install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
+    fi
+}
+
+require_java() {
+    JAVA="$(java_bin)"
+    local version major
+    version="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)"
+    major="${version#1.}"
+    major="${major%%[.+-]*}"
+    if ! [[ "$major" =~ ^[0-9]+$ ]] || ((major < 17)); then
+        die "Kafka $KAFKA_VERSION needs Java 17 or newer, $JAVA is '${version:-unknown}';" \
+            "install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless) or set JAVA_HOME"
+    fi
+}
+
+require_python() {
+    command -v python3 >/dev/null 2>&1 ||
+        die "python3 is needed (to pick free ports and to probe the broker); install python3"
+}
+
+# Serialise commands on one directory. The lock's file descriptor is closed for
+# every background child (9>&-), or the broker would hold the lock for its life.
+lock() {
+    command -v flock >/dev/null 2>&1 || return 0
+    exec 9>"$1/.lock"
+    flock -w 300 9 || die "timed out waiting for the lock on $1 (another kafka.sh still running?)"
+}
+
+# --- jars ---------------------------------------------------------------------
+
+fetch_jars() {
+    [[ -f "$LIBS/.complete" ]] && return 0
+    mkdir -p "$CACHE_DIR"
+    lock "$CACHE_DIR"
+    [[ -f "$LIBS/.complete" ]] && return 0
+    command -v mvn >/dev/null 2>&1 ||
+        die "Maven is needed once to download the Kafka $KAFKA_VERSION jars into $CACHE_DIR;" \
+            "install it (Debian/Ubuntu: apt-get install maven)"
+    # A directory without the marker is what an interrupted download of an older
+    # layout could leave; the download below goes to a temporary directory and is
+    # renamed into place only when complete.
+    rm -rf "$LIBS"
+    local tmp
+    tmp="$(mktemp -d "$CACHE_DIR/libs.tmp.XXXXXX")"
+    # shellcheck disable=SC2064  # expand $tmp now
+    trap "rm -rf '$tmp'" EXIT
+    log "downloading the Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (once)"
+    # shellcheck disable=SC2086  # BACKUPWATCH_MVN_ARGS is a list of arguments
+    if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" \
+        -Dkafka.version="$KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$tmp" \
+        ${BACKUPWATCH_MVN_ARGS:-} dependency:copy-dependencies >&2; then
+        die "could not download the Kafka $KAFKA_VERSION jars with Maven (output above)"
+    fi
+    [[ -n "$(find "$tmp" -name "kafka_2.13-$KAFKA_VERSION.jar")" ]] ||
+        die "Maven finished but kafka_2.13-$KAFKA_VERSION.jar is missing from the download"
+    chmod 755 "$tmp"
+    touch "$tmp/.complete"
+    mv -T "$tmp" "$LIBS"
+    trap - EXIT
+}
+
+# --- broker process -----------------------------------------------------------
+
+read_file() { [[ -f "$1" ]] && tr -d '[:space:]' <"$1" || true; }
+
+cmdline_of() {
+    if [[ -r "/proc/$1/cmdline" ]]; then
+        tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+    else
+        ps -o command= -p "$1" 2>/dev/null || true
+    fi
+}
+
+# The pid in the pid file, when that process is alive and is this state dir's
+# broker (a pid left by a crash may since have been given to another process).
+broker_pid() {
+    local pid
+    pid="$(read_file "$STATE/kafka.pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ "$(cmdline_of "$pid")" == *"kafka.Kafka $STATE/server.properties"* ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+probe() { python3 "$HERE/probe.py" "$1" --timeout "${2:-3}"; }
+
+log_tail() {
+    local lines="${1:-40}"
+    if [[ -s "$STATE/kafka.log" ]]; then
+        printf -- '--- last %s lines of %s ---\n' "$lines" "$STATE/kafka.log" >&2
+        tail -n "$lines" "$STATE/kafka.log" >&2
+        printf -- '--- end of log ---\n' >&2
+    fi
+}
+
+# Two distinct free ports on 127.0.0.1: the client port (the one asked for, else
+# the previous one when still free, else any) and the controller port.
+pick_ports() {
+    python3 - "$@" <<'PY'
+import socket, sys
+
+wanted, previous = sys.argv[1], sys.argv[2]
+held = []
+
+def take(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        return None
+    held.append(s)
+    return s.getsockname()[1]
+
+if wanted:
+    client = take(int(wanted))
+    if client is None:
+        sys.exit(f"port {wanted} on 127.0.0.1 is in use")
+else:
+    client = (take(int(previous)) if previous else None) or take(0)
+print(client, take(0))
+PY
+}
+
+write_config() {
+    local port="$1" controller_port="$2"
+    cat >"$STATE/server.properties" <<EOF
+# Written by deploy/kafka/kafka.sh; rewritten at every start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$STATE/data
+
+# One node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+
+# Topics are declared by the code that uses them, never created by a typo.
+auto.create.topics.enable=false
+num.partitions=8
+# Tests start consumer groups all the time; do not wait 3 s for more members.
+group.initial.rebalance.delay.ms=0
+
+# Small segments: many short-lived topics, little disk.
+log.segment.bytes=16777216
+log.retention.hours=24
+log.retention.check.interval.ms=60000
+num.network.threads=3
+num.io.threads=4
+EOF
+}
+
+start_watchdog() {
+    local owner="$1" pid="$2"
+    [[ -n "$owner" ]] || return 0
+    kill -0 "$owner" 2>/dev/null || die "--owner-pid $owner is not a running process"
+    local launcher=()
+    command -v setsid >/dev/null 2>&1 && launcher=(setsid)
+    BACKUPWATCH_STATE="$STATE" nohup "${launcher[@]}" bash "$SELF" _watch "$owner" "$pid" \
+        </dev/null >/dev/null 2>&1 9>&- &
+    echo $! >"$STATE/watchdog.pid"
+}
+
+wait_until_serving() {
+    local pid="$1" address="$2" deadline=$((SECONDS + START_TIMEOUT))
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log_tail 60
+            die "the broker (pid $pid) exited during startup; its log is $STATE/kafka.log"
+        fi
+        if probe "$address" 2 2>/dev/null; then
+            return 0
+        fi
+        if ((SECONDS >= deadline)); then
+            log_tail 60
+            kill -KILL "$pid" 2>/dev/null || true
+            rm -f "$STATE/kafka.pid"
+            die "the broker did not answer a metadata request at $address within" \
+                "${START_TIMEOUT}s (KAFKA_START_TIMEOUT); killed it; its log is $STATE/kafka.log"
+        fi
+        sleep 0.2
+    done
+}
+
+# --- commands -----------------------------------------------------------------
+
+cmd_start() {
+    local port="${KAFKA_PORT:-}" owner=""
+    while (($#)); do
+        case "$1" in
+        --port) port="${2:?--port needs a value}" && shift 2 ;;
+        --state-dir | --data-dir) STATE="${2:?$1 needs a value}" && shift 2 ;;
+        --owner-pid) owner="${2:?--owner-pid needs a value}" && shift 2 ;;
+        *) die "start: unknown argument '$1'" ;;
+        esac
+    done
+    if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+        log "KAFKA_BOOTSTRAP_SERVERS is set: using the broker at $KAFKA_BOOTSTRAP_SERVERS, starting none"
+        printf '%s\n' "$KAFKA_BOOTSTRAP_SERVERS"
+        return 0
+    fi
+    [[ -z "$port" || "$port" =~ ^[0-9]+$ ]] || die "--port must be a number, not '$port'"
+    require_java
+    require_python
+    fetch_jars
+    mkdir -p "$STATE"
+    STATE="$(cd "$STATE" && pwd)"
+    lock "$STATE"
+
+    local pid address
+    if pid="$(broker_pid)"; then
+        address="$(read_file "$STATE/bootstrap")"
+        if [[ -n "$address" ]] && probe "$address" 2>/dev/null; then
+            if [[ -n "$port" && "$address" != "127.0.0.1:$port" ]]; then
+                log "warning: asked for port $port, but the running broker listens at $address"
+            fi
+            log "already running (pid $pid) at $address"
+            printf '%s\n' "$address"
+            return 0
+        fi
+        log "a broker (pid $pid) is running in $STATE but does not answer; stopping it"
+        stop_broker "$pid"
+    elif [[ -f "$STATE/kafka.pid" ]]; then
+        log "removing the stale pid file (pid $(read_file "$STATE/kafka.pid") is gone)"
+    fi
+    rm -f "$STATE/kafka.pid" "$STATE/bootstrap"
+
+    local ports controller_port previous
+    previous="$(read_file "$STATE/last-port")"
+    ports="$(pick_ports "$port" "$previous")" || die "no usable port (see above)"
+    read -r port controller_port <<<"$ports"
+    address="127.0.0.1:$port"
+
+    rm -rf "$STATE/data"
+    write_config "$port" "$controller_port"
+    local cluster_id
+    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+    local -a java_cmd=("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties")
+    if ! "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+        --config "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
+        cat "$STATE/format.log" >&2
+        die "formatting the storage in $STATE/data failed"
+    fi
+
+    log "starting Kafka $KAFKA_VERSION at $address (state in $STATE)"
+    local launcher=()
+    command -v setsid >/dev/null 2>&1 && launcher=(setsid)
+    # shellcheck disable=SC2086  # the *_OPTS are lists of JVM options
+    nohup "${launcher[@]}" "${java_cmd[@]}" \
+        ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} \
+        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true ${KAFKA_OPTS:-} \
+        kafka.Kafka "$STATE/server.properties" \
+        </dev/null >"$STATE/kafka.log" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$STATE/kafka.pid"
+    echo "$port" >"$STATE/last-port"
+
+    wait_until_serving "$pid" "$address"
+    echo "$address" >"$STATE/bootstrap"
+    start_watchdog "$owner" "$pid"
+    log "ready (pid $pid) after ${SECONDS}s; log: $STATE/kafka.log"
+    printf '%s\n' "$address"
+}
+
+stop_broker() {
+    local pid="$1" deadline=$((SECONDS + STOP_TIMEOUT))
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            log "pid $pid still running ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.1
+    done
+}
+
+parse_state_arg() {
+    while (($#)); do
+        case "$1" in
+        --state-dir | --data-dir) STATE="${2:?$1 needs a value}" && shift 2 ;;
+        -n) LOG_LINES="${2:?-n needs a value}" && shift 2 ;;
+        *) die "unknown argument '$1'" ;;
+        esac
+    done
+    if [[ -d "$STATE" ]]; then
+        STATE="$(cd "$STATE" && pwd)"
+    fi
+}
+
+cmd_stop() {
+    parse_state_arg "$@"
+    if [[ ! -d "$STATE" ]]; then
+        log "not running (no $STATE)"
+        return 0
+    fi
+    lock "$STATE"
+    local pid watchdog
+    watchdog="$(read_file "$STATE/watchdog.pid")"
+    if [[ "$watchdog" =~ ^[0-9]+$ && "$watchdog" != "${BACKUPWATCH_WATCHDOG:-}" ]] &&
+        [[ "$(cmdline_of "$watchdog")" == *" _watch "* ]]; then
+        kill -TERM "$watchdog" 2>/dev/null || true
+    fi
+    if pid="$(broker_pid)"; then
+        stop_broker "$pid"
+        log "stopped (pid $pid)"
+    else
+        log "not running"
+    fi
+    rm -f "$STATE/kafka.pid" "$STATE/bootstrap" "$STATE/watchdog.pid"
+}
+
+cmd_status() {
+    parse_state_arg "$@"
+    if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+        local first="${KAFKA_BOOTSTRAP_SERVERS%%,*}"
+        first="${first#*://}"
+        if probe "$first" 2>/dev/null; then
+            echo "external broker (KAFKA_BOOTSTRAP_SERVERS) answering at $KAFKA_BOOTSTRAP_SERVERS"
+            return 0
+        fi
+        echo "external broker (KAFKA_BOOTSTRAP_SERVERS) not answering at $KAFKA_BOOTSTRAP_SERVERS"
+        return 3
+    fi
+    local pid address
+    if ! pid="$(broker_pid)"; then
+        echo "not running (state dir $STATE)"
+        return 3
+    fi
+    address="$(read_file "$STATE/bootstrap")"
+    if [[ -n "$address" ]] && probe "$address" 2>/dev/null; then
+        echo "running (pid $pid, Kafka $KAFKA_VERSION) at $address"
+        return 0
+    fi
+    echo "pid $pid is alive but does not answer at ${address:-an unknown address} (starting, or stuck: see $STATE/kafka.log)"
+    return 3
+}
+
+cmd_bootstrap() {
+    parse_state_arg "$@"
+    if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+        printf '%s\n' "$KAFKA_BOOTSTRAP_SERVERS"
+        return 0
+    fi
+    broker_pid >/dev/null || die "not running (state dir $STATE); start it with: $SELF start"
+    printf '%s\n' "$(read_file "$STATE/bootstrap")"
+}
+
+cmd_logs() {
+    LOG_LINES=40
+    parse_state_arg "$@"
+    [[ -f "$STATE/kafka.log" ]] || die "no log in $STATE"
+    tail -n "$LOG_LINES" "$STATE/kafka.log"
+}
+
+# Internal: stop the broker once the process that started it (a test session) is gone.
+cmd_watch() {
+    local owner="$1" pid="$2"
+    while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        BACKUPWATCH_WATCHDOG="$$" cmd_stop
+    fi
+}
+
+main() {
+    (($#)) || usage
+    local cmd="$1"
+    shift
+    case "$cmd" in
+    start) cmd_start "$@" ;;
+    stop) cmd_stop "$@" ;;
+    status) cmd_status "$@" ;;
+    bootstrap) cmd_bootstrap "$@" ;;
+    logs) cmd_logs "$@" ;;
+    fetch)
+        fetch_jars
+        log "jars for Kafka $KAFKA_VERSION are in $LIBS"
+        ;;
+    _watch) cmd_watch "$@" ;;
+    -h | --help | help) usage ;;
+    *)
+        log "unknown command '$cmd'"
+        usage
+        ;;
+    esac
+}
+
+main "$@"
