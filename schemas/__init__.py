@@ -1,3 +1,35 @@
-"""schemas"""
+"""The wire contract: every record backupwatch reads or writes, and how to decode it."""
 
-__all__: list[str] = []
+from schemas.codec import MAX_RECORD_BYTES, decode, decode_as, encode, known_schemas
+from schemas.errors import InvalidRecord
+from schemas.models import (
+    Alert,
+    BackupProgress,
+    Cause,
+    DestinationStatus,
+    DeviceCommand,
+    DeviceStatus,
+    FileErrors,
+    Heartbeat,
+    InputRecord,
+    OrgPolicy,
+)
+
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "Alert",
+    "BackupProgress",
+    "Cause",
+    "DestinationStatus",
+    "DeviceCommand",
+    "DeviceStatus",
+    "FileErrors",
+    "Heartbeat",
+    "InputRecord",
+    "InvalidRecord",
+    "OrgPolicy",
+    "decode",
+    "decode_as",
+    "encode",
+    "known_schemas",
+]

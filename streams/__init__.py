@@ -1,3 +1,36 @@
-"""streams"""
+"""The pure core of backupwatch: device state, policy, transitions, diagnosis.
 
-__all__: list[str] = []
+Nothing here reads a clock, a socket or a Kafka record: every function takes `now`.
+"""
+
+from streams.diagnosis import Hints, diagnose
+from streams.errors import InvalidPolicy
+from streams.machine import advance, apply, level_for, next_deadline
+from streams.policy import DEFAULT_POLICY, Policy, Thresholds, policy_from_record
+from streams.state import DeviceState, decode_state, encode_state
+from streams.status import device_status, summarize_org, summarize_user, to_alert, worst
+from streams.transitions import Transition, alert_id
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DeviceState",
+    "Hints",
+    "InvalidPolicy",
+    "Policy",
+    "Thresholds",
+    "Transition",
+    "advance",
+    "alert_id",
+    "apply",
+    "decode_state",
+    "device_status",
+    "diagnose",
+    "encode_state",
+    "level_for",
+    "next_deadline",
+    "policy_from_record",
+    "summarize_org",
+    "summarize_user",
+    "to_alert",
+    "worst",
+]

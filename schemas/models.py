@@ -1,0 +1,275 @@
+"""The records of the wire contract: one class per `schema` name and major version.
+
+These classes are the single source of truth: the JSON Schema documents under
+`schemas/json/` are generated from them (`python -m schemas.generate`).
+
+Every record is a frozen msgspec Struct tagged by its `schema` field, so one decode
+call both picks the record type and validates it. Unknown fields are ignored: a newer
+producer may add fields without breaking older workers (forward compatibility);
+removing or retyping a field needs a new major version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec.structs import force_setattr
+
+from schemas.types import (
+    AlertKind,
+    Count,
+    Id,
+    Level,
+    Percent,
+    ServiceState,
+    SessionState,
+    Timestamp,
+    as_utc,
+)
+
+__all__ = [
+    "Alert",
+    "BackupProgress",
+    "Cause",
+    "DestinationStatus",
+    "DeviceCommand",
+    "DeviceStatus",
+    "FileErrors",
+    "Heartbeat",
+    "InputRecord",
+    "OrgPolicy",
+    "TelemetryRecord",
+]
+
+
+class _Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="schema"):
+    """Base of every wire record; subclasses set their `schema` tag."""
+
+
+def _normalize_times(record: msgspec.Struct, *fields: str) -> None:
+    for field in fields:
+        value = getattr(record, field)
+        if value is not None:
+            force_setattr(record, field, as_utc(value, field))
+
+
+class Heartbeat(_Record, tag="heartbeat/1"):
+    """The device talked to the cloud (the "authority")."""
+
+    device_id: Id
+    user_id: Id
+    org_id: Id
+    event_time: Timestamp
+    app_version: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    os: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    hostname: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    service_state: ServiceState = "running"
+    backup_paused: bool = False
+    # Percent of one CPU the backup may use while the user is present (100 = no limit).
+    cpu_limit_percent: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
+    # Upload limit set in the app or by org network settings; None = unlimited.
+    network_limit_kbps: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # Destinations the device can reach right now; empty while it is online to the
+    # cloud but cannot reach any destination (communication blocked).
+    reachable_destinations: list[Id] = []
+    # What the app saw when a destination connection failed, when it knows:
+    # "blocked" (refused or reset by the network), "local_interference" (another
+    # application on the device, e.g. a firewall or VPN client, intercepted it).
+    connect_error: Literal["blocked", "local_interference"] | None = None
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "event_time")
+
+
+class FileErrors(msgspec.Struct, frozen=True, kw_only=True):
+    """Files the last session could not back up, by cause."""
+
+    locked: Count = 0
+    permission_denied: Count = 0
+    vanished: Count = 0
+    changed_during_backup: Count = 0
+
+
+class BackupProgress(_Record, tag="backup_progress/1"):
+    """Progress of one device towards one destination, during and after a session."""
+
+    device_id: Id
+    user_id: Id
+    org_id: Id
+    destination_id: Id
+    event_time: Timestamp
+    session_state: SessionState
+    percent_complete: Percent
+    selected_files: Count = 0
+    selected_bytes: Count = 0
+    todo_files: Count = 0
+    todo_bytes: Count = 0
+    # Bytes sent since the previous report of this device to this destination.
+    bytes_sent: Count = 0
+    file_errors: FileErrors = FileErrors()
+    cpu_throttled: bool = False
+    network_throttled: bool = False
+    # Time between the starts of two backup sessions.
+    backup_interval_s: Annotated[int, msgspec.Meta(ge=60, le=31 * 86400)] = 900
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "event_time")
+        if self.todo_files > self.selected_files and self.selected_files:
+            raise ValueError("`todo_files` exceeds `selected_files`")
+        if self.todo_bytes > self.selected_bytes and self.selected_bytes:
+            raise ValueError("`todo_bytes` exceeds `selected_bytes`")
+
+
+CommandAction = Literal[
+    "deactivate",
+    "reactivate",
+    "snooze",
+    "unsnooze",
+    "set_user",
+    "replaced",
+    "user_left_org",
+]
+
+
+class DeviceCommand(_Record, tag="device_command/1"):
+    """An admin action that must be ordered with the device's telemetry."""
+
+    command_id: Id
+    device_id: Id
+    action: CommandAction
+    issued_at: Timestamp
+    # `snooze`: until when (an extended leave); required.
+    snooze_until: Timestamp | None = None
+    # `set_user`: the device's new user; required.
+    user_id: Id | None = None
+    # `replaced`: the newer device that replaced this one; required.
+    replaced_by: Id | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    actor: Annotated[str, msgspec.Meta(max_length=256)] = ""
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "issued_at", "snooze_until")
+        if self.action == "snooze" and self.snooze_until is None:
+            raise ValueError("action `snooze` needs `snooze_until`")
+        if self.action == "set_user" and self.user_id is None:
+            raise ValueError("action `set_user` needs `user_id`")
+        if self.action == "replaced" and self.replaced_by is None:
+            raise ValueError("action `replaced` needs `replaced_by`")
+
+
+PositiveDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
+
+
+class OrgPolicy(_Record, tag="org_policy/1"):
+    """An org's thresholds and recipients; any field left out takes the default."""
+
+    org_id: Id
+    updated_at: Timestamp
+    connection_warning_days: PositiveDays | None = None
+    connection_critical_days: PositiveDays | None = None
+    backup_warning_days: PositiveDays | None = None
+    backup_critical_days: PositiveDays | None = None
+    completion_warning_days: PositiveDays | None = None
+    completion_critical_days: PositiveDays | None = None
+    online_window_minutes: Annotated[float, msgspec.Meta(gt=0, le=1440)] | None = None
+    minimum_app_version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    # Repeat an open alert every N hours; None or absent = no reminders.
+    reminder_hours: Annotated[float, msgspec.Meta(gt=0, le=8760)] | None = None
+    alert_emails: list[Annotated[str, msgspec.Meta(max_length=320)]] = []
+    webhook_urls: list[Annotated[str, msgspec.Meta(max_length=2048)]] = []
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "updated_at")
+
+
+class Cause(msgspec.Struct, frozen=True, kw_only=True):
+    """One likely cause of an alert, with what points to it and what to do."""
+
+    code: str
+    summary: str
+    evidence: dict[str, Any]
+    action: str
+    score: float
+
+
+Transition = Literal["opened", "escalated", "deescalated", "resolved", "reminder"]
+
+
+class Alert(_Record, tag="alert/1"):
+    """What alert consumers get; deduplicate by `alert_id`."""
+
+    alert_id: str
+    device_id: str
+    user_id: str
+    org_id: str
+    hostname: str
+    destination_id: str | None
+    kind: AlertKind
+    from_state: Level = msgspec.field(name="from")
+    to_state: Level = msgspec.field(name="to")
+    transition: Transition
+    # Why the state changed: "threshold", "new_event", "deactivated", "snooze_ended",
+    # "policy_changed", "reminder".
+    reason: str
+    # When the condition began: the last contact, new data or 100 % it is measured from.
+    episode_start: datetime
+    days_observed: float
+    threshold_days: float | None
+    diagnosis: list[Cause]
+    # The stream time (partition clock) the transition was decided on.
+    decided_at: datetime
+    emitted_at: datetime
+
+
+class DestinationStatus(msgspec.Struct, frozen=True, kw_only=True):
+    destination_id: str
+    backup_state: Level
+    completion_state: Level
+    last_connected: datetime | None
+    last_activity: datetime | None
+    last_new_data: datetime | None
+    last_completed_backup: datetime | None
+    percent_complete: float
+    session_state: str
+    selected_files: int
+    selected_bytes: int
+    todo_files: int
+    todo_bytes: int
+
+
+class DeviceStatus(_Record, tag="device_status/1"):
+    """The latest full status of a device, as of `stream_time`."""
+
+    device_id: str
+    user_id: str
+    org_id: str
+    hostname: str
+    os: str
+    app_version: str
+    app_version_outdated: bool
+    online: bool
+    service_state: str
+    backup_paused: bool
+    deactivated: bool
+    snoozed_until: datetime | None
+    alert_states: dict[str, Level]
+    worst_state: Level
+    first_seen: datetime
+    last_heartbeat: datetime | None
+    last_connected: datetime | None
+    last_activity: datetime | None
+    last_completed_backup: datetime | None
+    percent_complete: float
+    selected_bytes: int
+    todo_bytes: int
+    destinations: list[DestinationStatus]
+    open_alerts: list[dict[str, Any]]
+    daily: list[dict[str, int]]
+    top_cause: str | None
+    stream_time: datetime
+
+
+TelemetryRecord = Heartbeat | BackupProgress
+InputRecord = Heartbeat | BackupProgress | DeviceCommand

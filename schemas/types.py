@@ -1,0 +1,64 @@
+"""Field types shared by every record of the wire contract.
+
+The constraints live in the types so that msgspec checks them while decoding, in C,
+and names the offending field in its error (`... - at $.device_id`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "MAX_ID_LENGTH",
+    "AlertKind",
+    "Count",
+    "Id",
+    "Level",
+    "Percent",
+    "SessionState",
+    "ServiceState",
+    "Timestamp",
+    "as_utc",
+]
+
+MAX_ID_LENGTH = 256
+
+# Timestamps outside this range are a broken device clock or a unit mix-up (seconds sent
+# as milliseconds), never a real backup event; rejecting them keeps one bad agent from
+# poisoning a device's "last seen".
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+_LATEST_MS = int(LATEST.timestamp() * 1000)
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+
+# RFC 3339 with an offset, or epoch milliseconds; records normalize both to aware UTC
+# in `__post_init__` (see `as_utc`).
+Timestamp = (
+    Annotated[datetime, msgspec.Meta(tz=True)]
+    | Annotated[int, msgspec.Meta(ge=_EARLIEST_MS, le=_LATEST_MS)]
+)
+
+Level = Literal["ok", "warning", "critical"]
+AlertKind = Literal["connection", "backup", "completion"]
+ServiceState = Literal["running", "stopping", "uninstalling"]
+SessionState = Literal["scanning", "sending", "paused", "idle", "completed"]
+
+
+def as_utc(value: datetime | int, field: str) -> datetime:
+    """Normalize a decoded timestamp to aware UTC, rejecting absurd ones."""
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"`{field}` {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}"
+        )
+    return value.astimezone(UTC)

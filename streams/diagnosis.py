@@ -1,0 +1,371 @@
+"""Why a device is in trouble: the likely causes of an alert, ranked, with evidence.
+
+The causes are the console's own lists ("Connection issues", "Backup issues", and the
+"Completed" field's advice). Each rule looks only at the device's state, the clock and
+what the caller knows about the rest of the fleet (`Hints`), and scores how strongly
+the evidence points at its cause; the highest score comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.models import Cause
+from schemas.types import AlertKind
+from streams.policy import DEFAULT_POLICY, Policy
+from streams.state import DestinationState, DeviceState
+
+__all__ = ["CAUSES", "Hints", "diagnose", "estimated_time_to_finish"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """What the caller knows beyond this device's own state."""
+
+    # A newer device of the same user that is active (it replaced this one).
+    newer_device_id: str | None = None
+    newer_device_last_seen: datetime | None = None
+
+
+# code -> (summary, recommended action); the wording follows the console's article.
+CAUSES: dict[str, tuple[str, str]] = {
+    "extended_leave_or_powered_off": (
+        "The device is powered off or not in use: it has not talked to the cloud either",
+        "Check whether the user is on extended leave; if so, snooze the device or user "
+        "until their return.",
+    ),
+    "left_organization": (
+        "The user has left the organization but the device was not deactivated",
+        "Deactivate the device (or the user) so that it stops counting against the fleet.",
+    ),
+    "replaced_by_newer_device": (
+        "The user has a newer device and no longer uses this one",
+        "Confirm the new device backs up, then deactivate this one.",
+    ),
+    "interfering_application": (
+        "Another application on the device is interfering with connections",
+        "Check security software, firewalls or VPN clients on the device and allow the "
+        "backup app through them.",
+    ),
+    "communication_blocked": (
+        "The device is online to the cloud but cannot reach any backup destination",
+        "Check that the network (firewall, proxy) allows the device to reach its destinations.",
+    ),
+    "app_uninstalled_or_service_stopped": (
+        "The backup app was uninstalled or its service was stopped",
+        "Reinstall the app or restart its service; check whether the user removed it.",
+    ),
+    "no_connection": (
+        "The device has not reached this destination, so no data can arrive",
+        "Resolve the device's connection issue first.",
+    ),
+    "constantly_changing_files": (
+        "The file selection includes files that change constantly (such as log files)",
+        "Exclude constantly changing files (logs, databases in use) from the selection.",
+    ),
+    "vanished_temporary_files": (
+        "The file selection includes temporary files that are gone by the next session",
+        "Exclude temporary and cache folders from the file selection.",
+    ),
+    "locked_or_permission_denied": (
+        "Files are locked, or the app lacks permission to read them",
+        "Grant the app full disk access, or exclude the locked files; close the "
+        "applications holding them.",
+    ),
+    "paused_by_user": (
+        "The user has paused backup",
+        "Ask the user to resume backup, or restrict pausing in the device settings.",
+    ),
+    "cpu_throttled": (
+        "CPU throttling leaves the app too little CPU to finish a backup",
+        "Raise the CPU limit for when the user is present or away.",
+    ),
+    "network_throttled": (
+        "Network throttling leaves too little bandwidth to send the backup data",
+        "Raise the app's network limit, or review the organization's network settings.",
+    ),
+    "backup_interval_too_short": (
+        "Sessions start more often than the backup set can be sent in one session",
+        "Lengthen the backup frequency or reduce the file selection.",
+    ),
+    "locked_files_block_completion": (
+        "Data is flowing, but a few locked files keep the backup from reaching 100 %",
+        "Find the locked files in the device's backup report and close or exclude them.",
+    ),
+    "undetermined": (
+        "No single cause stands out from the device's reports",
+        "Open the device's details and its app log.",
+    ),
+}
+
+_WINDOW = timedelta(days=14)
+
+
+def _cause(code: str, score: float, evidence: dict[str, Any]) -> Cause:
+    summary, action = CAUSES[code]
+    return Cause(
+        code=code,
+        summary=summary,
+        evidence=evidence,
+        action=action,
+        score=round(min(1.0, max(0.0, score)), 3),
+    )
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def _days(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 86400, 2)
+
+
+def estimated_time_to_finish(state: DeviceState, dest: DestinationState) -> timedelta | None:
+    """Time to send the destination's to-do bytes at the rate of the daily windows.
+
+    None when nothing is to do; `timedelta.max` when nothing was sent in the window.
+    """
+    if dest.todo_bytes <= 0:
+        return None
+    sent = sum(day.bytes_sent for day in state.days)
+    active_days = sum(1 for day in state.days if day.bytes_sent > 0)
+    if sent <= 0 or active_days == 0:
+        return timedelta.max
+    per_second = sent / (active_days * 86400)
+    return timedelta(seconds=dest.todo_bytes / per_second)
+
+
+def _window_totals(state: DeviceState) -> dict[str, int]:
+    totals = {"locked": 0, "permission_denied": 0, "vanished": 0, "changed": 0, "bytes_sent": 0}
+    for day in state.days:
+        totals["locked"] += day.locked
+        totals["permission_denied"] += day.permission_denied
+        totals["vanished"] += day.vanished
+        totals["changed"] += day.changed
+        totals["bytes_sent"] += day.bytes_sent
+    return totals
+
+
+def _connection_causes(
+    state: DeviceState, now: datetime, policy: Policy, hints: Hints
+) -> Iterator[Cause]:
+    last_contact = state.last_connected or state.first_seen
+    online = state.last_heartbeat is not None and now - state.last_heartbeat < policy.online_window
+    heartbeat_age = now - (state.last_heartbeat or state.first_seen)
+    if state.user_left_org:
+        yield _cause("left_organization", 0.95, {"user_id": state.user_id, "user_left_org": True})
+    newer = state.replaced_by or hints.newer_device_id
+    if newer:
+        yield _cause(
+            "replaced_by_newer_device",
+            0.9,
+            {
+                "newer_device_id": newer,
+                "newer_device_last_seen": _iso(hints.newer_device_last_seen),
+                "this_device_last_heartbeat": _iso(state.last_heartbeat),
+            },
+        )
+    if state.service_state in ("stopping", "uninstalling"):
+        yield _cause(
+            "app_uninstalled_or_service_stopped",
+            0.9 if state.service_state == "uninstalling" else 0.85,
+            {
+                "last_service_state": state.service_state,
+                "last_heartbeat": _iso(state.last_heartbeat),
+            },
+        )
+    # Reaching the cloud while no destination is reachable points at the path to the
+    # destinations, not at the device being off.
+    talks_to_cloud = state.last_heartbeat is not None and state.last_heartbeat > last_contact
+    if talks_to_cloud and state.service_state == "running":
+        evidence = {
+            "online": online,
+            "last_heartbeat": _iso(state.last_heartbeat),
+            "last_connected": _iso(state.last_connected),
+            "reachable_destinations": list(state.reachable),
+            "connect_error": state.connect_error,
+        }
+        if state.connect_error == "local_interference":
+            yield _cause("interfering_application", 0.85, evidence)
+            yield _cause("communication_blocked", 0.5, evidence)
+        else:
+            score = 0.85 if state.connect_error == "blocked" else (0.75 if online else 0.6)
+            yield _cause("communication_blocked", score, evidence)
+            yield _cause("interfering_application", 0.3, evidence)
+    elif state.service_state == "running":
+        # Silent towards the cloud as well: off, or not in use.
+        yield _cause(
+            "extended_leave_or_powered_off",
+            0.8 if heartbeat_age >= policy.connection.warning else 0.5,
+            {
+                "online": online,
+                "last_heartbeat": _iso(state.last_heartbeat),
+                "days_since_heartbeat": _days(heartbeat_age),
+                "days_since_connected": _days(now - last_contact),
+            },
+        )
+
+
+def _transfer_causes(
+    state: DeviceState, dest: DestinationState, now: datetime, policy: Policy
+) -> Iterator[Cause]:
+    """Causes shared by backup and completion alerts: why data does not get through."""
+    totals = _window_totals(state)
+    if state.backup_paused or dest.session_state == "paused":
+        yield _cause(
+            "paused_by_user",
+            0.9,
+            {"backup_paused": state.backup_paused, "session_state": dest.session_state},
+        )
+    if totals["changed"] or dest.changed_files:
+        yield _cause(
+            "constantly_changing_files",
+            0.5 + min(0.35, totals["changed"] / 200),
+            {
+                "changed_during_backup_14d": totals["changed"],
+                "changed_during_backup_last_session": dest.changed_files,
+            },
+        )
+    if totals["vanished"] or dest.vanished_files:
+        yield _cause(
+            "vanished_temporary_files",
+            0.45 + min(0.35, totals["vanished"] / 200),
+            {"vanished_14d": totals["vanished"], "vanished_last_session": dest.vanished_files},
+        )
+    locked = totals["locked"] + totals["permission_denied"]
+    if locked or dest.locked_files or dest.permission_denied_files:
+        yield _cause(
+            "locked_or_permission_denied",
+            0.5 + min(0.35, locked / 200),
+            {
+                "locked_14d": totals["locked"],
+                "permission_denied_14d": totals["permission_denied"],
+                "locked_last_session": dest.locked_files,
+                "permission_denied_last_session": dest.permission_denied_files,
+            },
+        )
+    if dest.cpu_throttled or state.cpu_limit_percent < 50:
+        yield _cause(
+            "cpu_throttled",
+            0.7 if dest.cpu_throttled else 0.5,
+            {"cpu_throttled": dest.cpu_throttled, "cpu_limit_percent": state.cpu_limit_percent},
+        )
+    if dest.network_throttled or state.network_limit_kbps is not None:
+        yield _cause(
+            "network_throttled",
+            0.7 if dest.network_throttled else 0.5,
+            {
+                "network_throttled": dest.network_throttled,
+                "network_limit_kbps": state.network_limit_kbps,
+            },
+        )
+    eta = estimated_time_to_finish(state, dest)
+    interval = timedelta(seconds=dest.backup_interval_s)
+    if eta is not None and eta > interval and totals["bytes_sent"] > 0:
+        yield _cause(
+            "backup_interval_too_short",
+            0.75 if eta > 4 * interval else 0.6,
+            {
+                "todo_bytes": dest.todo_bytes,
+                "bytes_sent_14d": totals["bytes_sent"],
+                "estimated_hours_to_finish": round(eta.total_seconds() / 3600, 2),
+                "backup_interval_hours": round(dest.backup_interval_s / 3600, 2),
+            },
+        )
+
+
+def _backup_causes(
+    state: DeviceState, dest: DestinationState, now: datetime, policy: Policy, hints: Hints
+) -> Iterator[Cause]:
+    last_contact = dest.last_connected
+    if last_contact is None or now - last_contact >= policy.backup.warning:
+        yield _cause(
+            "no_connection",
+            0.8,
+            {
+                "destination_id": dest.destination_id,
+                "last_connected": _iso(last_contact),
+                "device_connection_state": state.connection.level,
+            },
+        )
+        for cause in _connection_causes(state, now, policy, hints):
+            yield _cause(cause.code, cause.score * 0.9, cause.evidence)
+    yield from _transfer_causes(state, dest, now, policy)
+
+
+def _completion_causes(
+    state: DeviceState, dest: DestinationState, now: datetime, policy: Policy
+) -> Iterator[Cause]:
+    blocked = dest.locked_files + dest.permission_denied_files
+    if 0 < dest.percent_complete < 100 and (blocked or dest.todo_files <= 10):
+        few = dest.todo_files <= max(10, 2 * blocked)
+        yield _cause(
+            "locked_files_block_completion",
+            0.9 if blocked and few else 0.6,
+            {
+                "percent_complete": dest.percent_complete,
+                "todo_files": dest.todo_files,
+                "locked_last_session": dest.locked_files,
+                "permission_denied_last_session": dest.permission_denied_files,
+                "last_new_data": _iso(dest.last_new_data),
+                "last_completed_backup": _iso(dest.last_completed),
+            },
+        )
+    yield from _transfer_causes(state, dest, now, policy)
+
+
+def diagnose(
+    state: DeviceState,
+    kind: AlertKind,
+    now: datetime,
+    *,
+    destination_id: str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    hints: Hints | None = None,
+) -> list[Cause]:
+    """The likely causes of `kind` trouble on the device (on one destination for the
+    per-destination kinds; the worst one when `destination_id` is None), best first."""
+    hints = hints or Hints()
+    causes: list[Cause]
+    if kind == "connection":
+        causes = list(_connection_causes(state, now, policy, hints))
+    else:
+        dest = _pick_destination(state, kind, destination_id)
+        if dest is None:
+            causes = []
+        elif kind == "backup":
+            causes = list(_backup_causes(state, dest, now, policy, hints))
+        else:
+            causes = list(_completion_causes(state, dest, now, policy))
+    best: dict[str, Cause] = {}
+    for cause in causes:
+        if cause.code not in best or cause.score > best[cause.code].score:
+            best[cause.code] = cause
+    ranked = sorted(best.values(), key=_rank_key)
+    return ranked or [_cause("undetermined", 0.1, {"kind": kind})]
+
+
+def _rank_key(cause: Cause) -> tuple[float, str]:
+    return (-cause.score, cause.code)
+
+
+_Picker = Callable[[DestinationState], Any]
+
+
+def _pick_destination(
+    state: DeviceState, kind: str, destination_id: str | None
+) -> DestinationState | None:
+    if destination_id is not None:
+        return state.destination(destination_id)
+    if not state.destinations:
+        return None
+    rank = {"ok": 0, "warning": 1, "critical": 2}
+    key: _Picker = (
+        (lambda d: rank[d.backup.level])
+        if kind == "backup"
+        else (lambda d: rank[d.completion.level])
+    )
+    return max(state.destinations, key=key)

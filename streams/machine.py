@@ -1,0 +1,634 @@
+"""The device state machine: facts come in with events, decisions are made on the clock.
+
+`apply` folds one event into a device's facts (last contact, new data, 100 %, figures,
+daily windows). It decides nothing, except for deactivation, which resolves open alerts
+at once. `advance` decides: it turns the facts and the clock into alert levels and emits
+a `Transition` for every change. The worker calls `advance` on each tick for the devices
+whose `next_deadline` has come, and a device whose facts changed is due at the next tick.
+
+Why decide only on the clock: the outcome then depends on *which* events arrived before
+a tick, never on their order within it, so reordered, duplicated or replayed telemetry
+gives the same alerts with the same ids, and a worker that crashed and re-read its log
+decides exactly what it decided before.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+
+import msgspec
+from msgspec.structs import replace
+
+from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
+from schemas.types import Level
+from streams.policy import Policy, Thresholds
+from streams.state import (
+    OK_SLOT,
+    DayBucket,
+    DestinationState,
+    DeviceState,
+    HistoryEntry,
+    Slot,
+)
+from streams.transitions import Transition
+
+__all__ = [
+    "HISTORY_LENGTH",
+    "RECENT_EVENTS",
+    "WINDOW_DAYS",
+    "advance",
+    "apply",
+    "fingerprint",
+    "level_for",
+    "next_deadline",
+]
+
+WINDOW_DAYS = 14
+# How many event fingerprints a device keeps to drop a duplicate sent twice (a
+# producer retry lands within a few records of the original); replays of the log are
+# recognized by offset instead.
+RECENT_EVENTS = 16
+HISTORY_LENGTH = 8
+
+_SECONDS_PER_DAY = 86400
+_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
+_fingerprint_encoder = msgspec.msgpack.Encoder()
+
+
+def fingerprint(event: InputRecord) -> int:
+    """A stable 32-bit digest of an event (stable across processes, unlike `hash`)."""
+    if isinstance(event, DeviceCommand):
+        return zlib.crc32(event.command_id.encode())
+    return zlib.crc32(_fingerprint_encoder.encode(event))
+
+
+def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
+    """The level a condition has after lasting `elapsed`; a threshold counts as reached
+    at exactly its value (3 days of silence is a warning, 3 days less a second is not)."""
+    if elapsed >= thresholds.critical:
+        return "critical"
+    if elapsed >= thresholds.warning:
+        return "warning"
+    return "ok"
+
+
+def _day(t: datetime) -> int:
+    return int(t.timestamp()) // _SECONDS_PER_DAY
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _newer(current_at: datetime | None, current_fp: int, at: datetime, fp: int) -> bool:
+    """Does an event at `at` carry newer figures than those held? Ties go to the larger
+    fingerprint, so the outcome does not depend on arrival order."""
+    return current_at is None or at > current_at or (at == current_at and fp > current_fp)
+
+
+def _add_to_window(
+    days: tuple[DayBucket, ...],
+    at: datetime,
+    now: datetime,
+    *,
+    heartbeats: int = 0,
+    bytes_sent: int = 0,
+    completions: int = 0,
+    locked: int = 0,
+    permission_denied: int = 0,
+    vanished: int = 0,
+    changed: int = 0,
+) -> tuple[DayBucket, ...]:
+    day = _day(at)
+    oldest = _day(now) - WINDOW_DAYS + 1
+    if day < oldest:
+        return days
+    kept: list[DayBucket] = []
+    found = False
+    for bucket in days:
+        if bucket.day < oldest:
+            continue
+        if bucket.day == day:
+            bucket = DayBucket(
+                day,
+                bucket.heartbeats + heartbeats,
+                bucket.bytes_sent + bytes_sent,
+                bucket.completions + completions,
+                bucket.locked + locked,
+                bucket.permission_denied + permission_denied,
+                bucket.vanished + vanished,
+                bucket.changed + changed,
+            )
+            found = True
+        kept.append(bucket)
+    if not found:
+        kept.append(
+            DayBucket(
+                day,
+                heartbeats,
+                bytes_sent,
+                completions,
+                locked,
+                permission_denied,
+                vanished,
+                changed,
+            )
+        )
+        kept.sort(key=lambda b: b.day)
+    return tuple(kept)
+
+
+def _roll_window(days: tuple[DayBucket, ...], now: datetime) -> tuple[DayBucket, ...]:
+    oldest = _day(now) - WINDOW_DAYS + 1
+    if not days or days[0].day >= oldest:
+        return days
+    return tuple(b for b in days if b.day >= oldest)
+
+
+def _remember(recent: tuple[int, ...], fp: int) -> tuple[int, ...]:
+    return (*recent[-(RECENT_EVENTS - 1) :], fp)
+
+
+def _new_device(event: Heartbeat | BackupProgress, at: datetime) -> DeviceState:
+    return DeviceState(
+        device_id=event.device_id,
+        user_id=event.user_id,
+        org_id=event.org_id,
+        first_seen=at,
+    )
+
+
+def apply(
+    state: DeviceState | None, event: InputRecord, now: datetime, policy: Policy
+) -> tuple[DeviceState | None, list[Transition]]:
+    """Fold one event into a device's state.
+
+    Returns the new state (the same object when the event changed nothing: a duplicate,
+    or a command for a device never seen) and the transitions decided at once (only
+    deactivation decides at once; everything else is decided by `advance`).
+    """
+    fp = fingerprint(event)
+    if state is not None and fp in state.recent:
+        return state, []
+    if isinstance(event, Heartbeat):
+        return _apply_heartbeat(state, event, fp, now, policy), []
+    if isinstance(event, BackupProgress):
+        return _apply_progress(state, event, fp, now, policy), []
+    if state is None:
+        return None, []
+    return _apply_command(state, event, fp, now, policy)
+
+
+def _clamped(
+    state: DeviceState, at: datetime, now: datetime, policy: Policy
+) -> tuple[datetime, DeviceState]:
+    limit = now + policy.max_skew
+    if at <= limit:
+        return at, state
+    return limit, replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+
+
+def _apply_heartbeat(
+    state: DeviceState | None, event: Heartbeat, fp: int, now: datetime, policy: Policy
+) -> DeviceState:
+    if state is None:
+        state = _new_device(event, min(event.event_time, now + policy.max_skew))
+    at, state = _clamped(state, event.event_time, now, policy)
+    changes: dict[str, object] = {}
+    if _newer(state.last_heartbeat, state.heartbeat_fp, at, fp):
+        changes.update(
+            last_heartbeat=at,
+            heartbeat_fp=fp,
+            user_id=event.user_id,
+            org_id=event.org_id,
+            hostname=event.hostname,
+            os=event.os,
+            app_version=event.app_version,
+            service_state=event.service_state,
+            backup_paused=event.backup_paused,
+            cpu_limit_percent=event.cpu_limit_percent,
+            network_limit_kbps=event.network_limit_kbps,
+            reachable=tuple(event.reachable_destinations),
+            connect_error=event.connect_error,
+        )
+    destinations = state.destinations
+    if event.reachable_destinations:
+        changes["last_connected"] = _later(state.last_connected, at)
+        destinations = _touch_destinations(destinations, event.reachable_destinations, at)
+    return replace(
+        state,
+        **changes,
+        first_seen=min(state.first_seen, at),
+        destinations=destinations,
+        days=_add_to_window(state.days, at, now, heartbeats=1),
+        recent=_remember(state.recent, fp),
+        changed_at=state.changed_at or now,
+    )
+
+
+def _touch_destinations(
+    destinations: tuple[DestinationState, ...], reachable: list[str], at: datetime
+) -> tuple[DestinationState, ...]:
+    updated = []
+    seen = set()
+    for dest in destinations:
+        if dest.destination_id in reachable:
+            seen.add(dest.destination_id)
+            dest = replace(
+                dest,
+                last_connected=_later(dest.last_connected, at),
+                first_seen=min(dest.first_seen, at),
+            )
+        updated.append(dest)
+    for destination_id in reachable:
+        if destination_id not in seen:
+            seen.add(destination_id)
+            updated.append(DestinationState(destination_id, first_seen=at, last_connected=at))
+    updated.sort(key=lambda d: d.destination_id)
+    return tuple(updated)
+
+
+def _apply_progress(
+    state: DeviceState | None, event: BackupProgress, fp: int, now: datetime, policy: Policy
+) -> DeviceState:
+    if state is None:
+        state = _new_device(event, min(event.event_time, now + policy.max_skew))
+    at, state = _clamped(state, event.event_time, now, policy)
+    dest = state.destination(event.destination_id) or DestinationState(
+        event.destination_id, first_seen=at
+    )
+    complete = event.percent_complete >= 100
+    # Sending (or finishing) means the device reached this destination.
+    reached = event.bytes_sent > 0 or event.session_state in ("sending", "completed")
+    changes: dict[str, object] = {
+        "first_seen": min(dest.first_seen, at),
+        "last_activity": _later(dest.last_activity, at),
+    }
+    if event.bytes_sent > 0:
+        changes["last_new_data"] = _later(dest.last_new_data, at)
+    if complete:
+        changes["last_completed"] = _later(dest.last_completed, at)
+    if reached:
+        changes["last_connected"] = _later(dest.last_connected, at)
+    if _newer(dest.reported_at, dest.report_fp, at, fp):
+        errors = event.file_errors
+        changes.update(
+            reported_at=at,
+            report_fp=fp,
+            percent_complete=event.percent_complete,
+            session_state=event.session_state,
+            selected_files=event.selected_files,
+            selected_bytes=event.selected_bytes,
+            todo_files=event.todo_files,
+            todo_bytes=event.todo_bytes,
+            locked_files=errors.locked,
+            permission_denied_files=errors.permission_denied,
+            vanished_files=errors.vanished,
+            changed_files=errors.changed_during_backup,
+            cpu_throttled=event.cpu_throttled,
+            network_throttled=event.network_throttled,
+            backup_interval_s=event.backup_interval_s,
+        )
+    dest = replace(dest, **changes)
+    others = tuple(d for d in state.destinations if d.destination_id != event.destination_id)
+    destinations = tuple(sorted((*others, dest), key=lambda d: d.destination_id))
+    errors = event.file_errors
+    return replace(
+        state,
+        first_seen=min(state.first_seen, at),
+        last_connected=_later(state.last_connected, at) if reached else state.last_connected,
+        destinations=destinations,
+        days=_add_to_window(
+            state.days,
+            at,
+            now,
+            bytes_sent=event.bytes_sent,
+            completions=1 if complete and event.session_state == "completed" else 0,
+            locked=errors.locked,
+            permission_denied=errors.permission_denied,
+            vanished=errors.vanished,
+            changed=errors.changed_during_backup,
+        ),
+        recent=_remember(state.recent, fp),
+        changed_at=state.changed_at or now,
+    )
+
+
+def _apply_command(
+    state: DeviceState, event: DeviceCommand, fp: int, now: datetime, policy: Policy
+) -> tuple[DeviceState, list[Transition]]:
+    at = min(event.issued_at, now + policy.max_skew)
+    recent = _remember(state.recent, fp)
+    action = event.action
+    if action in ("deactivate", "reactivate"):
+        if state.activation_changed_at is not None and at < state.activation_changed_at:
+            return replace(state, recent=recent), []
+        state = replace(state, activation_changed_at=at, recent=recent)
+        if action == "reactivate":
+            if not state.deactivated:
+                return state, []
+            return replace(state, deactivated=False, changed_at=state.changed_at or now), []
+        if state.deactivated:
+            return state, []
+        return _resolve_all(replace(state, deactivated=True, changed_at=None), now, "deactivated")
+    if action in ("snooze", "unsnooze"):
+        if state.snooze_changed_at is not None and at < state.snooze_changed_at:
+            return replace(state, recent=recent), []
+        until = event.snooze_until if action == "snooze" else None
+        if until is not None and until <= now:
+            until = None
+        return replace(
+            state,
+            snooze_changed_at=at,
+            snoozed_until=until,
+            recent=recent,
+            changed_at=state.changed_at or now,
+        ), []
+    if action == "set_user":
+        return replace(state, user_id=event.user_id, user_left_org=False, recent=recent), []
+    if action == "replaced":
+        return replace(state, replaced_by=event.replaced_by, recent=recent), []
+    return replace(state, user_left_org=True, recent=recent), []
+
+
+def _resolve_all(
+    state: DeviceState, now: datetime, reason: str
+) -> tuple[DeviceState, list[Transition]]:
+    transitions: list[Transition] = []
+    if state.connection.level != "ok":
+        transitions.append(_resolution(state, "connection", None, state.connection, now, reason))
+    destinations = []
+    for dest in state.destinations:
+        if dest.backup.level != "ok":
+            transitions.append(
+                _resolution(state, "backup", dest.destination_id, dest.backup, now, reason)
+            )
+        if dest.completion.level != "ok":
+            transitions.append(
+                _resolution(state, "completion", dest.destination_id, dest.completion, now, reason)
+            )
+        destinations.append(replace(dest, backup=OK_SLOT, completion=OK_SLOT))
+    state = replace(
+        state,
+        connection=OK_SLOT,
+        destinations=tuple(destinations),
+        history=_log(state.history, transitions),
+    )
+    return state, transitions
+
+
+def _resolution(
+    state: DeviceState,
+    kind: str,
+    destination_id: str | None,
+    slot: Slot,
+    now: datetime,
+    reason: str,
+) -> Transition:
+    episode = slot.episode_start or now
+    return Transition(
+        device_id=state.device_id,
+        user_id=state.user_id,
+        org_id=state.org_id,
+        hostname=state.hostname,
+        kind=kind,  # type: ignore[arg-type]
+        destination_id=destination_id,
+        from_level=slot.level,
+        to_level="ok",
+        reason=reason,
+        episode_start=episode,
+        decided_at=now,
+        observed_s=(now - episode).total_seconds(),
+        threshold_s=None,
+    )
+
+
+def _log(
+    history: tuple[HistoryEntry, ...], transitions: list[Transition]
+) -> tuple[HistoryEntry, ...]:
+    entries = [
+        HistoryEntry(t.decided_at, t.kind, t.destination_id, t.from_level, t.to_level, t.reason)
+        for t in transitions
+        if t.from_level != t.to_level
+    ]
+    if not entries:
+        return history
+    return (*history, *entries)[-HISTORY_LENGTH:]
+
+
+def backup_reference(dest: DestinationState) -> datetime:
+    """Freshness is measured from new data, or from a report that the destination is
+    complete: a device whose files did not change has nothing new to send."""
+    reference = dest.last_new_data
+    if dest.last_completed is not None and (reference is None or dest.last_completed > reference):
+        reference = dest.last_completed
+    return reference or dest.first_seen
+
+
+def completion_reference(dest: DestinationState) -> datetime:
+    return dest.last_completed or dest.first_seen
+
+
+def connection_reference(state: DeviceState) -> datetime:
+    return state.last_connected or state.first_seen
+
+
+class _Decider:
+    """Decides each slot of one device at one instant, collecting transitions."""
+
+    __slots__ = ("now", "policy", "reason", "state", "transitions")
+
+    def __init__(self, state: DeviceState, now: datetime, policy: Policy, reason: str | None):
+        self.state = state
+        self.now = now
+        self.policy = policy
+        self.reason = reason
+        self.transitions: list[Transition] = []
+
+    def decide(
+        self,
+        slot: Slot,
+        kind: str,
+        destination_id: str | None,
+        reference: datetime,
+        thresholds: Thresholds,
+    ) -> Slot:
+        now = self.now
+        elapsed = now - reference
+        level = level_for(elapsed, thresholds)
+        if level == slot.level:
+            reminder = self.policy.reminder_interval
+            if (
+                level == "ok"
+                or reminder is None
+                or slot.notified_at is None
+                or now < slot.notified_at + reminder
+            ):
+                return slot
+            self._emit(
+                slot,
+                level,
+                kind,
+                destination_id,
+                slot.episode_start or reference,
+                elapsed,
+                thresholds,
+                "reminder",
+            )
+            return Slot(level, slot.episode_start, now)
+        episode = slot.episode_start if slot.level != "ok" and slot.episode_start else reference
+        if self.reason is not None:
+            reason = self.reason
+        else:
+            reason = "threshold" if _RANK[level] > _RANK[slot.level] else "new_event"
+        self._emit(slot, level, kind, destination_id, episode, elapsed, thresholds, reason)
+        return OK_SLOT if level == "ok" else Slot(level, episode, now)
+
+    def _emit(
+        self,
+        slot: Slot,
+        level: Level,
+        kind: str,
+        destination_id: str | None,
+        episode: datetime,
+        elapsed: timedelta,
+        thresholds: Thresholds,
+        reason: str,
+    ) -> None:
+        threshold: float | None = None
+        if level == "critical":
+            threshold = thresholds.critical.total_seconds()
+        elif level == "warning":
+            threshold = thresholds.warning.total_seconds()
+        state = self.state
+        self.transitions.append(
+            Transition(
+                device_id=state.device_id,
+                user_id=state.user_id,
+                org_id=state.org_id,
+                hostname=state.hostname,
+                kind=kind,  # type: ignore[arg-type]
+                destination_id=destination_id,
+                from_level=slot.level,
+                to_level=level,
+                reason=reason,
+                episode_start=episode,
+                decided_at=self.now,
+                observed_s=elapsed.total_seconds(),
+                threshold_s=threshold,
+            )
+        )
+
+
+def advance(
+    state: DeviceState, now: datetime, policy: Policy, reason: str | None = None
+) -> tuple[DeviceState, list[Transition]]:
+    """Decide the device's alert levels at `now`; emit a transition for each change.
+
+    `reason` overrides the reason the transitions carry (e.g. "policy_changed").
+    """
+    days = _roll_window(state.days, now)
+    if state.deactivated:
+        return _settle(state, days, state.snoozed_until), []
+    snoozed_until = state.snoozed_until
+    if snoozed_until is not None:
+        if now < snoozed_until:
+            return _settle(state, days, snoozed_until), []
+        snoozed_until = None
+        reason = reason or "snooze_ended"
+    decider = _Decider(state, now, policy, reason)
+    connection = decider.decide(
+        state.connection, "connection", None, connection_reference(state), policy.connection
+    )
+    destinations = []
+    dest_changed = False
+    for dest in state.destinations:
+        backup = decider.decide(
+            dest.backup, "backup", dest.destination_id, backup_reference(dest), policy.backup
+        )
+        completion = dest.completion
+        # Completion is about data that flows but never reaches 100 %; while no data
+        # flows the backup alert speaks for the destination and completion holds.
+        if backup.level == "ok":
+            completion = decider.decide(
+                completion,
+                "completion",
+                dest.destination_id,
+                completion_reference(dest),
+                policy.completion,
+            )
+        if backup is not dest.backup or completion is not dest.completion:
+            dest = replace(dest, backup=backup, completion=completion)
+            dest_changed = True
+        destinations.append(dest)
+    transitions = decider.transitions
+    if not transitions and days is state.days and state.changed_at is None:
+        if snoozed_until == state.snoozed_until:
+            return state, []
+    return replace(
+        state,
+        connection=connection,
+        destinations=tuple(destinations) if dest_changed else state.destinations,
+        days=days,
+        snoozed_until=snoozed_until,
+        changed_at=None,
+        history=_log(state.history, transitions),
+    ), transitions
+
+
+def _settle(
+    state: DeviceState, days: tuple[DayBucket, ...], snoozed_until: datetime | None
+) -> DeviceState:
+    if days is state.days and state.changed_at is None and snoozed_until == state.snoozed_until:
+        return state
+    return replace(state, days=days, changed_at=None, snoozed_until=snoozed_until)
+
+
+def _slot_deadline(
+    slot: Slot, reference: datetime, thresholds: Thresholds, policy: Policy
+) -> datetime | None:
+    if slot.level == "ok":
+        return reference + thresholds.warning
+    if slot.level == "warning":
+        next_change = reference + thresholds.critical
+    else:
+        next_change = None
+    if policy.reminder_interval is not None and slot.notified_at is not None:
+        reminder = slot.notified_at + policy.reminder_interval
+        if next_change is None or reminder < next_change:
+            return reminder
+    return next_change
+
+
+def next_deadline(state: DeviceState, policy: Policy) -> datetime | None:
+    """The earliest instant at which `advance` could change the device with no new event.
+
+    A device whose facts changed since its last decision is due at once (`changed_at`).
+    None: nothing can change without an event (a deactivated device).
+    """
+    if state.deactivated:
+        return state.changed_at
+    if state.snoozed_until is not None:
+        if state.changed_at is not None and state.changed_at < state.snoozed_until:
+            return state.changed_at
+        return state.snoozed_until
+    candidates: list[datetime] = []
+    if state.changed_at is not None:
+        candidates.append(state.changed_at)
+    deadline = _slot_deadline(
+        state.connection, connection_reference(state), policy.connection, policy
+    )
+    if deadline is not None:
+        candidates.append(deadline)
+    for dest in state.destinations:
+        deadline = _slot_deadline(dest.backup, backup_reference(dest), policy.backup, policy)
+        if deadline is not None:
+            candidates.append(deadline)
+        if dest.backup.level == "ok":
+            deadline = _slot_deadline(
+                dest.completion, completion_reference(dest), policy.completion, policy
+            )
+            if deadline is not None:
+                candidates.append(deadline)
+    return min(candidates) if candidates else None

@@ -1,0 +1,120 @@
+"""Thresholds, per organization, with the console's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+from schemas.models import OrgPolicy
+from streams.errors import InvalidPolicy
+
+__all__ = ["DEFAULT_POLICY", "Policy", "Thresholds", "parse_version", "policy_from_record"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """How long a condition may last before it is a warning, then critical."""
+
+    warning: timedelta
+    critical: timedelta
+
+    def __post_init__(self) -> None:
+        if self.warning <= timedelta(0) or self.critical <= timedelta(0):
+            raise InvalidPolicy(f"thresholds must be positive, got {self}")
+        if self.warning >= self.critical:
+            raise InvalidPolicy(
+                f"warning ({_days(self.warning)} days) must come before "
+                f"critical ({_days(self.critical)} days)"
+            )
+
+
+def _days(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 86400, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything a decision about one device depends on besides its own state."""
+
+    # Time since the device last reached any backup destination.
+    connection: Thresholds = Thresholds(timedelta(days=3), timedelta(days=5))
+    # Time since a destination last received new data (or confirmed it is up to date).
+    backup: Thresholds = Thresholds(timedelta(days=3), timedelta(days=7))
+    # Time since a destination last reached 100 % while data is still flowing.
+    completion: Thresholds = Thresholds(timedelta(days=7), timedelta(days=14))
+    # A device is online while its last heartbeat is younger than this.
+    online_window: timedelta = timedelta(minutes=15)
+    minimum_app_version: str | None = None
+    # Repeat an open alert this often; None = never.
+    reminder_interval: timedelta | None = None
+    # How far ahead of the partition clock a device's own clock may run before its
+    # times are clamped: a device with a wrong clock must not move time.
+    max_skew: timedelta = timedelta(minutes=5)
+    alert_emails: tuple[str, ...] = field(default=())
+    webhook_urls: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.online_window <= timedelta(0):
+            raise InvalidPolicy("online window must be positive")
+        if self.reminder_interval is not None and self.reminder_interval <= timedelta(0):
+            raise InvalidPolicy("reminder interval must be positive (or off)")
+        if self.max_skew < timedelta(0):
+            raise InvalidPolicy("max skew cannot be negative")
+
+    def thresholds(self, kind: str) -> Thresholds:
+        if kind == "connection":
+            return self.connection
+        if kind == "backup":
+            return self.backup
+        return self.completion
+
+    def version_outdated(self, app_version: str) -> bool:
+        if not self.minimum_app_version or not app_version:
+            return False
+        return parse_version(app_version) < parse_version(self.minimum_app_version)
+
+
+DEFAULT_POLICY = Policy()
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """`"11.2.1.4"` → `(11, 2, 1, 4)`; non-numeric parts count as 0."""
+    parts = []
+    for piece in text.strip().split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def _pair(base: Thresholds, warning_days: float | None, critical_days: float | None) -> Thresholds:
+    return Thresholds(
+        timedelta(days=warning_days) if warning_days is not None else base.warning,
+        timedelta(days=critical_days) if critical_days is not None else base.critical,
+    )
+
+
+def policy_from_record(record: OrgPolicy, base: Policy = DEFAULT_POLICY) -> Policy:
+    """An org's policy: the record's overrides on top of `base`; raises `InvalidPolicy`."""
+    return replace(
+        base,
+        connection=_pair(
+            base.connection, record.connection_warning_days, record.connection_critical_days
+        ),
+        backup=_pair(base.backup, record.backup_warning_days, record.backup_critical_days),
+        completion=_pair(
+            base.completion, record.completion_warning_days, record.completion_critical_days
+        ),
+        online_window=(
+            timedelta(minutes=record.online_window_minutes)
+            if record.online_window_minutes is not None
+            else base.online_window
+        ),
+        minimum_app_version=record.minimum_app_version or base.minimum_app_version,
+        reminder_interval=(
+            timedelta(hours=record.reminder_hours)
+            if record.reminder_hours is not None
+            else base.reminder_interval
+        ),
+        alert_emails=tuple(record.alert_emails) or base.alert_emails,
+        webhook_urls=tuple(record.webhook_urls) or base.webhook_urls,
+    )

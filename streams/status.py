@@ -1,0 +1,302 @@
+"""From state to what readers get: the device status record, alerts, and rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.models import Alert, DestinationStatus, DeviceStatus
+from schemas.types import Level
+from streams.diagnosis import Hints, diagnose
+from streams.machine import backup_reference, completion_reference, connection_reference
+from streams.policy import DEFAULT_POLICY, Policy
+from streams.state import DeviceState
+from streams.transitions import Transition
+
+__all__ = [
+    "KINDS",
+    "LEVELS",
+    "OrgSummary",
+    "UserSummary",
+    "device_status",
+    "summarize_org",
+    "summarize_user",
+    "to_alert",
+    "worst",
+]
+
+KINDS = ("connection", "backup", "completion")
+LEVELS: tuple[Level, ...] = ("ok", "warning", "critical")
+_RANK = {"ok": 0, "warning": 1, "critical": 2}
+
+
+def worst(levels: Iterable[Level]) -> Level:
+    """The worst of several levels (ok when there are none)."""
+    result: Level = "ok"
+    for level in levels:
+        if _RANK[level] > _RANK[result]:
+            result = level
+            if result == "critical":
+                break
+    return result
+
+
+def _day_iso(day: int) -> str:
+    return datetime.fromtimestamp(day * 86400, UTC).date().isoformat()
+
+
+def _latest(times: Iterable[datetime | None]) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return max(present) if present else None
+
+
+def open_alerts(
+    state: DeviceState, now: datetime, policy: Policy, hints: Hints | None = None
+) -> list[dict[str, Any]]:
+    """Every open alert of the device with its diagnosis."""
+    alerts: list[dict[str, Any]] = []
+
+    def add(
+        kind: str,
+        destination_id: str | None,
+        level: Level,
+        reference: datetime,
+        episode: datetime | None,
+    ) -> None:
+        causes = diagnose(
+            state,
+            kind,
+            now,
+            destination_id=destination_id,
+            policy=policy,
+            hints=hints,  # type: ignore[arg-type]
+        )
+        alerts.append(
+            {
+                "kind": kind,
+                "destination_id": destination_id,
+                "state": level,
+                "episode_start": (episode or reference).isoformat(),
+                "days_observed": round((now - reference).total_seconds() / 86400, 2),
+                "diagnosis": [
+                    {
+                        "code": c.code,
+                        "summary": c.summary,
+                        "evidence": c.evidence,
+                        "action": c.action,
+                        "score": c.score,
+                    }
+                    for c in causes
+                ],
+            }
+        )
+
+    if state.connection.level != "ok":
+        add(
+            "connection",
+            None,
+            state.connection.level,
+            connection_reference(state),
+            state.connection.episode_start,
+        )
+    for dest in state.destinations:
+        if dest.backup.level != "ok":
+            add(
+                "backup",
+                dest.destination_id,
+                dest.backup.level,
+                backup_reference(dest),
+                dest.backup.episode_start,
+            )
+        if dest.completion.level != "ok":
+            add(
+                "completion",
+                dest.destination_id,
+                dest.completion.level,
+                completion_reference(dest),
+                dest.completion.episode_start,
+            )
+    alerts.sort(key=lambda a: (-_RANK[a["state"]], KINDS.index(a["kind"])))
+    return alerts
+
+
+def device_status(
+    state: DeviceState, now: datetime, policy: Policy = DEFAULT_POLICY, hints: Hints | None = None
+) -> DeviceStatus:
+    destinations = [
+        DestinationStatus(
+            destination_id=d.destination_id,
+            backup_state=d.backup.level,
+            completion_state=d.completion.level,
+            last_connected=d.last_connected,
+            last_activity=d.last_activity,
+            last_new_data=d.last_new_data,
+            last_completed_backup=d.last_completed,
+            percent_complete=d.percent_complete,
+            session_state=d.session_state,
+            selected_files=d.selected_files,
+            selected_bytes=d.selected_bytes,
+            todo_files=d.todo_files,
+            todo_bytes=d.todo_bytes,
+        )
+        for d in state.destinations
+    ]
+    alert_states: dict[str, Level] = {
+        "connection": state.connection.level,
+        "backup": worst(d.backup.level for d in state.destinations),
+        "completion": worst(d.completion.level for d in state.destinations),
+    }
+    alerts = open_alerts(state, now, policy, hints)
+    online = state.last_heartbeat is not None and now - state.last_heartbeat < policy.online_window
+    return DeviceStatus(
+        device_id=state.device_id,
+        user_id=state.user_id,
+        org_id=state.org_id,
+        hostname=state.hostname,
+        os=state.os,
+        app_version=state.app_version,
+        app_version_outdated=policy.version_outdated(state.app_version),
+        online=online,
+        service_state=state.service_state,
+        backup_paused=state.backup_paused,
+        deactivated=state.deactivated,
+        snoozed_until=state.snoozed_until,
+        alert_states=alert_states,
+        worst_state=worst(alert_states.values()),
+        first_seen=state.first_seen,
+        last_heartbeat=state.last_heartbeat,
+        last_connected=state.last_connected,
+        last_activity=_latest(d.last_activity for d in state.destinations),
+        last_completed_backup=_latest(d.last_completed for d in state.destinations),
+        # The console folds several destinations into one bar; the least complete one
+        # is the one that needs attention.
+        percent_complete=min((d.percent_complete for d in state.destinations), default=0.0),
+        selected_bytes=sum(d.selected_bytes for d in state.destinations),
+        todo_bytes=sum(d.todo_bytes for d in state.destinations),
+        destinations=destinations,
+        open_alerts=alerts,
+        daily=[
+            {
+                "date": _day_iso(b.day),  # type: ignore[dict-item]
+                "heartbeats": b.heartbeats,
+                "bytes_sent": b.bytes_sent,
+                "completions": b.completions,
+                "locked": b.locked,
+                "permission_denied": b.permission_denied,
+                "vanished": b.vanished,
+                "changed": b.changed,
+            }
+            for b in state.days
+        ],
+        top_cause=alerts[0]["diagnosis"][0]["code"] if alerts else None,
+        stream_time=now,
+    )
+
+
+def to_alert(
+    transition: Transition,
+    state: DeviceState,
+    emitted_at: datetime,
+    policy: Policy = DEFAULT_POLICY,
+    hints: Hints | None = None,
+) -> Alert:
+    """The `alert/1` record for a transition, diagnosed against the device's state."""
+    diagnosis = diagnose(
+        state,
+        transition.kind,
+        transition.decided_at,
+        destination_id=transition.destination_id,
+        policy=policy,
+        hints=hints,
+    )
+    return Alert(
+        alert_id=transition.alert_id,
+        device_id=transition.device_id,
+        user_id=transition.user_id,
+        org_id=transition.org_id,
+        hostname=transition.hostname,
+        destination_id=transition.destination_id,
+        kind=transition.kind,
+        from_state=transition.from_level,
+        to_state=transition.to_level,
+        transition=transition.name,  # type: ignore[arg-type]
+        reason=transition.reason,
+        episode_start=transition.episode_start,
+        days_observed=round(transition.observed_s / 86400, 3),
+        threshold_days=(
+            round(transition.threshold_s / 86400, 3) if transition.threshold_s is not None else None
+        ),
+        diagnosis=diagnosis if transition.to_level != "ok" else [],
+        decided_at=transition.decided_at,
+        emitted_at=emitted_at,
+    )
+
+
+@dataclass(slots=True)
+class UserSummary:
+    user_id: str
+    devices: int = 0
+    worst_state: Level = "ok"
+    alert_states: dict[str, Level] = field(default_factory=lambda: dict.fromkeys(KINDS, "ok"))
+    device_ids: list[str] = field(default_factory=list)
+
+
+def summarize_user(user_id: str, statuses: Iterable[DeviceStatus]) -> UserSummary:
+    """A user shows the worst of their active devices."""
+    summary = UserSummary(user_id)
+    for status in statuses:
+        summary.devices += 1
+        summary.device_ids.append(status.device_id)
+        if status.deactivated:
+            continue
+        for kind in KINDS:
+            summary.alert_states[kind] = worst(
+                (summary.alert_states[kind], status.alert_states.get(kind, "ok"))
+            )
+    summary.worst_state = worst(summary.alert_states.values())
+    return summary
+
+
+@dataclass(slots=True)
+class OrgSummary:
+    org_id: str
+    devices: int = 0
+    online: int = 0
+    deactivated: int = 0
+    snoozed: int = 0
+    outdated: int = 0
+    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
+    # counts[kind][level]
+    by_kind: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {k: dict.fromkeys(LEVELS, 0) for k in KINDS}
+    )
+    most_urgent: list[str] = field(default_factory=list)
+
+
+def urgency(status: DeviceStatus) -> tuple[int, float]:
+    """Sort key, most urgent first: worst state, then longest silence."""
+    reference = status.last_connected or status.first_seen
+    return (-_RANK[status.worst_state], reference.timestamp())
+
+
+def summarize_org(org_id: str, statuses: Iterable[DeviceStatus], top: int = 10) -> OrgSummary:
+    """Counts per state and per kind; deactivated devices are counted apart, not in states."""
+    summary = OrgSummary(org_id)
+    active: list[DeviceStatus] = []
+    for status in statuses:
+        summary.devices += 1
+        if status.deactivated:
+            summary.deactivated += 1
+            continue
+        active.append(status)
+        summary.online += status.online
+        summary.snoozed += status.snoozed_until is not None
+        summary.outdated += status.app_version_outdated
+        summary.by_state[status.worst_state] += 1
+        for kind in KINDS:
+            summary.by_kind[kind][status.alert_states.get(kind, "ok")] += 1
+    active.sort(key=urgency)
+    summary.most_urgent = [s.device_id for s in active[:top] if s.worst_state != "ok"]
+    return summary
