@@ -1,0 +1,57 @@
+"""Per-device daily windows: fourteen UTC days of activity, rolling over by day."""
+
+from __future__ import annotations
+
+from streams import DEFAULT_POLICY, advance
+from streams.machine import WINDOW_DAYS
+from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
+
+
+def test_activity_is_counted_in_the_bucket_of_its_day() -> None:
+    state, _ = run(
+        [
+            heartbeat(T0),
+            heartbeat(T0 + DAY),
+            progress(
+                T0 + DAY,
+                bytes_sent=700,
+                percent=40.0,
+                session_state="sending",
+                errors={"locked": 2, "vanished": 1},
+            ),
+            progress(
+                T0 + DAY, bytes_sent=300, errors={"changed_during_backup": 4}, destination="nas"
+            ),
+        ],
+        now=T0 + DAY,
+    )
+    first, second = state.days
+    assert (first.heartbeats, first.bytes_sent) == (1, 0)
+    assert second.heartbeats == 1
+    assert second.bytes_sent == 1000
+    assert (second.locked, second.vanished, second.changed) == (2, 1, 4)
+    assert second.completions == 1
+
+
+def test_buckets_older_than_fourteen_days_roll_off() -> None:
+    state = healthy()
+    for day in range(1, 20):
+        state, _ = run([heartbeat(T0 + day * DAY)], now=T0 + day * DAY, state=state)
+    assert len(state.days) == WINDOW_DAYS
+    assert state.days[-1].day - state.days[0].day == WINDOW_DAYS - 1
+
+
+def test_an_event_older_than_the_window_is_not_counted() -> None:
+    now = T0 + 20 * DAY
+    state, _ = run([heartbeat(now)], now=now, state=healthy())
+    before = state.days
+    state, _ = run([heartbeat(T0 + DAY)], now=now, state=state)
+    assert state.days == before
+    # ...but it still counts as a sign of life in the facts.
+    assert state.first_seen == T0
+
+
+def test_the_window_rolls_on_a_decision_without_events() -> None:
+    state = healthy()
+    state, _ = advance(state, T0 + 30 * DAY, DEFAULT_POLICY)
+    assert state.days == ()
