@@ -17,13 +17,17 @@ Helpers for polling with a deadline are in ``tests/kafka_harness.py``.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 
-from tests.kafka_harness import BrokerStartError, create_topics, fresh_name, start_local_broker
-
-MakeTopics = Callable[..., Awaitable[list[str]]]
+from tests.kafka_harness import (
+    BrokerStartError,
+    MakeTopics,
+    create_topics,
+    fresh_name,
+    start_local_broker,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "REPO",
     "BrokerStartError",
     "LocalBroker",
+    "MakeTopics",
     "consume",
     "create_topics",
     "eventually",
@@ -44,6 +45,9 @@ KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 START_TIMEOUT_S = float(os.environ.get("BACKUPWATCH_TEST_KAFKA_START_TIMEOUT", "600"))
 
 T = TypeVar("T")
+
+# The type of the ``make_topics`` fixture: ``await make_topics("events", partitions=4)``.
+MakeTopics = Callable[..., Awaitable[list[str]]]
 
 
 class BrokerStartError(RuntimeError):

@@ -7,8 +7,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from tests.conftest import MakeTopics
-from tests.kafka_harness import consume
+from tests.kafka_harness import MakeTopics, consume
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

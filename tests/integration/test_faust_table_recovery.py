@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.conftest import MakeTopics
-from tests.kafka_harness import REPO, consume, eventually, fresh_name, log_tail
+from tests.kafka_harness import REPO, MakeTopics, consume, eventually, fresh_name, log_tail
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
