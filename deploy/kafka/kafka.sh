@@ -28,6 +28,10 @@
 #   BACKUPWATCH_MVN_ARGS     extra Maven arguments for the download (e.g. -Dmaven.repo.local=...)
 set -euo pipefail
 
+# Signals end the script through `exit`, so that EXIT traps (cleanup) run.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
@@ -115,19 +119,21 @@ fetch_jars() {
     command -v mvn >/dev/null 2>&1 ||
         die "Maven is needed once to download the Kafka $KAFKA_VERSION jars into $CACHE_DIR;" \
             "install it (Debian/Ubuntu: apt-get install maven)"
-    # A directory without the marker is what an interrupted download of an older
-    # layout could leave; the download below goes to a temporary directory and is
-    # renamed into place only when complete.
-    rm -rf "$LIBS"
+    # The download goes to a temporary directory, renamed into place only when
+    # complete. Under the lock, a directory without the marker or a temporary one
+    # can only be the remains of an interrupted download.
+    rm -rf "$LIBS" "$CACHE_DIR"/libs.tmp.*
     local tmp
     tmp="$(mktemp -d "$CACHE_DIR/libs.tmp.XXXXXX")"
     # shellcheck disable=SC2064  # expand $tmp now
     trap "rm -rf '$tmp'" EXIT
     log "downloading the Kafka $KAFKA_VERSION jars from Maven Central into $LIBS (once)"
+    # Debian's Maven 3.8 prints bare colour resets even with -B -q: the sed drops them.
     # shellcheck disable=SC2086  # BACKUPWATCH_MVN_ARGS is a list of arguments
     if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" \
         -Dkafka.version="$KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$tmp" \
-        ${BACKUPWATCH_MVN_ARGS:-} dependency:copy-dependencies >&2; then
+        ${BACKUPWATCH_MVN_ARGS:-} dependency:copy-dependencies 2>&1 |
+        sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2; then
         die "could not download the Kafka $KAFKA_VERSION jars with Maven (output above)"
     fi
     [[ -n "$(find "$tmp" -name "kafka_2.13-$KAFKA_VERSION.jar")" ]] ||
