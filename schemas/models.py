@@ -33,6 +33,7 @@ __all__ = [
     "Alert",
     "BackupProgress",
     "Cause",
+    "DailyActivity",
     "DestinationStatus",
     "DeviceCommand",
     "DeviceStatus",
@@ -239,6 +240,19 @@ class DestinationStatus(msgspec.Struct, frozen=True, kw_only=True):
     todo_bytes: int
 
 
+class DailyActivity(msgspec.Struct, frozen=True, kw_only=True):
+    """One UTC day of a device's activity."""
+
+    date: str
+    heartbeats: int
+    bytes_sent: int
+    completions: int
+    locked: int
+    permission_denied: int
+    vanished: int
+    changed: int
+
+
 class DeviceStatus(_Record, tag="device_status/1"):
     """The latest full status of a device, as of `stream_time`."""
 
@@ -266,7 +280,7 @@ class DeviceStatus(_Record, tag="device_status/1"):
     todo_bytes: int
     destinations: list[DestinationStatus]
     open_alerts: list[dict[str, Any]]
-    daily: list[dict[str, int]]
+    daily: list[DailyActivity]
     top_cause: str | None
     stream_time: datetime
 

@@ -44,7 +44,7 @@ Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 # in `__post_init__` (see `as_utc`).
 Timestamp = (
     Annotated[datetime, msgspec.Meta(tz=True)]
-    | Annotated[int, msgspec.Meta(ge=_EARLIEST_MS, le=_LATEST_MS)]
+    | Annotated[int, msgspec.Meta(ge=_EARLIEST_MS, lt=_LATEST_MS)]
 )
 
 Level = Literal["ok", "warning", "critical"]
@@ -57,8 +57,9 @@ def as_utc(value: datetime | int, field: str) -> datetime:
     """Normalize a decoded timestamp to aware UTC, rejecting absurd ones."""
     if isinstance(value, int):
         return datetime.fromtimestamp(value / 1000, UTC)
-    if not EARLIEST <= value < LATEST:
-        raise ValueError(
-            f"`{field}` {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}"
-        )
-    return value.astimezone(UTC)
+    if value.tzinfo is UTC:
+        if EARLIEST <= value < LATEST:
+            return value
+    elif EARLIEST <= value < LATEST:
+        return value.astimezone(UTC)
+    raise ValueError(f"`{field}` {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}")

@@ -15,7 +15,7 @@ decides exactly what it decided before.
 from __future__ import annotations
 
 import zlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from msgspec.structs import replace
@@ -28,7 +28,9 @@ from streams.state import (
     DayBucket,
     DestinationState,
     DeviceState,
+    HeartbeatReport,
     HistoryEntry,
+    ProgressReport,
     Slot,
 )
 from streams.transitions import Transition
@@ -51,8 +53,8 @@ WINDOW_DAYS = 14
 RECENT_EVENTS = 16
 HISTORY_LENGTH = 8
 
-_SECONDS_PER_DAY = 86400
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
@@ -74,24 +76,17 @@ def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
 
 
 def _day(t: datetime) -> int:
-    return int(t.timestamp()) // _SECONDS_PER_DAY
+    return (t - _EPOCH).days
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b > a else a
 
 
-def _newer(current_at: datetime | None, current_fp: int, at: datetime, fp: int) -> bool:
-    """Does an event at `at` carry newer figures than those held? Ties go to the larger
-    fingerprint, so the outcome does not depend on arrival order."""
-    return current_at is None or at > current_at or (at == current_at and fp > current_fp)
-
-
 def _add_to_window(
     days: tuple[DayBucket, ...],
     at: datetime,
     now: datetime,
-    *,
     heartbeats: int = 0,
     bytes_sent: int = 0,
     completions: int = 0,
@@ -104,6 +99,22 @@ def _add_to_window(
     oldest = _day(now) - WINDOW_DAYS + 1
     if day < oldest:
         return days
+    if days and days[-1].day == day and days[0].day >= oldest:
+        # The common case: today's bucket is the newest and nothing has rolled off.
+        b = days[-1]
+        return (
+            *days[:-1],
+            DayBucket(
+                day,
+                b.heartbeats + heartbeats,
+                b.bytes_sent + bytes_sent,
+                b.completions + completions,
+                b.locked + locked,
+                b.permission_denied + permission_denied,
+                b.vanished + vanished,
+                b.changed + changed,
+            ),
+        )
     kept: list[DayBucket] = []
     found = False
     for bucket in days:
@@ -160,15 +171,22 @@ def _new_device(event: Heartbeat | BackupProgress, at: datetime) -> DeviceState:
 
 
 def apply(
-    state: DeviceState | None, event: InputRecord, now: datetime, policy: Policy
+    state: DeviceState | None,
+    event: InputRecord,
+    now: datetime,
+    policy: Policy,
+    fp: int | None = None,
 ) -> tuple[DeviceState | None, list[Transition]]:
     """Fold one event into a device's state.
 
     Returns the new state (the same object when the event changed nothing: a duplicate,
     or a command for a device never seen) and the transitions decided at once (only
     deactivation decides at once; everything else is decided by `advance`).
+    `fp` is the event's fingerprint when the caller has it cheaper than `fingerprint`
+    (e.g. a CRC of the record's bytes).
     """
-    fp = fingerprint(event)
+    if fp is None:
+        fp = fingerprint(event)
     if state is not None and fp in state.recent:
         return state, []
     if isinstance(event, Heartbeat):
@@ -180,48 +198,44 @@ def apply(
     return _apply_command(state, event, fp, now, policy)
 
 
-def _clamped(
-    state: DeviceState, at: datetime, now: datetime, policy: Policy
-) -> tuple[datetime, DeviceState]:
-    limit = now + policy.max_skew
-    if at <= limit:
-        return at, state
-    return limit, replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
-
-
 def _apply_heartbeat(
     state: DeviceState | None, event: Heartbeat, fp: int, now: datetime, policy: Policy
 ) -> DeviceState:
+    at = event.event_time
+    limit = now + policy.max_skew
     if state is None:
-        state = _new_device(event, min(event.event_time, now + policy.max_skew))
-    at, state = _clamped(state, event.event_time, now, policy)
-    changes: dict[str, object] = {}
-    if _newer(state.last_heartbeat, state.heartbeat_fp, at, fp):
-        changes.update(
-            last_heartbeat=at,
-            heartbeat_fp=fp,
-            user_id=event.user_id,
-            org_id=event.org_id,
-            hostname=event.hostname,
-            os=event.os,
-            app_version=event.app_version,
-            service_state=event.service_state,
-            backup_paused=event.backup_paused,
-            cpu_limit_percent=event.cpu_limit_percent,
-            network_limit_kbps=event.network_limit_kbps,
-            reachable=tuple(event.reachable_destinations),
-            connect_error=event.connect_error,
-        )
-    destinations = state.destinations
+        state = _new_device(event, min(at, limit))
+    if at > limit:
+        at = limit
+        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+    last_connected, destinations = state.last_connected, state.destinations
     if event.reachable_destinations:
-        changes["last_connected"] = _later(state.last_connected, at)
+        last_connected = _later(last_connected, at)
         destinations = _touch_destinations(destinations, event.reachable_destinations, at)
+    report = state.heartbeat
+    if report is None or at > report.at or (at == report.at and fp > report.fp):
+        report = HeartbeatReport(
+            at,
+            fp,
+            event.hostname,
+            event.os,
+            event.app_version,
+            event.service_state,
+            event.backup_paused,
+            event.cpu_limit_percent,
+            event.network_limit_kbps,
+            tuple(event.reachable_destinations),
+            event.connect_error,
+        )
+        if event.user_id != state.user_id or event.org_id != state.org_id:
+            state = replace(state, user_id=event.user_id, org_id=event.org_id)
     return replace(
         state,
-        **changes,
-        first_seen=min(state.first_seen, at),
+        first_seen=state.first_seen if state.first_seen <= at else at,
+        heartbeat=report,
+        last_connected=last_connected,
         destinations=destinations,
-        days=_add_to_window(state.days, at, now, heartbeats=1),
+        days=_add_to_window(state.days, at, now, 1),
         recent=_remember(state.recent, fp),
         changed_at=state.changed_at or now,
     )
@@ -230,6 +244,20 @@ def _apply_heartbeat(
 def _touch_destinations(
     destinations: tuple[DestinationState, ...], reachable: list[str], at: datetime
 ) -> tuple[DestinationState, ...]:
+    if len(reachable) == 1 and len(destinations) == 1:
+        # The common case: one destination, already known.
+        (dest,) = destinations
+        if dest.destination_id == reachable[0]:
+            if dest.last_connected is not None and dest.last_connected >= at:
+                if dest.first_seen <= at:
+                    return destinations
+            return (
+                replace(
+                    dest,
+                    last_connected=_later(dest.last_connected, at),
+                    first_seen=min(dest.first_seen, at),
+                ),
+            )
     updated = []
     seen = set()
     for dest in destinations:
@@ -252,63 +280,74 @@ def _touch_destinations(
 def _apply_progress(
     state: DeviceState | None, event: BackupProgress, fp: int, now: datetime, policy: Policy
 ) -> DeviceState:
+    at = event.event_time
+    limit = now + policy.max_skew
     if state is None:
-        state = _new_device(event, min(event.event_time, now + policy.max_skew))
-    at, state = _clamped(state, event.event_time, now, policy)
-    dest = state.destination(event.destination_id) or DestinationState(
-        event.destination_id, first_seen=at
+        state = _new_device(event, min(at, limit))
+    if at > limit:
+        at = limit
+        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+    destinations = state.destinations
+    index = next(
+        (i for i, d in enumerate(destinations) if d.destination_id == event.destination_id), -1
     )
+    dest = (
+        destinations[index] if index >= 0 else DestinationState(event.destination_id, first_seen=at)
+    )
+    errors = event.file_errors
     complete = event.percent_complete >= 100
     # Sending (or finishing) means the device reached this destination.
     reached = event.bytes_sent > 0 or event.session_state in ("sending", "completed")
-    changes: dict[str, object] = {
-        "first_seen": min(dest.first_seen, at),
-        "last_activity": _later(dest.last_activity, at),
-    }
-    if event.bytes_sent > 0:
-        changes["last_new_data"] = _later(dest.last_new_data, at)
-    if complete:
-        changes["last_completed"] = _later(dest.last_completed, at)
-    if reached:
-        changes["last_connected"] = _later(dest.last_connected, at)
-    if _newer(dest.reported_at, dest.report_fp, at, fp):
-        errors = event.file_errors
-        changes.update(
-            reported_at=at,
-            report_fp=fp,
-            percent_complete=event.percent_complete,
-            session_state=event.session_state,
-            selected_files=event.selected_files,
-            selected_bytes=event.selected_bytes,
-            todo_files=event.todo_files,
-            todo_bytes=event.todo_bytes,
-            locked_files=errors.locked,
-            permission_denied_files=errors.permission_denied,
-            vanished_files=errors.vanished,
-            changed_files=errors.changed_during_backup,
-            cpu_throttled=event.cpu_throttled,
-            network_throttled=event.network_throttled,
-            backup_interval_s=event.backup_interval_s,
+    report = dest.report
+    if report is None or at > report.at or (at == report.at and fp > report.fp):
+        report = ProgressReport(
+            at,
+            fp,
+            event.percent_complete,
+            event.session_state,
+            event.selected_files,
+            event.selected_bytes,
+            event.todo_files,
+            event.todo_bytes,
+            errors.locked,
+            errors.permission_denied,
+            errors.vanished,
+            errors.changed_during_backup,
+            event.cpu_throttled,
+            event.network_throttled,
+            event.backup_interval_s,
         )
-    dest = replace(dest, **changes)
-    others = tuple(d for d in state.destinations if d.destination_id != event.destination_id)
-    destinations = tuple(sorted((*others, dest), key=lambda d: d.destination_id))
-    errors = event.file_errors
+    dest = DestinationState(
+        dest.destination_id,
+        dest.first_seen if dest.first_seen <= at else at,
+        _later(dest.last_connected, at) if reached else dest.last_connected,
+        _later(dest.last_activity, at),
+        _later(dest.last_new_data, at) if event.bytes_sent > 0 else dest.last_new_data,
+        _later(dest.last_completed, at) if complete else dest.last_completed,
+        report,
+        dest.backup,
+        dest.completion,
+    )
+    if index >= 0:
+        destinations = (*destinations[:index], dest, *destinations[index + 1 :])
+    else:
+        destinations = tuple(sorted((*destinations, dest), key=lambda d: d.destination_id))
     return replace(
         state,
-        first_seen=min(state.first_seen, at),
+        first_seen=state.first_seen if state.first_seen <= at else at,
         last_connected=_later(state.last_connected, at) if reached else state.last_connected,
         destinations=destinations,
         days=_add_to_window(
             state.days,
             at,
             now,
-            bytes_sent=event.bytes_sent,
-            completions=1 if complete and event.session_state == "completed" else 0,
-            locked=errors.locked,
-            permission_denied=errors.permission_denied,
-            vanished=errors.vanished,
-            changed=errors.changed_during_backup,
+            0,
+            event.bytes_sent,
+            1 if complete and event.session_state == "completed" else 0,
+            errors.locked,
+            errors.permission_denied,
+            errors.vanished,
+            errors.changed_during_backup,
         ),
         recent=_remember(state.recent, fp),
         changed_at=state.changed_at or now,

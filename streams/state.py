@@ -8,7 +8,7 @@ written by an older worker still decodes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -18,7 +18,9 @@ __all__ = [
     "DayBucket",
     "DestinationState",
     "DeviceState",
+    "HeartbeatReport",
     "HistoryEntry",
+    "ProgressReport",
     "Slot",
     "decode_state",
     "encode_state",
@@ -39,20 +41,13 @@ class Slot(msgspec.Struct, frozen=True, array_like=True, gc=False):
 OK_SLOT = Slot()
 
 
-class DestinationState(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """One device's backup towards one destination."""
+class ProgressReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """The figures of the newest progress report of a device to a destination (by event
+    time), so that late or duplicated reports cannot overwrite newer figures."""
 
-    destination_id: str
-    first_seen: datetime
-    last_connected: datetime | None = None
-    # The last progress report of any kind ("Last Activity" in the console).
-    last_activity: datetime | None = None
-    last_new_data: datetime | None = None
-    # The last report at 100 % ("Completed" in the console).
-    last_completed: datetime | None = None
-    # The fields below come from the newest report (by event time), so that late or
-    # duplicated reports cannot overwrite newer figures.
-    reported_at: datetime | None = None
+    at: datetime
+    # Breaks ties between two reports of one instant, whatever their arrival order.
+    fp: int = 0
     percent_complete: float = 0.0
     session_state: str = "idle"
     selected_files: int = 0
@@ -66,10 +61,81 @@ class DestinationState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     cpu_throttled: bool = False
     network_throttled: bool = False
     backup_interval_s: int = 900
+
+
+_NO_PROGRESS = ProgressReport(datetime.min.replace(tzinfo=UTC))
+
+
+class DestinationState(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One device's backup towards one destination."""
+
+    destination_id: str
+    first_seen: datetime
+    last_connected: datetime | None = None
+    # The last progress report of any kind ("Last Activity" in the console).
+    last_activity: datetime | None = None
+    last_new_data: datetime | None = None
+    # The last report at 100 % ("Completed" in the console).
+    last_completed: datetime | None = None
+    report: ProgressReport | None = None
     backup: Slot = OK_SLOT
     completion: Slot = OK_SLOT
-    # Fingerprint of the newest report: breaks ties between two reports of one instant.
-    report_fp: int = 0
+
+    @property
+    def _report(self) -> ProgressReport:
+        return self.report or _NO_PROGRESS
+
+    @property
+    def percent_complete(self) -> float:
+        return self._report.percent_complete
+
+    @property
+    def session_state(self) -> str:
+        return self._report.session_state
+
+    @property
+    def selected_files(self) -> int:
+        return self._report.selected_files
+
+    @property
+    def selected_bytes(self) -> int:
+        return self._report.selected_bytes
+
+    @property
+    def todo_files(self) -> int:
+        return self._report.todo_files
+
+    @property
+    def todo_bytes(self) -> int:
+        return self._report.todo_bytes
+
+    @property
+    def locked_files(self) -> int:
+        return self._report.locked_files
+
+    @property
+    def permission_denied_files(self) -> int:
+        return self._report.permission_denied_files
+
+    @property
+    def vanished_files(self) -> int:
+        return self._report.vanished_files
+
+    @property
+    def changed_files(self) -> int:
+        return self._report.changed_files
+
+    @property
+    def cpu_throttled(self) -> bool:
+        return self._report.cpu_throttled
+
+    @property
+    def network_throttled(self) -> bool:
+        return self._report.network_throttled
+
+    @property
+    def backup_interval_s(self) -> int:
+        return self._report.backup_interval_s
 
 
 class DayBucket(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -96,24 +162,33 @@ class HistoryEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
     reason: str
 
 
-class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    device_id: str
-    user_id: str
-    org_id: str
-    first_seen: datetime
+class HeartbeatReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """The figures of the device's newest heartbeat (by event time)."""
+
+    at: datetime
+    fp: int = 0
     hostname: str = ""
     os: str = ""
     app_version: str = ""
-    last_heartbeat: datetime | None = None
-    # The last time the device reached any destination.
-    last_connected: datetime | None = None
-    # From the newest heartbeat.
     service_state: str = "running"
     backup_paused: bool = False
     cpu_limit_percent: int = 100
     network_limit_kbps: int | None = None
     reachable: tuple[str, ...] = ()
     connect_error: str | None = None
+
+
+_NO_HEARTBEAT = HeartbeatReport(datetime.min.replace(tzinfo=UTC))
+
+
+class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    device_id: str
+    user_id: str
+    org_id: str
+    first_seen: datetime
+    heartbeat: HeartbeatReport | None = None
+    # The last time the device reached any destination.
+    last_connected: datetime | None = None
     destinations: tuple[DestinationState, ...] = ()
     connection: Slot = OK_SLOT
     deactivated: bool = False
@@ -136,7 +211,6 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # Per input topic, the highest offset applied (heartbeats, progress, commands):
     # a replayed record is recognized and changes nothing.
     offsets: tuple[int, int, int] = (-1, -1, -1)
-    heartbeat_fp: int = 0
 
     def destination(self, destination_id: str) -> DestinationState | None:
         for dest in self.destinations:
@@ -145,8 +219,44 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
         return None
 
     @property
-    def snoozed(self) -> bool:
-        return self.snoozed_until is not None
+    def last_heartbeat(self) -> datetime | None:
+        return self.heartbeat.at if self.heartbeat is not None else None
+
+    @property
+    def hostname(self) -> str:
+        return (self.heartbeat or _NO_HEARTBEAT).hostname
+
+    @property
+    def os(self) -> str:
+        return (self.heartbeat or _NO_HEARTBEAT).os
+
+    @property
+    def app_version(self) -> str:
+        return (self.heartbeat or _NO_HEARTBEAT).app_version
+
+    @property
+    def service_state(self) -> str:
+        return (self.heartbeat or _NO_HEARTBEAT).service_state
+
+    @property
+    def backup_paused(self) -> bool:
+        return (self.heartbeat or _NO_HEARTBEAT).backup_paused
+
+    @property
+    def cpu_limit_percent(self) -> int:
+        return (self.heartbeat or _NO_HEARTBEAT).cpu_limit_percent
+
+    @property
+    def network_limit_kbps(self) -> int | None:
+        return (self.heartbeat or _NO_HEARTBEAT).network_limit_kbps
+
+    @property
+    def reachable(self) -> tuple[str, ...]:
+        return (self.heartbeat or _NO_HEARTBEAT).reachable
+
+    @property
+    def connect_error(self) -> str | None:
+        return (self.heartbeat or _NO_HEARTBEAT).connect_error
 
 
 _encoder = msgspec.msgpack.Encoder()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.models import Alert, DestinationStatus, DeviceStatus
+from schemas.models import Alert, DailyActivity, DestinationStatus, DeviceStatus
 from schemas.types import Level
 from streams.diagnosis import Hints, diagnose
 from streams.machine import backup_reference, completion_reference, connection_reference
@@ -178,16 +178,16 @@ def device_status(
         destinations=destinations,
         open_alerts=alerts,
         daily=[
-            {
-                "date": _day_iso(b.day),  # type: ignore[dict-item]
-                "heartbeats": b.heartbeats,
-                "bytes_sent": b.bytes_sent,
-                "completions": b.completions,
-                "locked": b.locked,
-                "permission_denied": b.permission_denied,
-                "vanished": b.vanished,
-                "changed": b.changed,
-            }
+            DailyActivity(
+                date=_day_iso(b.day),
+                heartbeats=b.heartbeats,
+                bytes_sent=b.bytes_sent,
+                completions=b.completions,
+                locked=b.locked,
+                permission_denied=b.permission_denied,
+                vanished=b.vanished,
+                changed=b.changed,
+            )
             for b in state.days
         ],
         top_cause=alerts[0]["diagnosis"][0]["code"] if alerts else None,
