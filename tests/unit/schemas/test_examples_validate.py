@@ -28,17 +28,6 @@ EXAMPLES_DIR = Path(__file__).parents[3] / "schemas" / "examples"
 DEVICE_STATUS_EXAMPLE = EXAMPLES_DIR / "device_status.json"
 MODELS = {msgspec.inspect.type_info(m).tag: m for m in DOCUMENTS.values()}  # type: ignore[attr-defined]
 
-KNOWN_BUGS = {
-    "device_status.json": pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "streams.status.device_status puts a `date` string in each `daily` entry, "
-            "but DeviceStatus.daily is list[dict[str, int]]: the record it produces "
-            "neither decodes with its own model nor validates against device_status.v1.json"
-        ),
-    )
-}
-
 
 def device_status_example() -> bytes:
     """A device stuck at 99.6 % by a few locked files, with an outdated app."""
@@ -84,10 +73,7 @@ def decode_with_codec(data: bytes, tag: str) -> msgspec.Struct:
 
 
 def example_params() -> list[Any]:
-    return [
-        pytest.param(path, id=path.name, marks=KNOWN_BUGS.get(path.name, ()))
-        for path in sorted(EXAMPLES_DIR.glob("*.json"))
-    ]
+    return [pytest.param(path, id=path.name) for path in sorted(EXAMPLES_DIR.glob("*.json"))]
 
 
 def test_the_device_status_example_is_what_the_core_produces() -> None:
