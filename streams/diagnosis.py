@@ -291,8 +291,12 @@ def _backup_causes(
                 "device_connection_state": state.connection.level,
             },
         )
-        for cause in _connection_causes(state, now, policy, hints):
-            yield _cause(cause.code, cause.score * 0.9, cause.evidence)
+        # The device's own connection causes apply only when it reaches no destination
+        # at all; one unreached destination among reached ones is not a powered-off device.
+        device_contact = state.last_connected
+        if device_contact is None or now - device_contact >= policy.connection.warning:
+            for cause in _connection_causes(state, now, policy, hints):
+                yield _cause(cause.code, cause.score * 0.9, cause.evidence)
     yield from _transfer_causes(state, dest, now, policy)
 
 

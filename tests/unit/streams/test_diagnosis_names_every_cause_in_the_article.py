@@ -478,15 +478,6 @@ def test_no_connection_is_named_from_the_backup_warning_threshold_on(
     assert ("no_connection" in codes) is named
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "streams.diagnosis._backup_causes adds the device-level connection causes for an "
-        "unreached destination even when the device reaches another destination every "
-        "day; _connection_causes then yields extended_leave_or_powered_off (0.45) with "
-        "evidence online=True, days_since_heartbeat=0.0, contradicting its own summary"
-    ),
-)
 def test_an_online_device_is_not_called_powered_off_for_one_unreached_destination() -> None:
     now = T0 + 4 * DAY
     events: list[Any] = [

@@ -1,0 +1,126 @@
+"""One typed settings object, read from `BACKUPWATCH_*` variables and validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+from pathlib import Path
+
+from agents.errors import ConfigError
+
+__all__ = ["Settings"]
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _bootstrap_default(env: Mapping[str, str]) -> str:
+    return env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or "127.0.0.1:9092"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Topic names are `<prefix><name>`, e.g. `backupwatch.heartbeats`.
+    topic_prefix: str = "backupwatch."
+    # The Faust app id: consumer group and prefix of internal topics.
+    app_id: str = "backupwatch"
+    partitions: int = 8
+    # `memory://` or `rocksdb://`
+    store: str = "memory://"
+    data_dir: Path = Path("var/worker")
+    # How often the worker appends a tick to every input partition; 0 turns the
+    # ticker off (the simulator then writes ticks carrying simulated time).
+    tick_interval: timedelta = timedelta(seconds=30)
+    max_skew: timedelta = timedelta(minutes=5)
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    api_token: str = ""
+    log_level: str = "info"
+    # Largest batch one agent step applies.
+    batch_size: int = 2000
+    replication_factor: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap_servers.strip():
+            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        if not 1 <= self.partitions <= 1024:
+            raise ConfigError(f"BACKUPWATCH_PARTITIONS must be 1..1024, got {self.partitions}")
+        if self.store.split("://")[0] not in ("memory", "rocksdb"):
+            raise ConfigError(
+                f"BACKUPWATCH_STORE must be memory:// or rocksdb://, got {self.store!r}"
+            )
+        if self.tick_interval < timedelta(0):
+            raise ConfigError("BACKUPWATCH_TICK_INTERVAL cannot be negative")
+        if self.max_skew < timedelta(0):
+            raise ConfigError("BACKUPWATCH_MAX_SKEW cannot be negative")
+        if not 0 <= self.web_port <= 65535:
+            raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
+                f"got {self.log_level!r}"
+            )
+        if not 1 <= self.batch_size <= 100_000:
+            raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")
+
+    @property
+    def broker_url(self) -> str:
+        return ",".join(f"kafka://{host.strip()}" for host in self.bootstrap_servers.split(","))
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read `BACKUPWATCH_<FIELD>` for each field; raise `ConfigError` naming the bad one."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {"bootstrap_servers": _bootstrap_default(env)}
+        for field in fields(cls):
+            name = f"BACKUPWATCH_{field.name.upper()}"
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(name, raw, field.type)
+        try:
+            return replace(cls(), **{**values, **overrides})
+        except TypeError as exc:  # pragma: no cover - a field name typo in overrides
+            raise ConfigError(str(exc)) from exc
+
+    def describe(self) -> str:
+        """The settings, one per line, with secrets masked."""
+        lines = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name == "api_token":
+                value = "****" if value else "(none: admin writes disabled)"
+            elif isinstance(value, timedelta):
+                value = f"{value.total_seconds():g}s"
+            lines.append(f"  {field.name:<18} {value}")
+        return "\n".join(lines)
+
+
+def _parse(name: str, raw: str, kind: object) -> object:
+    text = raw.strip()
+    try:
+        if kind in ("int", int):
+            return int(text)
+        if kind in ("timedelta", timedelta):
+            return _duration(text)
+        if kind in ("Path", Path):
+            return Path(text)
+        if name == "BACKUPWATCH_LOG_LEVEL":
+            return text.lower()
+        return text
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
+
+
+def _duration(text: str) -> timedelta:
+    """`30`, `30s`, `5m`, `2h`, `1d` → a timedelta (bare numbers are seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    unit = text[-1].lower()
+    if unit in units:
+        return timedelta(seconds=float(text[:-1]) * units[unit])
+    return timedelta(seconds=float(text))

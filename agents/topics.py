@@ -1,0 +1,103 @@
+"""The topics of the pipeline, their configs, and creating them on the broker."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from agents.errors import TopicLayoutError
+from agents.settings import Settings
+
+__all__ = [
+    "ALERTS",
+    "BACKUP_PROGRESS",
+    "DEAD_LETTERS",
+    "DEVICE_COMMANDS",
+    "DEVICE_STATUS",
+    "HEARTBEATS",
+    "INPUTS",
+    "ORG_POLICIES",
+    "TopicSpec",
+    "ensure_topics",
+    "topic_specs",
+]
+
+log = logging.getLogger(__name__)
+
+HEARTBEATS = "heartbeats"
+BACKUP_PROGRESS = "backup-progress"
+DEVICE_COMMANDS = "device-commands"
+# The co-partitioned inputs, in the order of `DeviceState.offsets`.
+INPUTS = (HEARTBEATS, BACKUP_PROGRESS, DEVICE_COMMANDS)
+ORG_POLICIES = "org-policies"
+ALERTS = "alerts"
+DEVICE_STATUS = "device-status"
+DEAD_LETTERS = "dead-letters"
+
+_WEEK_MS = str(7 * 86400 * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    n = settings.partitions
+    compacted = {"cleanup.policy": "compact"}
+    return [
+        *(TopicSpec(settings.topic(name), n, {"retention.ms": _WEEK_MS}) for name in INPUTS),
+        TopicSpec(settings.topic(ORG_POLICIES), 1, compacted),
+        TopicSpec(settings.topic(ALERTS), n, {"retention.ms": str(30 * 86400 * 1000)}),
+        TopicSpec(settings.topic(DEVICE_STATUS), n, compacted),
+        TopicSpec(settings.topic(DEAD_LETTERS), n, {"retention.ms": str(30 * 86400 * 1000)}),
+    ]
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the missing topics; refuse when the inputs' partition counts differ.
+
+    Returns the names it created.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        specs = topic_specs(settings)
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        s.name,
+                        num_partitions=s.partitions,
+                        replication_factor=settings.replication_factor,
+                        topic_configs=s.config,
+                    )
+                    for s in missing
+                ]
+            )
+            for s in missing:
+                log.info("created topic %s (%d partitions)", s.name, s.partitions)
+        inputs = [settings.topic(name) for name in INPUTS]
+        described = await admin.describe_topics(inputs)
+        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        if len(set(counts.values())) != 1:
+            layout = ", ".join(f"{t}={c}" for t, c in sorted(counts.items()))
+            raise TopicLayoutError(
+                "the input topics must have the same number of partitions (they are "
+                f"co-partitioned by device id), found: {layout}"
+            )
+        (count,) = set(counts.values())
+        if count != settings.partitions:
+            raise TopicLayoutError(
+                f"the input topics have {count} partitions but BACKUPWATCH_PARTITIONS is "
+                f"{settings.partitions}; set it to {count}"
+            )
+        return [s.name for s in missing]
+    finally:
+        await admin.close()
