@@ -1,12 +1,206 @@
-"""The `backupwatch` command line."""
+"""The `backupwatch` command line.
+
+    backupwatch worker            run a worker (Faust) with its web server
+    backupwatch topics create     create the project's topics
+    backupwatch simulate          a simulated fleet, in simulated time
+    backupwatch alerts            follow the alerts topic
+    backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
+
+Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from agents.errors import ConfigError, TopicLayoutError
+from agents.settings import Settings
 
 __all__ = ["main"]
 
+log = logging.getLogger("backupwatch")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("bootstrap_servers", "topic_prefix", "partitions", "web_port", "store"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if getattr(args, "no_ticker", False):
+        overrides["tick_interval"] = timedelta(0)
+    return Settings.from_env(**overrides)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap-servers", help="Kafka host:port (BACKUPWATCH_BOOTSTRAP_SERVERS)"
+    )
+    parser.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
+    parser.add_argument("--partitions", type=int, help="input partitions (BACKUPWATCH_PARTITIONS)")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    print(f"backupwatch worker\n{settings.describe()}", file=sys.stderr)
+    from faust.worker import Worker
+
+    from agents.app import create_app
+    from agents.web import attach_views
+
+    worker_app = create_app(settings)
+    attach_views(worker_app)
+    worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.topics import ensure_topics
+
+    created = asyncio.run(ensure_topics(settings))
+    print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.simulator.fleet import Fleet
+    from agents.simulator.producer import simulate
+    from agents.topics import ensure_topics
+
+    asyncio.run(ensure_topics(settings))
+    start = (
+        datetime.fromisoformat(args.start).astimezone(UTC)
+        if args.start
+        else datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days)
+    )
+    fleet = Fleet(devices=args.devices, seed=args.seed, start=start)
+    width = 40
+
+    def progress(done: float, total: float, counts: dict[str, int]) -> None:
+        share = 0.0 if total <= 0 else min(1.0, done / total)
+        bar = "#" * int(share * width)
+        events = sum(counts.values())
+        print(
+            f"\r[{bar:<{width}}] {share * 100:5.1f}%  day {done / 86400:5.1f}/{total / 86400:.1f}"
+            f"  {events:,} events",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    summary = asyncio.run(
+        simulate(
+            settings,
+            fleet,
+            start=start,
+            days=args.days,
+            tick_every=timedelta(minutes=args.tick_minutes),
+            speed=args.speed,
+            progress=progress,
+        )
+    )
+    print(file=sys.stderr)
+    print(summary.describe() if hasattr(summary, "describe") else summary)
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.follow import follow_alerts
+
+    return asyncio.run(
+        follow_alerts(settings, as_json=args.json, from_beginning=args.from_beginning)
+    )
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.follow import produce_lines
+
+    source = sys.stdin.buffer if args.file in (None, "-") else Path(args.file).open("rb")  # noqa: SIM115
+    try:
+        return asyncio.run(produce_lines(settings, args.topic, source))
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", help="run a worker")
+    _common(worker)
+    worker.add_argument("--web-port", type=int, help="web server port (BACKUPWATCH_WEB_PORT)")
+    worker.add_argument("--store", help="memory:// or rocksdb:// (BACKUPWATCH_STORE)")
+    worker.add_argument(
+        "--no-ticker",
+        action="store_true",
+        help="append no wall-clock ticks (a simulator supplies simulated time)",
+    )
+    worker.set_defaults(func=cmd_worker)
+
+    topics = sub.add_parser("topics", help="manage the project's topics")
+    topics_sub = topics.add_subparsers(dest="action", required=True)
+    create = topics_sub.add_parser("create", help="create missing topics")
+    _common(create)
+    create.set_defaults(func=cmd_topics)
+
+    sim = sub.add_parser("simulate", help="produce a simulated fleet in simulated time")
+    _common(sim)
+    sim.add_argument("--devices", type=int, default=200)
+    sim.add_argument("--days", type=float, default=30.0)
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--start", help="simulated start, RFC 3339 (default: DAYS ago)")
+    sim.add_argument("--tick-minutes", type=float, default=60.0, help="simulated minutes per tick")
+    sim.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated seconds per wall second (default: as fast as possible)",
+    )
+    sim.set_defaults(func=cmd_simulate)
+
+    alerts = sub.add_parser("alerts", help="follow the alerts topic")
+    _common(alerts)
+    alerts.add_argument("--json", action="store_true", help="one JSON document per line")
+    alerts.add_argument("--from-beginning", action="store_true")
+    alerts.set_defaults(func=cmd_alerts)
+
+    produce = sub.add_parser("produce", help="produce JSON lines to an input topic")
+    _common(produce)
+    produce.add_argument(
+        "topic", help="heartbeats, backup-progress, device-commands or org-policies"
+    )
+    produce.add_argument("file", nargs="?", help="file of JSON lines (default: stdin)")
+    produce.set_defaults(func=cmd_produce)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    print("backupwatch: no commands yet", file=sys.stderr)
-    return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args))
+    except (ConfigError, TopicLayoutError) as err:
+        print(f"backupwatch: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

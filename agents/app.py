@@ -1,0 +1,314 @@
+"""The Faust app: topics, the device-state table, the processing agent, the ticker.
+
+Kept thin on purpose: the agent reads a batch, hands it to the pure
+`streams.pipeline.PartitionProcessor`, and carries out the result in the order that
+makes a crash safe (DESIGN §4):
+
+1. send the batch's alerts and wait until the broker has acknowledged them;
+2. only then write the changed device states to the table (the state is what
+   records that an alert was decided; written after the ack, a crash in between
+   makes the worker decide and send the alert again, never lose it);
+3. send statuses, dead letters and re-routed records (flushed before Faust commits
+   the batch's offsets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
+from msgspec.structs import replace
+
+from agents.metrics import WorkerMetrics
+from agents.policies import PolicyBook
+from agents.settings import Settings
+from agents.ticks import encode_tick, is_tick
+from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
+from schemas.codec import encode
+from streams.pipeline import BatchResult, Envelope, PartitionProcessor
+
+__all__ = ["Backupwatch", "create_app"]
+
+log = logging.getLogger(__name__)
+
+TABLE = "device-state"
+
+
+class Backupwatch:
+    """One worker: the Faust app and what its agent needs."""
+
+    def __init__(self, settings: Settings, metrics: WorkerMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or WorkerMetrics()
+        self.app = faust.App(
+            settings.app_id,
+            broker=settings.broker_url,
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            topic_allow_declare=True,
+            web_enabled=True,
+            web_bind=settings.web_host,
+            web_port=settings.web_port,
+            web_host=settings.web_host,
+            # Throughput: many records per fetch, producer batches instead of one
+            # request per record (DESIGN §4).
+            broker_max_poll_records=settings.batch_size,
+            stream_buffer_maxsize=4 * settings.batch_size,
+            producer_linger=0.005,
+            producer_max_batch_size=1024 * 1024,
+            producer_acks=-1,
+            broker_commit_interval=1.0,
+            consumer_auto_offset_reset="earliest",
+            logging_config=None,
+        )
+        # Faust pauses every stream once more than 100 changelog writes wait in its
+        # producer buffer; a batch writes up to `batch_size` states.
+        self.app.producer.buffer.max_messages = 4 * settings.batch_size
+        topic_names = [settings.topic(name) for name in INPUTS]
+        self.topic_index = {name: i for i, name in enumerate(topic_names)}
+        self.inputs = self.app.topic(
+            *topic_names,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        self.table = self.app.Table(
+            TABLE,
+            default=None,
+            schema=faust.Schema(
+                key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"
+            ),
+            partitions=settings.partitions,
+            recovery_buffer_size=10_000,
+        )
+        self.policies = PolicyBook(settings, on_change=self._on_policy_change, metrics=self.metrics)
+        self.processor = PartitionProcessor(
+            settings.partitions,
+            load=self._load,
+            items_of=self._items_of,
+            partition_for=self.partition_for,
+            policy_for=self.policies.policy_for,
+        )
+        # The event of each partition in the batch at hand: table reads and writes of a
+        # partition run with it as Faust's current event, so that the store and the
+        # changelog use that partition (not whichever event came last).
+        self._events_by_partition: dict[int, Any] = {}
+        self._stored_by_partition: dict[int, list[str]] | None = None
+        self._wire()
+
+    # -- partitioning and the table -----------------------------------------------
+
+    def partition_for(self, key: bytes) -> int:
+        """The producers' default partitioner (murmur2, as the Java client)."""
+        return (murmur2(key) & 0x7FFFFFFF) % self.settings.partitions
+
+    def _in_partition(self, partition: int) -> Any:
+        event = self._events_by_partition.get(partition)
+        return _current_event.set(weakref.ref(event) if event is not None else None)
+
+    def _load(self, key: str, partition: int) -> bytes | None:
+        token = self._in_partition(partition)
+        try:
+            value = self.table.get(key)
+        finally:
+            _current_event.reset(token)
+        return value if isinstance(value, bytes) else None
+
+    def _items_of(self, partition: int) -> Iterable[tuple[str, bytes]]:
+        """The stored (key, value) pairs of one partition.
+
+        The memory store also holds standby copies of other workers' partitions and
+        cannot list one partition, so keys are grouped by the partitioner once per
+        assignment and reused for each partition.
+        """
+        if self._stored_by_partition is None:
+            grouped: dict[int, list[str]] = defaultdict(list)
+            for key in list(self.table.keys()):
+                grouped[self.partition_for(key.encode())].append(key)
+            self._stored_by_partition = dict(grouped)
+        for key in self._stored_by_partition.get(partition, ()):
+            value = self._load(key, partition)
+            if value is not None:
+                yield key, value
+
+    # -- the agent ------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app = self.app
+        settings = self.settings
+
+        @app.agent(self.inputs, name="process")
+        async def process(stream: faust.StreamT[bytes]) -> None:
+            async for events in stream.take_events(settings.batch_size, within=0.05):
+                await self.handle(events)
+
+        if settings.tick_interval.total_seconds() > 0:
+
+            @app.timer(settings.tick_interval.total_seconds(), name="ticker")
+            async def ticker() -> None:
+                await self.send_ticks(datetime.now(UTC))
+
+        @app.task
+        async def read_policies() -> None:
+            await self.policies.run()
+
+        @app.timer(5.0, name="gauges")
+        async def gauges() -> None:
+            self.update_gauges()
+
+        @app.on_partitions_revoked.connect
+        async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+            # Rebuilt from the table at the first record of each partition after the
+            # rebalance (and after recovery), never scanned on a tick.
+            self.processor.revoke_all()
+            self._stored_by_partition = None
+
+    def envelopes(self, events: Iterable[Any]) -> Iterator[Envelope]:
+        self._events_by_partition.clear()
+        for event in events:
+            message = event.message
+            topic = self.topic_index.get(message.topic)
+            if topic is None:  # pragma: no cover - the agent reads only the inputs
+                continue
+            self._events_by_partition[message.partition] = event
+            yield Envelope(
+                topic=topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.key,
+                value=message.value if isinstance(message.value, bytes) else b"",
+                timestamp=datetime.fromtimestamp(message.timestamp or 0, UTC),
+                tick=is_tick(message.headers),
+            )
+
+    async def handle(self, events: list[Any]) -> None:
+        started = time.perf_counter()
+        envelopes = list(self.envelopes(events))
+        result = self.processor.process(envelopes)
+        await self._send_alerts(result)
+        self._write(result)
+        await self._send_side_outputs(result)
+        self._count(result, len(envelopes), time.perf_counter() - started)
+
+    async def _send_alerts(self, result: BatchResult) -> None:
+        if not result.alerts:
+            return
+        producer = self.app.producer
+        topic = self.settings.topic(ALERTS)
+        now = datetime.now(UTC)
+        pending = []
+        for alert in result.alerts:
+            record = replace(alert, emitted_at=now)
+            pending.append(
+                await producer.send(
+                    topic, alert.device_id.encode(), encode(record), None, None, None
+                )
+            )
+        # The states recording these decisions are written only after this returns.
+        await asyncio.gather(*pending)
+
+    def _write(self, result: BatchResult) -> None:
+        by_partition: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
+        for key, value in result.writes.items():
+            by_partition[self.partition_for(key.encode())].append((key, value))
+        for partition, items in by_partition.items():
+            token = self._in_partition(partition)
+            try:
+                for key, value in items:
+                    self.table[key] = value
+            finally:
+                _current_event.reset(token)
+
+    async def _send_side_outputs(self, result: BatchResult) -> None:
+        producer = self.app.producer
+        settings = self.settings
+        status_topic = settings.topic(DEVICE_STATUS)
+        for status in result.statuses:
+            await producer.send(
+                status_topic, status.device_id.encode(), encode(status), None, None, None
+            )
+        dead_topic = settings.topic(DEAD_LETTERS)
+        topic_names = list(self.topic_index)
+        for letter in result.dead_letters:
+            env = letter.envelope
+            headers = [
+                ("reason", letter.reason.encode()),
+                ("error", letter.message.encode()[:4096]),
+                ("source-topic", topic_names[env.topic].encode()),
+                ("source-partition", str(env.partition).encode()),
+                ("source-offset", str(env.offset).encode()),
+            ]
+            await producer.send(dead_topic, env.key, env.value, None, None, headers)
+        for reroute in result.reroutes:
+            env = reroute.envelope
+            await producer.send(
+                topic_names[env.topic],
+                env.key,
+                env.value,
+                reroute.partition,
+                env.timestamp.timestamp(),
+                None,
+            )
+
+    async def send_ticks(self, at: datetime) -> None:
+        """Append a tick standing for `at` to every partition of every input topic."""
+        value, headers = encode_tick(at)
+        producer = self.app.producer
+        pending = []
+        for topic in self.topic_index:
+            for partition in range(self.settings.partitions):
+                pending.append(
+                    await producer.send(topic, None, value, partition, at.timestamp(), headers)
+                )
+        await asyncio.gather(*pending)
+        self.metrics.ticks_sent.inc(len(pending))
+
+    def _count(self, result: BatchResult, size: int, took: float) -> None:
+        m = self.metrics
+        names = list(INPUTS)
+        for (topic, outcome), n in result.outcomes.items():
+            m.events.labels(names[topic], outcome).inc(n)
+        for reason, n in result.invalid.items():
+            m.invalid.labels(reason).inc(n)
+        if result.dead_letters:
+            m.dead_letters.inc(len(result.dead_letters))
+        for (kind, transition), n in result.transitions.items():
+            m.alerts.labels(kind, transition).inc(n)
+        for tick in result.ticks:
+            m.tick_devices.observe(tick.devices_advanced)
+        m.batch_duration.observe(took)
+        m.batch_size.observe(size)
+        now = datetime.now(UTC)
+        for event_time in result.event_times.values():
+            m.event_lag.observe(max(0.0, (now - event_time).total_seconds()))
+
+    def update_gauges(self) -> None:
+        m = self.metrics
+        now = datetime.now(UTC)
+        for partition, clock in self.processor.clocks().items():
+            if clock is not None:
+                m.stream_time.labels(str(partition)).set(clock.timestamp())
+                m.stream_time_lag.labels(str(partition)).set((now - clock).total_seconds())
+        for (kind, state), n in self.processor.device_counts().items():
+            m.devices.labels(kind, state).set(n)
+        m.devices_indexed.set(self.processor.devices_indexed())
+
+    def _on_policy_change(self, org_id: str) -> None:
+        self.processor.policy_changed(org_id)
+
+
+def create_app(settings: Settings | None = None) -> Backupwatch:
+    return Backupwatch(settings or Settings.from_env())

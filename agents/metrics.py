@@ -1,0 +1,96 @@
+"""The worker's Prometheus metrics; a `registry` argument keeps tests independent."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["WorkerMetrics"]
+
+
+class WorkerMetrics:
+    """Names follow Prometheus conventions; labels are bounded (never a device id)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "backupwatch_events",
+            "Input records by topic and outcome "
+            "(accepted, invalid, replayed, duplicate, rerouted, ignored, tick)",
+            ["topic", "outcome"],
+            registry=r,
+        )
+        self.invalid = Counter(
+            "backupwatch_invalid_records",
+            "Input records that did not decode or validate, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "backupwatch_dead_letters", "Records written to the dead-letter topic", registry=r
+        )
+        self.alerts = Counter(
+            "backupwatch_alerts",
+            "Alerts emitted, by kind and transition",
+            ["kind", "transition"],
+            registry=r,
+        )
+        self.devices = Gauge(
+            "backupwatch_devices",
+            "Devices of this worker's partitions by alert kind and state (at the last status)",
+            ["kind", "state"],
+            registry=r,
+        )
+        self.devices_indexed = Gauge(
+            "backupwatch_devices_indexed",
+            "Devices with a pending deadline on this worker's partitions",
+            registry=r,
+        )
+        self.event_lag = Histogram(
+            "backupwatch_event_lag_seconds",
+            "Wall clock minus the newest event time applied in a batch",
+            buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400),
+            registry=r,
+        )
+        self.batch_duration = Histogram(
+            "backupwatch_batch_duration_seconds",
+            "Time to process one batch (decode, apply, decide, write)",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "backupwatch_batch_size",
+            "Records per batch",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
+            registry=r,
+        )
+        self.tick_devices = Histogram(
+            "backupwatch_tick_devices_advanced",
+            "Devices whose state a partition clock step changed",
+            buckets=(0, 1, 10, 100, 1000, 10000, 100000),
+            registry=r,
+        )
+        self.ticks_sent = Counter(
+            "backupwatch_ticks_sent", "Tick records this worker appended", registry=r
+        )
+        self.stream_time_lag = Gauge(
+            "backupwatch_stream_time_lag_seconds",
+            "Wall clock minus the partition's clock (a stalled ticker shows here)",
+            ["partition"],
+            registry=r,
+        )
+        self.stream_time = Gauge(
+            "backupwatch_stream_time_seconds",
+            "The partition's clock, as epoch seconds",
+            ["partition"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "backupwatch_consumer_lag_records",
+            "Records between this worker's position and the end of each input partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.policy_errors = Counter(
+            "backupwatch_policy_errors", "Org policy records that were refused", registry=r
+        )

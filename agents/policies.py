@@ -1,0 +1,104 @@
+"""Org policies: every worker reads the whole compacted `org-policies` topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from schemas.codec import decode_as
+from schemas.errors import InvalidRecord
+from schemas.models import OrgPolicy
+from streams.errors import InvalidPolicy
+from streams.policy import Policy, policy_from_record
+
+if TYPE_CHECKING:
+    from agents.metrics import WorkerMetrics
+    from agents.settings import Settings
+
+__all__ = ["PolicyBook"]
+
+log = logging.getLogger(__name__)
+
+
+class PolicyBook:
+    """The policy of each org, kept current from the topic; the default for others.
+
+    Policies are few and small, so each worker holds all of them: a plain consumer
+    with no group reads every partition from the beginning, then follows the topic.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_change: Callable[[str], None] | None = None,
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base = Policy(max_skew=settings.max_skew)
+        self._policies: dict[str, Policy] = {}
+        self._updated: dict[str, OrgPolicy] = {}
+        self._on_change = on_change
+        self._metrics = metrics
+
+    def policy_for(self, org_id: str) -> Policy:
+        return self._policies.get(org_id, self.base)
+
+    def record_for(self, org_id: str) -> OrgPolicy | None:
+        return self._updated.get(org_id)
+
+    def apply_record(self, value: bytes | None, key: bytes | None = None) -> str | None:
+        """Take one record of the topic; return the org it changed, if any."""
+        if value is None:  # a tombstone: back to the defaults
+            if key is None:
+                return None
+            org_id = key.decode("utf-8", "replace")
+            self._policies.pop(org_id, None)
+            self._updated.pop(org_id, None)
+            return org_id
+        try:
+            record = decode_as(value, OrgPolicy)
+            policy = policy_from_record(record, self.base)
+        except (InvalidRecord, InvalidPolicy) as err:
+            log.warning("refused an org policy record: %s", err)
+            if self._metrics is not None:
+                self._metrics.policy_errors.inc()
+            return None
+        previous = self._updated.get(record.org_id)
+        if previous is not None and previous.updated_at > record.updated_at:
+            return None
+        self._policies[record.org_id] = policy
+        self._updated[record.org_id] = record
+        return record.org_id
+
+    async def run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        topic = self.settings.topic("org-policies")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            while not partitions:
+                # The topic may not exist yet on a first start; ask again shortly.
+                await asyncio.sleep(1.0)
+                await consumer.topics()
+                partitions = consumer.partitions_for_topic(topic)
+            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+            await consumer.seek_to_beginning()
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    for record in records:
+                        org_id = self.apply_record(record.value, record.key)
+                        if org_id is not None:
+                            log.info("policy of org %s updated", org_id)
+                            if self._on_change is not None:
+                                self._on_change(org_id)
+        finally:
+            await consumer.stop()

@@ -1,0 +1,48 @@
+"""The worker's web endpoints: metrics and health."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from agents.app import Backupwatch
+
+__all__ = ["attach_views"]
+
+
+def attach_views(worker: Backupwatch) -> None:
+    app = worker.app
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        worker.update_gauges()
+        return web.bytes(
+            generate_latest(worker.metrics.registry),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.bytes(b'{"status":"ok"}', content_type="application/json")
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        # Ready once the worker holds partitions and has recovered their state.
+        assigned = app.assignor.assigned_actives() if app.assignor else set()
+        recovering = not app.tables.recovery.completed.is_set() if app.tables else True
+        ready = bool(assigned) and not recovering
+        body = orjson.dumps(
+            {
+                "ready": ready,
+                "assigned_partitions": len(assigned),
+                "recovering": recovering,
+                "clocks": {
+                    str(p): c.isoformat() if c else None
+                    for p, c in worker.processor.clocks().items()
+                },
+            }
+        )
+        return web.bytes(body, content_type="application/json", status=200 if ready else 503)

@@ -1,0 +1,437 @@
+"""One worker's processing of its input partitions, batch by batch — still pure.
+
+The Faust agent hands in batches of records (as `Envelope`s) and carries out what
+comes back (`BatchResult`): send alerts, wait for the broker, write device states,
+send statuses, dead letters and re-routed records. Everything that decides — replay
+and duplicate detection, partition clocks from ticks, which devices are due, the
+state machine — lives here, so it is tested without a broker.
+
+Time is the partition clock: the latest tick read on every input topic of a
+partition (DESIGN §3). Decisions are taken when a partition's clock moves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from msgspec.structs import replace
+
+from schemas.codec import decode
+from schemas.errors import InvalidRecord
+from schemas.models import Alert, DeviceStatus
+from streams.deadlines import DeadlineIndex
+from streams.machine import advance, apply, next_deadline
+from streams.policy import Policy
+from streams.state import DeviceState, decode_state, encode_state
+from streams.status import KINDS, device_status, to_alert, worst
+from streams.transitions import Transition
+
+__all__ = [
+    "CLOCK_KEY_PREFIX",
+    "BatchResult",
+    "DeadLetter",
+    "Envelope",
+    "PartitionProcessor",
+    "Reroute",
+]
+
+log = logging.getLogger(__name__)
+
+TOPIC_COUNT = 3  # heartbeats, backup-progress, device-commands
+# Table keys that hold a partition's clock instead of a device; device ids never start
+# with "~" in practice, and the suffix is chosen so the key hashes to its partition.
+CLOCK_KEY_PREFIX = "~clock~"
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One input record as the agent read it."""
+
+    topic: int  # index into the inputs: 0 heartbeats, 1 progress, 2 commands
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp: datetime  # the record's timestamp (producer or broker time)
+    tick: bool = False
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    envelope: Envelope
+    reason: str
+    message: str
+
+
+@dataclass(slots=True)
+class Reroute:
+    envelope: Envelope
+    partition: int
+
+
+@dataclass(slots=True)
+class TickReport:
+    partition: int
+    clock: datetime
+    devices_advanced: int
+
+
+@dataclass(slots=True)
+class BatchResult:
+    # Encoded device states (and partition clocks) to write, one per key.
+    writes: dict[str, bytes] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    statuses: list[DeviceStatus] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    reroutes: list[Reroute] = field(default_factory=list)
+    # (topic index, outcome) -> records: accepted, invalid, replayed, duplicate,
+    # rerouted, ignored, tick
+    outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
+    invalid: Counter[str] = field(default_factory=Counter)
+    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    ticks: list[TickReport] = field(default_factory=list)
+    # The newest event time applied per partition (for the event-lag metric).
+    event_times: dict[int, datetime] = field(default_factory=dict)
+
+
+class _Partition:
+    """What the processor knows of one assigned partition."""
+
+    __slots__ = ("clock", "decided", "devices", "index", "latest_ticks", "number", "troubled")
+
+    def __init__(self, number: int, clock: datetime | None) -> None:
+        self.number = number
+        self.index = DeadlineIndex()
+        self.devices = 0
+        # Alert levels (connection, backup, completion) of the devices not all ok: the
+        # material of the devices-by-state gauge, small because most devices are ok.
+        self.troubled: dict[str, tuple[str, str, str]] = {}
+        self.latest_ticks: list[datetime | None] = [None] * TOPIC_COUNT
+        # The clock the last decisions were taken at (persisted under the clock key).
+        self.decided: datetime | None = clock
+        self.clock: datetime | None = clock
+
+    def observe_tick(self, topic: int, at: datetime) -> datetime | None:
+        """Record a tick; return the partition's new clock if it moved forward."""
+        latest = self.latest_ticks[topic]
+        if latest is None or at > latest:
+            self.latest_ticks[topic] = at
+        if any(t is None for t in self.latest_ticks):
+            return None
+        clock = min(t for t in self.latest_ticks if t is not None)
+        if self.clock is not None and clock <= self.clock:
+            return None
+        self.clock = clock
+        return clock
+
+
+def _encode_clock(at: datetime) -> bytes:
+    return str(int(at.timestamp() * 1000)).encode()
+
+
+def _decode_clock(data: bytes) -> datetime:
+    return datetime.fromtimestamp(int(data) / 1000, UTC)
+
+
+class PartitionProcessor:
+    """Applies batches of input records to device states, partition by partition.
+
+    `load(key, partition)` reads a stored value (a device state or a clock) from the
+    partition's store; `items_of(partition)`
+    lists the stored (key, value) pairs of one partition, to rebuild its deadline index
+    after an assignment; `partition_for(key)` is the producers' partitioner; `policy_for`
+    gives an org's policy.
+    """
+
+    def __init__(
+        self,
+        partitions: int,
+        *,
+        load: Callable[[str, int], bytes | None],
+        items_of: Callable[[int], Iterable[tuple[str, bytes]]],
+        partition_for: Callable[[bytes], int],
+        policy_for: Callable[[str], Policy],
+    ) -> None:
+        self.partitions = partitions
+        self._load = load
+        self._items_of = items_of
+        self._partition_for = partition_for
+        self._policy_for = policy_for
+        self._assigned: dict[int, _Partition] = {}
+        self._clock_keys: dict[int, str] = {}
+        self._reevaluate: dict[int, set[str]] = {}
+
+    # -- assignment -------------------------------------------------------------
+
+    def clock_key(self, partition: int) -> str:
+        """The table key holding `partition`'s clock: one that hashes to it."""
+        key = self._clock_keys.get(partition)
+        if key is None:
+            n = 0
+            while True:
+                candidate = f"{CLOCK_KEY_PREFIX}{partition}~{n}"
+                if self._partition_for(candidate.encode()) == partition:
+                    break
+                n += 1
+            key = self._clock_keys[partition] = candidate
+        return key
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Forget partitions handed to another worker; they are rebuilt if they return."""
+        for partition in partitions:
+            self._assigned.pop(partition, None)
+            self._reevaluate.pop(partition, None)
+
+    def revoke_all(self) -> None:
+        self._assigned.clear()
+        self._reevaluate.clear()
+
+    def _partition(self, partition: int) -> _Partition:
+        state = self._assigned.get(partition)
+        if state is None:
+            state = self._rebuild(partition)
+        return state
+
+    def _rebuild(self, partition: int) -> _Partition:
+        """Index a newly assigned partition from its stored states (after recovery)."""
+        clock_key = self.clock_key(partition)
+        stored_clock = self._load(clock_key, partition)
+        part = _Partition(partition, _decode_clock(stored_clock) if stored_clock else None)
+        devices = 0
+        for key, value in self._items_of(partition):
+            if key.startswith(CLOCK_KEY_PREFIX):
+                continue
+            device = decode_state(value)
+            part.index.schedule(key, next_deadline(device, self._policy_for(device.org_id)))
+            _track(part, device)
+            devices += 1
+        part.devices = devices
+        self._assigned[partition] = part
+        log.info(
+            "partition %d: indexed %d devices, clock %s", partition, devices, part.clock or "-"
+        )
+        return part
+
+    def clock(self, partition: int) -> datetime | None:
+        part = self._assigned.get(partition)
+        return part.clock if part is not None else None
+
+    def clocks(self) -> dict[int, datetime | None]:
+        return {p: part.clock for p, part in self._assigned.items()}
+
+    def devices_indexed(self) -> int:
+        return sum(len(part.index) for part in self._assigned.values())
+
+    def device_counts(self) -> dict[tuple[str, str], int]:
+        """(kind, state) -> devices of the assigned partitions; deactivated count as ok."""
+        counts: Counter[tuple[str, str]] = Counter()
+        total = 0
+        for part in self._assigned.values():
+            total += part.devices
+            for levels in part.troubled.values():
+                for kind, level in zip(KINDS, levels, strict=True):
+                    counts[(kind, level)] += 1
+        for kind in KINDS:
+            counts[(kind, "ok")] = total - counts[(kind, "warning")] - counts[(kind, "critical")]
+        return dict(counts)
+
+    def policy_changed(self, org_id: str) -> None:
+        """Re-evaluate the org's devices at each partition's next decision."""
+        for partition in self._assigned:
+            self._reevaluate.setdefault(partition, set()).add(org_id)
+
+    # -- processing -------------------------------------------------------------
+
+    def process(self, batch: Iterable[Envelope]) -> BatchResult:
+        result = BatchResult()
+        cache: dict[str, DeviceState | None] = {}
+        dirty: set[str] = set()
+        for envelope in batch:
+            part = self._partition(envelope.partition)
+            if envelope.tick:
+                self._tick(envelope, part, cache, dirty, result)
+            else:
+                self._record(envelope, part, cache, dirty, result)
+        for device_id in dirty:
+            state = cache[device_id]
+            if state is not None:
+                result.writes[device_id] = encode_state(state)
+        return result
+
+    def _state(
+        self, device_id: str, part: _Partition, cache: dict[str, DeviceState | None]
+    ) -> DeviceState | None:
+        if device_id in cache:
+            return cache[device_id]
+        stored = self._load(device_id, part.number)
+        state = decode_state(stored) if stored is not None else None
+        cache[device_id] = state
+        return state
+
+    def _record(
+        self,
+        envelope: Envelope,
+        part: _Partition,
+        cache: dict[str, DeviceState | None],
+        dirty: set[str],
+        result: BatchResult,
+    ) -> None:
+        topic = envelope.topic
+        try:
+            event = decode(envelope.value)
+        except InvalidRecord as err:
+            result.outcomes[(topic, "invalid")] += 1
+            result.invalid[err.reason] += 1
+            result.dead_letters.append(DeadLetter(envelope, err.reason, err.message))
+            return
+        device_id = event.device_id
+        if envelope.key is None or envelope.key.decode("utf-8", "replace") != device_id:
+            reason = "missing key" if envelope.key is None else "key differs from device_id"
+            result.outcomes[(topic, "invalid")] += 1
+            result.invalid["wrong_key"] += 1
+            result.dead_letters.append(
+                DeadLetter(envelope, "wrong_key", f"{reason}: records are keyed by device_id")
+            )
+            return
+        # A device known on this partition is at home; otherwise ask the partitioner,
+        # so that a mis-keying producer cannot split a device's state.
+        if device_id not in part.index and device_id not in cache:
+            home = self._partition_for(envelope.key)
+            if home != envelope.partition:
+                result.outcomes[(topic, "rerouted")] += 1
+                result.reroutes.append(Reroute(envelope, home))
+                return
+        state = self._state(device_id, part, cache)
+        if state is not None and envelope.offset <= state.offsets[topic]:
+            result.outcomes[(topic, "replayed")] += 1
+            return
+        now = part.clock or envelope.timestamp
+        policy = self._policy_for(event.org_id if state is None else state.org_id)
+        new, transitions = apply(state, event, now, policy)
+        if state is None and new is not None:
+            part.devices += 1
+        if new is None:
+            result.outcomes[(topic, "ignored")] += 1
+            return
+        if new is state:
+            result.outcomes[(topic, "duplicate")] += 1
+            return
+        offsets = list(new.offsets)
+        offsets[topic] = envelope.offset
+        new = replace(new, offsets=tuple(offsets))
+        cache[device_id] = new
+        dirty.add(device_id)
+        result.outcomes[(topic, "accepted")] += 1
+        event_time = getattr(event, "event_time", None) or getattr(event, "issued_at", None)
+        if event_time is not None:
+            result.event_times[envelope.partition] = event_time
+        if transitions:
+            # Deactivation decides at once; readers see the device's new status now.
+            self._emit(new, transitions, now, policy, result)
+            result.statuses.append(device_status(new, now, policy))
+            _track(part, new)
+        part.index.schedule(device_id, next_deadline(new, policy))
+
+    def _tick(
+        self,
+        envelope: Envelope,
+        part: _Partition,
+        cache: dict[str, DeviceState | None],
+        dirty: set[str],
+        result: BatchResult,
+    ) -> None:
+        result.outcomes[(envelope.topic, "tick")] += 1
+        try:
+            at = _decode_clock(envelope.value)
+        except ValueError:
+            result.invalid["invalid_tick"] += 1
+            result.dead_letters.append(
+                DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
+            )
+            return
+        clock = part.observe_tick(envelope.topic, at)
+        if clock is None:
+            return
+        if part.decided is not None and clock <= part.decided:
+            return
+        advanced = 0
+        for device_id in part.index.pop_due(clock):
+            advanced += self._decide(device_id, part, clock, cache, dirty, result, None)
+        orgs = self._reevaluate.pop(envelope.partition, None)
+        if orgs:
+            for device_id in list(part.index.scheduled):
+                state = self._state(device_id, part, cache)
+                if state is not None and state.org_id in orgs:
+                    advanced += self._decide(
+                        device_id, part, clock, cache, dirty, result, "policy_changed"
+                    )
+        part.decided = clock
+        result.writes[self.clock_key(envelope.partition)] = _encode_clock(clock)
+        result.ticks.append(TickReport(envelope.partition, clock, advanced))
+
+    def _decide(
+        self,
+        device_id: str,
+        part: _Partition,
+        clock: datetime,
+        cache: dict[str, DeviceState | None],
+        dirty: set[str],
+        result: BatchResult,
+        reason: str | None,
+    ) -> int:
+        state = self._state(device_id, part, cache)
+        if state is None:
+            return 0
+        policy = self._policy_for(state.org_id)
+        new, transitions = advance(state, clock, policy, reason)
+        part.index.schedule(device_id, next_deadline(new, policy))
+        if new is state:
+            return 0
+        cache[device_id] = new
+        dirty.add(device_id)
+        if transitions:
+            self._emit(new, transitions, clock, policy, result)
+            _track(part, new)
+        result.statuses.append(device_status(new, clock, policy))
+        return 1
+
+    def _emit(
+        self,
+        state: DeviceState,
+        transitions: list[Transition],
+        now: datetime,
+        policy: Policy,
+        result: BatchResult,
+    ) -> None:
+        for transition in transitions:
+            result.alerts.append(to_alert(transition, state, now, policy))
+            result.transitions[(transition.kind, transition.name)] += 1
+
+
+def _track(part: _Partition, state: DeviceState) -> None:
+    levels = (
+        state.connection.level,
+        worst(d.backup.level for d in state.destinations),
+        worst(d.completion.level for d in state.destinations),
+    )
+    if levels == ("ok", "ok", "ok"):
+        part.troubled.pop(state.device_id, None)
+    else:
+        part.troubled[state.device_id] = levels
+
+
+def stored_items(
+    data: Mapping[str, bytes], partition: int, partition_for: Callable[[bytes], int]
+) -> Iterable[tuple[str, bytes]]:
+    """The (key, value) pairs of `data` that belong to `partition` by the partitioner.
+
+    For stores that cannot list one partition's keys (a memory store also holds the
+    standby copies of other workers' partitions): filter by the partitioner.
+    """
+    for key, value in data.items():
+        if partition_for(key.encode()) == partition:
+            yield key, value
