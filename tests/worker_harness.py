@@ -1,0 +1,286 @@
+"""Run real backupwatch workers (subprocesses) against the test broker, and drive them.
+
+A `WorkerRun` is one `backupwatch worker --no-ticker` process: time is supplied by the
+test, as tick records carrying simulated time, exactly as the simulator does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from agents.settings import Settings
+from agents.ticks import encode_tick, is_tick
+from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
+from schemas import encode
+from schemas.codec import decode_as
+from schemas.models import Alert, DeviceStatus
+from tests.kafka_harness import log_tail
+
+__all__ = [
+    "Pipeline",
+    "alert_keys",
+    "pipeline",
+    "without_ticks",
+    "WorkerRun",
+    "free_port",
+    "topic_for",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def topic_for(record: Any) -> str:
+    """The input topic a record of the wire contract belongs on."""
+    tag = msgspec.inspect.type_info(type(record)).tag  # type: ignore[attr-defined]
+    return {
+        "heartbeat/1": INPUTS[0],
+        "backup_progress/1": INPUTS[1],
+        "device_command/1": INPUTS[2],
+    }[tag]
+
+
+@dataclass
+class WorkerRun:
+    settings: Settings
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "BACKUPWATCH_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
+            "BACKUPWATCH_TOPIC_PREFIX": self.settings.topic_prefix,
+            "BACKUPWATCH_APP_ID": self.settings.app_id,
+            "BACKUPWATCH_PARTITIONS": str(self.settings.partitions),
+            "BACKUPWATCH_STORE": self.settings.store,
+            "BACKUPWATCH_DATA_DIR": str(self.settings.data_dir),
+            "BACKUPWATCH_WEB_PORT": str(self.settings.web_port),
+            "BACKUPWATCH_TICK_INTERVAL": "0",
+            "BACKUPWATCH_LOG_LEVEL": "info",
+        }
+        self.runs += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n===== start #{self.runs} =====\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def ready(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            raise AssertionError(f"worker exited:\n{log_tail(self.log_path, 40)}")
+        try:
+            with urllib.request.urlopen(f"{self.web}/readyz", timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"worker not ready after {timeout:g}s:\n{log_tail(self.log_path, 40)}"
+                )
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+@dataclass
+class Pipeline:
+    """The topics of one test and the workers on them."""
+
+    settings: Settings
+    tmp: Path
+    workers: list[WorkerRun] = field(default_factory=list)
+    _producer: AIOKafkaProducer | None = None
+
+    async def setup(self) -> None:
+        await ensure_topics(self.settings)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=5
+        )
+        await self._producer.start()
+
+    async def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        if self._producer is not None:
+            await self._producer.stop()
+
+    def worker(self, store: str = "memory://") -> WorkerRun:
+        n = len(self.workers)
+        settings = Settings(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            topic_prefix=self.settings.topic_prefix,
+            app_id=self.settings.app_id,
+            partitions=self.settings.partitions,
+            store=store,
+            data_dir=self.tmp / f"worker-{n}",
+            web_port=free_port(),
+        )
+        run = WorkerRun(settings, self.tmp / f"worker-{n}.log")
+        self.workers.append(run)
+        return run
+
+    async def send(self, records: Iterable[Any]) -> None:
+        """Send records of the wire contract, keyed by device, to their topics."""
+        assert self._producer is not None
+        futures = []
+        for record in records:
+            futures.append(
+                await self._producer.send(
+                    self.settings.topic(topic_for(record)),
+                    encode(record),
+                    key=record.device_id.encode(),
+                )
+            )
+        await asyncio.gather(*futures)
+
+    async def send_raw(
+        self, topic: str, value: bytes, key: bytes | None, partition: int | None = None
+    ) -> None:
+        assert self._producer is not None
+        await self._producer.send_and_wait(
+            self.settings.topic(topic), value, key=key, partition=partition
+        )
+
+    async def tick(self, at: datetime) -> None:
+        """A tick standing for `at` on every partition of every input topic."""
+        assert self._producer is not None
+        value, headers = encode_tick(at)
+        futures = [
+            await self._producer.send(
+                self.settings.topic(topic), value, partition=p, headers=headers
+            )
+            for topic in INPUTS
+            for p in range(self.settings.partitions)
+        ]
+        await asyncio.gather(*futures)
+
+    async def read(self, topic: str, *, settle: float = 1.0, timeout: float = 60.0) -> list[Any]:
+        """Every record of an output topic once no new record came for `settle` s."""
+        consumer = AIOKafkaConsumer(
+            self.settings.topic(topic),
+            bootstrap_servers=self.settings.bootstrap_servers,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            quiet_since = time.monotonic()
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=200)
+                got = [r for batch in batches.values() for r in batch]
+                if got:
+                    records.extend(got)
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= settle:
+                    break
+        finally:
+            await consumer.stop()
+        return records
+
+    async def alerts(self, **kwargs: Any) -> list[Alert]:
+        return [decode_as(r.value, Alert) for r in await self.read(ALERTS, **kwargs)]
+
+    async def statuses(self, **kwargs: Any) -> dict[str, DeviceStatus]:
+        latest: dict[str, DeviceStatus] = {}
+        for r in await self.read(DEVICE_STATUS, **kwargs):
+            status = decode_as(r.value, DeviceStatus)
+            latest[status.device_id] = status
+        return latest
+
+    async def dead_letters(self, **kwargs: Any) -> list[Any]:
+        return await self.read(DEAD_LETTERS, **kwargs)
+
+    async def wait_for_alerts(
+        self, predicate: Any, *, what: str, timeout: float = 60.0
+    ) -> list[Alert]:
+        deadline = time.monotonic() + timeout
+        alerts: list[Alert] = []
+        while time.monotonic() < deadline:
+            alerts = await self.alerts(settle=0.5, timeout=5)
+            if predicate(alerts):
+                return alerts
+        raise AssertionError(
+            f"timed out waiting for {what}; alerts so far: "
+            f"{[(a.device_id, a.kind, a.from_state, a.to_state) for a in alerts]}"
+        )
+
+
+def alert_keys(alerts: Sequence[Alert]) -> set[tuple[str, str, str | None, str, str]]:
+    return {(a.device_id, a.kind, a.destination_id, a.from_state, a.to_state) for a in alerts}
+
+
+def without_ticks(records: Iterable[Any]) -> list[Any]:
+    return [r for r in records if not is_tick(r.headers)]
+
+
+@pytest_asyncio.fixture
+async def pipeline(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> AsyncIterator[Pipeline]:
+    """This test's topics (4 input partitions) and a way to start workers on them."""
+    settings = Settings(
+        bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        app_id=topic_prefix.rstrip(".") + "-app",
+        partitions=4,
+    )
+    run = Pipeline(settings, tmp_path)
+    await run.setup()
+    try:
+        yield run
+    finally:
+        await run.close()
+        for worker in run.workers:
+            print(f"--- {worker.log_path.name} (tail) ---\n{log_tail(worker.log_path, 30)}")
