@@ -182,7 +182,7 @@ log_tail() {
 # the previous one when still free, else any) and the controller port.
 pick_ports() {
     python3 - "$@" <<'PY'
-import socket, sys
+import random, socket, sys
 
 wanted, previous = sys.argv[1], sys.argv[2]
 held = []
@@ -198,13 +198,28 @@ def take(port):
     held.append(s)
     return s.getsockname()[1]
 
+def any_free():
+    # Below the kernel's ephemeral range: there no outgoing connection can take
+    # the port between this check and the broker's bind.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low > 12000:
+        for port in random.sample(range(low - 10000, low), 200):
+            got = take(port)
+            if got:
+                return got
+    return take(0)
+
 if wanted:
     client = take(int(wanted))
     if client is None:
         sys.exit(f"port {wanted} on 127.0.0.1 is in use")
 else:
-    client = (take(int(previous)) if previous else None) or take(0)
-print(client, take(0))
+    client = (take(int(previous)) if previous else None) or any_free()
+print(client, any_free())
 PY
 }
 
@@ -259,10 +274,16 @@ start_watchdog() {
     echo $! >"$STATE/watchdog.pid"
 }
 
+# Returns 0 once the broker answers, 2 when it exited because one of its ports
+# was taken meanwhile (the caller may try other ports); dies on anything else.
 wait_until_serving() {
     local pid="$1" address="$2" deadline=$((SECONDS + START_TIMEOUT))
     while :; do
         if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$STATE/kafka.pid"
+            if grep -q -E 'BindException|Address already in use' "$STATE/kafka.log"; then
+                return 2
+            fi
             log_tail 60
             die "the broker (pid $pid) exited during startup; its log is $STATE/kafka.log"
         fi
@@ -280,7 +301,34 @@ wait_until_serving() {
     done
 }
 
-# --- commands -----------------------------------------------------------------
+# One attempt: fresh data directory, config for the two ports, format, launch, wait.
+launch_broker() {
+    local port="$1" controller_port="$2" address="127.0.0.1:$1"
+    rm -rf "$STATE/data"
+    write_config "$port" "$controller_port"
+    local cluster_id
+    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+    local -a java_cmd=("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties")
+    if ! "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
+        --config "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
+        cat "$STATE/format.log" >&2
+        die "formatting the storage in $STATE/data failed"
+    fi
+
+    log "starting Kafka $KAFKA_VERSION at $address (state in $STATE)"
+    local launcher=()
+    command -v setsid >/dev/null 2>&1 && launcher=(setsid)
+    # shellcheck disable=SC2086  # the *_OPTS are lists of JVM options
+    nohup "${launcher[@]}" "${java_cmd[@]}" \
+        ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} \
+        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true ${KAFKA_OPTS:-} \
+        kafka.Kafka "$STATE/server.properties" \
+        </dev/null >"$STATE/kafka.log" 2>&1 9>&- &
+    BROKER_PID=$!
+    echo "$BROKER_PID" >"$STATE/kafka.pid"
+    echo "$port" >"$STATE/last-port"
+    wait_until_serving "$BROKER_PID" "$address"
+}
 
 cmd_start() {
     local port="${KAFKA_PORT:-}" owner=""
@@ -323,40 +371,27 @@ cmd_start() {
     fi
     rm -f "$STATE/kafka.pid" "$STATE/bootstrap"
 
-    local ports controller_port previous
-    previous="$(read_file "$STATE/last-port")"
-    ports="$(pick_ports "$port" "$previous")" || die "no usable port (see above)"
-    read -r port controller_port <<<"$ports"
-    address="127.0.0.1:$port"
-
-    rm -rf "$STATE/data"
-    write_config "$port" "$controller_port"
-    local cluster_id
-    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
-    local -a java_cmd=("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties")
-    if ! "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-        --config "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
-        cat "$STATE/format.log" >&2
-        die "formatting the storage in $STATE/data failed"
-    fi
-
-    log "starting Kafka $KAFKA_VERSION at $address (state in $STATE)"
-    local launcher=()
-    command -v setsid >/dev/null 2>&1 && launcher=(setsid)
-    # shellcheck disable=SC2086  # the *_OPTS are lists of JVM options
-    nohup "${launcher[@]}" "${java_cmd[@]}" \
-        ${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m} \
-        -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true ${KAFKA_OPTS:-} \
-        kafka.Kafka "$STATE/server.properties" \
-        </dev/null >"$STATE/kafka.log" 2>&1 9>&- &
-    pid=$!
-    echo "$pid" >"$STATE/kafka.pid"
-    echo "$port" >"$STATE/last-port"
-
-    wait_until_serving "$pid" "$address"
+    # The ports are free when picked, but another process may take one before the
+    # broker binds it: then try again (a port that was asked for and is now taken
+    # stops pick_ports with a message).
+    local ports client_port controller_port attempt status
+    for attempt in 1 2 3; do
+        ports="$(pick_ports "$port" "$(read_file "$STATE/last-port")")" || die "no usable port (see above)"
+        read -r client_port controller_port <<<"$ports"
+        status=0
+        launch_broker "$client_port" "$controller_port" || status=$?
+        ((status == 0)) && break
+        log "a port was taken by another process before the broker bound it (attempt $attempt)"
+        rm -f "$STATE/last-port"
+    done
+    ((status == 0)) || {
+        log_tail 30
+        die "could not bind the broker's ports in 3 attempts; its log is $STATE/kafka.log"
+    }
+    address="127.0.0.1:$client_port"
     echo "$address" >"$STATE/bootstrap"
-    start_watchdog "$owner" "$pid"
-    log "ready (pid $pid) after ${SECONDS}s; log: $STATE/kafka.log"
+    start_watchdog "$owner" "$BROKER_PID"
+    log "ready (pid $BROKER_PID) after ${SECONDS}s; log: $STATE/kafka.log"
     printf '%s\n' "$address"
 }
 
