@@ -44,21 +44,6 @@ def _outcomes(fault: str) -> list[tuple[SimDevice, Outcome | None]]:
     return pairs
 
 
-# The core names no cause for the backup *warning* of a device that just went silent:
-# `streams.diagnosis._backup_causes` yields `no_connection` (and the device-wide
-# connection causes) only once the destination's `last_connected` is older than the
-# backup warning threshold, but freshness is measured from the last new data, which
-# comes before the last contact (the heartbeats after the last session keep touching
-# the destination). At the warning the destination was reached less than 3 days ago,
-# no transfer cause applies either, and the diagnosis is `undetermined`. The faults
-# whose backup alert stops at warning show it in their expected top cause.
-BACKUP_WARNING_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="core: a silent device's backup warning is diagnosed `undetermined`, "
-    "not `no_connection` (see BACKUP_WARNING_GAP)",
-)
-
-
 def test_healthy_devices_never_alert() -> None:
     found = outcomes(_alerts())
     for device in FLEET.devices:
@@ -76,23 +61,19 @@ def test_each_fault_reaches_its_expected_levels(fault: str) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "kind"),
-    [
-        pytest.param(
-            fault,
-            kind,
-            marks=[BACKUP_WARNING_GAP]
-            if (fault, kind) in {("extended_leave", "backup"), ("deactivated", "backup")}
-            else [],
-        )
-        for fault in FAULTS
-        for kind in sorted(EXPECTATIONS[fault].top_cause)
-    ],
+    [(fault, kind) for fault in FAULTS for kind in sorted(EXPECTATIONS[fault].top_cause)],
 )
-def test_each_fault_names_its_top_cause(fault: str, kind: str) -> None:
+def test_each_fault_names_its_top_cause_from_warning_to_critical(fault: str, kind: str) -> None:
     expected = EXPECTATIONS[fault].top_cause[kind]
     for device, outcome in _outcomes(fault):
         assert outcome is not None
         assert outcome.top_cause.get(kind) == expected, (device.device_id, outcome)
+        tops = {
+            alert.diagnosis[0].code
+            for alert in _alerts()
+            if alert.device_id == device.device_id and alert.kind == kind and alert.to_state != "ok"
+        }
+        assert tops == {expected}, (device.device_id, kind, tops)
 
 
 def test_deactivation_resolves_every_open_alert_and_then_nothing() -> None:
@@ -110,24 +91,6 @@ def test_an_extended_leave_is_snoozed_before_anything_escalates() -> None:
         assert outcome is not None, device
         assert set(outcome.worst.values()) == {"warning"}
         assert set(outcome.final.values()) == {"warning"}  # held, not resolved, while away
-
-
-@BACKUP_WARNING_GAP
-def test_the_backup_warning_of_a_silent_device_names_the_lost_connection() -> None:
-    silent = {"powered_off", "left_org", "replaced", "uninstalled", "service_stopped"}
-    tops = Counter(
-        alert.diagnosis[0].code
-        for alert in _alerts()
-        if alert.kind == "backup"
-        and alert.to_state == "warning"
-        and FLEET.device(alert.device_id).fault in silent
-    )
-    assert set(tops) <= {
-        "no_connection",
-        "left_organization",
-        "replaced_by_newer_device",
-        "app_uninstalled_or_service_stopped",
-    }, tops
 
 
 def test_alert_ids_are_unique() -> None:
