@@ -48,7 +48,13 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         broker = start_local_broker(state_dir)
     except BrokerStartError as exc:
-        pytest.fail(f"could not start the local Kafka broker for the tests:\n{exc}", pytrace=False)
+        failure = str(exc)
+    else:
+        failure = ""
+    if failure:
+        pytest.fail(
+            f"could not start the local Kafka broker for the tests:\n{failure}", pytrace=False
+        )
     try:
         yield broker.bootstrap
     finally:

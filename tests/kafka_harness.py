@@ -60,6 +60,7 @@ def fresh_name(prefix: str) -> str:
 
 
 def log_tail(path: Path, lines: int = 60) -> str:
+    """The last ``lines`` of a log file, headed by its path."""
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
@@ -138,15 +139,22 @@ def start_local_broker(state_dir: Path) -> LocalBroker:
         )
         raise BrokerStartError(
             f"{KAFKA_SH} start did not finish within {START_TIMEOUT_S:.0f}s\n"
-            f"{_text(exc.stderr)}\n{log_tail(state_dir / 'kafka.log')}"
+            f"{_text(exc.stderr)}\n{_broker_log(state_dir)}"
         ) from exc
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
+        # kafka.sh prints the log tail itself when the broker died or hung.
+        broker_log = "" if "--- last " in done.stderr else _broker_log(state_dir)
         raise BrokerStartError(
             f"{KAFKA_SH} start failed (exit {done.returncode}):\n{done.stderr.strip()}\n"
-            f"{log_tail(state_dir / 'kafka.log')}"
+            f"{broker_log}"
         )
     return LocalBroker(state_dir=state_dir, bootstrap=lines[-1].strip())
+
+
+def _broker_log(state_dir: Path) -> str:
+    log = state_dir / "kafka.log"
+    return log_tail(log) if log.exists() else ""
 
 
 def _text(value: str | bytes | None) -> str:
