@@ -113,7 +113,7 @@ class Backupwatch:
 
     def partition_for(self, key: bytes) -> int:
         """The producers' default partitioner (murmur2, as the Java client)."""
-        return (murmur2(key) & 0x7FFFFFFF) % self.settings.partitions
+        return int(murmur2(key) & 0x7FFFFFFF) % self.settings.partitions
 
     def _in_partition(self, partition: int) -> Any:
         event = self._events_by_partition.get(partition)
@@ -151,7 +151,9 @@ class Backupwatch:
         settings = self.settings
 
         @app.agent(self.inputs, name="process")
-        async def process(stream: faust.StreamT[bytes]) -> None:
+        async def process(stream: Any) -> None:
+            # `take_events` (not in Faust's StreamT interface) hands over whole batches
+            # with their messages: topic, partition, offset and headers are needed.
             async for events in stream.take_events(settings.batch_size, within=0.05):
                 await self.handle(events)
 
@@ -169,7 +171,7 @@ class Backupwatch:
         async def gauges() -> None:
             self.update_gauges()
 
-        @app.on_partitions_revoked.connect
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
             # Rebuilt from the table at the first record of each partition after the
             # rebalance (and after recovery), never scanned on a tick.

@@ -166,7 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--days", type=float, default=30.0)
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--start", help="simulated start, RFC 3339 (default: DAYS ago)")
-    sim.add_argument("--tick-minutes", type=float, default=60.0, help="simulated minutes per tick")
+    sim.add_argument(
+        "--tick-minutes",
+        type=float,
+        default=5.0,
+        help="simulated minutes per tick (at most the workers' max skew, 5 min by default)",
+    )
     sim.add_argument(
         "--speed",
         type=float,

@@ -84,7 +84,8 @@ class Settings:
                 continue
             values[field.name] = _parse(name, raw, field.type)
         try:
-            return replace(cls(), **{**values, **overrides})
+            # Values were parsed by field type above; the checker cannot follow that.
+            return replace(cls(), **{**values, **overrides})  # type: ignore[arg-type]
         except TypeError as exc:  # pragma: no cover - a field name typo in overrides
             raise ConfigError(str(exc)) from exc
 

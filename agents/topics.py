@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -47,8 +48,11 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     n = settings.partitions
     compacted = {"cleanup.policy": "compact"}
+    # Retention counts from the broker's append time: a simulator replaying last month
+    # with event-time record timestamps would otherwise see its records deleted at once.
+    inputs = {"retention.ms": _WEEK_MS, "message.timestamp.type": "LogAppendTime"}
     return [
-        *(TopicSpec(settings.topic(name), n, {"retention.ms": _WEEK_MS}) for name in INPUTS),
+        *(TopicSpec(settings.topic(name), n, inputs) for name in INPUTS),
         TopicSpec(settings.topic(ORG_POLICIES), 1, compacted),
         TopicSpec(settings.topic(ALERTS), n, {"retention.ms": str(30 * 86400 * 1000)}),
         TopicSpec(settings.topic(DEVICE_STATUS), n, compacted),
@@ -83,6 +87,14 @@ async def ensure_topics(settings: Settings) -> list[str]:
             )
             for s in missing:
                 log.info("created topic %s (%d partitions)", s.name, s.partitions)
+        wanted = {s.name for s in specs}
+        deadline = asyncio.get_running_loop().time() + 30
+        while not wanted <= set(await admin.list_topics()):
+            # Created topics reach every broker's metadata a moment later; a worker that
+            # subscribes before that would start with no partitions.
+            if asyncio.get_running_loop().time() > deadline:
+                raise TopicLayoutError(f"topics not visible after 30 s: {sorted(wanted)}")
+            await asyncio.sleep(0.2)
         inputs = [settings.topic(name) for name in INPUTS]
         described = await admin.describe_topics(inputs)
         counts = {d["topic"]: len(d["partitions"]) for d in described}

@@ -32,7 +32,8 @@ def attach_views(worker: Backupwatch) -> None:
     async def readyz(web: Any, request: Any) -> Any:
         # Ready once the worker holds partitions and has recovered their state.
         assigned = app.assignor.assigned_actives() if app.assignor else set()
-        recovering = not app.tables.recovery.completed.is_set() if app.tables else True
+        tables: Any = app.tables
+        recovering = not tables.recovery.completed.is_set()
         ready = bool(assigned) and not recovering
         body = orjson.dumps(
             {

@@ -30,7 +30,7 @@ MAX_RECORD_BYTES = 64 * 1024
 
 R = TypeVar("R")
 
-_input_decoder = msgspec.json.Decoder(InputRecord)
+_input_decoder: msgspec.json.Decoder[InputRecord] = msgspec.json.Decoder(InputRecord)
 _decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
 _encoder = msgspec.json.Encoder()
 

@@ -1,7 +1,7 @@
 """Write the JSON Schema documents of the wire contract to `schemas/json/`.
 
-    python -m schemas.generate          # rewrite the documents
-    python -m schemas.generate --check  # fail when they differ from the models
+python -m schemas.generate          # rewrite the documents
+python -m schemas.generate --check  # fail when they differ from the models
 """
 
 from __future__ import annotations

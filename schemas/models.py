@@ -56,7 +56,7 @@ def _normalize_times(record: msgspec.Struct, *fields: str) -> None:
             force_setattr(record, field, as_utc(value, field))
 
 
-class Heartbeat(_Record, tag="heartbeat/1"):
+class Heartbeat(_Record, tag="heartbeat/1", frozen=True):
     """The device talked to the cloud (the "authority")."""
 
     device_id: Id
@@ -93,7 +93,7 @@ class FileErrors(msgspec.Struct, frozen=True, kw_only=True):
     changed_during_backup: Count = 0
 
 
-class BackupProgress(_Record, tag="backup_progress/1"):
+class BackupProgress(_Record, tag="backup_progress/1", frozen=True):
     """Progress of one device towards one destination, during and after a session."""
 
     device_id: Id
@@ -134,7 +134,7 @@ CommandAction = Literal[
 ]
 
 
-class DeviceCommand(_Record, tag="device_command/1"):
+class DeviceCommand(_Record, tag="device_command/1", frozen=True):
     """An admin action that must be ordered with the device's telemetry."""
 
     command_id: Id
@@ -163,7 +163,7 @@ class DeviceCommand(_Record, tag="device_command/1"):
 PositiveDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
 
 
-class OrgPolicy(_Record, tag="org_policy/1"):
+class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
     """An org's thresholds and recipients; any field left out takes the default."""
 
     org_id: Id
@@ -198,7 +198,7 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True):
 Transition = Literal["opened", "escalated", "deescalated", "resolved", "reminder"]
 
 
-class Alert(_Record, tag="alert/1"):
+class Alert(_Record, tag="alert/1", frozen=True):
     """What alert consumers get; deduplicate by `alert_id`."""
 
     alert_id: str
@@ -253,7 +253,7 @@ class DailyActivity(msgspec.Struct, frozen=True, kw_only=True):
     changed: int
 
 
-class DeviceStatus(_Record, tag="device_status/1"):
+class DeviceStatus(_Record, tag="device_status/1", frozen=True):
     """The latest full status of a device, as of `stream_time`."""
 
     device_id: str

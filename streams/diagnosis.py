@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas.models import Cause
 from schemas.types import AlertKind
+from streams.machine import backup_reference
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DestinationState, DeviceState
 
@@ -281,7 +282,10 @@ def _backup_causes(
     state: DeviceState, dest: DestinationState, now: datetime, policy: Policy, hints: Hints
 ) -> Iterator[Cause]:
     last_contact = dest.last_connected
-    if last_contact is None or now - last_contact >= policy.backup.warning:
+    silence = now - backup_reference(dest)
+    # Out of reach for most of the time no data arrived: the connection is the cause
+    # (data often stops a little before the device goes dark).
+    if last_contact is None or now - last_contact > silence / 2:
         yield _cause(
             "no_connection",
             0.8,
@@ -294,7 +298,7 @@ def _backup_causes(
         # The device's own connection causes apply only when it reaches no destination
         # at all; one unreached destination among reached ones is not a powered-off device.
         device_contact = state.last_connected
-        if device_contact is None or now - device_contact >= policy.connection.warning:
+        if device_contact is None or now - device_contact > silence / 2:
             for cause in _connection_causes(state, now, policy, hints):
                 yield _cause(cause.code, cause.score * 0.9, cause.evidence)
     yield from _transfer_causes(state, dest, now, policy)

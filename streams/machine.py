@@ -55,6 +55,7 @@ HISTORY_LENGTH = 8
 
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
@@ -568,6 +569,9 @@ def advance(
     `reason` overrides the reason the transitions carry (e.g. "policy_changed").
     """
     days = _roll_window(state.days, now)
+    if state.policy_revision != policy.revision:
+        reason = reason or "policy_changed"
+        state = replace(state, policy_revision=policy.revision)
     if state.deactivated:
         return _settle(state, days, state.snoozed_until), []
     snoozed_until = state.snoozed_until
@@ -646,6 +650,9 @@ def next_deadline(state: DeviceState, policy: Policy) -> datetime | None:
     A device whose facts changed since its last decision is due at once (`changed_at`).
     None: nothing can change without an event (a deactivated device).
     """
+    if state.policy_revision != policy.revision:
+        # Decided under another version of the org's policy: due at once.
+        return _DUE_NOW
     if state.deactivated:
         return state.changed_at
     if state.snoozed_until is not None:

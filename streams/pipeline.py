@@ -22,7 +22,7 @@ from msgspec.structs import replace
 
 from schemas.codec import decode
 from schemas.errors import InvalidRecord
-from schemas.models import Alert, DeviceStatus
+from schemas.models import Alert, DeviceCommand, DeviceStatus
 from streams.deadlines import DeadlineIndex
 from streams.machine import advance, apply, next_deadline
 from streams.policy import Policy
@@ -129,12 +129,25 @@ class _Partition:
         return clock
 
 
-def _encode_clock(at: datetime) -> bytes:
-    return str(int(at.timestamp() * 1000)).encode()
+def _millis(at: datetime | None) -> str:
+    return "" if at is None else str(int(at.timestamp() * 1000))
 
 
-def _decode_clock(data: bytes) -> datetime:
-    return datetime.fromtimestamp(int(data) / 1000, UTC)
+def _from_millis(text: bytes | str) -> datetime:
+    return datetime.fromtimestamp(int(text) / 1000, UTC)
+
+
+def _encode_clock(part: _Partition) -> bytes:
+    """`decided;tick0;tick1;tick2` in epoch ms: the clock and each topic's latest tick,
+    so that a restart resumes the partition's time exactly where the log had it."""
+    return ";".join([_millis(part.decided), *map(_millis, part.latest_ticks)]).encode()
+
+
+def _restore_clock(part: _Partition, data: bytes) -> None:
+    decided, *ticks = data.decode().split(";")
+    part.decided = part.clock = _from_millis(decided) if decided else None
+    for topic, tick in enumerate(ticks[:TOPIC_COUNT]):
+        part.latest_ticks[topic] = _from_millis(tick) if tick else None
 
 
 class PartitionProcessor:
@@ -199,8 +212,10 @@ class PartitionProcessor:
     def _rebuild(self, partition: int) -> _Partition:
         """Index a newly assigned partition from its stored states (after recovery)."""
         clock_key = self.clock_key(partition)
+        part = _Partition(partition, None)
         stored_clock = self._load(clock_key, partition)
-        part = _Partition(partition, _decode_clock(stored_clock) if stored_clock else None)
+        if stored_clock:
+            _restore_clock(part, stored_clock)
         devices = 0
         for key, value in self._items_of(partition):
             if key.startswith(CLOCK_KEY_PREFIX):
@@ -248,18 +263,24 @@ class PartitionProcessor:
 
     def process(self, batch: Iterable[Envelope]) -> BatchResult:
         result = BatchResult()
-        cache: dict[str, DeviceState | None] = {}
-        dirty: set[str] = set()
+        # States read or changed in this batch, per partition: a device's state belongs
+        # to its home partition only, whatever a stray record elsewhere says.
+        caches: dict[int, dict[str, DeviceState | None]] = {}
+        dirty: dict[int, set[str]] = {}
         for envelope in batch:
             part = self._partition(envelope.partition)
+            cache = caches.setdefault(envelope.partition, {})
+            changed = dirty.setdefault(envelope.partition, set())
             if envelope.tick:
-                self._tick(envelope, part, cache, dirty, result)
+                self._tick(envelope, part, cache, changed, result)
             else:
-                self._record(envelope, part, cache, dirty, result)
-        for device_id in dirty:
-            state = cache[device_id]
-            if state is not None:
-                result.writes[device_id] = encode_state(state)
+                self._record(envelope, part, cache, changed, result)
+        for partition, devices in dirty.items():
+            cache = caches[partition]
+            for device_id in devices:
+                state = cache[device_id]
+                if state is not None:
+                    result.writes[device_id] = encode_state(state)
         return result
 
     def _state(
@@ -309,8 +330,19 @@ class PartitionProcessor:
         if state is not None and envelope.offset <= state.offsets[topic]:
             result.outcomes[(topic, "replayed")] += 1
             return
-        now = part.clock or envelope.timestamp
-        policy = self._policy_for(event.org_id if state is None else state.org_id)
+        if isinstance(event, DeviceCommand):
+            org_id, event_time = (state.org_id if state else ""), event.issued_at
+        else:
+            org_id, event_time = event.org_id, event.event_time
+        policy = self._policy_for(org_id)
+        # The record was appended after the latest tick of its own topic: that tick, not
+        # the slowest topic's, bounds how far ahead its device may claim to be.
+        now = part.latest_ticks[topic] or part.clock
+        if now is None:
+            # No tick read on this partition yet (a new topic): the record's own timestamp
+            # stands in, unless the producer's clock is ahead of the event (a simulator
+            # replaying the past writes records "now" about events of last month).
+            now = min(envelope.timestamp, event_time + policy.max_skew)
         new, transitions = apply(state, event, now, policy)
         if state is None and new is not None:
             part.devices += 1
@@ -326,9 +358,7 @@ class PartitionProcessor:
         cache[device_id] = new
         dirty.add(device_id)
         result.outcomes[(topic, "accepted")] += 1
-        event_time = getattr(event, "event_time", None) or getattr(event, "issued_at", None)
-        if event_time is not None:
-            result.event_times[envelope.partition] = event_time
+        result.event_times[envelope.partition] = event_time
         if transitions:
             # Deactivation decides at once; readers see the device's new status now.
             self._emit(new, transitions, now, policy, result)
@@ -346,31 +376,34 @@ class PartitionProcessor:
     ) -> None:
         result.outcomes[(envelope.topic, "tick")] += 1
         try:
-            at = _decode_clock(envelope.value)
+            at = _from_millis(envelope.value)
         except ValueError:
             result.invalid["invalid_tick"] += 1
             result.dead_letters.append(
                 DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
             )
             return
+        before = part.latest_ticks[envelope.topic]
         clock = part.observe_tick(envelope.topic, at)
-        if clock is None:
+        clock_key = self.clock_key(envelope.partition)
+        if clock is None or (part.decided is not None and clock <= part.decided):
+            if part.latest_ticks[envelope.topic] != before:
+                result.writes[clock_key] = _encode_clock(part)
             return
-        if part.decided is not None and clock <= part.decided:
-            return
-        advanced = 0
-        for device_id in part.index.pop_due(clock):
-            advanced += self._decide(device_id, part, clock, cache, dirty, result, None)
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
+            # A policy changed: the org's devices are due now (their revision differs).
             for device_id in list(part.index.scheduled):
                 state = self._state(device_id, part, cache)
                 if state is not None and state.org_id in orgs:
-                    advanced += self._decide(
-                        device_id, part, clock, cache, dirty, result, "policy_changed"
+                    part.index.schedule(
+                        device_id, next_deadline(state, self._policy_for(state.org_id))
                     )
+        advanced = 0
+        for device_id in part.index.pop_due(clock):
+            advanced += self._decide(device_id, part, clock, cache, dirty, result)
         part.decided = clock
-        result.writes[self.clock_key(envelope.partition)] = _encode_clock(clock)
+        result.writes[clock_key] = _encode_clock(part)
         result.ticks.append(TickReport(envelope.partition, clock, advanced))
 
     def _decide(
@@ -381,13 +414,12 @@ class PartitionProcessor:
         cache: dict[str, DeviceState | None],
         dirty: set[str],
         result: BatchResult,
-        reason: str | None,
     ) -> int:
         state = self._state(device_id, part, cache)
         if state is None:
             return 0
         policy = self._policy_for(state.org_id)
-        new, transitions = advance(state, clock, policy, reason)
+        new, transitions = advance(state, clock, policy)
         part.index.schedule(device_id, next_deadline(new, policy))
         if new is state:
             return 0

@@ -52,6 +52,10 @@ class Policy:
     max_skew: timedelta = timedelta(minutes=5)
     alert_emails: tuple[str, ...] = field(default=())
     webhook_urls: tuple[str, ...] = field(default=())
+    # Which version of the org's policy this is ("" = the defaults); a device decided
+    # under another revision is decided again, so a change is never lost, not even to a
+    # rebalance that moves the device to a worker that never saw the change happen.
+    revision: str = ""
 
     def __post_init__(self) -> None:
         if self.online_window <= timedelta(0):
@@ -117,4 +121,5 @@ def policy_from_record(record: OrgPolicy, base: Policy = DEFAULT_POLICY) -> Poli
         ),
         alert_emails=tuple(record.alert_emails) or base.alert_emails,
         webhook_urls=tuple(record.webhook_urls) or base.webhook_urls,
+        revision=record.updated_at.isoformat(),
     )

@@ -211,6 +211,8 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # Per input topic, the highest offset applied (heartbeats, progress, commands):
     # a replayed record is recognized and changes nothing.
     offsets: tuple[int, int, int] = (-1, -1, -1)
+    # The policy revision of the last decision (see `Policy.revision`).
+    policy_revision: str = ""
 
     def destination(self, destination_id: str) -> DestinationState | None:
         for dest in self.destinations:

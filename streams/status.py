@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.models import Alert, DailyActivity, DestinationStatus, DeviceStatus
-from schemas.types import Level
+from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, diagnose
 from streams.machine import backup_reference, completion_reference, connection_reference
 from streams.policy import DEFAULT_POLICY, Policy
@@ -59,7 +59,7 @@ def open_alerts(
     alerts: list[dict[str, Any]] = []
 
     def add(
-        kind: str,
+        kind: AlertKind,
         destination_id: str | None,
         level: Level,
         reference: datetime,
@@ -71,7 +71,7 @@ def open_alerts(
             now,
             destination_id=destination_id,
             policy=policy,
-            hints=hints,  # type: ignore[arg-type]
+            hints=hints,
         )
         alerts.append(
             {

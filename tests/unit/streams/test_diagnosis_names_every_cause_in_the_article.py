@@ -463,15 +463,17 @@ def test_a_strong_connection_cause_outranks_the_missing_connection_itself() -> N
 
 
 @pytest.mark.parametrize(
-    ("unreached_for", "named"),
-    [(3 * DAY - SECOND, False), (3 * DAY, True)],
-    ids=["just under the backup warning", "at the backup warning"],
+    ("reached_until", "named"),
+    [(T0 + 2 * DAY, False), (T0 + 2 * DAY - SECOND, True)],
+    ids=["reached for half the silence", "out of reach for most of it"],
 )
-def test_no_connection_is_named_from_the_backup_warning_threshold_on(
-    unreached_for: timedelta, named: bool
+def test_no_connection_is_named_when_the_destination_was_out_of_reach_for_most_of_the_silence(
+    reached_until: datetime, named: bool
 ) -> None:
-    now = T0 + unreached_for
-    state, _ = run([], now=now, state=healthy())
+    # No new data since T0; the device kept reaching the destination until
+    # `reached_until`. Data often stops a little before a device goes dark.
+    now = T0 + 4 * DAY
+    state, _ = run([heartbeat(reached_until)], now=now, state=healthy())
 
     codes = [c.code for c in diagnose(state, "backup", now, destination_id="cloud")]
 

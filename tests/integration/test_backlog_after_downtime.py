@@ -1,0 +1,69 @@
+"""A worker that was down catches up without false silence alerts (DESIGN §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.kafka_harness import eventually
+from tests.scenarios import alert_ids, steady_fleet
+from tests.unit.factories import DAY, T0
+from tests.worker_harness import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_state(
+    pipeline: Pipeline,
+) -> None:
+    # dev-7 really goes silent half a day in: its warning (3 days later) falls inside
+    # the downtime and must come out at its simulated time, not earlier and not twice.
+    scenario = steady_fleet(T0, hours=4 * 24, silent_from={"dev-7": T0 + DAY / 2})
+    expected_alerts, expected_statuses = scenario.reference(pipeline.settings.partitions)
+    assert {(a.device_id, a.kind, a.to_state) for a in expected_alerts} == {
+        ("dev-7", "connection", "warning"),
+        ("dev-7", "backup", "warning"),
+    }
+
+    worker = pipeline.worker()
+    worker.start()
+    worker.wait_ready()
+    for step in scenario.steps[:24]:
+        await pipeline.send(step.records)
+        await pipeline.tick(step.tick_at)
+    await eventually(
+        lambda: _caught_up(pipeline, scenario.steps[23].tick_at),
+        what="the worker to reach the first day's last tick",
+        timeout=60,
+    )
+    worker.stop()
+
+    for step in scenario.steps[24:]:
+        await pipeline.send(step.records)
+        await pipeline.tick(step.tick_at)
+    worker.start()
+    worker.wait_ready()
+    final = scenario.steps[-1].tick_at
+    await eventually(
+        lambda: _caught_up(pipeline, final),
+        what=f"the worker to catch up to {final}",
+        timeout=120,
+    )
+
+    alerts = await pipeline.alerts()
+    assert alert_ids(alerts) == alert_ids(expected_alerts)
+    assert all(a.device_id == "dev-7" for a in alerts), "a false silence alert"
+    for alert in alerts:
+        assert alert.decided_at >= alert.episode_start + 3 * DAY
+        assert alert.decided_at < alert.episode_start + 3 * DAY + DAY / 24 * 1.01
+    statuses = await pipeline.statuses()
+    for device_id, status in expected_statuses.items():
+        got = statuses[device_id]
+        assert got.alert_states == status.alert_states, device_id
+        assert got.last_heartbeat == status.last_heartbeat, device_id
+        assert got.last_connected == status.last_connected, device_id
+        assert got.last_completed_backup == status.last_completed_backup, device_id
+
+
+async def _caught_up(pipeline: Pipeline, at: object) -> bool:
+    statuses = await pipeline.statuses(settle=0.3, timeout=5)
+    return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at  # type: ignore[operator]
