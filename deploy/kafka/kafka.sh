@@ -146,7 +146,12 @@ fetch_jars() {
 
 # --- broker process -----------------------------------------------------------
 
-read_file() { [[ -f "$1" ]] && tr -d '[:space:]' <"$1" || true; }
+# The file's content without whitespace; nothing when it does not exist.
+read_file() {
+    if [[ -f "$1" ]]; then
+        tr -d '[:space:]' <"$1" 2>/dev/null || true
+    fi
+}
 
 cmdline_of() {
     if [[ -r "/proc/$1/cmdline" ]]; then
