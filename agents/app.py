@@ -88,12 +88,16 @@ class Backupwatch:
         self.table = self.app.Table(
             TABLE,
             default=None,
-            schema=faust.Schema(
-                key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"
-            ),
+            key_type=bytes,
+            value_type=bytes,
             partitions=settings.partitions,
             recovery_buffer_size=10_000,
         )
+        # A table takes its serializers from its key and value types only (json unless
+        # they are Records), for writes and for recovery alike: keys and values here are
+        # already bytes (a device id, an encoded DeviceState), so pass them through.
+        self.table.key_serializer = "raw"
+        self.table.value_serializer = "raw"
         self.policies = PolicyBook(settings, on_change=self._on_policy_change, metrics=self.metrics)
         self.processor = PartitionProcessor(
             settings.partitions,
@@ -122,7 +126,7 @@ class Backupwatch:
     def _load(self, key: str, partition: int) -> bytes | None:
         token = self._in_partition(partition)
         try:
-            value = self.table.get(key)
+            value = self.table.get(key.encode())
         finally:
             _current_event.reset(token)
         return value if isinstance(value, bytes) else None
@@ -136,7 +140,8 @@ class Backupwatch:
         """
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
-            for key in list(self.table.keys()):
+            for raw in list(self.table.keys()):
+                key = raw.decode() if isinstance(raw, bytes) else str(raw)
                 grouped[self.partition_for(key.encode())].append(key)
             self._stored_by_partition = dict(grouped)
         for key in self._stored_by_partition.get(partition, ()):
@@ -230,7 +235,7 @@ class Backupwatch:
             token = self._in_partition(partition)
             try:
                 for key, value in items:
-                    self.table[key] = value
+                    self.table[key.encode()] = value
             finally:
                 _current_event.reset(token)
 
