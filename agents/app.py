@@ -85,7 +85,7 @@ class Backupwatch:
             value_serializer="raw",
             partitions=settings.partitions,
         )
-        self.table = self.app.Table(
+        self.table: Any = self.app.Table(
             TABLE,
             default=None,
             key_type=bytes,
