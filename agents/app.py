@@ -85,7 +85,7 @@ class Backupwatch:
             value_serializer="raw",
             partitions=settings.partitions,
         )
-        self.table: Any = self.app.Table(
+        self.table = self.app.Table(
             TABLE,
             default=None,
             key_type=bytes,
@@ -96,8 +96,8 @@ class Backupwatch:
         # A table takes its serializers from its key and value types only (json unless
         # they are Records), for writes and for recovery alike: keys and values here are
         # already bytes (a device id, an encoded DeviceState), so pass them through.
-        self.table.key_serializer = "raw"
-        self.table.value_serializer = "raw"
+        for attribute in ("key_serializer", "value_serializer"):
+            setattr(self.table, attribute, "raw")
         self.policies = PolicyBook(settings, on_change=self._on_policy_change, metrics=self.metrics)
         self.processor = PartitionProcessor(
             settings.partitions,
