@@ -311,8 +311,19 @@ launch_broker() {
     local port="$1" controller_port="$2" address="127.0.0.1:$1"
     rm -rf "$STATE/data"
     write_config "$port" "$controller_port"
+    # A Kafka Uuid: 16 random bytes, base64url without padding. Like Kafka's own
+    # Uuid.randomUuid, never one starting with "-", which the formatter's argument
+    # parser would take for an option.
     local cluster_id
-    cluster_id="$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())')"
+    cluster_id="$(python3 - <<'PY'
+import base64, uuid
+while True:
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    if not cluster_id.startswith("-"):
+        break
+print(cluster_id)
+PY
+)"
     local -a java_cmd=("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties")
     if ! "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
         --config "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
