@@ -135,8 +135,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     _say(
         "alerts: "
         + ", ".join(f"{n} to {state}" for state, n in sorted(counts.items()))
-        + f" — dashboard http://{settings.web_host}:{settings.web_port}/ , "
-        f"metrics http://{settings.web_host}:{settings.web_port}/metrics"
+        + f" — metrics http://{settings.web_host}:{settings.web_port}/metrics"
     )
     _say("the worker keeps running; Ctrl-C stops everything")
     await follower
@@ -177,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_ready(settings, worker, log_path)
         base = f"http://{settings.web_host}:{settings.web_port}"
-        _say(f"worker ready — dashboard {base}/ , metrics {base}/metrics")
+        _say(f"worker ready — metrics {base}/metrics , readiness {base}/readyz")
         asyncio.run(run(args, settings))
     except KeyboardInterrupt:
         print(file=sys.stderr)
