@@ -1,0 +1,91 @@
+"""Records that do not decode, or whose key is not their device, become dead letters
+with their reason, are counted, and do not hold up the valid records around them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from schemas.codec import MAX_RECORD_BYTES, encode
+from tests.unit.factories import T0, heartbeat
+from tests.unit.streams.test_partition_processor import Log, Worker, partition_of
+
+P = partition_of(b"dev-1")
+HEARTBEAT = json.loads(encode(heartbeat(T0, "dev-1")))
+
+
+def as_bytes(record: dict[str, object]) -> bytes:
+    return json.dumps(record).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"[1, 2, 3]", "invalid_json"),
+        (as_bytes({**HEARTBEAT, "schema": "heartbeat/9"}), "unknown_schema"),
+        (as_bytes({k: v for k, v in HEARTBEAT.items() if k != "schema"}), "missing_schema"),
+        (as_bytes({**HEARTBEAT, "cpu_limit_percent": 0}), "invalid_field"),
+        (as_bytes({**HEARTBEAT, "event_time": "yesterday"}), "invalid_field"),
+        (as_bytes({**HEARTBEAT, "hostname": "h" * MAX_RECORD_BYTES}), "oversized"),
+    ],
+    ids=[
+        "malformed",
+        "not an object",
+        "unknown schema",
+        "no schema",
+        "out of range",
+        "not a time",
+        "oversized",
+    ],
+)
+def test_an_invalid_record_is_a_dead_letter_with_the_codecs_reason(
+    value: bytes, reason: str
+) -> None:
+    worker, log = Worker(), Log()
+    before = log.record(heartbeat(T0, "dev-1"))
+    invalid = log.raw(value, topic=0, key=b"dev-1")
+    after = log.record(heartbeat(T0, "dev-5"))
+    result = worker.process([before, invalid, after])
+    assert [(d.envelope, d.reason) for d in result.dead_letters] == [(invalid, reason)]
+    assert result.dead_letters[0].message
+    assert result.invalid == {reason: 1}
+    assert result.outcomes == {(0, "accepted"): 2, (0, "invalid"): 1}
+    assert sorted(result.writes) == ["dev-1", "dev-5"]
+
+
+@pytest.mark.parametrize(
+    ("key", "partition"),
+    [(b"dev-5", P), (b"dev-2", 2), (None, P)],
+    ids=["other", "other partition", "none"],
+)
+def test_a_record_keyed_by_anything_but_its_device_is_a_wrong_key_dead_letter(
+    key: bytes | None, partition: int
+) -> None:
+    worker, log = Worker(), Log()
+    wrong = log.raw(encode(heartbeat(T0, "dev-1")), topic=0, key=key, partition=partition)
+    valid = log.record(heartbeat(T0, "dev-9"))
+    result = worker.process([wrong, valid])
+    assert [(d.envelope, d.reason) for d in result.dead_letters] == [(wrong, "wrong_key")]
+    assert result.invalid == {"wrong_key": 1}
+    assert result.outcomes == {(0, "invalid"): 1, (0, "accepted"): 1}
+    assert list(result.writes) == ["dev-9"]
+    assert result.reroutes == []
+
+
+def test_dead_letters_are_counted_per_topic_and_reason() -> None:
+    worker, log = Worker(), Log()
+    batch = [
+        log.raw(b"{", topic=0),
+        log.raw(b"{", topic=1),
+        log.raw(b"{", topic=1),
+        log.raw(as_bytes({**HEARTBEAT, "schema": "x/1"}), topic=2),
+        log.record(heartbeat(T0, "dev-1"), key=b"dev-2"),
+    ]
+    result = worker.process(batch)
+    assert result.invalid == {"invalid_json": 3, "unknown_schema": 1, "wrong_key": 1}
+    assert result.outcomes == Counter({(0, "invalid"): 2, (1, "invalid"): 2, (2, "invalid"): 1})
+    assert len(result.dead_letters) == 5
+    assert worker.store[P] == {}
