@@ -162,12 +162,14 @@ def _remember(recent: tuple[int, ...], fp: int) -> tuple[int, ...]:
     return (*recent[-(RECENT_EVENTS - 1) :], fp)
 
 
-def _new_device(event: Heartbeat | BackupProgress, at: datetime) -> DeviceState:
+def _new_device(event: Heartbeat | BackupProgress, at: datetime, policy: Policy) -> DeviceState:
     return DeviceState(
         device_id=event.device_id,
         user_id=event.user_id,
         org_id=event.org_id,
         first_seen=at,
+        # Born under the org's current policy: its first decisions are not a change.
+        policy_revision=policy.revision,
     )
 
 
@@ -205,7 +207,7 @@ def _apply_heartbeat(
     at = event.event_time
     limit = now + policy.max_skew
     if state is None:
-        state = _new_device(event, min(at, limit))
+        state = _new_device(event, min(at, limit), policy)
     if at > limit:
         at = limit
         state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
@@ -284,7 +286,7 @@ def _apply_progress(
     at = event.event_time
     limit = now + policy.max_skew
     if state is None:
-        state = _new_device(event, min(at, limit))
+        state = _new_device(event, min(at, limit), policy)
     if at > limit:
         at = limit
         state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)

@@ -22,11 +22,11 @@ from msgspec.structs import replace
 
 from schemas.codec import decode
 from schemas.errors import InvalidRecord
-from schemas.models import Alert, DeviceCommand, DeviceStatus
+from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
 from streams.deadlines import DeadlineIndex
 from streams.machine import advance, apply, next_deadline
 from streams.policy import Policy
-from streams.state import DeviceState, decode_state, encode_state
+from streams.state import DeviceState, Parked, decode_state, encode_state
 from streams.status import KINDS, device_status, to_alert, worst
 from streams.transitions import Transition
 
@@ -89,7 +89,7 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     reroutes: list[Reroute] = field(default_factory=list)
     # (topic index, outcome) -> records: accepted, invalid, replayed, duplicate,
-    # rerouted, ignored, tick
+    # rerouted, ignored, parked (read ahead of the clock, applied later), tick
     outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -101,11 +101,22 @@ class BatchResult:
 class _Partition:
     """What the processor knows of one assigned partition."""
 
-    __slots__ = ("clock", "decided", "devices", "index", "latest_ticks", "number", "troubled")
+    __slots__ = (
+        "clock",
+        "decided",
+        "devices",
+        "index",
+        "latest_ticks",
+        "number",
+        "troubled",
+        "waiting",
+    )
 
     def __init__(self, number: int, clock: datetime | None) -> None:
         self.number = number
         self.index = DeadlineIndex()
+        # Devices holding parked records, by the earliest epoch among them.
+        self.waiting = DeadlineIndex()
         self.devices = 0
         # Alert levels (connection, backup, completion) of the devices not all ok: the
         # material of the devices-by-state gauge, small because most devices are ok.
@@ -222,6 +233,8 @@ class PartitionProcessor:
                 continue
             device = decode_state(value)
             part.index.schedule(key, next_deadline(device, self._policy_for(device.org_id)))
+            if device.parked:
+                part.waiting.schedule(key, min(p.epoch for p in device.parked))
             _track(part, device)
             devices += 1
         part.devices = devices
@@ -330,6 +343,53 @@ class PartitionProcessor:
         if state is not None and envelope.offset <= state.offsets[topic]:
             result.outcomes[(topic, "replayed")] += 1
             return
+        epoch = part.latest_ticks[topic]
+        if (
+            state is not None
+            and epoch is not None
+            and part.clock is not None
+            and (epoch > part.clock or state.parked)
+        ):
+            # Read ahead of the clock (or behind other parked records of the device).
+            offsets = list(state.offsets)
+            offsets[topic] = envelope.offset
+            parked = Parked(epoch, topic, envelope.offset, envelope.value)
+            cache[device_id] = replace(
+                state, parked=(*state.parked, parked), offsets=tuple(offsets)
+            )
+            dirty.add(device_id)
+            part.waiting.schedule(device_id, min(p.epoch for p in (*state.parked, parked)))
+            result.outcomes[(topic, "parked")] += 1
+            return
+        self._apply(
+            envelope.partition,
+            topic,
+            envelope.offset,
+            event,
+            state,
+            epoch,
+            envelope.timestamp,
+            part,
+            cache,
+            dirty,
+            result,
+        )
+
+    def _apply(
+        self,
+        partition: int,
+        topic: int,
+        offset: int,
+        event: InputRecord,
+        state: DeviceState | None,
+        epoch: datetime | None,
+        timestamp: datetime,
+        part: _Partition,
+        cache: dict[str, DeviceState | None],
+        dirty: set[str],
+        result: BatchResult,
+    ) -> None:
+        device_id = event.device_id
         if isinstance(event, DeviceCommand):
             org_id, event_time = (state.org_id if state else ""), event.issued_at
         else:
@@ -337,12 +397,12 @@ class PartitionProcessor:
         policy = self._policy_for(org_id)
         # The record was appended after the latest tick of its own topic: that tick, not
         # the slowest topic's, bounds how far ahead its device may claim to be.
-        now = part.latest_ticks[topic] or part.clock
+        now = epoch or part.clock
         if now is None:
             # No tick read on this partition yet (a new topic): the record's own timestamp
             # stands in, unless the producer's clock is ahead of the event (a simulator
             # replaying the past writes records "now" about events of last month).
-            now = min(envelope.timestamp, event_time + policy.max_skew)
+            now = min(timestamp, event_time + policy.max_skew)
         new, transitions = apply(state, event, now, policy)
         if state is None and new is not None:
             part.devices += 1
@@ -352,13 +412,14 @@ class PartitionProcessor:
         if new is state:
             result.outcomes[(topic, "duplicate")] += 1
             return
-        offsets = list(new.offsets)
-        offsets[topic] = envelope.offset
-        new = replace(new, offsets=tuple(offsets))
+        if offset > new.offsets[topic]:
+            offsets = list(new.offsets)
+            offsets[topic] = offset
+            new = replace(new, offsets=tuple(offsets))
         cache[device_id] = new
         dirty.add(device_id)
         result.outcomes[(topic, "accepted")] += 1
-        result.event_times[envelope.partition] = event_time
+        result.event_times[partition] = event_time
         if transitions:
             # Deactivation decides at once; readers see the device's new status now.
             self._emit(new, transitions, now, policy, result)
@@ -402,9 +463,51 @@ class PartitionProcessor:
         advanced = 0
         for device_id in part.index.pop_due(clock):
             advanced += self._decide(device_id, part, clock, cache, dirty, result)
+        # Records parked until this clock: they follow the decision at their epoch.
+        for device_id in part.waiting.pop_due(clock):
+            self._unpark(device_id, part, clock, cache, dirty, result)
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
         result.ticks.append(TickReport(envelope.partition, clock, advanced))
+
+    def _unpark(
+        self,
+        device_id: str,
+        part: _Partition,
+        clock: datetime,
+        cache: dict[str, DeviceState | None],
+        dirty: set[str],
+        result: BatchResult,
+    ) -> None:
+        state = self._state(device_id, part, cache)
+        if state is None or not state.parked:
+            return
+        ready = sorted(
+            (p for p in state.parked if p.epoch <= clock),
+            key=lambda p: (p.epoch, p.topic, p.offset),
+        )
+        rest = tuple(p for p in state.parked if p.epoch > clock)
+        state = replace(state, parked=rest)
+        cache[device_id] = state
+        dirty.add(device_id)
+        for parked in ready:
+            # It decoded when it was parked; the codec is the same.
+            event = decode(parked.value)
+            self._apply(
+                part.number,
+                parked.topic,
+                parked.offset,
+                event,
+                cache[device_id],
+                parked.epoch,
+                parked.epoch,
+                part,
+                cache,
+                dirty,
+                result,
+            )
+        if rest:
+            part.waiting.schedule(device_id, min(p.epoch for p in rest))
 
     def _decide(
         self,

@@ -20,6 +20,7 @@ __all__ = [
     "DeviceState",
     "HeartbeatReport",
     "HistoryEntry",
+    "Parked",
     "ProgressReport",
     "Slot",
     "decode_state",
@@ -151,6 +152,21 @@ class DayBucket(msgspec.Struct, frozen=True, array_like=True, gc=False):
     changed: int = 0
 
 
+class Parked(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A record read ahead of its partition's clock, kept until the clock reaches it.
+
+    A worker reads its input topics at different paces (a small topic is read to its
+    end at once); a record that follows tick T on its topic belongs after the decision
+    at T, so it waits here, in the device's state (and so in its changelog), until the
+    partition clock reaches T.
+    """
+
+    epoch: datetime  # the latest tick of its topic when it was read
+    topic: int
+    offset: int
+    value: bytes
+
+
 class HistoryEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A past transition, kept for the device detail view."""
 
@@ -213,6 +229,7 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     offsets: tuple[int, int, int] = (-1, -1, -1)
     # The policy revision of the last decision (see `Policy.revision`).
     policy_revision: str = ""
+    parked: tuple[Parked, ...] = ()
 
     def destination(self, destination_id: str) -> DestinationState | None:
         for dest in self.destinations:

@@ -116,16 +116,7 @@ def test_a_policy_change_is_not_lost_in_a_rebalance_before_the_next_step(
     "org_policy",
     [
         pytest.param(False, id="defaults"),
-        pytest.param(
-            True,
-            id="org policy",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="a new device's state has policy_revision '' (that of the defaults), "
-                "so under an org policy with a revision its first decision counts as a "
-                "policy change and advance() gives every transition 'policy_changed'",
-            ),
-        ),
+        pytest.param(True, id="org policy"),
     ],
 )
 def test_a_new_devices_first_alerts_are_not_put_down_to_a_policy_change(
