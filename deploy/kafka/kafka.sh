@@ -261,8 +261,10 @@ group.initial.rebalance.delay.ms=0
 
 # Small segments: many short-lived topics, little disk.
 log.segment.bytes=16777216
-log.retention.hours=24
-log.retention.check.interval.ms=60000
+# Keep everything. Time retention goes by the records' timestamps, and the fleet
+# simulator writes records with simulated (past) times: any finite retention
+# would delete them within a minute of being written. Each start wipes the data.
+log.retention.ms=-1
 num.network.threads=3
 num.io.threads=4
 EOF
