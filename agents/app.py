@@ -174,6 +174,7 @@ class Backupwatch:
 
         @app.timer(5.0, name="gauges")
         async def gauges() -> None:
+            self.index_assigned()
             self.update_gauges()
 
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -301,6 +302,22 @@ class Backupwatch:
         now = datetime.now(UTC)
         for event_time in result.event_times.values():
             m.event_lag.observe(max(0.0, (now - event_time).total_seconds()))
+
+    def index_assigned(self) -> None:
+        """Index the assigned input partitions that no record has touched yet.
+
+        The agent builds a partition's index at its first record; a worker restarted
+        with nothing new to read would otherwise know no clock and no deadline until
+        the next tick. Only reads the table (timers must not write it), and only once
+        recovery is complete.
+        """
+        tables: Any = self.app.tables
+        if not tables.recovery.completed.is_set():
+            return
+        heartbeats = self.settings.topic(INPUTS[0])
+        for tp in self.app.assignor.assigned_actives():
+            if tp.topic == heartbeats:
+                self.processor.ensure(tp.partition)
 
     def update_gauges(self) -> None:
         m = self.metrics

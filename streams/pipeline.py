@@ -214,6 +214,10 @@ class PartitionProcessor:
         self._assigned.clear()
         self._reevaluate.clear()
 
+    def ensure(self, partition: int) -> None:
+        """Index `partition` now if it is not yet (after an assignment)."""
+        self._partition(partition)
+
     def _partition(self, partition: int) -> _Partition:
         state = self._assigned.get(partition)
         if state is None:
