@@ -69,6 +69,10 @@ class Backupwatch:
             producer_max_batch_size=1024 * 1024,
             producer_acks=-1,
             broker_commit_interval=1.0,
+            # A worker that dies is noticed within 10 s and its partitions move on
+            # (Faust's default waits a minute).
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
             consumer_auto_offset_reset="earliest",
             logging_config=None,
         )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -115,6 +116,14 @@ class WorkerRun:
                     f"worker not ready after {timeout:g}s:\n{log_tail(self.log_path, 40)}"
                 )
             time.sleep(0.2)
+
+    def clocks(self) -> dict[str, str | None]:
+        """The partition clocks this worker holds (its partitions), from /readyz."""
+        import json
+
+        with urllib.request.urlopen(f"{self.web}/readyz", timeout=2) as response:  # noqa: S310
+            clocks: dict[str, str | None] = json.loads(response.read())["clocks"]
+            return clocks
 
     def kill(self) -> None:
         """SIGKILL: a crash, nothing flushed."""
@@ -267,14 +276,15 @@ def without_ticks(records: Iterable[Any]) -> list[Any]:
 
 @pytest_asyncio.fixture
 async def pipeline(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Pipeline]:
-    """This test's topics (4 input partitions) and a way to start workers on them."""
+    """This test's topics and a way to start workers on them; 4 input partitions, or
+    another count with `@pytest.mark.parametrize("pipeline", [8], indirect=True)`."""
     settings = Settings(
         bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,
         app_id=topic_prefix.rstrip(".") + "-app",
-        partitions=4,
+        partitions=getattr(request, "param", 4),
     )
     run = Pipeline(settings, tmp_path)
     await run.setup()

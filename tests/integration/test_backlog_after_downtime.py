@@ -12,8 +12,9 @@ from tests.worker_harness import Pipeline
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
 async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_state(
-    pipeline: Pipeline,
+    pipeline: Pipeline, store: str
 ) -> None:
     # dev-7 really goes silent half a day in: its warning (3 days later) falls inside
     # the downtime and must come out at its simulated time, not earlier and not twice.
@@ -24,7 +25,7 @@ async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_sta
         ("dev-7", "backup", "warning"),
     }
 
-    worker = pipeline.worker()
+    worker = pipeline.worker(store=store)
     worker.start()
     worker.wait_ready()
     for step in scenario.steps[:24]:
