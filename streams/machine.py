@@ -201,9 +201,11 @@ def apply(
     return _apply_command(state, event, fp, now, policy)
 
 
-def _apply_heartbeat(
-    state: DeviceState | None, event: Heartbeat, fp: int, now: datetime, policy: Policy
-) -> DeviceState:
+def _admit(
+    state: DeviceState | None, event: Heartbeat | BackupProgress, now: datetime, policy: Policy
+) -> tuple[DeviceState, datetime]:
+    """The device's state (new if unseen) and the event's time, clamped to the clock
+    plus the allowed skew; a clamped event is counted in the state."""
     at = event.event_time
     limit = now + policy.max_skew
     if state is None:
@@ -211,6 +213,13 @@ def _apply_heartbeat(
     if at > limit:
         at = limit
         state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+    return state, at
+
+
+def _apply_heartbeat(
+    state: DeviceState | None, event: Heartbeat, fp: int, now: datetime, policy: Policy
+) -> DeviceState:
+    state, at = _admit(state, event, now, policy)
     last_connected, destinations = state.last_connected, state.destinations
     if event.reachable_destinations:
         last_connected = _later(last_connected, at)
@@ -283,13 +292,7 @@ def _touch_destinations(
 def _apply_progress(
     state: DeviceState | None, event: BackupProgress, fp: int, now: datetime, policy: Policy
 ) -> DeviceState:
-    at = event.event_time
-    limit = now + policy.max_skew
-    if state is None:
-        state = _new_device(event, min(at, limit), policy)
-    if at > limit:
-        at = limit
-        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+    state, at = _admit(state, event, now, policy)
     destinations = state.destinations
     index = next(
         (i for i, d in enumerate(destinations) if d.destination_id == event.destination_id), -1

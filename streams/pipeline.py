@@ -102,8 +102,10 @@ class _Partition:
     """What the processor knows of one assigned partition."""
 
     __slots__ = (
+        "cache",
         "clock",
         "decided",
+        "dirty",
         "devices",
         "index",
         "latest_ticks",
@@ -117,6 +119,11 @@ class _Partition:
         self.index = DeadlineIndex()
         # Devices holding parked records, by the earliest epoch among them.
         self.waiting = DeadlineIndex()
+        # The batch at hand: states read or changed, and which changed. Per partition,
+        # because a device's state belongs to its home partition only, whatever a stray
+        # record elsewhere says.
+        self.cache: dict[str, DeviceState | None] = {}
+        self.dirty: set[str] = set()
         self.devices = 0
         # Alert levels (connection, backup, completion) of the devices not all ok: the
         # material of the devices-by-state gauge, small because most devices are ok.
@@ -280,29 +287,26 @@ class PartitionProcessor:
 
     def process(self, batch: Iterable[Envelope]) -> BatchResult:
         result = BatchResult()
-        # States read or changed in this batch, per partition: a device's state belongs
-        # to its home partition only, whatever a stray record elsewhere says.
-        caches: dict[int, dict[str, DeviceState | None]] = {}
-        dirty: dict[int, set[str]] = {}
+        touched: dict[int, _Partition] = {}
         for envelope in batch:
-            part = self._partition(envelope.partition)
-            cache = caches.setdefault(envelope.partition, {})
-            changed = dirty.setdefault(envelope.partition, set())
+            part = touched.get(envelope.partition)
+            if part is None:
+                part = touched[envelope.partition] = self._partition(envelope.partition)
             if envelope.tick:
-                self._tick(envelope, part, cache, changed, result)
+                self._tick(envelope, part, result)
             else:
-                self._record(envelope, part, cache, changed, result)
-        for partition, devices in dirty.items():
-            cache = caches[partition]
-            for device_id in devices:
-                state = cache[device_id]
+                self._record(envelope, part, result)
+        for part in touched.values():
+            for device_id in part.dirty:
+                state = part.cache[device_id]
                 if state is not None:
                     result.writes[device_id] = encode_state(state)
+            part.cache.clear()
+            part.dirty.clear()
         return result
 
-    def _state(
-        self, device_id: str, part: _Partition, cache: dict[str, DeviceState | None]
-    ) -> DeviceState | None:
+    def _state(self, device_id: str, part: _Partition) -> DeviceState | None:
+        cache = part.cache
         if device_id in cache:
             return cache[device_id]
         stored = self._load(device_id, part.number)
@@ -310,12 +314,14 @@ class PartitionProcessor:
         cache[device_id] = state
         return state
 
+    def _put(self, part: _Partition, state: DeviceState) -> None:
+        part.cache[state.device_id] = state
+        part.dirty.add(state.device_id)
+
     def _record(
         self,
         envelope: Envelope,
         part: _Partition,
-        cache: dict[str, DeviceState | None],
-        dirty: set[str],
         result: BatchResult,
     ) -> None:
         topic = envelope.topic
@@ -337,13 +343,13 @@ class PartitionProcessor:
             return
         # A device known on this partition is at home; otherwise ask the partitioner,
         # so that a mis-keying producer cannot split a device's state.
-        if device_id not in part.index and device_id not in cache:
+        if device_id not in part.index and device_id not in part.cache:
             home = self._partition_for(envelope.key)
             if home != envelope.partition:
                 result.outcomes[(topic, "rerouted")] += 1
                 result.reroutes.append(Reroute(envelope, home))
                 return
-        state = self._state(device_id, part, cache)
+        state = self._state(device_id, part)
         if state is not None and envelope.offset <= state.offsets[topic]:
             result.outcomes[(topic, "replayed")] += 1
             return
@@ -358,41 +364,24 @@ class PartitionProcessor:
             offsets = list(state.offsets)
             offsets[topic] = envelope.offset
             parked = Parked(epoch, topic, envelope.offset, envelope.value)
-            cache[device_id] = replace(
-                state, parked=(*state.parked, parked), offsets=tuple(offsets)
-            )
-            dirty.add(device_id)
+            self._put(part, replace(state, parked=(*state.parked, parked), offsets=tuple(offsets)))
             part.waiting.schedule(device_id, min(p.epoch for p in (*state.parked, parked)))
             result.outcomes[(topic, "parked")] += 1
             return
-        self._apply(
-            envelope.partition,
-            topic,
-            envelope.offset,
-            event,
-            state,
-            epoch,
-            envelope.timestamp,
-            part,
-            cache,
-            dirty,
-            result,
-        )
+        self._apply(part, topic, envelope.offset, event, state, epoch, envelope.timestamp, result)
 
     def _apply(
         self,
-        partition: int,
+        part: _Partition,
         topic: int,
         offset: int,
         event: InputRecord,
         state: DeviceState | None,
         epoch: datetime | None,
         timestamp: datetime,
-        part: _Partition,
-        cache: dict[str, DeviceState | None],
-        dirty: set[str],
         result: BatchResult,
     ) -> None:
+        """Apply one record (read now, or unparked) to its device's state."""
         device_id = event.device_id
         if isinstance(event, DeviceCommand):
             org_id, event_time = (state.org_id if state else ""), event.issued_at
@@ -420,10 +409,9 @@ class PartitionProcessor:
             offsets = list(new.offsets)
             offsets[topic] = offset
             new = replace(new, offsets=tuple(offsets))
-        cache[device_id] = new
-        dirty.add(device_id)
+        self._put(part, new)
         result.outcomes[(topic, "accepted")] += 1
-        result.event_times[partition] = event_time
+        result.event_times[part.number] = event_time
         if transitions:
             # Deactivation decides at once; readers see the device's new status now.
             self._emit(new, transitions, now, policy, result)
@@ -435,8 +423,6 @@ class PartitionProcessor:
         self,
         envelope: Envelope,
         part: _Partition,
-        cache: dict[str, DeviceState | None],
-        dirty: set[str],
         result: BatchResult,
     ) -> None:
         result.outcomes[(envelope.topic, "tick")] += 1
@@ -459,17 +445,17 @@ class PartitionProcessor:
         if orgs:
             # A policy changed: the org's devices are due now (their revision differs).
             for device_id in list(part.index.scheduled):
-                state = self._state(device_id, part, cache)
+                state = self._state(device_id, part)
                 if state is not None and state.org_id in orgs:
                     part.index.schedule(
                         device_id, next_deadline(state, self._policy_for(state.org_id))
                     )
         advanced = 0
         for device_id in part.index.pop_due(clock):
-            advanced += self._decide(device_id, part, clock, cache, dirty, result)
+            advanced += self._decide(device_id, part, clock, result)
         # Records parked until this clock: they follow the decision at their epoch.
         for device_id in part.waiting.pop_due(clock):
-            self._unpark(device_id, part, clock, cache, dirty, result)
+            self._unpark(device_id, part, clock, result)
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
         result.ticks.append(TickReport(envelope.partition, clock, advanced))
@@ -479,11 +465,9 @@ class PartitionProcessor:
         device_id: str,
         part: _Partition,
         clock: datetime,
-        cache: dict[str, DeviceState | None],
-        dirty: set[str],
         result: BatchResult,
     ) -> None:
-        state = self._state(device_id, part, cache)
+        state = self._state(device_id, part)
         if state is None or not state.parked:
             return
         ready = sorted(
@@ -491,23 +475,19 @@ class PartitionProcessor:
             key=lambda p: (p.epoch, p.topic, p.offset),
         )
         rest = tuple(p for p in state.parked if p.epoch > clock)
-        state = replace(state, parked=rest)
-        cache[device_id] = state
-        dirty.add(device_id)
+        self._put(part, replace(state, parked=rest))
         for parked in ready:
             # It decoded when it was parked; the codec is the same.
             event = decode(parked.value)
+            current = part.cache[device_id]
             self._apply(
-                part.number,
+                part,
                 parked.topic,
                 parked.offset,
                 event,
-                cache[device_id],
+                current,
                 parked.epoch,
                 parked.epoch,
-                part,
-                cache,
-                dirty,
                 result,
             )
         if rest:
@@ -518,11 +498,9 @@ class PartitionProcessor:
         device_id: str,
         part: _Partition,
         clock: datetime,
-        cache: dict[str, DeviceState | None],
-        dirty: set[str],
         result: BatchResult,
     ) -> int:
-        state = self._state(device_id, part, cache)
+        state = self._state(device_id, part)
         if state is None:
             return 0
         policy = self._policy_for(state.org_id)
@@ -530,8 +508,7 @@ class PartitionProcessor:
         part.index.schedule(device_id, next_deadline(new, policy))
         if new is state:
             return 0
-        cache[device_id] = new
-        dirty.add(device_id)
+        self._put(part, new)
         if transitions:
             self._emit(new, transitions, clock, policy, result)
             _track(part, new)
