@@ -13,6 +13,7 @@ partition (DESIGN §3). Decisions are taken when a partition's clock moves.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -368,21 +369,20 @@ class PartitionProcessor:
             part.waiting.schedule(device_id, min(p.epoch for p in (*state.parked, parked)))
             result.outcomes[(topic, "parked")] += 1
             return
-        self._apply(part, topic, envelope.offset, event, state, epoch, envelope.timestamp, result)
+        self._apply(part, envelope, event, state, epoch, result)
 
     def _apply(
         self,
         part: _Partition,
-        topic: int,
-        offset: int,
+        envelope: Envelope,
         event: InputRecord,
         state: DeviceState | None,
         epoch: datetime | None,
-        timestamp: datetime,
         result: BatchResult,
     ) -> None:
         """Apply one record (read now, or unparked) to its device's state."""
         device_id = event.device_id
+        topic, offset = envelope.topic, envelope.offset
         if isinstance(event, DeviceCommand):
             org_id, event_time = (state.org_id if state else ""), event.issued_at
         else:
@@ -395,8 +395,11 @@ class PartitionProcessor:
             # No tick read on this partition yet (a new topic): the record's own timestamp
             # stands in, unless the producer's clock is ahead of the event (a simulator
             # replaying the past writes records "now" about events of last month).
-            now = min(timestamp, event_time + policy.max_skew)
-        new, transitions = apply(state, event, now, policy)
+            now = min(envelope.timestamp, event_time + policy.max_skew)
+        # Telemetry is fingerprinted by its bytes (a producer's retry sends the same
+        # bytes), cheaper than re-encoding; commands by their id.
+        fp = None if isinstance(event, DeviceCommand) else zlib.crc32(envelope.value)
+        new, transitions = apply(state, event, now, policy, fp)
         if state is None and new is not None:
             part.devices += 1
         if new is None:
@@ -479,17 +482,15 @@ class PartitionProcessor:
         for parked in ready:
             # It decoded when it was parked; the codec is the same.
             event = decode(parked.value)
-            current = part.cache[device_id]
-            self._apply(
-                part,
+            envelope = Envelope(
                 parked.topic,
+                part.number,
                 parked.offset,
-                event,
-                current,
+                device_id.encode(),
+                parked.value,
                 parked.epoch,
-                parked.epoch,
-                result,
             )
+            self._apply(part, envelope, event, part.cache[device_id], parked.epoch, result)
         if rest:
             part.waiting.schedule(device_id, min(p.epoch for p in rest))
 
