@@ -50,6 +50,7 @@ run: setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happe
 
 bench: setup ## the standard benchmark set (see docs/benchmarks.md)
 	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.pipeline --records 300000 --devices 30000 --runs 3
 
 clean: ## remove the virtualenv and caches (not the Kafka jar cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,937 @@
+"""End-to-end throughput against a real broker: the shipped worker next to a hand-written
+aiokafka consumer doing the same job.
+
+    python -m bench.pipeline [--records N] [--devices N] [--runs N] [--partitions 8]
+
+One invocation starts a local broker in a temporary directory (or uses
+`KAFKA_BOOTSTRAP_SERVERS`), fills the three input topics once with `fleet_records`
+(80 % heartbeats, 20 % progress, keyed by device id) between a tick at the start and a
+tick at the end of the data's simulated time on every input partition, and reads those
+same topics with every runner, each under its own consumer group. With only those two
+ticks every event is read against the start tick's clock, so events later than its
+max skew (5 min) are clamped to it, and decisions are taken once, at the end tick;
+`--tick-minutes M` adds a tick every M simulated minutes, as the simulator writes them
+(then records read ahead of a partition's slowest topic are parked and applied later).
+
+
+* **raw**: one aiokafka consumer (`getmany`, 2,000 records a call) and one producer
+  (5 ms linger, 1 MiB batches) in a process of its own,
+  feeding `streams.pipeline.PartitionProcessor` with states in a dict per partition,
+  sending alerts (waiting for their acks, as the worker does), state writes to a
+  compacted changelog-like topic, statuses; offsets committed once at the end. Timed
+  from its first record to the last record processed, producer flushed, offsets
+  committed.
+* **backupwatch**: the worker as shipped (`python -m agents.cli worker --no-ticker`,
+  `memory://` store), timed from the start of its processing (the last `/metrics` poll
+  before `backupwatch_events_total` moved) until every input record is accounted for.
+
+Then restart-to-ready: a worker holding the full table is stopped (SIGTERM) and a new
+one with the same app id started, timed until `/readyz` answers 200 with the clocks of
+all partitions; for `memory://` (state rebuilt from the changelog) and for `rocksdb://`
+(its own fill run; the data directory is kept, so the local state is reused).
+
+Figures are medians of `--runs` runs; CPU and memory are read from `/proc/<pid>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agents.settings import Settings
+from agents.ticks import encode_tick
+from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
+from bench.core import machine
+from bench.workload import fleet_records
+
+__all__ = ["main"]
+
+REPO = Path(__file__).resolve().parents[1]
+KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
+TABLE = "device-state"  # agents.app.TABLE (not imported: that would load Faust here)
+POLL_S = 0.2  # /metrics and /readyz polling interval
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kafka_version() -> str:
+    version = os.environ.get("KAFKA_VERSION", "")
+    if not version:
+        for line in (REPO / ".env").read_text().splitlines():
+            if line.strip().startswith("KAFKA_VERSION="):
+                version = line.split("=", 1)[1].strip().strip("\"'")
+    return version or "?"
+
+
+# -- /proc -------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields after the command name start at field 3 (state): utime is 14, stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kb(pid: int | str, name: str) -> int:
+    """A `/proc/<pid>/status` field in kB: VmRSS (now) or VmHWM (peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# -- the broker --------------------------------------------------------------------
+
+
+@dataclass
+class Broker:
+    bootstrap: str
+    state_dir: Path | None  # None: an existing broker, not ours to stop
+
+    @classmethod
+    def start(cls, tmp: Path) -> Broker:
+        existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        if existing:
+            log(f"using the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
+            return cls(existing, None)
+        state = tmp / "kafka"
+        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_PORT", "BACKUPWATCH_STATE")}
+        log(f"starting a local Kafka {kafka_version()} in {state}")
+        done = subprocess.run(
+            ["bash", str(KAFKA_SH), "start", "--state-dir", str(state)]
+            + ["--owner-pid", str(os.getpid())],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            raise RuntimeError(f"kafka.sh start failed ({done.returncode}):\n{done.stderr}")
+        log(f"broker at {lines[-1].strip()}")
+        return cls(lines[-1].strip(), state)
+
+    def stop(self) -> None:
+        if self.state_dir is None:
+            return
+        log("stopping the broker")
+        subprocess.run(
+            ["bash", str(KAFKA_SH), "stop", "--state-dir", str(self.state_dir)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+
+
+# -- filling the inputs ------------------------------------------------------------
+
+
+@dataclass
+class Fill:
+    records: int  # telemetry records
+    ticks: int  # tick records
+    by_topic: Counter[str]
+    devices: int
+    start: datetime
+    end: datetime
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return self.records + self.ticks
+
+
+async def fill(
+    settings: Settings, records: list[tuple[bytes, bytes]], tick_every: timedelta | None
+) -> Fill:
+    """Write the records between a start and an end tick (and one per `tick_every` of
+    simulated time, when given) on every partition of every input topic."""
+    from aiokafka import AIOKafkaProducer
+
+    heartbeats, progress = settings.topic(INPUTS[0]), settings.topic(INPUTS[1])
+    inputs = [settings.topic(name) for name in INPUTS]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1024 * 1024,
+    )
+    await producer.start()
+    started = time.perf_counter()
+    by_topic: Counter[str] = Counter()
+    devices: set[bytes] = set()
+    pending: list[asyncio.Future[Any]] = []
+    ticks = 0
+
+    async def tick(at: datetime) -> None:
+        nonlocal ticks
+        value, headers = encode_tick(at)
+        for topic in inputs:
+            for partition in range(settings.partitions):
+                pending.append(
+                    await producer.send(topic, value, partition=partition, headers=headers)
+                )
+                ticks += 1
+
+    try:
+        first = datetime.fromisoformat(orjson.loads(records[0][1])["event_time"])
+        last = datetime.fromisoformat(orjson.loads(records[-1][1])["event_time"])
+        # The end tick at the next whole minute after the last event: every record is due.
+        end = datetime.fromtimestamp(math.floor(last.timestamp() / 60 + 1) * 60, UTC)
+        await tick(first)
+        step = tick_every or timedelta(0)
+        next_tick = first + step if tick_every else None
+        for n, (key, value) in enumerate(records, 1):
+            event = orjson.loads(value)
+            if next_tick is not None:
+                at = datetime.fromisoformat(event["event_time"])
+                while next_tick is not None and at >= next_tick:
+                    await tick(next_tick)
+                    next_tick = next_tick + step if next_tick + step < end else None
+            topic = heartbeats if event["schema"].startswith("heartbeat/") else progress
+            by_topic[topic] += 1
+            devices.add(key)
+            pending.append(await producer.send(topic, value, key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+            if n % 100_000 == 0:
+                rate = n / (time.perf_counter() - started)
+                log(f"  filled {n:,}/{len(records):,} records ({rate:,.0f}/s)")
+        await tick(end)
+        await asyncio.gather(*pending)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return Fill(
+        records=len(records),
+        ticks=ticks,
+        by_topic=by_topic,
+        devices=len(devices),
+        start=first,
+        end=end,
+        seconds=time.perf_counter() - started,
+    )
+
+
+async def create_compacted(settings: Settings, name: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+        deadline = time.monotonic() + 30
+        while name not in set(await admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"topic {name} not visible after 30 s")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+async def topic_records(settings: Settings, name: str) -> int:
+    """How many records a topic holds (end minus beginning offsets)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(name) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001
+            partitions = consumer.partitions_for_topic(name) or set()
+        tps = [TopicPartition(name, p) for p in partitions]
+        ends = await consumer.end_offsets(tps)
+        begins = await consumer.beginning_offsets(tps)
+        return sum(ends[tp] - begins[tp] for tp in tps)
+    finally:
+        await consumer.stop()
+
+
+# -- runner: raw (runs in a process of its own) ---------------------------------------
+
+
+@dataclass
+class RawConfig:
+    bootstrap: str
+    prefix: str
+    partitions: int
+    group: str
+    changelog: str
+    total: int
+    # Records per `getmany` and per `process` call, as the worker's default batch size.
+    # Larger batches were slower here (1M records: 10,000 → 23k events/s, 5,000 → 24k,
+    # 2,000 → 27k, 1,000 → 27k) and raise the peak RSS (407 MiB at 10,000, 237 MiB at
+    # 2,000): a tick that decides a whole partition then lands in a bigger batch.
+    max_records: int = 2_000
+
+
+async def run_raw(cfg: RawConfig) -> dict[str, Any]:
+    """The worker's job by hand: consume, process, produce; no Faust."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.partitioner import murmur2
+    from msgspec.structs import replace
+
+    from agents.ticks import is_tick
+    from schemas.codec import encode
+    from streams.pipeline import Envelope, PartitionProcessor
+    from streams.policy import Policy
+
+    settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
+    n = cfg.partitions
+    homes: dict[bytes, int] = {}
+
+    def partition_for(key: bytes) -> int:
+        # murmur2 is pure Python in aiokafka; a device's partition never changes.
+        home = homes.get(key)
+        if home is None:
+            home = homes[key] = int(murmur2(key) & 0x7FFFFFFF) % n
+        return home
+
+    states: list[dict[str, bytes]] = [{} for _ in range(n)]
+    policy = Policy(max_skew=settings.max_skew)
+    processor = PartitionProcessor(
+        n,
+        load=lambda key, partition: states[partition].get(key),
+        items_of=lambda partition: list(states[partition].items()),
+        partition_for=partition_for,
+        policy_for=lambda org_id: policy,
+    )
+    topics = [settings.topic(name) for name in INPUTS]
+    topic_index = {name: i for i, name in enumerate(topics)}
+    alerts_topic, status_topic = settings.topic(ALERTS), settings.topic(DEVICE_STATUS)
+    dead_topic = settings.topic(DEAD_LETTERS)
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=cfg.bootstrap,
+        group_id=cfg.group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=cfg.bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
+    )
+    await producer.start()
+    await consumer.start()
+    seen = 0
+    outcomes: Counter[str] = Counter()
+    alerts = writes = statuses = 0
+    first: float | None = None
+    cpu_first = 0.0
+    last_report = time.monotonic()
+    try:
+        while seen < cfg.total:
+            batches = await consumer.getmany(timeout_ms=200, max_records=cfg.max_records)
+            if not batches:
+                continue
+            if first is None:
+                first = time.perf_counter()
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                cpu_first = usage.ru_utime + usage.ru_stime
+            envelopes = []
+            for tp, records in batches.items():
+                topic = topic_index[tp.topic]
+                for r in records:
+                    envelopes.append(
+                        Envelope(
+                            topic=topic,
+                            partition=tp.partition,
+                            offset=r.offset,
+                            key=r.key,
+                            value=r.value if r.value is not None else b"",
+                            timestamp=datetime.fromtimestamp((r.timestamp or 0) / 1000, UTC),
+                            tick=is_tick(r.headers),
+                        )
+                    )
+            seen += len(envelopes)
+            result = processor.process(envelopes)
+            if result.alerts:
+                # As the worker: states recording these decisions only after the ack.
+                now = datetime.now(UTC)
+                acks = [
+                    await producer.send(
+                        alerts_topic,
+                        encode(replace(a, emitted_at=now)),
+                        key=a.device_id.encode(),
+                    )
+                    for a in result.alerts
+                ]
+                await asyncio.gather(*acks)
+                alerts += len(acks)
+            for key, value in result.writes.items():
+                raw_key = key.encode()
+                partition = partition_for(raw_key)
+                states[partition][key] = value
+                await producer.send(cfg.changelog, value, key=raw_key, partition=partition)
+            writes += len(result.writes)
+            for status in result.statuses:
+                await producer.send(status_topic, encode(status), key=status.device_id.encode())
+            statuses += len(result.statuses)
+            for letter in result.dead_letters:
+                await producer.send(dead_topic, letter.envelope.value, key=letter.envelope.key)
+            for reroute in result.reroutes:
+                env = reroute.envelope
+                await producer.send(
+                    topics[env.topic], env.value, key=env.key, partition=reroute.partition
+                )
+            for (_topic, outcome), count in result.outcomes.items():
+                outcomes[outcome] += count
+            if time.monotonic() - last_report >= 5:
+                last_report = time.monotonic()
+                rate = seen / (time.perf_counter() - first)
+                rss = memory_kb("self", "VmRSS") / 1024
+                print(
+                    f"    raw: {seen:,}/{cfg.total:,} ({rate:,.0f}/s, RSS {rss:,.0f} MiB)",
+                    file=sys.stderr,
+                )
+        await producer.flush()
+        await consumer.commit()
+        assert first is not None
+        elapsed = time.perf_counter() - first
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return {
+        "records": seen,
+        "seconds": elapsed,
+        "cpu": usage.ru_utime + usage.ru_stime - cpu_first,
+        "hwm_kb": memory_kb("self", "VmHWM"),
+        "rss_kb": memory_kb("self", "VmRSS"),
+        "alerts": alerts,
+        "writes": writes,
+        "statuses": statuses,
+        "outcomes": dict(outcomes),
+    }
+
+
+@dataclass
+class Result:
+    runner: str
+    events: int
+    seconds: float
+    cpu: float
+    hwm_kb: int
+    alerts: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def cpu_per_1k(self) -> float:
+        return self.cpu / self.events * 1000
+
+
+def raw_run(cfg: RawConfig) -> Result:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.pipeline", "--raw-child", json.dumps(cfg.__dict__)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the raw runner failed (exit {done.returncode})")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return Result(
+        "raw",
+        report["records"],
+        report["seconds"],
+        report["cpu"],
+        report["hwm_kb"],
+        report["alerts"],
+        report,
+    )
+
+
+# -- runner: the shipped worker ------------------------------------------------------
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+@dataclass
+class Worker:
+    """One `python -m agents.cli worker --no-ticker` process."""
+
+    settings: Settings
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+
+    def start(self) -> None:
+        s = self.settings
+        env = {
+            **os.environ,
+            "BACKUPWATCH_BOOTSTRAP_SERVERS": s.bootstrap_servers,
+            "BACKUPWATCH_TOPIC_PREFIX": s.topic_prefix,
+            "BACKUPWATCH_APP_ID": s.app_id,
+            "BACKUPWATCH_PARTITIONS": str(s.partitions),
+            "BACKUPWATCH_STORE": s.store,
+            "BACKUPWATCH_DATA_DIR": str(s.data_dir),
+            "BACKUPWATCH_WEB_PORT": str(s.web_port),
+            "BACKUPWATCH_TICK_INTERVAL": "0",
+            "BACKUPWATCH_LOG_LEVEL": "info",
+        }
+        with self.log_path.open("ab") as out:
+            self.started = time.monotonic()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def _get(self, path: str) -> tuple[int, bytes]:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"worker exited; its log:\n{tail(self.log_path)}")
+        url = f"http://127.0.0.1:{self.settings.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+        except OSError:
+            return 0, b""
+
+    def readyz(self) -> dict[str, Any] | None:
+        status, body = self._get("/readyz")
+        return orjson.loads(body) if status == 200 else None
+
+    def counters(self) -> dict[str, float]:
+        """Input records accounted for (parked ones count once, when applied), parked
+        records, alerts."""
+        status, body = self._get("/metrics")
+        if status != 200:
+            return {}
+        counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0}
+        for line in body.decode().splitlines():
+            if line.startswith("backupwatch_events_total{"):
+                value = float(line.rsplit(" ", 1)[1])
+                # A parked record is counted when parked and again when applied.
+                parked = 'outcome="parked"' in line
+                counts["parked" if parked else "events"] += value
+            elif line.startswith("backupwatch_alerts_total{"):
+                counts["alerts"] += float(line.rsplit(" ", 1)[1])
+        return counts
+
+    def wait(self, what: str, check: Any, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = check()
+            if got:
+                return got
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: not after {timeout:g} s; log:\n{tail(self.log_path)}")
+            time.sleep(POLL_S / 2)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+class Workers:
+    """Every worker started, so that all are stopped whatever happens."""
+
+    def __init__(self, base: Settings, tmp: Path) -> None:
+        self.base = base
+        self.tmp = tmp
+        self.started: list[Worker] = []
+
+    def new(
+        self,
+        app_id: str,
+        store: str = "memory://",
+        topic_prefix: str | None = None,
+        data_dir: Path | None = None,
+    ) -> Worker:
+        settings = Settings(
+            bootstrap_servers=self.base.bootstrap_servers,
+            topic_prefix=topic_prefix or self.base.topic_prefix,
+            app_id=app_id,
+            partitions=self.base.partitions,
+            store=store,
+            data_dir=data_dir or self.tmp / app_id,
+            web_port=free_port(),
+        )
+        worker = Worker(settings, self.tmp / f"{app_id}.log")
+        self.started.append(worker)
+        worker.start()
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop()
+
+
+def worker_run(
+    workers: Workers, app_id: str, total: int, store: str = "memory://"
+) -> tuple[Worker, Result]:
+    """Start a worker on the filled inputs and time it until it has accounted for
+    `total` records; the worker is left running (the caller stops or restarts it)."""
+    worker = workers.new(app_id, store)
+    worker.wait("/readyz 200", worker.readyz, timeout=180)
+    ready = time.monotonic()
+    t_zero, cpu_zero = ready, cpu_seconds(worker.pid)
+    last_report = ready
+    deadline = ready + max(600.0, total / 1000)
+    while True:
+        now = time.monotonic()
+        cpu = cpu_seconds(worker.pid)
+        counts = worker.counters()
+        if not counts and now < deadline:  # /metrics did not answer this time
+            time.sleep(POLL_S)
+            continue
+        events = counts.get("events", 0.0)
+        if events == 0:
+            # The last poll before processing began: its start, within one poll.
+            t_zero, cpu_zero = now, cpu
+        elif events >= total:
+            break
+        if now - last_report >= 5 and events:
+            last_report = now
+            rss = memory_kb(worker.pid, "VmRSS") / 1024
+            log(
+                f"    backupwatch: {events:,.0f}/{total:,} "
+                f"({events / (now - t_zero):,.0f}/s, RSS {rss:,.0f} MiB)"
+            )
+        if now > deadline:
+            raise RuntimeError(
+                f"the worker accounted for {events:,.0f} of {total:,} records in "
+                f"{now - ready:.0f} s; log:\n{tail(worker.log_path)}"
+            )
+        time.sleep(POLL_S)
+    result = Result(
+        f"backupwatch ({store})",
+        total,
+        now - t_zero,
+        cpu - cpu_zero,
+        memory_kb(worker.pid, "VmHWM"),
+        int(counts.get("alerts", 0)),
+        {
+            "startup_s": ready - worker.started,
+            "rss_kb": memory_kb(worker.pid, "VmRSS"),
+            "parked": counts.get("parked", 0),
+        },
+    )
+    return worker, result
+
+
+@dataclass
+class Restart:
+    store: str
+    ready_s: float  # start -> /readyz 200
+    clocks_s: float  # start -> /readyz 200 with every partition's clock
+    rss_kb: int  # right after, the table loaded
+    cpu: float
+    changelog_records: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.store}: /readyz 200 after {self.ready_s:.1f} s, every clock after "
+            f"{self.clocks_s:.1f} s ({self.changelog_records:,} changelog records)"
+        )
+
+
+def restart(workers: Workers, old: Worker, changelog_records: int) -> Restart:
+    old.stop()
+    s = old.settings
+    new = workers.new(s.app_id, s.store, data_dir=s.data_dir)
+    ready_at: float | None = None
+    deadline = new.started + 900
+    partitions = s.partitions
+    while True:
+        body = new.readyz()
+        now = time.monotonic()
+        if body is not None:
+            ready_at = ready_at or now
+            clocks = body.get("clocks", {})
+            if len(clocks) >= partitions and all(clocks.values()):
+                break
+        if now > deadline:
+            raise RuntimeError(f"restarted worker not ready; log:\n{tail(new.log_path)}")
+        time.sleep(POLL_S / 2)
+    report = Restart(
+        s.store,
+        ready_at - new.started,
+        now - new.started,
+        memory_kb(new.pid, "VmRSS"),
+        cpu_seconds(new.pid),
+        changelog_records,
+    )
+    new.stop()
+    return report
+
+
+def idle_rss(workers: Workers, prefix: str) -> int:
+    """VmRSS of a ready worker with nothing to read (its own, empty topics)."""
+    worker = workers.new(prefix + "idle", topic_prefix=prefix + "idle.")
+    worker.wait("/readyz 200", worker.readyz, timeout=180)
+    time.sleep(6)  # past the first gauges timer, as a working worker is
+    rss = memory_kb(worker.pid, "VmRSS")
+    worker.stop()
+    return rss
+
+
+# -- the report ----------------------------------------------------------------------
+
+
+def mib(kb: float) -> str:
+    return f"{kb / 1024:,.0f} MiB"
+
+
+def median_row(label: str, results: Sequence[Result], raw_rate: float) -> str:
+    rate = statistics.median(r.rate for r in results)
+    cpu = statistics.median(r.cpu_per_1k for r in results)
+    hwm = statistics.median(r.hwm_kb for r in results)
+    alerts = statistics.median(r.alerts for r in results)
+    return (
+        f"{label:<34} {rate:>10,.0f} {rate / raw_rate:>7.2f}x {cpu:>10.3f} "
+        f"{mib(hwm):>10} {alerts:>8,.0f} {len(results):>5}"
+    )
+
+
+def report(
+    args: argparse.Namespace,
+    command: str,
+    filled: Fill,
+    raws: list[Result],
+    workers_memory: list[Result],
+    rocks: Result | None,
+    restarts: list[Restart],
+    idle_kb: int,
+) -> None:
+    raw_rate = statistics.median(r.rate for r in raws)
+    print()
+    print(f"command:  {command}")
+    print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
+    print(
+        f"workload: {filled.records:,} records "
+        f"({', '.join(f'{n:,} {t}' for t, n in sorted(filled.by_topic.items()))}) "
+        f"+ {filled.ticks:,} ticks = {filled.total:,} events; {filled.devices:,} devices; "
+        f"{args.partitions} partitions; simulated time {filled.start:%Y-%m-%d %H:%M} .. "
+        f"{filled.end:%Y-%m-%d %H:%M}"
+        + (f", a tick every {args.tick_minutes:g} min" if args.tick_minutes else "")
+    )
+    print()
+    header = (
+        f"{'runner':<34} {'events/s':>10} {'vs raw':>8} {'CPU s/1k':>10} "
+        f"{'peak RSS':>10} {'alerts':>8} {'runs':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    print(median_row("raw (aiokafka + PartitionProcessor)", raws, raw_rate))
+    print(median_row("backupwatch worker (memory://)", workers_memory, raw_rate))
+    if rocks is not None:
+        print(median_row("backupwatch worker (rocksdb://)", [rocks], raw_rate))
+    print()
+    print("each run (s, events/s, CPU s, peak RSS):")
+    for r in [*raws, *workers_memory, *([rocks] if rocks else [])]:
+        notes = []
+        if "startup_s" in r.extra:
+            notes.append(f"start to ready {r.extra['startup_s']:.1f} s")
+        parked = r.extra.get("parked") or r.extra.get("outcomes", {}).get("parked", 0)
+        if parked:
+            notes.append(f"{parked:,.0f} parked")
+        if "statuses" in r.extra:
+            notes.append(f"{r.extra['statuses']:,} statuses, {r.extra['writes']:,} state writes")
+        extra = f"  ({'; '.join(notes)})" if notes else ""
+        print(
+            f"  {r.runner:<26} {r.seconds:7.1f} s {r.rate:>10,.0f}/s {r.cpu:7.1f} "
+            f"{mib(r.hwm_kb):>10}{extra}"
+        )
+    if restarts:
+        print()
+        print(f"restart to ready with {filled.devices:,} devices in the table:")
+        print(
+            f"  {'store':<12} {'/readyz 200':>12} {'all clocks':>11} {'RSS then':>10} "
+            f"{'CPU s':>7} {'changelog records':>18}"
+        )
+        for again in restarts:
+            print(
+                f"  {again.store:<12} {again.ready_s:>10.1f} s {again.clocks_s:>9.1f} s "
+                f"{mib(again.rss_kb):>10} {again.cpu:>7.1f} {again.changelog_records:>18,}"
+            )
+    print()
+    hwm = statistics.median(r.hwm_kb for r in workers_memory)
+    print(f"idle worker (ready, empty topics): {mib(idle_kb)} RSS")
+    print(
+        "memory per device (memory://): "
+        f"(peak RSS - idle RSS) / devices = {(hwm - idle_kb) * 1024 / filled.devices:,.0f} B"
+        + "".join(
+            f"; after a restart (table only) {(r.rss_kb - idle_kb) * 1024 / filled.devices:,.0f} B"
+            for r in restarts
+            if r.store == "memory://"
+        )
+    )
+
+
+# -- main ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description="end-to-end worker throughput benchmark")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--tick-minutes",
+        type=float,
+        default=0,
+        help="also a tick every N minutes of simulated time (default: only start and end)",
+    )
+    parser.add_argument("--no-restart", action="store_true", help="skip restart-to-ready")
+    parser.add_argument("--raw-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.raw_child:
+        cfg = RawConfig(**json.loads(args.raw_child))
+        print(json.dumps(asyncio.run(run_raw(cfg))))
+        return 0
+    command = shlex.join(["python", "-m", "bench.pipeline", *argv])
+    log(f"{command}\n  machine: {machine()}")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    broker: Broker | None = None
+    workers: Workers | None = None
+    try:
+        broker = Broker.start(tmp)
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        settings = Settings(
+            bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=args.partitions
+        )
+        workers = Workers(settings, tmp)
+        asyncio.run(ensure_topics(settings))
+        log(f"generating {args.records:,} records for {args.devices:,} devices")
+        records = fleet_records(args.records, args.devices)
+        log(f"filling the inputs ({prefix}*)")
+        tick_every = timedelta(minutes=args.tick_minutes) if args.tick_minutes else None
+        filled = asyncio.run(fill(settings, records, tick_every))
+        del records
+        log(
+            f"filled {filled.total:,} events ({filled.ticks:,} ticks) in {filled.seconds:.1f} s "
+            f"({filled.total / filled.seconds:,.0f}/s)"
+        )
+        idle_kb = idle_rss(workers, prefix)
+        log(f"idle worker RSS {mib(idle_kb)}")
+        raws: list[Result] = []
+        workers_memory: list[Result] = []
+        last: Worker | None = None
+        for run in range(1, args.runs + 1):
+            if last is not None:
+                last.stop()  # one thing at a time: no idle worker beside the raw run
+            changelog = f"{prefix}raw{run}-{TABLE}-changelog"
+            asyncio.run(create_compacted(settings, changelog))
+            log(f"run {run}/{args.runs}: raw")
+            raws.append(
+                raw_run(
+                    RawConfig(
+                        broker.bootstrap,
+                        prefix,
+                        args.partitions,
+                        f"{prefix}raw{run}",
+                        changelog,
+                        filled.total,
+                    )
+                )
+            )
+            r = raws[-1]
+            log(f"  raw: {r.seconds:.1f} s, {r.rate:,.0f} events/s, {r.cpu_per_1k:.3f} CPU s/1k")
+            log(f"run {run}/{args.runs}: backupwatch (memory://)")
+            last, r = worker_run(workers, f"{prefix}bw{run}", filled.total)
+            workers_memory.append(r)
+            log(
+                f"  backupwatch: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
+                f"{r.cpu_per_1k:.3f} CPU s/1k, peak RSS {mib(r.hwm_kb)}"
+            )
+        restarts: list[Restart] = []
+        rocks: Result | None = None
+        assert last is not None
+        if not args.no_restart:
+            log("restart to ready (memory://)")
+            app_id = last.settings.app_id
+            time.sleep(2)  # past the worker's 1 s offset commit
+            records_in = asyncio.run(topic_records(settings, f"{app_id}-{TABLE}-changelog"))
+            restarts.append(restart(workers, last, records_in))
+            log(f"  {restarts[-1].describe()}")
+            log("fill run (rocksdb://)")
+            rocks_worker, rocks = worker_run(workers, f"{prefix}rocks", filled.total, "rocksdb://")
+            log(f"  backupwatch rocksdb: {rocks.seconds:.1f} s, {rocks.rate:,.0f} events/s")
+            time.sleep(2)
+            records_in = asyncio.run(topic_records(settings, f"{prefix}rocks-{TABLE}-changelog"))
+            log("restart to ready (rocksdb://)")
+            restarts.append(restart(workers, rocks_worker, records_in))
+            log(f"  {restarts[-1].describe()}")
+        else:
+            last.stop()
+        report(args, command, filled, raws, workers_memory, rocks, restarts, idle_kb)
+        return 0
+    finally:
+        if workers is not None:
+            workers.stop_all()
+        if broker is not None:
+            broker.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
