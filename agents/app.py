@@ -297,6 +297,8 @@ class Backupwatch:
             m.invalid.labels(reason).inc(n)
         if result.dead_letters:
             m.dead_letters.inc(len(result.dead_letters))
+        if result.parked:
+            m.parked.inc(result.parked)
         for (kind, transition), n in result.transitions.items():
             m.alerts.labels(kind, transition).inc(n)
         for tick in result.ticks:

@@ -91,6 +91,11 @@ class WorkerMetrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.parked = Counter(
+            "backupwatch_records_parked",
+            "Records read ahead of their partition's clock, held until it reaches them",
+            registry=r,
+        )
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )

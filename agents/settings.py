@@ -27,8 +27,10 @@ class Settings:
     # The Faust app id: consumer group and prefix of internal topics.
     app_id: str = "backupwatch"
     partitions: int = 8
-    # `memory://` or `rocksdb://`
-    store: str = "memory://"
+    # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker is ready
+    # in seconds from its local files, where a memory store replays the whole changelog
+    # (100 k devices: 11 s against 55 s; docs/benchmarks.md).
+    store: str = "rocksdb://"
     data_dir: Path = Path("var/worker")
     # How often the worker appends a tick to every input partition; 0 turns the
     # ticker off (the simulator then writes ticks carrying simulated time).

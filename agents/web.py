@@ -30,7 +30,9 @@ def attach_views(worker: Backupwatch) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        # Ready once the worker holds partitions and has recovered their state.
+        # Ready once the worker holds partitions, has recovered their state and indexed
+        # them (clocks and deadlines known).
+        worker.index_assigned()
         assigned = app.assignor.assigned_actives() if app.assignor else set()
         tables: Any = app.tables
         recovering = not tables.recovery.completed.is_set()

@@ -90,13 +90,16 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     reroutes: list[Reroute] = field(default_factory=list)
     # (topic index, outcome) -> records: accepted, invalid, replayed, duplicate,
-    # rerouted, ignored, parked (read ahead of the clock, applied later), tick
+    # rerouted, ignored, tick; a parked record counts once, when it is applied
+    # (normally "accepted")
     outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     ticks: list[TickReport] = field(default_factory=list)
     # The newest event time applied per partition (for the event-lag metric).
     event_times: dict[int, datetime] = field(default_factory=dict)
+    # Records read ahead of their partition's clock and parked in this batch.
+    parked: int = 0
 
 
 class _Partition:
@@ -367,7 +370,7 @@ class PartitionProcessor:
             parked = Parked(epoch, topic, envelope.offset, envelope.value)
             self._put(part, replace(state, parked=(*state.parked, parked), offsets=tuple(offsets)))
             part.waiting.schedule(device_id, min(p.epoch for p in (*state.parked, parked)))
-            result.outcomes[(topic, "parked")] += 1
+            result.parked += 1
             return
         self._apply(part, envelope, event, state, epoch, result)
 
