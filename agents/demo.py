@@ -53,15 +53,7 @@ def start_kafka() -> tuple[str, bool]:
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "BACKUPWATCH_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "BACKUPWATCH_TOPIC_PREFIX": settings.topic_prefix,
-        "BACKUPWATCH_APP_ID": settings.app_id,
-        "BACKUPWATCH_WEB_PORT": str(settings.web_port),
-        "BACKUPWATCH_DATA_DIR": str(settings.data_dir),
-        "BACKUPWATCH_TICK_INTERVAL": "0",
-    }
+    env = {**os.environ, **settings.as_env()}
     log = log_path.open("wb")
     return subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],

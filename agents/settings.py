@@ -91,6 +91,17 @@ class Settings:
         except TypeError as exc:  # pragma: no cover - a field name typo in overrides
             raise ConfigError(str(exc)) from exc
 
+    def as_env(self) -> dict[str, str]:
+        """The `BACKUPWATCH_*` variables that `from_env` reads back into these settings
+        (how a worker subprocess is given them)."""
+        env = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, timedelta):
+                value = f"{value.total_seconds():g}"
+            env[f"BACKUPWATCH_{field.name.upper()}"] = str(value)
+        return env
+
     def describe(self) -> str:
         """The settings, one per line, with secrets masked."""
         lines = []

@@ -509,18 +509,7 @@ class Worker:
 
     def start(self) -> None:
         s = self.settings
-        env = {
-            **os.environ,
-            "BACKUPWATCH_BOOTSTRAP_SERVERS": s.bootstrap_servers,
-            "BACKUPWATCH_TOPIC_PREFIX": s.topic_prefix,
-            "BACKUPWATCH_APP_ID": s.app_id,
-            "BACKUPWATCH_PARTITIONS": str(s.partitions),
-            "BACKUPWATCH_STORE": s.store,
-            "BACKUPWATCH_DATA_DIR": str(s.data_dir),
-            "BACKUPWATCH_WEB_PORT": str(s.web_port),
-            "BACKUPWATCH_TICK_INTERVAL": "0",
-            "BACKUPWATCH_LOG_LEVEL": "info",
-        }
+        env = {**os.environ, **s.as_env(), "BACKUPWATCH_TICK_INTERVAL": "0"}
         with self.log_path.open("ab") as out:
             self.started = time.monotonic()
             self.process = subprocess.Popen(

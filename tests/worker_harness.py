@@ -74,18 +74,7 @@ class WorkerRun:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "BACKUPWATCH_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
-            "BACKUPWATCH_TOPIC_PREFIX": self.settings.topic_prefix,
-            "BACKUPWATCH_APP_ID": self.settings.app_id,
-            "BACKUPWATCH_PARTITIONS": str(self.settings.partitions),
-            "BACKUPWATCH_STORE": self.settings.store,
-            "BACKUPWATCH_DATA_DIR": str(self.settings.data_dir),
-            "BACKUPWATCH_WEB_PORT": str(self.settings.web_port),
-            "BACKUPWATCH_TICK_INTERVAL": "0",
-            "BACKUPWATCH_LOG_LEVEL": "info",
-        }
+        env = {**os.environ, **self.settings.as_env(), "BACKUPWATCH_TICK_INTERVAL": "0"}
         self.runs += 1
         log = self.log_path.open("ab")
         log.write(f"\n===== start #{self.runs} =====\n".encode())

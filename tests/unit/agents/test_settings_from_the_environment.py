@@ -1,0 +1,64 @@
+"""Worker settings: read from BACKUPWATCH_* variables, validated, secrets masked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agents.errors import ConfigError
+from agents.settings import Settings
+
+
+def test_settings_survive_a_round_trip_through_the_environment() -> None:
+    settings = Settings(
+        bootstrap_servers="127.0.0.1:1234",
+        topic_prefix="t.",
+        app_id="app",
+        partitions=3,
+        store="memory://",
+        data_dir=Path("/tmp/x"),
+        tick_interval=timedelta(0),
+        max_skew=timedelta(minutes=2),
+        web_port=0,
+        api_token="secret",
+    )
+    assert Settings.from_env(settings.as_env()) == settings
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BACKUPWATCH_PARTITIONS", "eight", "BACKUPWATCH_PARTITIONS='eight' is not a valid int"),
+        ("BACKUPWATCH_PARTITIONS", "0", "BACKUPWATCH_PARTITIONS must be 1..1024"),
+        ("BACKUPWATCH_STORE", "redis://", "BACKUPWATCH_STORE must be memory:// or rocksdb://"),
+        ("BACKUPWATCH_TICK_INTERVAL", "-5s", "BACKUPWATCH_TICK_INTERVAL cannot be negative"),
+        ("BACKUPWATCH_LOG_LEVEL", "loud", "BACKUPWATCH_LOG_LEVEL must be one of"),
+        ("BACKUPWATCH_WEB_PORT", "70000", "BACKUPWATCH_WEB_PORT must be 0..65535"),
+    ],
+)
+def test_an_invalid_value_is_refused_naming_the_variable(
+    variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("*", r"\*")):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30", 30), ("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400)]
+)
+def test_durations_take_units(text: str, seconds: int) -> None:
+    settings = Settings.from_env({"BACKUPWATCH_MAX_SKEW": text})
+    assert settings.max_skew == timedelta(seconds=seconds)
+
+
+def test_the_api_token_is_never_printed() -> None:
+    described = Settings(api_token="hunter2").describe()
+    assert "hunter2" not in described
+    assert "****" in described
+
+
+def test_kafka_bootstrap_servers_is_the_default_broker() -> None:
+    settings = Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "10.0.0.1:9092"})
+    assert settings.bootstrap_servers == "10.0.0.1:9092"
