@@ -235,7 +235,7 @@ class Backupwatch:
     def _write(self, result: BatchResult) -> None:
         by_partition: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
         for key, value in result.writes.items():
-            by_partition[self.partition_for(key.encode())].append((key, value))
+            by_partition[result.homes[key]].append((key, value))
         for partition, items in by_partition.items():
             token = self._in_partition(partition)
             try:

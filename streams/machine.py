@@ -201,6 +201,12 @@ def apply(
     return _apply_command(state, event, fp, now, policy)
 
 
+def _supersedes(report: HeartbeatReport | ProgressReport | None, at: datetime, fp: int) -> bool:
+    """Does an event at `at` carry newer figures than `report`? Ties go to the larger
+    fingerprint, so the outcome does not depend on arrival order."""
+    return report is None or at > report.at or (at == report.at and fp > report.fp)
+
+
 def _admit(
     state: DeviceState | None, event: Heartbeat | BackupProgress, now: datetime, policy: Policy
 ) -> tuple[DeviceState, datetime]:
@@ -225,7 +231,7 @@ def _apply_heartbeat(
         last_connected = _later(last_connected, at)
         destinations = _touch_destinations(destinations, event.reachable_destinations, at)
     report = state.heartbeat
-    if report is None or at > report.at or (at == report.at and fp > report.fp):
+    if _supersedes(report, at, fp):
         report = HeartbeatReport(
             at,
             fp,
@@ -305,7 +311,7 @@ def _apply_progress(
     # Sending (or finishing) means the device reached this destination.
     reached = event.bytes_sent > 0 or event.session_state in ("sending", "completed")
     report = dest.report
-    if report is None or at > report.at or (at == report.at and fp > report.fp):
+    if _supersedes(report, at, fp):
         report = ProgressReport(
             at,
             fp,

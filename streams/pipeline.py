@@ -83,8 +83,10 @@ class TickReport:
 
 @dataclass(slots=True)
 class BatchResult:
-    # Encoded device states (and partition clocks) to write, one per key.
+    # Encoded device states (and partition clocks) to write, one per key, and the
+    # partition each belongs to (so the writer need not hash the keys again).
     writes: dict[str, bytes] = field(default_factory=dict)
+    homes: dict[str, int] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     statuses: list[DeviceStatus] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -305,6 +307,7 @@ class PartitionProcessor:
                 state = part.cache[device_id]
                 if state is not None:
                     result.writes[device_id] = encode_state(state)
+                    result.homes[device_id] = part.number
             part.cache.clear()
             part.dirty.clear()
         return result
@@ -446,6 +449,7 @@ class PartitionProcessor:
         if clock is None or (part.decided is not None and clock <= part.decided):
             if part.latest_ticks[envelope.topic] != before:
                 result.writes[clock_key] = _encode_clock(part)
+                result.homes[clock_key] = part.number
             return
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
@@ -464,6 +468,7 @@ class PartitionProcessor:
             self._unpark(device_id, part, clock, result)
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
+        result.homes[clock_key] = part.number
         result.ticks.append(TickReport(envelope.partition, clock, advanced))
 
     def _unpark(

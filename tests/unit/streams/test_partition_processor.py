@@ -69,7 +69,10 @@ class Worker:
     def process(self, batch: Iterable[Envelope]) -> BatchResult:
         result = self.processor.process(list(batch))
         for key, value in result.writes.items():
-            self.store[self.partition_for(key.encode())][key] = value
+            home = self.partition_for(key.encode())
+            # The processor names each write's partition; the agent relies on it.
+            assert result.homes[key] == home, (key, result.homes.get(key), home)
+            self.store[home][key] = value
         return result
 
     def run(self, envelopes: Sequence[Envelope], batch_size: int) -> list[BatchResult]:
