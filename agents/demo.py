@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agents.follow import describe_alert
+from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.topics import ALERTS, ensure_topics
 from schemas.codec import decode_as
@@ -50,32 +48,6 @@ def start_kafka() -> tuple[str, bool]:
         [str(KAFKA), "start"], check=True, stdout=subprocess.PIPE, text=True
     )
     return out.stdout.strip().splitlines()[-1], True
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings.as_env()}
-    log = log_path.open("wb")
-    return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_ready(settings: Settings, worker: subprocess.Popen[bytes], log_path: Path) -> None:
-    url = f"http://{settings.web_host}:{settings.web_port}/readyz"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise SystemExit(f"the worker exited; see {log_path}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        time.sleep(0.5)
-    raise SystemExit(f"the worker was not ready after 120 s; see {log_path}")
 
 
 async def print_alerts(settings: Settings, counts: dict[str, int]) -> None:
@@ -164,22 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(ensure_topics(settings))
     log_path = state_dir / "worker.log"
     _say(f"starting a worker (log: {log_path})")
-    worker = start_worker(settings, log_path)
+    worker = WorkerProcess(settings, log_path)
+    worker.start()
     try:
-        wait_ready(settings, worker, log_path)
-        base = f"http://{settings.web_host}:{settings.web_port}"
-        _say(f"worker ready — metrics {base}/metrics , readiness {base}/readyz")
+        try:
+            worker.wait_ready(timeout=120)
+        except (TimeoutError, RuntimeError) as err:
+            raise SystemExit(f"{err}\n(full log: {log_path})") from None
+        _say(f"worker ready — metrics {worker.web}/metrics , readiness {worker.web}/readyz")
         asyncio.run(run(args, settings))
     except KeyboardInterrupt:
         print(file=sys.stderr)
     finally:
         _say("stopping")
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        worker.stop(timeout=30)
         if started_kafka:
             subprocess.run([str(KAFKA), "stop"], check=False)  # noqa: S603
     return 0

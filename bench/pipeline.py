@@ -43,15 +43,12 @@ import os
 import resource
 import shlex
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -62,6 +59,7 @@ from typing import Any
 
 import orjson
 
+from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.ticks import encode_tick
 from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
@@ -498,64 +496,24 @@ def tail(path: Path, lines: int = 40) -> str:
         return f"(no log at {path})"
 
 
-@dataclass
-class Worker:
-    """One `python -m agents.cli worker --no-ticker` process."""
-
-    settings: Settings
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    started: float = 0.0
-
-    def start(self) -> None:
-        s = self.settings
-        env = {**os.environ, **s.as_env(), "BACKUPWATCH_TICK_INTERVAL": "0"}
-        with self.log_path.open("ab") as out:
-            self.started = time.monotonic()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def _get(self, path: str) -> tuple[int, bytes]:
-        if self.process is None or self.process.poll() is not None:
-            raise RuntimeError(f"worker exited; its log:\n{tail(self.log_path)}")
-        url = f"http://127.0.0.1:{self.settings.web_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
-                return int(response.status), response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
-        except OSError:
-            return 0, b""
-
-    def readyz(self) -> dict[str, Any] | None:
-        status, body = self._get("/readyz")
-        return orjson.loads(body) if status == 200 else None
+class Worker(WorkerProcess):
+    """A benchmarked worker (`agents.process.WorkerProcess`) with its counters."""
 
     def counters(self) -> dict[str, float]:
-        """Input records accounted for (parked ones count once, when applied), parked
-        records, alerts."""
-        status, body = self._get("/metrics")
+        """Input records accounted for, records parked (held for the clock), alerts."""
+        status, body = self.get("/metrics")
         if status != 200:
             return {}
         counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0}
         for line in body.decode().splitlines():
-            if line.startswith("backupwatch_events_total{"):
-                value = float(line.rsplit(" ", 1)[1])
-                # A parked record is counted when parked and again when applied.
-                parked = 'outcome="parked"' in line
-                counts["parked" if parked else "events"] += value
-            elif line.startswith("backupwatch_alerts_total{"):
-                counts["alerts"] += float(line.rsplit(" ", 1)[1])
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            key = {
+                "backupwatch_events_total": "events",
+                "backupwatch_records_parked_total": "parked",
+                "backupwatch_alerts_total": "alerts",
+            }.get(name)
+            if key is not None:
+                counts[key] += float(line.rsplit(" ", 1)[1])
         return counts
 
     def wait(self, what: str, check: Any, timeout: float) -> Any:
@@ -567,15 +525,6 @@ class Worker:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{what}: not after {timeout:g} s; log:\n{tail(self.log_path)}")
             time.sleep(POLL_S / 2)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
 
 
 class Workers:
@@ -601,6 +550,7 @@ class Workers:
             store=store,
             data_dir=data_dir or self.tmp / app_id,
             web_port=free_port(),
+            tick_interval=timedelta(0),
         )
         worker = Worker(settings, self.tmp / f"{app_id}.log")
         self.started.append(worker)

@@ -1,22 +1,18 @@
 """Run real backupwatch workers (subprocesses) against the test broker, and drive them.
 
-A `WorkerRun` is one `backupwatch worker --no-ticker` process: time is supplied by the
-test, as tick records carrying simulated time, exactly as the simulator does.
+A `WorkerRun` is one `backupwatch worker --no-ticker` process (`agents.process`): time
+is supplied by the test, as tick records carrying simulated time, as the simulator does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
+import json
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.ticks import encode_tick, is_tick
 from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
@@ -43,8 +40,6 @@ __all__ = [
     "topic_for",
 ]
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -62,72 +57,16 @@ def topic_for(record: Any) -> str:
     }[tag]
 
 
-@dataclass
-class WorkerRun:
-    settings: Settings
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    runs: int = 0
-
-    @property
-    def web(self) -> str:
-        return f"http://127.0.0.1:{self.settings.web_port}"
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.as_env(), "BACKUPWATCH_TICK_INTERVAL": "0"}
-        self.runs += 1
-        log = self.log_path.open("ab")
-        log.write(f"\n===== start #{self.runs} =====\n".encode())
-        log.flush()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "agents.cli", "worker", "--no-ticker"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-
-    def ready(self) -> bool:
-        if self.process is None or self.process.poll() is not None:
-            raise AssertionError(f"worker exited:\n{log_tail(self.log_path, 40)}")
-        try:
-            with urllib.request.urlopen(f"{self.web}/readyz", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.ready():
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"worker not ready after {timeout:g}s:\n{log_tail(self.log_path, 40)}"
-                )
-            time.sleep(0.2)
+class WorkerRun(WorkerProcess):
+    """A worker of the test: `agents.process.WorkerProcess`, plus its partition clocks."""
 
     def clocks(self) -> dict[str, str | None]:
         """The partition clocks this worker holds (its partitions), from /readyz."""
-        import json
-
-        with urllib.request.urlopen(f"{self.web}/readyz", timeout=2) as response:  # noqa: S310
-            clocks: dict[str, str | None] = json.loads(response.read())["clocks"]
-            return clocks
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, nothing flushed."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        status, body = self.get("/readyz", timeout=2)
+        if not body:
+            raise OSError(f"no answer from {self.web}/readyz (status {status})")
+        clocks: dict[str, str | None] = json.loads(body)["clocks"]
+        return clocks
 
 
 @dataclass
@@ -162,6 +101,8 @@ class Pipeline:
             store=store,
             data_dir=self.tmp / f"worker-{n}",
             web_port=free_port(),
+            # Time comes from the test's ticks, as from the simulator.
+            tick_interval=timedelta(0),
         )
         run = WorkerRun(settings, self.tmp / f"worker-{n}.log")
         self.workers.append(run)
