@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -73,7 +72,9 @@ class PolicyBook:
         return record.org_id
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer
+
+        from agents.topics import assign_whole_topic
 
         topic = self.settings.topic("org-policies")
         consumer = AIOKafkaConsumer(
@@ -83,13 +84,8 @@ class PolicyBook:
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(topic)
-            while not partitions:
-                # The topic may not exist yet on a first start; ask again shortly.
-                await asyncio.sleep(1.0)
-                await consumer.topics()
-                partitions = consumer.partitions_for_topic(topic)
-            consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+            # The topic may not exist yet on a first start: this waits for it.
+            await assign_whole_topic(consumer, topic)
             await consumer.seek_to_beginning()
             while True:
                 batches = await consumer.getmany(timeout_ms=1000)

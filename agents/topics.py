@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from agents.errors import TopicLayoutError
 from agents.settings import Settings
@@ -19,6 +20,7 @@ __all__ = [
     "INPUTS",
     "ORG_POLICIES",
     "TopicSpec",
+    "assign_whole_topic",
     "ensure_topics",
     "topic_specs",
 ]
@@ -113,3 +115,25 @@ async def ensure_topics(settings: Settings) -> list[str]:
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def assign_whole_topic(consumer: Any, topic: str) -> list[Any]:
+    """Assign every partition of `topic` to a consumer with no group, waiting for the
+    topic to exist.
+
+    aiokafka's `partitions_for_topic` only knows topics its client already follows, and
+    `topics()` fetches fresh metadata without keeping it; assigning one partition makes
+    the client follow the topic, after which its partitions are known.
+    """
+    from aiokafka import TopicPartition
+
+    while topic not in await consumer.topics():
+        await asyncio.sleep(1.0)
+    consumer.assign([TopicPartition(topic, 0)])
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions:
+        await asyncio.sleep(0.1)
+        partitions = consumer.partitions_for_topic(topic)
+    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(assigned)
+    return assigned

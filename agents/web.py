@@ -1,4 +1,4 @@
-"""The worker's web endpoints: metrics and health."""
+"""The worker's web endpoints: metrics, health, the status report API and the dashboard."""
 
 from __future__ import annotations
 
@@ -7,14 +7,43 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.api import attach_api
+from agents.fleet import FleetView
+
 if TYPE_CHECKING:
     from agents.app import Backupwatch
 
 __all__ = ["attach_views"]
 
 
-def attach_views(worker: Backupwatch) -> None:
+def attach_views(worker: Backupwatch) -> FleetView:
+    """Add every endpoint to the worker's web server; returns the worker's fleet view."""
     app = worker.app
+    view = FleetView(worker.policies.policy_for)
+    changelog = worker.table.changelog_topic.get_topic_name()
+
+    @app.task
+    async def follow_fleet() -> None:
+        await view.follow(worker.settings, changelog)
+
+    # Faust mounts a placeholder index at "/"; the dashboard lives there instead. Its
+    # table and router pages would expose raw state and are not needed.
+    blueprints: Any = app.web.blueprints
+    blueprints._enabled = [
+        (prefix, bp)
+        for prefix, bp in blueprints._enabled
+        if not (
+            isinstance(bp, str)
+            and bp.startswith(
+                (
+                    "faust.web.apps.production_index",
+                    "faust.web.apps.tables",
+                    "faust.web.apps.router",
+                )
+            )
+        )
+    ]
+    attach_api(worker, view)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -49,3 +78,5 @@ def attach_views(worker: Backupwatch) -> None:
             }
         )
         return web.bytes(body, content_type="application/json", status=200 if ready else 503)
+
+    return view

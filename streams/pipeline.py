@@ -38,6 +38,7 @@ __all__ = [
     "Envelope",
     "PartitionProcessor",
     "Reroute",
+    "decided_clock",
 ]
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,12 @@ def _encode_clock(part: _Partition) -> bytes:
     """`decided;tick0;tick1;tick2` in epoch ms: the clock and each topic's latest tick,
     so that a restart resumes the partition's time exactly where the log had it."""
     return ";".join([_millis(part.decided), *map(_millis, part.latest_ticks)]).encode()
+
+
+def decided_clock(data: bytes) -> datetime | None:
+    """The clock a partition's decisions were made at, from its stored clock value."""
+    decided = data.decode().split(";", 1)[0]
+    return _from_millis(decided) if decided else None
 
 
 def _restore_clock(part: _Partition, data: bytes) -> None:

@@ -91,7 +91,7 @@ class Pipeline:
         if self._producer is not None:
             await self._producer.stop()
 
-    def worker(self, store: str = "memory://") -> WorkerRun:
+    def worker(self, store: str = "memory://", **overrides: Any) -> WorkerRun:
         n = len(self.workers)
         settings = Settings(
             bootstrap_servers=self.settings.bootstrap_servers,
@@ -103,6 +103,7 @@ class Pipeline:
             web_port=free_port(),
             # Time comes from the test's ticks, as from the simulator.
             tick_interval=timedelta(0),
+            **overrides,
         )
         run = WorkerRun(settings, self.tmp / f"worker-{n}.log")
         self.workers.append(run)

@@ -1,0 +1,391 @@
+"""The status report API and the dashboard, served by every worker's web server.
+
+Reads come from the worker's `FleetView` (the whole fleet, whichever worker is asked);
+admin writes are published to the policy and command topics, never written to a table,
+so that they are ordered with the devices' telemetry like any other input.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import orjson
+from aiohttp import web
+
+from agents.openapi import openapi_document
+from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
+from schemas.codec import decode_as, encode
+from schemas.errors import InvalidRecord
+from schemas.models import DeviceCommand, OrgPolicy
+from streams.errors import InvalidPolicy
+from streams.policy import policy_from_record
+from streams.report import (
+    QueryError,
+    csv_lines,
+    parse_query,
+    row_json,
+    select,
+    summarize_fleet,
+    summarize_org,
+    summarize_user,
+)
+from streams.status import device_status
+
+if TYPE_CHECKING:
+    from agents.app import Backupwatch
+    from agents.fleet import FleetView
+
+__all__ = ["attach_api"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+STATIC = resources.files("agents") / "static"
+_STATIC_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(status: int, message: str, parameter: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return _json(body, status)
+
+
+class Api:
+    def __init__(self, worker: Backupwatch, view: FleetView) -> None:
+        self.worker = worker
+        self.view = view
+        self.settings = worker.settings
+
+    def _view_info(self) -> dict[str, Any]:
+        stream_time = self.view.stream_time()
+        return {
+            "caught_up": self.view.caught_up.is_set(),
+            "devices": len(self.view.rows),
+            "stream_time": stream_time.isoformat() if stream_time else None,
+        }
+
+    def _not_found(self, what: str, ident: str) -> web.Response:
+        message = f"no {what} {ident!r}"
+        if not self.view.caught_up.is_set():
+            message += " (the fleet view is still reading the changelog; try again shortly)"
+        return _error(404, message)
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def devices(self, request: web.Request) -> web.Response:
+        try:
+            query = parse_query(request.query)
+        except QueryError as err:
+            return _error(400, err.message, err.parameter)
+        ctx = self.view.context()
+        page = select(list(self.view.rows.values()), query, ctx)
+        return _json(
+            {
+                "devices": [row_json(row, ctx) for row in page.rows],
+                "total": page.total,
+                "next_cursor": page.next_cursor,
+                "view": self._view_info(),
+            }
+        )
+
+    async def devices_csv(self, request: web.Request) -> web.StreamResponse:
+        params = {k: v for k, v in request.query.items() if k not in ("limit", "cursor")}
+        try:
+            query = parse_query(params)
+        except QueryError as err:
+            return _error(400, err.message, err.parameter)
+        ctx = self.view.context()
+        page = select(list(self.view.rows.values()), query, ctx, everything=True)
+        stamp = (self.view.stream_time() or datetime.now(UTC)).strftime("%Y%m%dT%H%MZ")
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="devices-{stamp}.csv"',
+            }
+        )
+        await response.prepare(request)
+        for chunk in csv_lines(page.rows, ctx):
+            await response.write(chunk.encode())
+        await response.write_eof()
+        return response
+
+    async def device(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        row = self.view.rows.get(device_id)
+        state = self.view.state(device_id)
+        if row is None or state is None:
+            return self._not_found("device", device_id)
+        now = self.view.now_of_partition(row.partition)
+        policy = self.view.policy_for(state.org_id)
+        status = device_status(state, now, policy)
+        body = msgspec.to_builtins(status)
+        body.pop("schema", None)
+        body["days_inactive"] = row_json(row, self.view.context())["days_inactive"]
+        body["thresholds"] = {
+            kind: {
+                "warning_days": policy.thresholds(kind).warning / timedelta(days=1),
+                "critical_days": policy.thresholds(kind).critical / timedelta(days=1),
+            }
+            for kind in ("connection", "backup", "completion")
+        }
+        body["recent_transitions"] = [
+            {
+                "at": entry.at.isoformat(),
+                "kind": entry.kind,
+                "destination_id": entry.destination_id,
+                "from": entry.from_level,
+                "to": entry.to_level,
+                "reason": entry.reason,
+            }
+            for entry in reversed(state.history)
+        ]
+        body["view"] = self._view_info()
+        return _json(body)
+
+    async def user(self, request: web.Request) -> web.Response:
+        user_id = request.match_info["user_id"]
+        rows = self.view.of_user(user_id)
+        if not rows:
+            return self._not_found("user", user_id)
+        return _json(
+            {**summarize_user(user_id, rows, self.view.context()), "view": self._view_info()}
+        )
+
+    async def org_summary(self, request: web.Request) -> web.Response:
+        org_id = request.match_info["org_id"]
+        rows = self.view.of_org(org_id)
+        if not rows:
+            return self._not_found("org", org_id)
+        try:
+            top = int(request.query.get("top", "10"))
+        except ValueError:
+            return _error(400, f"expected a whole number, got {request.query['top']!r}", "top")
+        if not 1 <= top <= 1000:
+            return _error(400, f"must be between 1 and 1000, got {top}", "top")
+        body = summarize_org(org_id, rows, self.view.context(), top=top)
+        record = self.worker.policies.record_for(org_id)
+        body["policy"] = msgspec.to_builtins(record) if record is not None else None
+        body["view"] = self._view_info()
+        return _json(body)
+
+    async def summary(self, request: web.Request) -> web.Response:
+        return _json({**summarize_fleet(self.view.rows.values()), "view": self._view_info()})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return _json(openapi_document())
+
+    # -- admin writes -------------------------------------------------------------------
+
+    def _authorize(self, request: web.Request) -> web.Response | None:
+        token = self.settings.api_token
+        if not token:
+            return _error(
+                403,
+                "admin writes are disabled on this worker: set BACKUPWATCH_API_TOKEN and send "
+                "it as 'Authorization: Bearer <token>'",
+            )
+        given = request.headers.get("Authorization", "")
+        scheme, _, credentials = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            credentials.strip().encode(), token.encode()
+        ):
+            return web.Response(
+                body=orjson.dumps({"error": "missing or wrong bearer token"}),
+                status=401,
+                content_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer realm="backupwatch"'},
+            )
+        return None
+
+    async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        raw = await request.read()
+        if not raw.strip():
+            return {}
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            return _error(400, f"the body is not JSON: {err}")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        return body
+
+    async def put_policy(self, request: web.Request) -> web.Response:
+        denied = self._authorize(request)
+        if denied is not None:
+            return denied
+        org_id = request.match_info["org_id"]
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        for fixed in ("schema", "org_id", "updated_at"):
+            if fixed in body:
+                return _error(400, f"{fixed} is set by the API, not the body", fixed)
+        # The topic tolerates fields from newer producers; a person's typo is an error.
+        known = sorted(set(OrgPolicy.__struct_fields__) - {"org_id", "updated_at"})
+        for name in body:
+            if name not in known:
+                return _error(400, f"unknown policy field; known: {', '.join(known)}", name)
+        document = {
+            **body,
+            "schema": "org_policy/1",
+            "org_id": org_id,
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+        try:
+            record = decode_as(orjson.dumps(document), OrgPolicy)
+            policy_from_record(record, self.worker.policies.base)
+        except InvalidRecord as err:
+            return _error(400, err.message, _field_of(err.message))
+        except InvalidPolicy as err:
+            return _error(400, str(err))
+        await self.worker.app.producer.send_and_wait(
+            self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record), None, None, None
+        )
+        return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
+
+    async def _command(self, request: web.Request, action: str, **fields: Any) -> web.Response:
+        device_id = request.match_info["device_id"]
+        row = self.view.rows.get(device_id)
+        if row is None:
+            return self._not_found("device", device_id)
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        reason = body.get("reason", "")
+        if not isinstance(reason, str):
+            return _error(400, "expected a string", "reason")
+        # Commands are ordered with the device's telemetry by its own stream time.
+        issued_at = self.view.now_of_partition(row.partition)
+        document: dict[str, Any] = {
+            "schema": "device_command/1",
+            "command_id": str(uuid.uuid4()),
+            "device_id": device_id,
+            "action": action,
+            "issued_at": issued_at.isoformat(),
+            "reason": reason,
+            "actor": "api",
+            **fields,
+        }
+        if action == "snooze":
+            until = _snooze_until(body, issued_at)
+            if isinstance(until, web.Response):
+                return until
+            document["snooze_until"] = until.isoformat()
+        try:
+            command = decode_as(orjson.dumps(document), DeviceCommand)
+        except InvalidRecord as err:
+            return _error(400, err.message, _field_of(err.message))
+        await self.worker.app.producer.send_and_wait(
+            self.settings.topic(DEVICE_COMMANDS),
+            device_id.encode(),
+            encode(command),
+            None,
+            None,
+            None,
+        )
+        return _json({"accepted": True, "command": msgspec.to_builtins(command)}, status=202)
+
+    def command(self, action: str) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            denied = self._authorize(request)
+            if denied is not None:
+                return denied
+            return await self._command(request, action)
+
+        return handle
+
+    # -- the dashboard -------------------------------------------------------------------
+
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info.get("name") or "index.html"
+        if "/" in name or name.startswith("."):
+            return _error(404, f"no file {name!r}")
+        resource = STATIC / name
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        if not resource.is_file() or suffix not in _STATIC_TYPES:
+            return _error(404, f"no file {name!r}")
+        return web.Response(
+            body=resource.read_bytes(),
+            content_type=_STATIC_TYPES[suffix],
+            headers={"Cache-Control": "no-cache"},
+        )
+
+
+def _field_of(message: str) -> str | None:
+    """The field a validation message names (msgspec says "... - at `$.field`")."""
+    match = re.search(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)", message)
+    return match.group(1) if match else None
+
+
+def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:
+    if ("until" in body) == ("hours" in body):
+        return _error(400, "give either 'until' (RFC 3339) or 'hours' (a number)", "until")
+    if "hours" in body:
+        hours = body["hours"]
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 8760:
+            return _error(400, "hours must be a number between 0 and 8760", "hours")
+        return now + timedelta(hours=hours)
+    raw = body["until"]
+    try:
+        until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        until = None
+    if until is None or until.tzinfo is None:
+        return _error(400, f"expected an RFC 3339 time with offset, got {raw!r}", "until")
+    if until <= now:
+        return _error(
+            400, f"{raw} is not after the device's stream time {now.isoformat()}", "until"
+        )
+    return until.astimezone(UTC)
+
+
+# (method, path, handler name): the routes the OpenAPI document must describe.
+ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/api/summary", "summary"),
+    ("GET", "/api/devices", "devices"),
+    ("GET", "/api/devices.csv", "devices_csv"),
+    ("GET", "/api/devices/{device_id}", "device"),
+    ("GET", "/api/users/{user_id}", "user"),
+    ("GET", "/api/orgs/{org_id}/summary", "org_summary"),
+    ("PUT", "/api/orgs/{org_id}/policy", "put_policy"),
+    ("POST", "/api/devices/{device_id}/snooze", "snooze"),
+    ("POST", "/api/devices/{device_id}/unsnooze", "unsnooze"),
+    ("POST", "/api/devices/{device_id}/deactivate", "deactivate"),
+    ("POST", "/api/devices/{device_id}/reactivate", "reactivate"),
+    ("GET", "/api/openapi.json", "openapi"),
+)
+
+_COMMANDS = ("snooze", "unsnooze", "deactivate", "reactivate")
+
+
+def attach_api(worker: Backupwatch, view: FleetView) -> None:
+    """Add the API and the dashboard to the worker's web server (before it starts)."""
+    api = Api(worker, view)
+    web_server: Any = worker.app.web  # Faust's aiohttp driver
+    router = web_server.web_app.router
+    for method, path, name in ROUTES:
+        handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
+        router.add_route(method, path, handler)
+    router.add_get("/", api.static)
+    router.add_get("/static/{name}", api.static)

@@ -1,0 +1,184 @@
+"""The whole fleet in every worker, for the status report API and the dashboard.
+
+Each worker owns the states of its own partitions only, but an admin may ask any worker
+about any device. Every state a worker writes also goes to the table's changelog topic,
+so each worker follows that changelog (all partitions, no consumer group) and keeps one
+report row per device plus the encoded state for the device detail. This costs the
+pipeline nothing extra to write, and a row is as current as the alerts: a worker writes
+a state only after the alerts it decided are acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
+from streams.policy import Policy
+from streams.report import DeviceRow, ReportContext, device_row
+from streams.state import DeviceState, decode_state
+
+if TYPE_CHECKING:
+    from agents.settings import Settings
+
+__all__ = ["FleetView"]
+
+log = logging.getLogger(__name__)
+
+
+class FleetView:
+    """Report rows of every device, kept current from the device-state changelog."""
+
+    def __init__(self, policy_for: Callable[[str], Policy]) -> None:
+        self.policy_for = policy_for
+        self.rows: dict[str, DeviceRow] = {}
+        self._states: dict[str, bytes] = {}
+        self._by_org: dict[str, set[str]] = {}
+        self._by_user: dict[str, set[str]] = {}
+        self.clocks: dict[int, datetime] = {}
+        # The newest event time seen: the stream time of partitions with no clock yet.
+        self._latest_seen: datetime | None = None
+        # Set once the changelog was read up to where it ended when the view started.
+        self.caught_up = asyncio.Event()
+        self.records_read = 0
+
+    # -- taking changelog records ---------------------------------------------------
+
+    def take(self, key: bytes | None, value: bytes | None, partition: int) -> None:
+        """One changelog record: a device's new state, a tombstone, or a partition clock."""
+        if key is None:
+            return
+        self.records_read += 1
+        device_id = key.decode("utf-8", "replace")
+        if device_id.startswith(CLOCK_KEY_PREFIX):
+            clock = decided_clock(value) if value else None
+            if clock is not None:
+                self.clocks[partition] = clock
+            return
+        if value is None:
+            self._forget(device_id)
+            return
+        try:
+            state = decode_state(value)
+        except Exception:  # a state this version cannot read; the worker logs its own
+            log.warning("fleet view: cannot decode the state of %s", device_id)
+            return
+        self._store(state, value, partition)
+
+    def _store(self, state: DeviceState, value: bytes, partition: int) -> None:
+        device_id = state.device_id
+        previous = self.rows.get(device_id)
+        if previous is not None and (
+            previous.org_id != state.org_id or previous.user_id != state.user_id
+        ):
+            self._unindex(previous)
+        seen = state.last_heartbeat or state.first_seen
+        if self._latest_seen is None or seen > self._latest_seen:
+            self._latest_seen = seen
+        now = self.clocks.get(partition) or seen
+        row = device_row(state, now, self.policy_for(state.org_id), partition)
+        self.rows[device_id] = row
+        self._states[device_id] = value
+        self._by_org.setdefault(row.org_id, set()).add(device_id)
+        self._by_user.setdefault(row.user_id, set()).add(device_id)
+
+    def _unindex(self, row: DeviceRow) -> None:
+        for index, key in ((self._by_org, row.org_id), (self._by_user, row.user_id)):
+            members = index.get(key)
+            if members is not None:
+                members.discard(row.device_id)
+                if not members:
+                    del index[key]
+
+    def _forget(self, device_id: str) -> None:
+        row = self.rows.pop(device_id, None)
+        self._states.pop(device_id, None)
+        if row is not None:
+            self._unindex(row)
+
+    # -- reading --------------------------------------------------------------------
+
+    def state(self, device_id: str) -> DeviceState | None:
+        value = self._states.get(device_id)
+        return decode_state(value) if value is not None else None
+
+    def of_org(self, org_id: str) -> list[DeviceRow]:
+        return [self.rows[d] for d in self._by_org.get(org_id, ())]
+
+    def of_user(self, user_id: str) -> list[DeviceRow]:
+        return [self.rows[d] for d in self._by_user.get(user_id, ())]
+
+    def orgs(self) -> Iterable[str]:
+        return self._by_org.keys()
+
+    def stream_time(self) -> datetime | None:
+        """The fleet's stream time: the latest partition clock (or event, before any)."""
+        if self.clocks:
+            return max(self.clocks.values())
+        return self._latest_seen
+
+    def now_of_partition(self, partition: int) -> datetime:
+        clock = self.clocks.get(partition)
+        if clock is not None:
+            return clock
+        return self.stream_time() or datetime.now(UTC)
+
+    def context(self) -> ReportContext:
+        """What queries need: each device is judged at its own partition's clock."""
+        clocks = dict(self.clocks)
+        fallback = self.stream_time() or datetime.now(UTC)
+
+        def now_of(row: DeviceRow) -> datetime:
+            return clocks.get(row.partition, fallback)
+
+        return ReportContext(now_of=now_of, policy_of=self.policy_for)
+
+    # -- following the changelog ----------------------------------------------------
+
+    async def follow(self, settings: Settings, topic: str) -> None:
+        """Read `topic` from the beginning, then follow it, until cancelled."""
+        from aiokafka import AIOKafkaConsumer
+
+        from agents.topics import assign_whole_topic
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            # Faust creates the changelog when the worker starts, maybe after this task.
+            assigned = await assign_whole_topic(consumer, topic)
+            await consumer.seek_to_beginning(*assigned)
+            ends = await consumer.end_offsets(assigned)
+            started = asyncio.get_running_loop().time()
+            while True:
+                if not self.caught_up.is_set() and await _reached(consumer, ends):
+                    self.caught_up.set()
+                    log.info(
+                        "fleet view: %d devices from %d changelog records in %.1f s",
+                        len(self.rows),
+                        self.records_read,
+                        asyncio.get_running_loop().time() - started,
+                    )
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for tp, records in batches.items():
+                    for record in records:
+                        self.take(record.key, record.value, tp.partition)
+                # Let the worker's own agent run between chunks of a long catch-up.
+                await asyncio.sleep(0)
+        finally:
+            await consumer.stop()
+
+
+async def _reached(consumer: Any, ends: dict[Any, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True

@@ -1,0 +1,294 @@
+// The backupwatch dashboard: plain JavaScript against the worker's /api, no build step.
+"use strict";
+
+const REFRESH_MS = 5000;
+const $ = (selector, root = document) => root.querySelector(selector);
+
+const ui = {
+  org: "",
+  loaded: 100, // rows shown; a refresh reloads as many
+  timer: null,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function ago(iso, now) {
+  if (!iso) return "never";
+  const days = (Date.parse(now) - Date.parse(iso)) / 86400000;
+  if (days < 1 / 24) return `${Math.max(0, Math.round(days * 1440))} min ago`;
+  if (days < 1) return `${Math.round(days * 24)} h ago`;
+  return `${days.toFixed(1)} d ago`;
+}
+
+function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+// The console's rule: the bar's colour is the backup freshness state (green: new data
+// within the warning threshold, yellow: warning, red: critical); its fill is completed %.
+function progressBar(state, percent) {
+  const pct = Math.max(0, Math.min(100, Number(percent) || 0));
+  return el("div", { class: "bar", dataset: { state, percent: String(pct) } },
+    el("div", { class: `fill ${state}`, style: `width:${pct}%` }),
+    el("span", { class: "pct" }, `${pct.toFixed(pct % 1 ? 1 : 0)}%`));
+}
+
+function badge(state, text) {
+  return el("span", { class: `badge ${state}` }, text || state);
+}
+
+function setInfo(view) {
+  const parts = [`${view.devices} devices`];
+  if (view.stream_time) parts.push(`stream time ${view.stream_time.replace("T", " ").slice(0, 16)} UTC`);
+  if (!view.caught_up) parts.push("catching up…");
+  $("#view-info").textContent = parts.join(" · ");
+}
+
+// -- the fleet ---------------------------------------------------------------------
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData($("#filters"))) {
+    if (value) params.set(key, String(value));
+  }
+  if (ui.org) params.set("org", ui.org);
+  return params;
+}
+
+function tile(label, n, cls, onclick) {
+  return el("div", { class: `tile ${cls || ""}`, dataset: { tile: label }, onclick },
+    el("div", { class: "n" }, n), el("div", { class: "label" }, label));
+}
+
+function pickState(state) {
+  const form = $("#filters");
+  form.state.value = state;
+  form.kind.value = "";
+  loadDevices();
+}
+
+async function loadSummary() {
+  const fleet = await api("/api/summary");
+  setInfo(fleet.view);
+  const select = $("#org");
+  const known = new Set([...select.options].map((o) => o.value));
+  for (const org of fleet.orgs) {
+    if (!known.has(org.org_id)) select.append(el("option", { value: org.org_id }, org.org_id));
+  }
+  const tiles = $("#tiles");
+  if (ui.org) {
+    const s = await api(`/api/orgs/${encodeURIComponent(ui.org)}/summary`);
+    tiles.replaceChildren(
+      tile("devices", s.devices),
+      tile("critical", s.by_state.critical, "critical", () => pickState("critical")),
+      tile("warning", s.by_state.warning, "warning", () => pickState("warning")),
+      tile("ok", s.by_state.ok, "ok", () => pickState("ok")),
+      tile("online", s.online),
+      tile("snoozed", s.snoozed),
+      tile("deactivated", s.deactivated),
+      tile("outdated app", s.app_version_outdated),
+    );
+  } else {
+    const t = fleet.totals;
+    tiles.replaceChildren(
+      tile("devices", t.devices),
+      tile("critical", t.critical, "critical", () => pickState("critical")),
+      tile("warning", t.warning, "warning", () => pickState("warning")),
+      tile("ok", t.ok, "ok", () => pickState("ok")),
+      tile("deactivated", t.deactivated),
+      tile("orgs", fleet.orgs.length),
+    );
+  }
+}
+
+function deviceRow(d) {
+  return el("tr", {
+    dataset: { deviceId: d.device_id, worstState: d.worst_state, backupState: d.alert_states.backup },
+    onclick: () => { location.hash = `#/devices/${encodeURIComponent(d.device_id)}`; },
+  },
+  el("td", {}, el("div", {}, d.hostname || d.device_id), el("div", { class: "muted" }, d.device_id)),
+  el("td", {}, d.user_id),
+  el("td", {}, d.org_id),
+  el("td", {}, d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
+    d.snoozed ? " 💤" : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
+  el("td", {}, progressBar(d.alert_states.backup, d.percent_complete)),
+  el("td", {}, ago(d.last_completed_backup, d.stream_time)),
+  el("td", {}, ago(d.last_connected, d.stream_time)),
+  el("td", {}, `${d.days_inactive} d`),
+  el("td", {}, d.top_cause ? el("code", {}, d.top_cause) : ""));
+}
+
+// mode: "reset" (first page), "refresh" (as many rows as shown), "more" (the next page).
+async function loadDevices(mode = "reset") {
+  const params = filterParams();
+  $("#csv").href = `/api/devices.csv?${params}`;
+  const tbody = $("#devices tbody");
+  const more = mode === "more" && ui.cursor;
+  if (more) {
+    params.set("cursor", ui.cursor);
+    params.set("limit", "100");
+  } else {
+    const rows = mode === "refresh" ? ui.loaded : 100;
+    params.set("limit", String(Math.min(1000, Math.max(100, rows))));
+  }
+  const page = await api(`/api/devices?${params}`);
+  setInfo(page.view);
+  const rows = page.devices.map(deviceRow);
+  if (more) tbody.append(...rows); else tbody.replaceChildren(...rows);
+  ui.cursor = page.next_cursor;
+  ui.loaded = tbody.children.length;
+  $("#count").textContent = `${page.total} matching devices, ${ui.loaded} shown`;
+  $("#count").dataset.total = String(page.total);
+  $("#more").hidden = !page.next_cursor;
+}
+
+// -- one device --------------------------------------------------------------------
+
+function chart(days) {
+  const width = 28 * Math.max(days.length, 1);
+  const height = 90;
+  const maxBytes = Math.max(1, ...days.map((d) => d.bytes_sent));
+  const maxBeats = Math.max(1, ...days.map((d) => d.heartbeats));
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height + 14));
+  days.forEach((d, i) => {
+    const add = (cls, x, w, value, max, title) => {
+      const h = Math.round((value / max) * height);
+      const rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("class", cls);
+      rect.setAttribute("x", String(x));
+      rect.setAttribute("y", String(height - h));
+      rect.setAttribute("width", String(w));
+      rect.setAttribute("height", String(h));
+      const t = document.createElementNS(ns, "title");
+      t.textContent = title;
+      rect.append(t);
+      svg.append(rect);
+    };
+    add("beats", i * 28 + 2, 8, d.heartbeats, maxBeats, `${d.date}: ${d.heartbeats} heartbeats`);
+    add("bytes", i * 28 + 11, 14, d.bytes_sent, maxBytes, `${d.date}: ${bytes(d.bytes_sent)} sent`);
+    const label = document.createElementNS(ns, "text");
+    label.setAttribute("x", String(i * 28 + 2));
+    label.setAttribute("y", String(height + 12));
+    label.textContent = d.date.slice(5);
+    svg.append(label);
+  });
+  return svg;
+}
+
+function facts(pairs) {
+  return el("dl", {}, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]));
+}
+
+async function showDevice(deviceId) {
+  const section = $("#device");
+  let d;
+  try {
+    d = await api(`/api/devices/${encodeURIComponent(deviceId)}`);
+  } catch (err) {
+    section.replaceChildren(el("a", { href: "#/" }, "← all devices"), el("p", {}, String(err.message)));
+    return;
+  }
+  setInfo(d.view);
+  const now = d.stream_time;
+  const alerts = d.open_alerts.map((a) => el("div", { class: "card alert", dataset: { kind: a.kind, state: a.state } },
+    el("h3", {}, badge(a.state), ` ${a.kind}${a.destination_id ? ` · ${a.destination_id}` : ""}`,
+      el("span", { class: "muted" }, ` ${a.days_observed} days`)),
+    a.diagnosis.map((c) => el("div", { class: "cause", dataset: { cause: c.code } },
+      el("div", {}, el("code", {}, c.code), ` — ${c.summary}`),
+      el("div", { class: "evidence" }, Object.entries(c.evidence).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(" · ")),
+      el("div", {}, el("strong", {}, "Action: "), c.action)))));
+  const destinations = d.destinations.map((x) => el("div", { class: "card destination", dataset: { destination: x.destination_id } },
+    el("h3", {}, x.destination_id, " ", badge(x.backup_state, `backup ${x.backup_state}`), " ",
+      badge(x.completion_state, `completion ${x.completion_state}`)),
+    progressBar(x.backup_state, x.percent_complete),
+    facts([
+      ["Last connected", ago(x.last_connected, now)],
+      ["Last new data", ago(x.last_new_data, now)],
+      ["Last completed", ago(x.last_completed_backup, now)],
+      ["Last activity", ago(x.last_activity, now)],
+      ["Session", x.session_state],
+      ["Selected", `${x.selected_files} files, ${bytes(x.selected_bytes)}`],
+      ["To do", `${x.todo_files} files, ${bytes(x.todo_bytes)}`],
+    ])));
+  const transitions = d.recent_transitions.map((t) => el("tr", {},
+    el("td", {}, t.at.replace("T", " ").slice(0, 16)), el("td", {}, t.kind), el("td", {}, t.destination_id || ""),
+    el("td", {}, badge(t.from), " → ", badge(t.to)), el("td", {}, t.reason)));
+  section.replaceChildren(
+    el("a", { href: "#/" }, "← all devices"),
+    el("h2", { dataset: { deviceId: d.device_id } }, d.hostname || d.device_id, " ", badge(d.worst_state)),
+    el("div", { class: "cards" },
+      el("div", { class: "card" }, el("h3", {}, "Device"), facts([
+        ["Device", d.device_id], ["User", el("span", {}, d.user_id)], ["Org", d.org_id],
+        ["OS", d.os], ["App version", `${d.app_version}${d.app_version_outdated ? " (outdated)" : ""}`],
+        ["Online", d.online ? "yes" : "no"], ["Service", d.service_state],
+        ["Paused", d.backup_paused ? "yes" : "no"], ["Deactivated", d.deactivated ? "yes" : "no"],
+        ["Snoozed until", d.snoozed_until], ["Last heartbeat", ago(d.last_heartbeat, now)],
+        ["Last connected", ago(d.last_connected, now)],
+        ["States", el("span", {}, ["connection", "backup", "completion"].map((k) => [badge(d.alert_states[k], `${k} ${d.alert_states[k]}`), " "]))],
+      ])),
+      el("div", { class: "card" }, el("h3", {}, "Daily activity (14 days)"), chart(d.daily),
+        el("div", { class: "muted" }, "light: heartbeats · dark: bytes sent"))),
+    el("h3", {}, "Open alerts"), alerts.length ? el("div", { class: "cards" }, alerts) : el("p", { class: "muted" }, "None."),
+    el("h3", {}, "Destinations"), el("div", { class: "cards" }, destinations),
+    el("h3", {}, "Recent transitions"),
+    transitions.length ? el("table", {}, el("tbody", {}, transitions)) : el("p", { class: "muted" }, "None."));
+}
+
+// -- routing and refresh ------------------------------------------------------------
+
+async function render() {
+  const match = location.hash.match(/^#\/devices\/(.+)$/);
+  $("#fleet").hidden = Boolean(match);
+  $("#device").hidden = !match;
+  try {
+    if (match) await showDevice(decodeURIComponent(match[1]));
+    else await Promise.all([loadSummary(), loadDevices("refresh")]);
+    document.body.dataset.loaded = String(Date.now());
+  } catch (err) {
+    $("#view-info").textContent = `error: ${err.message}`;
+  }
+}
+
+function schedule() {
+  clearTimeout(ui.timer);
+  ui.timer = setTimeout(async () => { await render(); schedule(); }, REFRESH_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#org").addEventListener("change", (e) => { ui.org = e.target.value; ui.loaded = 100; render(); });
+  $("#filters").addEventListener("change", () => loadDevices());
+  $("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadDevices(); });
+  $("#filters").q.addEventListener("input", () => loadDevices());
+  $("#more").addEventListener("click", () => loadDevices("more"));
+  window.addEventListener("hashchange", render);
+  render();
+  schedule();
+});

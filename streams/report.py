@@ -1,0 +1,639 @@
+"""The fleet report: one row per device, and the queries an admin runs over them.
+
+A row is what the device status report shows of a device, cut from its state when the
+state changes. What depends on the time of asking (online, days since the last backup
+activity) is worked out at query time against the device's stream time, so a row never
+goes stale while it waits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from schemas.types import AlertKind, Level
+from streams.diagnosis import diagnose
+from streams.policy import DEFAULT_POLICY, Policy, parse_version
+from streams.state import DeviceState
+from streams.status import KINDS, LEVELS, worst
+
+__all__ = [
+    "COLUMNS",
+    "CSV_COLUMNS",
+    "MAX_PAGE",
+    "DeviceQuery",
+    "DeviceRow",
+    "Page",
+    "QueryError",
+    "ReportContext",
+    "csv_lines",
+    "device_row",
+    "parse_query",
+    "row_json",
+    "select",
+    "summarize_fleet",
+    "summarize_org",
+    "summarize_user",
+]
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
+
+
+class DeviceRow(msgspec.Struct, frozen=True, gc=False):
+    """One device as the status report lists it."""
+
+    device_id: str
+    org_id: str
+    user_id: str
+    hostname: str
+    os: str
+    app_version: str
+    destinations: tuple[str, ...]
+    connection: Level
+    backup: Level
+    completion: Level
+    worst_state: Level
+    first_seen: datetime
+    last_heartbeat: datetime | None
+    last_connected: datetime | None
+    last_activity: datetime | None
+    last_completed_backup: datetime | None
+    # The least complete destination: the one that needs attention.
+    percent_complete: float
+    selected_bytes: int
+    todo_bytes: int
+    snoozed_until: datetime | None
+    deactivated: bool
+    backup_paused: bool
+    top_cause: str | None
+    # The partition whose clock is this device's stream time.
+    partition: int = 0
+
+
+def _latest(times: Iterable[datetime | None]) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return max(present) if present else None
+
+
+def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:
+    """The kind and destination of the device's most urgent open alert: the worst level,
+    then the kind first in `KINDS` (the order the device detail lists them)."""
+    found: tuple[int, int, AlertKind, str | None] | None = None
+    if state.connection.level != "ok":
+        found = (_RANK[state.connection.level], 0, "connection", None)
+    for dest in state.destinations:
+        slots: tuple[tuple[int, AlertKind, Level], ...] = (
+            (1, "backup", dest.backup.level),
+            (2, "completion", dest.completion.level),
+        )
+        for index, kind, level in slots:
+            if level == "ok":
+                continue
+            if found is None or (_RANK[level], -index) > (found[0], -found[1]):
+                found = (_RANK[level], index, kind, dest.destination_id)
+    return None if found is None else (found[2], found[3])
+
+
+def device_row(
+    state: DeviceState, now: datetime, policy: Policy = DEFAULT_POLICY, partition: int = 0
+) -> DeviceRow:
+    """The report row of a device; `now` is its stream time (for the diagnosis)."""
+    backup = worst(d.backup.level for d in state.destinations)
+    completion = worst(d.completion.level for d in state.destinations)
+    top_cause = None
+    slot = _worst_slot(state)
+    if slot is not None:
+        kind, destination_id = slot
+        causes = diagnose(state, kind, now, destination_id=destination_id, policy=policy)
+        top_cause = causes[0].code if causes else None
+    return DeviceRow(
+        device_id=state.device_id,
+        org_id=state.org_id,
+        user_id=state.user_id,
+        hostname=state.hostname,
+        os=state.os,
+        app_version=state.app_version,
+        destinations=tuple(d.destination_id for d in state.destinations),
+        connection=state.connection.level,
+        backup=backup,
+        completion=completion,
+        worst_state=worst((state.connection.level, backup, completion)),
+        first_seen=state.first_seen,
+        last_heartbeat=state.last_heartbeat,
+        last_connected=state.last_connected,
+        last_activity=_latest(d.last_activity for d in state.destinations),
+        last_completed_backup=_latest(d.last_completed for d in state.destinations),
+        percent_complete=min((d.percent_complete for d in state.destinations), default=0.0),
+        selected_bytes=sum(d.selected_bytes for d in state.destinations),
+        todo_bytes=sum(d.todo_bytes for d in state.destinations),
+        snoozed_until=state.snoozed_until,
+        deactivated=state.deactivated,
+        backup_paused=state.backup_paused,
+        top_cause=top_cause,
+        partition=partition,
+    )
+
+
+# -- what depends on the time of asking ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """What a query needs besides the rows: each device's stream time and org policy."""
+
+    now_of: Callable[[DeviceRow], datetime]
+    policy_of: Callable[[str], Policy] = lambda _org: DEFAULT_POLICY
+
+
+def _online(row: DeviceRow, ctx: ReportContext) -> bool:
+    if row.last_heartbeat is None:
+        return False
+    return ctx.now_of(row) - row.last_heartbeat < ctx.policy_of(row.org_id).online_window
+
+
+def _days_inactive(row: DeviceRow, ctx: ReportContext) -> float:
+    """Days since the last backup activity (any progress report), or since the device was
+    first seen when it never reported any."""
+    since = row.last_activity or row.first_seen
+    return max(0.0, (ctx.now_of(row) - since).total_seconds() / 86400)
+
+
+def _snoozed(row: DeviceRow, ctx: ReportContext) -> bool:
+    return row.snoozed_until is not None and row.snoozed_until > ctx.now_of(row)
+
+
+# -- columns -------------------------------------------------------------------------
+
+# Each sortable column: how to read it from a row (a value that compares; None sorts
+# last in either order). States sort by severity, times by time.
+_Getter = Callable[[DeviceRow, ReportContext], Any]
+
+
+def _time(name: str) -> _Getter:
+    def get(row: DeviceRow, _ctx: ReportContext) -> float | None:
+        value: datetime | None = getattr(row, name)
+        return value.timestamp() if value is not None else None
+
+    return get
+
+
+def _plain(name: str) -> _Getter:
+    return lambda row, _ctx: getattr(row, name)
+
+
+def _level(name: str) -> _Getter:
+    return lambda row, _ctx: _RANK[getattr(row, name)]
+
+
+COLUMNS: dict[str, _Getter] = {
+    "device_id": _plain("device_id"),
+    "org_id": _plain("org_id"),
+    "user_id": _plain("user_id"),
+    "hostname": lambda row, _ctx: row.hostname.lower(),
+    "os": _plain("os"),
+    "app_version": lambda row, _ctx: parse_version(row.app_version) if row.app_version else None,
+    "destinations": lambda row, _ctx: len(row.destinations),
+    "connection": _level("connection"),
+    "backup": _level("backup"),
+    "completion": _level("completion"),
+    "worst_state": _level("worst_state"),
+    "online": lambda row, ctx: int(_online(row, ctx)),
+    "days_inactive": _days_inactive,
+    "percent_complete": _plain("percent_complete"),
+    "first_seen": _time("first_seen"),
+    "last_heartbeat": _time("last_heartbeat"),
+    "last_connected": _time("last_connected"),
+    "last_activity": _time("last_activity"),
+    "last_completed_backup": _time("last_completed_backup"),
+    "selected_bytes": _plain("selected_bytes"),
+    "todo_bytes": _plain("todo_bytes"),
+    "snoozed_until": _time("snoozed_until"),
+    "deactivated": lambda row, _ctx: int(row.deactivated),
+    "top_cause": _plain("top_cause"),
+}
+
+# The CSV download: the columns an admin knows from the device status report.
+CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("org_id", "Org"),
+    ("user_id", "User"),
+    ("device_id", "Device"),
+    ("hostname", "Hostname"),
+    ("destinations", "Destinations"),
+    ("app_version", "App version"),
+    ("worst_state", "Alert state"),
+    ("connection", "Connection"),
+    ("backup", "Backup"),
+    ("completion", "Completion"),
+    ("online", "Online"),
+    ("percent_complete", "Completed %"),
+    ("last_connected", "Last connected"),
+    ("last_completed_backup", "Last completed backup"),
+    ("last_activity", "Last activity"),
+    ("days_inactive", "Days since last activity"),
+    ("selected_bytes", "Selected bytes"),
+    ("todo_bytes", "To do bytes"),
+    ("top_cause", "Top diagnosis"),
+    ("snoozed_until", "Snoozed until"),
+    ("deactivated", "Deactivated"),
+)
+
+
+# -- the query -------------------------------------------------------------------------
+
+
+class QueryError(ValueError):
+    """A bad query parameter: which one, and what is wrong with it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceQuery:
+    org: str | None = None
+    user: str | None = None
+    state: Level | None = None
+    kind: str | None = None
+    online: bool | None = None
+    min_days_inactive: float | None = None
+    version_below: tuple[int, ...] | None = None
+    completed_below: float | None = None
+    snoozed: bool | None = None
+    deactivated: bool | None = None
+    search: str | None = None
+    sort: str = "worst_state"
+    descending: bool = True
+    limit: int = DEFAULT_PAGE
+    cursor: tuple[Any, ...] | None = None
+
+
+QUERY_PARAMETERS = (
+    "org",
+    "user",
+    "state",
+    "kind",
+    "online",
+    "min_days_inactive",
+    "version_below",
+    "completed_below",
+    "snoozed",
+    "deactivated",
+    "q",
+    "sort",
+    "order",
+    "limit",
+    "cursor",
+)
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _boolean(name: str, raw: str) -> bool:
+    try:
+        return _BOOLEANS[raw.strip().lower()]
+    except KeyError:
+        raise QueryError(name, f"expected true or false, got {raw!r}") from None
+
+
+def _number(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise QueryError(name, f"expected a number, got {raw!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise QueryError(name, f"must be between {low:g} and {high:g}, got {raw!r}")
+    return value
+
+
+def parse_query(params: Mapping[str, str]) -> DeviceQuery:
+    """A query from URL parameters; `QueryError` names the first bad one."""
+    unknown = sorted(set(params) - set(QUERY_PARAMETERS))
+    if unknown:
+        raise QueryError(unknown[0], f"unknown parameter; known: {', '.join(QUERY_PARAMETERS)}")
+    values: dict[str, Any] = {}
+    for name in ("org", "user"):
+        if params.get(name):
+            values[name] = params[name]
+    if "q" in params and params["q"].strip():
+        values["search"] = params["q"].strip().lower()
+    if "state" in params:
+        if params["state"] not in LEVELS:
+            raise QueryError(
+                "state", f"expected one of {', '.join(LEVELS)}, got {params['state']!r}"
+            )
+        values["state"] = params["state"]
+    if "kind" in params:
+        if params["kind"] not in KINDS:
+            raise QueryError("kind", f"expected one of {', '.join(KINDS)}, got {params['kind']!r}")
+        values["kind"] = params["kind"]
+    for name in ("online", "snoozed", "deactivated"):
+        if name in params:
+            values[name] = _boolean(name, params[name])
+    if "min_days_inactive" in params:
+        values["min_days_inactive"] = _number(
+            "min_days_inactive", params["min_days_inactive"], 0, 36500
+        )
+    if "completed_below" in params:
+        values["completed_below"] = _number("completed_below", params["completed_below"], 0, 100)
+    if "version_below" in params:
+        raw = params["version_below"].strip()
+        if not raw or not any(ch.isdigit() for ch in raw):
+            raise QueryError("version_below", f"expected a version like 11.2.1, got {raw!r}")
+        values["version_below"] = parse_version(raw)
+    if "sort" in params:
+        if params["sort"] not in COLUMNS:
+            raise QueryError(
+                "sort", f"unknown column {params['sort']!r}; one of {', '.join(COLUMNS)}"
+            )
+        values["sort"] = params["sort"]
+    if "order" in params:
+        if params["order"] not in ("asc", "desc"):
+            raise QueryError("order", f"expected asc or desc, got {params['order']!r}")
+        values["descending"] = params["order"] == "desc"
+    if "limit" in params:
+        try:
+            limit = int(params["limit"])
+        except ValueError:
+            raise QueryError("limit", f"expected a whole number, got {params['limit']!r}") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise QueryError("limit", f"must be between 1 and {MAX_PAGE}, got {limit}")
+        values["limit"] = limit
+    query = DeviceQuery(**values)
+    if params.get("cursor"):
+        query = DeviceQuery(**{**values, "cursor": _decode_cursor(params["cursor"], query)})
+    return query
+
+
+def _encode_cursor(query: DeviceQuery, key: tuple[Any, ...]) -> str:
+    payload = orjson.dumps([query.sort, query.descending, *key])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str, query: DeviceQuery) -> tuple[Any, ...]:
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError):
+        raise QueryError("cursor", "not a cursor this API returned") from None
+    if not isinstance(payload, list) or len(payload) != 5:
+        raise QueryError("cursor", "not a cursor this API returned")
+    sort, descending, *key = payload
+    if sort != query.sort or descending != query.descending:
+        raise QueryError(
+            "cursor", "the cursor belongs to another sort order; start again without it"
+        )
+    if isinstance(key[1], list):  # app versions travel as JSON arrays
+        key[1] = tuple(key[1])
+    return tuple(key)
+
+
+def _matches(row: DeviceRow, query: DeviceQuery, ctx: ReportContext) -> bool:
+    if query.org is not None and row.org_id != query.org:
+        return False
+    if query.user is not None and row.user_id != query.user:
+        return False
+    if query.state is not None or query.kind is not None:
+        level = getattr(row, query.kind) if query.kind is not None else row.worst_state
+        if query.state is not None and level != query.state:
+            return False
+        if query.state is None and level == "ok":
+            return False
+    if query.deactivated is not None and row.deactivated != query.deactivated:
+        return False
+    if query.completed_below is not None and not row.percent_complete < query.completed_below:
+        return False
+    if query.version_below is not None and (
+        not row.app_version or parse_version(row.app_version) >= query.version_below
+    ):
+        return False
+    if query.search is not None and not (
+        query.search in row.device_id.lower()
+        or query.search in row.hostname.lower()
+        or query.search in row.user_id.lower()
+    ):
+        return False
+    if query.online is not None and _online(row, ctx) != query.online:
+        return False
+    if query.snoozed is not None and _snoozed(row, ctx) != query.snoozed:
+        return False
+    if query.min_days_inactive is not None:
+        if _days_inactive(row, ctx) < query.min_days_inactive:
+            return False
+    return True
+
+
+@dataclass(slots=True)
+class Page:
+    rows: list[DeviceRow]
+    total: int
+    next_cursor: str | None = None
+    matched: list[DeviceRow] = field(default_factory=list)
+
+
+def _sort_key(query: DeviceQuery, ctx: ReportContext) -> Callable[[DeviceRow], tuple[Any, ...]]:
+    get = COLUMNS[query.sort]
+    missing_last = 1 if not query.descending else 0
+
+    def key(row: DeviceRow) -> tuple[Any, ...]:
+        value = get(row, ctx)
+        if value is None:
+            return (missing_last, 0, row.device_id)
+        return (1 - missing_last, value, row.device_id)
+
+    return key
+
+
+def select(
+    rows: Iterable[DeviceRow], query: DeviceQuery, ctx: ReportContext, *, everything: bool = False
+) -> Page:
+    """The page of matching rows after the query's cursor, in its order.
+
+    Paging is by key (the sort value, then the device id), not by offset: a device that
+    changes between two pages is neither skipped twice nor listed twice because others moved.
+    With `everything`, every matching row in order (the CSV download).
+    """
+    key = _sort_key(query, ctx)
+    matched = [row for row in rows if _matches(row, query, ctx)]
+    keyed = [(key(row), row) for row in matched]
+    if query.cursor is not None:
+        after = query.cursor
+        keyed = [kr for kr in keyed if (kr[0] < after if query.descending else kr[0] > after)]
+    keyed.sort(key=lambda kr: kr[0], reverse=query.descending)
+    if everything:
+        return Page([row for _, row in keyed], len(matched))
+    page = keyed[: query.limit]
+    next_cursor = None
+    if len(keyed) > query.limit:
+        next_cursor = _encode_cursor(query, page[-1][0])
+    return Page([row for _, row in page], len(matched), next_cursor)
+
+
+# -- output ----------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
+    """A row as the API returns it, with the columns that depend on the time of asking."""
+    return {
+        "device_id": row.device_id,
+        "org_id": row.org_id,
+        "user_id": row.user_id,
+        "hostname": row.hostname,
+        "os": row.os,
+        "app_version": row.app_version,
+        "app_version_outdated": ctx.policy_of(row.org_id).version_outdated(row.app_version),
+        "destinations": list(row.destinations),
+        "alert_states": {
+            "connection": row.connection,
+            "backup": row.backup,
+            "completion": row.completion,
+        },
+        "worst_state": row.worst_state,
+        "online": _online(row, ctx),
+        "percent_complete": row.percent_complete,
+        "first_seen": _iso(row.first_seen),
+        "last_heartbeat": _iso(row.last_heartbeat),
+        "last_connected": _iso(row.last_connected),
+        "last_activity": _iso(row.last_activity),
+        "last_completed_backup": _iso(row.last_completed_backup),
+        "days_inactive": round(_days_inactive(row, ctx), 2),
+        "selected_bytes": row.selected_bytes,
+        "todo_bytes": row.todo_bytes,
+        "snoozed": _snoozed(row, ctx),
+        "snoozed_until": _iso(row.snoozed_until),
+        "deactivated": row.deactivated,
+        "backup_paused": row.backup_paused,
+        "top_cause": row.top_cause,
+        "stream_time": ctx.now_of(row).isoformat(),
+    }
+
+
+def _csv_value(name: str, data: Mapping[str, Any]) -> str:
+    if name in ("connection", "backup", "completion"):
+        return str(data["alert_states"][name])
+    value = data[name]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return " ".join(value)
+    return str(value)
+
+
+def csv_lines(rows: Iterable[DeviceRow], ctx: ReportContext, chunk: int = 500) -> Iterator[str]:
+    """The CSV download in chunks of rows, header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([title for _, title in CSV_COLUMNS])
+    count = 0
+    for row in rows:
+        data = row_json(row, ctx)
+        writer.writerow([_csv_value(name, data) for name, _ in CSV_COLUMNS])
+        count += 1
+        if count % chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+# -- rollups ---------------------------------------------------------------------------
+
+
+def _urgency(row: DeviceRow) -> tuple[int, float, str]:
+    """Most urgent first: worst state, then the longest silence."""
+    reference = row.last_connected or row.first_seen
+    return (-_RANK[row.worst_state], reference.timestamp(), row.device_id)
+
+
+def summarize_org(
+    org_id: str, rows: Sequence[DeviceRow], ctx: ReportContext, top: int = 10
+) -> dict[str, Any]:
+    """Counts per state and per kind (deactivated devices apart), most urgent first."""
+    by_state = dict.fromkeys(LEVELS, 0)
+    by_kind = {kind: dict.fromkeys(LEVELS, 0) for kind in KINDS}
+    online = deactivated = snoozed = outdated = 0
+    active: list[DeviceRow] = []
+    policy = ctx.policy_of(org_id)
+    for row in rows:
+        if row.deactivated:
+            deactivated += 1
+            continue
+        active.append(row)
+        online += _online(row, ctx)
+        snoozed += _snoozed(row, ctx)
+        outdated += policy.version_outdated(row.app_version)
+        by_state[row.worst_state] += 1
+        for kind in KINDS:
+            by_kind[kind][getattr(row, kind)] += 1
+    urgent = sorted((r for r in active if r.worst_state != "ok"), key=_urgency)[:top]
+    return {
+        "org_id": org_id,
+        "devices": len(rows),
+        "active": len(active),
+        "online": online,
+        "deactivated": deactivated,
+        "snoozed": snoozed,
+        "app_version_outdated": outdated,
+        "by_state": by_state,
+        "by_kind": by_kind,
+        "most_urgent": [row_json(r, ctx) for r in urgent],
+    }
+
+
+def summarize_user(user_id: str, rows: Sequence[DeviceRow], ctx: ReportContext) -> dict[str, Any]:
+    """A user shows the worst of their active devices."""
+    active = [r for r in rows if not r.deactivated]
+    alert_states = {kind: worst(getattr(r, kind) for r in active) for kind in KINDS}
+    return {
+        "user_id": user_id,
+        "orgs": sorted({r.org_id for r in rows}),
+        "devices": len(rows),
+        "worst_state": worst(alert_states.values()),
+        "alert_states": alert_states,
+        "online": any(_online(r, ctx) for r in active),
+        "device_list": [row_json(r, ctx) for r in sorted(rows, key=_urgency)],
+    }
+
+
+def summarize_fleet(rows: Iterable[DeviceRow]) -> dict[str, Any]:
+    """Counts per org and state: the dashboard's first view."""
+
+    def zero() -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        counts.update(devices=0, deactivated=0)
+        return counts
+
+    orgs: dict[str, dict[str, int]] = {}
+    totals = zero()
+    for row in rows:
+        counts = orgs.get(row.org_id)
+        if counts is None:
+            counts = orgs[row.org_id] = zero()
+        for target in (counts, totals):
+            target["devices"] += 1
+            if row.deactivated:
+                target["deactivated"] += 1
+            else:
+                target[row.worst_state] += 1
+    return {
+        "totals": totals,
+        "orgs": [{"org_id": org, **counts} for org, counts in sorted(orgs.items())],
+    }
