@@ -19,7 +19,7 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -134,7 +134,7 @@ function deviceRow(d) {
   el("td", {}, d.user_id),
   el("td", {}, d.org_id),
   el("td", {}, d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
-    d.snoozed ? " 💤" : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
+    d.snoozed ? el("span", { class: "muted" }, " snoozed") : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
   el("td", {}, progressBar(d.alert_states.backup, d.percent_complete)),
   el("td", {}, ago(d.last_completed_backup, d.stream_time)),
   el("td", {}, ago(d.last_connected, d.stream_time)),
@@ -167,6 +167,18 @@ async function loadDevices(mode = "reset") {
 }
 
 // -- one device --------------------------------------------------------------------
+
+// The 14-day window ending on the stream time's day; days with no record are zeros.
+function window14(daily, streamTime) {
+  const byDate = new Map(daily.map((d) => [d.date, d]));
+  const end = Date.parse(streamTime.slice(0, 10) + "T00:00:00Z");
+  const days = [];
+  for (let i = 13; i >= 0; i -= 1) {
+    const date = new Date(end - i * 86400000).toISOString().slice(0, 10);
+    days.push(byDate.get(date) || { date, heartbeats: 0, bytes_sent: 0, completions: 0 });
+  }
+  return days;
+}
 
 function chart(days) {
   const width = 28 * Math.max(days.length, 1);
@@ -254,7 +266,7 @@ async function showDevice(deviceId) {
         ["Last connected", ago(d.last_connected, now)],
         ["States", el("span", {}, ["connection", "backup", "completion"].map((k) => [badge(d.alert_states[k], `${k} ${d.alert_states[k]}`), " "]))],
       ])),
-      el("div", { class: "card" }, el("h3", {}, "Daily activity (14 days)"), chart(d.daily),
+      el("div", { class: "card" }, el("h3", {}, "Daily activity (14 days)"), chart(window14(d.daily, d.stream_time)),
         el("div", { class: "muted" }, "light: heartbeats · dark: bytes sent"))),
     el("h3", {}, "Open alerts"), alerts.length ? el("div", { class: "cards" }, alerts) : el("p", { class: "muted" }, "None."),
     el("h3", {}, "Destinations"), el("div", { class: "cards" }, destinations),

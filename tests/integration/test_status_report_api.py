@@ -4,152 +4,25 @@ writes published to the topics and taking effect."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import json
-import time
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
-from agents.settings import Settings
-from agents.simulator.fleet import Fleet
-from agents.simulator.producer import simulate
 from schemas.codec import decode_as
-from schemas.models import Alert, OrgPolicy
+from schemas.models import OrgPolicy
 from streams.status import worst
-from tests.kafka_harness import fresh_name, log_tail
-from tests.worker_harness import Pipeline, WorkerRun
+from tests.api_harness import TOKEN, Fed, call, fed_worker, until
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 9, 1, tzinfo=UTC)
-DAYS = 10
-TICK = timedelta(minutes=5)
-END = START + timedelta(days=DAYS)
-TOKEN = "s3cret-admin-token"  # noqa: S105 - the test's own token
-
-
-def call(
-    worker: WorkerRun,
-    path: str,
-    *,
-    method: str = "GET",
-    body: Any = None,
-    token: str | None = None,
-) -> tuple[int, Any, dict[str, str]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{worker.web}{path}", data=data, method=method)  # noqa: S310
-    if token is not None:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            raw, status, headers = response.read(), response.status, dict(response.headers)
-    except urllib.error.HTTPError as err:
-        raw, status, headers = err.read(), err.code, dict(err.headers)
-    if headers.get("Content-Type", "").startswith("application/json"):
-        return status, json.loads(raw), headers
-    return status, raw.decode(), headers
-
-
-def final_levels(alerts: Iterable[Alert]) -> dict[str, dict[str, str]]:
-    """Per device and kind, the worst level over destinations after the last alert."""
-    slots: dict[tuple[str, str, str | None], str] = {}
-    for alert in sorted(alerts, key=lambda a: a.decided_at):
-        if alert.transition != "reminder":
-            slots[(alert.device_id, alert.kind, alert.destination_id)] = alert.to_state
-    levels: dict[str, dict[str, str]] = {}
-    for (device, kind, _dest), level in slots.items():
-        kinds = levels.setdefault(device, {"connection": "ok", "backup": "ok", "completion": "ok"})
-        kinds[kind] = worst([kinds[kind], level])  # type: ignore[list-item]
-    return levels
-
-
-class Fed:
-    def __init__(self, pipeline: Pipeline, worker: WorkerRun, fleet: Fleet) -> None:
-        self.pipeline = pipeline
-        self.worker = worker
-        self.fleet = fleet
-        self.alerts: list[Alert] = []
-
-    def levels(self, device_id: str) -> dict[str, str]:
-        return final_levels(self.alerts).get(
-            device_id, {"connection": "ok", "backup": "ok", "completion": "ok"}
-        )
-
-    def all_rows(self, query: str = "", limit: int = 1000) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            path = f"/api/devices?limit={limit}{'&' + query if query else ''}"
-            if cursor:
-                path += f"&cursor={cursor}"
-            status, body, _ = call(self.worker, path)
-            assert status == 200, body
-            rows.extend(body["devices"])
-            cursor = body["next_cursor"]
-            if cursor is None:
-                return rows
-
-
-async def _until(check: Any, what: str, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await asyncio.to_thread(check)
-        if last:
-            return last
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fed(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fed]:
-    prefix = fresh_name("bw-api-") + "."
-    settings = Settings(
-        bootstrap_servers=kafka_bootstrap,
-        topic_prefix=prefix,
-        app_id=prefix.rstrip(".") + "-app",
-        partitions=4,
-    )
-    tmp: Path = tmp_path_factory.mktemp("api")
-    pipeline = Pipeline(settings, tmp)
-    await pipeline.setup()
-    worker = pipeline.worker(api_token=TOKEN)
-    try:
-        worker.start()
-        await asyncio.to_thread(worker.wait_ready)
-        fleet = Fleet(devices=60, seed=23, start=START, every_fault=True)
-        await simulate(
-            settings, fleet, start=START, days=DAYS, tick_every=TICK, record_timestamps="wall"
-        )
-        run = Fed(pipeline, worker, fleet)
-
-        def caught_up() -> bool:
-            _, body, _ = call(worker, "/api/summary")
-            stream_time = body["view"]["stream_time"]
-            return bool(
-                body["view"]["caught_up"]
-                and stream_time
-                and datetime.fromisoformat(stream_time) >= END
-                and body["totals"]["devices"] == len(fleet.devices)
-            )
-
-        await _until(caught_up, "the fleet view to reach the end of the simulation")
-        run.alerts = await pipeline.alerts()
+    async with fed_worker(kafka_bootstrap, tmp_path_factory.mktemp("api")) as run:
         yield run
-    finally:
-        await pipeline.close()
-        print(f"--- worker log (tail) ---\n{log_tail(worker.log_path, 40)}")
 
 
 async def test_any_worker_lists_the_whole_fleet_consistent_with_the_alerts(fed: Fed) -> None:
@@ -314,7 +187,7 @@ async def test_deactivating_a_device_resolves_its_alerts_through_the_topics(fed:
         _, row, _ = call(fed.worker, f"/api/devices/{device}")
         return bool(row["deactivated"] and row["worst_state"] == "ok")
 
-    await _until(deactivated, f"{device} to show deactivated")
+    await until(deactivated, f"{device} to show deactivated")
     alerts = await fed.pipeline.alerts()
     resolved = [
         a
@@ -341,7 +214,7 @@ async def test_snooze_and_policy_writes_are_validated_and_published(fed: Fed) ->
         _, page, _ = call(fed.worker, f"/api/devices?snoozed=true&q={device}")
         return any(r["device_id"] == device for r in page["devices"])
 
-    await _until(snoozed, f"{device} to show snoozed")
+    await until(snoozed, f"{device} to show snoozed")
 
     org = fed.all_rows()[0]["org_id"]
     status, body, _ = call(
@@ -376,4 +249,4 @@ async def test_snooze_and_policy_writes_are_validated_and_published(fed: Fed) ->
         _, summary, _ = call(fed.worker, f"/api/orgs/{org}/summary")
         return bool(summary["policy"] and summary["app_version_outdated"] > 0)
 
-    await _until(outdated, "the org summary to count devices below the new minimum version")
+    await until(outdated, "the org summary to count devices below the new minimum version")

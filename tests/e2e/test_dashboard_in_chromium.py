@@ -1,0 +1,179 @@
+"""The dashboard in a real headless Chromium (Debian's), against a worker fed by the
+simulator: tiles and rows agree with the API, bar colours follow the console's rule,
+filters work, a click opens the device with its destinations, chart and diagnosis.
+
+Screenshots go to `var/test-artifacts/` (or `BACKUPWATCH_TEST_ARTIFACTS`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.api_harness import Fed, call, fed_worker
+from tests.kafka_harness import REPO
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("BACKUPWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("BACKUPWATCH_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
+
+# The bar colours of app.css: green, yellow, red.
+COLOURS = {
+    "ok": "rgb(46, 157, 68)",
+    "warning": "rgb(224, 168, 0)",
+    "critical": "rgb(212, 58, 47)",
+}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def fed(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fed]:
+    async with fed_worker(kafka_bootstrap, tmp_path_factory.mktemp("dashboard")) as run:
+        yield run
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium (.ci/run does)")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1400, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+async def rows_on_page(page: Page) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await page.eval_on_selector_all(
+        "#devices tbody tr",
+        """rows => rows.map(tr => {
+            const bar = tr.querySelector('.bar');
+            const fill = bar.querySelector('.fill');
+            return {
+                device_id: tr.dataset.deviceId,
+                worst_state: tr.dataset.worstState,
+                backup_state: bar.dataset.state,
+                percent: Number(bar.dataset.percent),
+                colour: getComputedStyle(fill).backgroundColor,
+                width: fill.getBoundingClientRect().width / bar.getBoundingClientRect().width,
+            };
+        })""",
+    )
+    return rows
+
+
+async def tile(page: Page, name: str) -> int:
+    text = await page.inner_text(f'.tile[data-tile="{name}"] .n')
+    return int(text)
+
+
+async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+    await page.wait_for_selector('.tile[data-tile="critical"]')
+    await shot(page, "fleet")
+
+    _, summary, _ = call(fed.worker, "/api/summary")
+    for state in ("critical", "warning", "ok"):
+        assert await tile(page, state) == summary["totals"][state], state
+    assert await tile(page, "devices") == summary["totals"]["devices"]
+
+    _, api_page, _ = call(fed.worker, "/api/devices?limit=100")
+    shown = await rows_on_page(page)
+    assert [r["device_id"] for r in shown] == [d["device_id"] for d in api_page["devices"]]
+    by_id = {d["device_id"]: d for d in api_page["devices"]}
+    for row in shown:
+        device = by_id[row["device_id"]]
+        assert row["worst_state"] == device["worst_state"]
+        # The console's rule: the colour is the backup freshness state; the fill, completed %.
+        assert row["backup_state"] == device["alert_states"]["backup"]
+        assert row["colour"] == COLOURS[row["backup_state"]], row
+        assert row["percent"] == pytest.approx(device["percent_complete"])
+        assert row["width"] == pytest.approx(device["percent_complete"] / 100, abs=0.02)
+    assert {r["colour"] for r in shown} >= {COLOURS["ok"]}
+    total = await page.get_attribute("#count", "data-total")
+    assert total is not None and int(total) == api_page["total"]
+
+
+async def test_filtering_critical_devices_shows_exactly_those(fed: Fed, page: Page) -> None:
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+    await page.click('.tile[data-tile="critical"]')
+    _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1000")
+    await page.wait_for_function(
+        "n => document.querySelector('#count').dataset.total === String(n)", arg=critical["total"]
+    )
+    shown = await rows_on_page(page)
+    assert {r["device_id"] for r in shown} == {d["device_id"] for d in critical["devices"]}
+    assert all(r["worst_state"] == "critical" for r in shown)
+    await shot(page, "critical")
+
+    await page.fill('input[name="q"]', shown[0]["device_id"])
+    await page.wait_for_function("() => document.querySelector('#count').dataset.total === '1'")
+    assert [r["device_id"] for r in await rows_on_page(page)] == [shown[0]["device_id"]]
+
+
+async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page: Page) -> None:
+    _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1")
+    device_id = critical["devices"][0]["device_id"]
+    _, device, _ = call(fed.worker, f"/api/devices/{device_id}")
+
+    await page.goto(f"{fed.worker.web}/")
+    await page.click('.tile[data-tile="critical"]')
+    await page.wait_for_selector(f'#devices tbody tr[data-device-id="{device_id}"]')
+    await page.click(f'#devices tbody tr[data-device-id="{device_id}"]')
+    await page.wait_for_selector(f'#device h2[data-device-id="{device_id}"]')
+    assert page.url.endswith(f"#/devices/{device_id}")
+
+    alerts = await page.eval_on_selector_all(
+        "#device .alert", "cards => cards.map(c => [c.dataset.kind, c.dataset.state])"
+    )
+    assert sorted(map(tuple, alerts)) == sorted((a["kind"], a["state"]) for a in device["open_alerts"])
+    causes = await page.eval_on_selector_all("#device .cause", "cs => cs.map(c => c.dataset.cause)")
+    assert causes[0] == device["open_alerts"][0]["diagnosis"][0]["code"]
+    destinations = await page.eval_on_selector_all(
+        "#device .destination", "ds => ds.map(d => d.dataset.destination)"
+    )
+    assert destinations == [d["destination_id"] for d in device["destinations"]]
+    # The chart shows the 14-day window: two bars a day, the days with data as the API has them.
+    titles = await page.eval_on_selector_all(
+        "#device .chart rect title", "ts => ts.map(t => t.textContent)"
+    )
+    assert len(titles) == 2 * 14
+    for day in device["daily"]:
+        if day["date"] >= titles[0][:10]:
+            assert f"{day['date']}: {day['heartbeats']} heartbeats" in titles
+    await shot(page, "device")
+
+    await page.click("text=← all devices")
+    await page.wait_for_selector("#devices tbody tr")
