@@ -158,7 +158,8 @@ async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page:
     alerts = await page.eval_on_selector_all(
         "#device .alert", "cards => cards.map(c => [c.dataset.kind, c.dataset.state])"
     )
-    assert sorted(map(tuple, alerts)) == sorted((a["kind"], a["state"]) for a in device["open_alerts"])
+    expected = sorted((a["kind"], a["state"]) for a in device["open_alerts"])
+    assert sorted(map(tuple, alerts)) == expected
     causes = await page.eval_on_selector_all("#device .cause", "cs => cs.map(c => c.dataset.cause)")
     assert causes[0] == device["open_alerts"][0]["diagnosis"][0]["code"]
     destinations = await page.eval_on_selector_all(
