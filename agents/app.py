@@ -28,6 +28,7 @@ from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 from msgspec.structs import replace
 
+from agents.consumer_lag import consumer_lags
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
 from agents.settings import Settings
@@ -109,6 +110,7 @@ class Backupwatch:
             items_of=self._items_of,
             partition_for=self.partition_for,
             policy_for=self.policies.policy_for,
+            stopwatch=time.perf_counter,
         )
         # The event of each partition in the batch at hand: table reads and writes of a
         # partition run with it as Faust's current event, so that the store and the
@@ -303,6 +305,7 @@ class Backupwatch:
             m.alerts.labels(kind, transition).inc(n)
         for tick in result.ticks:
             m.tick_devices.observe(tick.devices_advanced)
+            m.tick_duration.observe(tick.seconds)
         m.batch_duration.observe(took)
         m.batch_size.observe(size)
         now = datetime.now(UTC)
@@ -327,14 +330,10 @@ class Backupwatch:
 
     def update_gauges(self) -> None:
         m = self.metrics
-        now = datetime.now(UTC)
-        for partition, clock in self.processor.clocks().items():
-            if clock is not None:
-                m.stream_time.labels(str(partition)).set(clock.timestamp())
-                m.stream_time_lag.labels(str(partition)).set((now - clock).total_seconds())
-        for (kind, state), n in self.processor.device_counts().items():
-            m.devices.labels(kind, state).set(n)
+        m.observe_clocks(self.processor.clocks(), datetime.now(UTC))
+        m.observe_device_counts(self.processor.device_counts())
         m.devices_indexed.set(self.processor.devices_indexed())
+        m.observe_consumer_lag(consumer_lags(self.app, self.topic_index))
 
     def _on_policy_change(self, org_id: str) -> None:
         self.processor.policy_changed(org_id)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams.status import KINDS, LEVELS
 
 __all__ = ["WorkerMetrics"]
 
@@ -70,6 +75,12 @@ class WorkerMetrics:
             buckets=(0, 1, 10, 100, 1000, 10000, 100000),
             registry=r,
         )
+        self.tick_duration = Histogram(
+            "backupwatch_tick_duration_seconds",
+            "Time to step one partition's clock (decide the due devices, release parked records)",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
         self.ticks_sent = Counter(
             "backupwatch_ticks_sent", "Tick records this worker appended", registry=r
         )
@@ -99,3 +110,28 @@ class WorkerMetrics:
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )
+
+    # Gauges of partitions and states are set whole each time: a partition handed to
+    # another worker, or a state no device holds any more, must not keep its last value
+    # (two workers would report one partition, a resolved critical would stay 1). Scrapes
+    # run on the same event loop, so none sees a gauge between clear() and set().
+
+    def observe_clocks(self, clocks: Mapping[int, datetime | None], now: datetime) -> None:
+        """Stream time and its lag behind `now` for each partition this worker holds."""
+        held = {str(p): clock for p, clock in clocks.items() if clock is not None}
+        self.stream_time.clear()
+        self.stream_time_lag.clear()
+        for partition, clock in held.items():
+            self.stream_time.labels(partition).set(clock.timestamp())
+            self.stream_time_lag.labels(partition).set((now - clock).total_seconds())
+
+    def observe_device_counts(self, counts: Mapping[tuple[str, str], int]) -> None:
+        for kind in KINDS:
+            for state in LEVELS:
+                self.devices.labels(kind, state).set(counts.get((kind, state), 0))
+
+    def observe_consumer_lag(self, lags: Mapping[tuple[str, int], int]) -> None:
+        """Records behind the end of each input partition this worker holds."""
+        self.consumer_lag.clear()
+        for (topic, partition), lag in lags.items():
+            self.consumer_lag.labels(topic, str(partition)).set(lag)

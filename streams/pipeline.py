@@ -80,6 +80,8 @@ class TickReport:
     partition: int
     clock: datetime
     devices_advanced: int
+    # Time the step took (the processor's stopwatch; 0 without one).
+    seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -103,6 +105,10 @@ class BatchResult:
     event_times: dict[int, datetime] = field(default_factory=dict)
     # Records read ahead of their partition's clock and parked in this batch.
     parked: int = 0
+
+
+def _no_stopwatch() -> float:
+    return 0.0
 
 
 class _Partition:
@@ -199,8 +205,12 @@ class PartitionProcessor:
         items_of: Callable[[int], Iterable[tuple[str, bytes]]],
         partition_for: Callable[[bytes], int],
         policy_for: Callable[[str], Policy],
+        stopwatch: Callable[[], float] | None = None,
     ) -> None:
         self.partitions = partitions
+        # Measures how long a clock step takes (a metric); handed in, so the core
+        # itself reads no clock.
+        self._stopwatch = stopwatch or _no_stopwatch
         self._load = load
         self._items_of = items_of
         self._partition_for = partition_for
@@ -458,6 +468,7 @@ class PartitionProcessor:
                 result.writes[clock_key] = _encode_clock(part)
                 result.homes[clock_key] = part.number
             return
+        started = self._stopwatch()
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
             # A policy changed: the org's devices are due now (their revision differs).
@@ -476,7 +487,9 @@ class PartitionProcessor:
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
         result.homes[clock_key] = part.number
-        result.ticks.append(TickReport(envelope.partition, clock, advanced))
+        result.ticks.append(
+            TickReport(envelope.partition, clock, advanced, self._stopwatch() - started)
+        )
 
     def _unpark(
         self,
