@@ -1,0 +1,71 @@
+"""Prometheus accepts the project's config and rules, the rules do what their unit tests
+(`deploy/prometheus/rules.test.yml`) say, and they select only metrics that exist."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from agents.metrics import WorkerMetrics
+from tests.promql import exported_names, metric_names
+
+REPO = Path(__file__).resolve().parents[3]
+PROMETHEUS = REPO / "deploy" / "prometheus"
+# Series Prometheus itself makes for every target.
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
+
+
+def promtool(*args: str) -> str:
+    tool = shutil.which("promtool")
+    if tool is None:
+        pytest.fail(
+            "promtool is missing: install Debian's prometheus package "
+            "(`apt-get install prometheus`; .ci/run does it)",
+            pytrace=False,
+        )
+    done = subprocess.run(
+        [tool, *args], cwd=PROMETHEUS, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, f"promtool {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_promtool_accepts_the_config() -> None:
+    assert "SUCCESS" in promtool("check", "config", "prometheus.yml")
+
+
+def test_promtool_accepts_the_rules() -> None:
+    assert "SUCCESS" in promtool("check", "rules", "rules.yml")
+
+
+def test_each_rule_fires_when_it_should_and_only_then() -> None:
+    assert "SUCCESS" in promtool("test", "rules", "rules.test.yml")
+
+
+def _rules() -> list[dict[str, str]]:
+    groups = yaml.safe_load((PROMETHEUS / "rules.yml").read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_the_rules_cover_what_an_operator_must_hear_about() -> None:
+    selected = {name for rule in _rules() for name in metric_names(rule["expr"])}
+    assert {
+        "backupwatch_stream_time_lag_seconds",
+        "backupwatch_consumer_lag_records",
+        "backupwatch_dead_letters_total",
+        "backupwatch_devices",
+        "backupwatch_notify_dead_letters_total",
+    } <= selected
+
+
+def test_the_worker_rules_select_only_metrics_the_worker_exports() -> None:
+    exported = exported_names(generate_latest(WorkerMetrics(CollectorRegistry()).registry).decode())
+    for rule in _rules():
+        names = metric_names(rule["expr"]) - SCRAPE_SERIES
+        worker_names = {n for n in names if not n.startswith("backupwatch_notify_")}
+        assert worker_names <= exported, (rule["alert"], worker_names - exported)
