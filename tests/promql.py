@@ -57,6 +57,9 @@ def exported_names(exposition: str) -> set[str]:
     for line in exposition.splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(maxsplit=3)
+            # The text format names a counter's family with its `_total` already.
+            if kind.strip() == "counter" and name.endswith("_total"):
+                name = name.removesuffix("_total")
             suffixes = {
                 "counter": ("_total", "_created"),
                 "histogram": ("_bucket", "_sum", "_count", "_created"),
