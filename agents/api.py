@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from agents.app import Backupwatch
     from agents.fleet import FleetView
 
-__all__ = ["attach_api"]
+__all__ = ["ROUTES", "attach_api", "attach_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -381,9 +381,13 @@ _COMMANDS = ("snooze", "unsnooze", "deactivate", "reactivate")
 
 def attach_api(worker: Backupwatch, view: FleetView) -> None:
     """Add the API and the dashboard to the worker's web server (before it starts)."""
-    api = Api(worker, view)
     web_server: Any = worker.app.web  # Faust's aiohttp driver
-    router = web_server.web_app.router
+    attach_routes(web_server.web_app.router, worker, view)
+
+
+def attach_routes(router: web.UrlDispatcher, worker: Backupwatch, view: FleetView) -> None:
+    """Add the API and the dashboard to an aiohttp router."""
+    api = Api(worker, view)
     for method, path, name in ROUTES:
         handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
         router.add_route(method, path, handler)
