@@ -579,33 +579,60 @@ def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
     }
 
 
-def _csv_value(name: str, data: Mapping[str, Any]) -> str:
-    if name in ("connection", "backup", "completion"):
-        return str(data["alert_states"][name])
-    value = data[name]
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return " ".join(value)
-    return str(value)
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
-def csv_lines(rows: Iterable[DeviceRow], ctx: ReportContext, chunk: int = 500) -> Iterator[str]:
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _csv_time(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+# How each CSV column is written; the same values `row_json` gives, cheaper per row.
+_CSV_FIELDS: dict[str, Callable[[DeviceRow, ReportContext], str]] = {
+    "org_id": lambda r, _c: r.org_id,
+    "user_id": lambda r, _c: r.user_id,
+    "device_id": lambda r, _c: r.device_id,
+    "hostname": lambda r, _c: r.hostname,
+    "destinations": lambda r, _c: " ".join(r.destinations),
+    "app_version": lambda r, _c: r.app_version,
+    "worst_state": lambda r, _c: r.worst_state,
+    "connection": lambda r, _c: r.connection,
+    "backup": lambda r, _c: r.backup,
+    "completion": lambda r, _c: r.completion,
+    "online": lambda r, c: _yes(_online(r, c)),
+    "percent_complete": lambda r, _c: str(r.percent_complete),
+    "last_connected": lambda r, _c: _csv_time(r.last_connected),
+    "last_completed_backup": lambda r, _c: _csv_time(r.last_completed_backup),
+    "last_activity": lambda r, _c: _csv_time(r.last_activity),
+    "days_inactive": lambda r, c: str(round(_days_inactive(r, c), 2)),
+    "selected_bytes": lambda r, _c: str(r.selected_bytes),
+    "todo_bytes": lambda r, _c: str(r.todo_bytes),
+    "top_cause": lambda r, _c: _text(r.top_cause),
+    "snoozed_until": lambda r, _c: _csv_time(r.snoozed_until),
+    "deactivated": lambda r, _c: _yes(r.deactivated),
+}
+
+
+def csv_lines(rows: Iterable[DeviceRow], ctx: ReportContext, chunk: int = 1000) -> Iterator[str]:
     """The CSV download in chunks of rows, header first."""
+    fields = [_CSV_FIELDS[name] for name, _ in CSV_COLUMNS]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([title for _, title in CSV_COLUMNS])
-    count = 0
+    batch: list[list[str]] = []
     for row in rows:
-        data = row_json(row, ctx)
-        writer.writerow([_csv_value(name, data) for name, _ in CSV_COLUMNS])
-        count += 1
-        if count % chunk == 0:
+        batch.append([field(row, ctx) for field in fields])
+        if len(batch) == chunk:
+            writer.writerows(batch)
+            batch.clear()
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    writer.writerows(batch)
     yield buffer.getvalue()
 
 
