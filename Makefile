@@ -48,9 +48,13 @@ format: setup ## apply ruff's formatting and safe fixes
 run: setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
 	$(BIN)/python -m agents.demo
 
-bench: setup ## the standard benchmark set (see docs/benchmarks.md)
+$(VENV)/.bench-installed: pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: setup $(VENV)/.bench-installed ## the standard benchmark set (see docs/benchmarks.md)
 	$(BIN)/python -m bench.core
-	$(BIN)/python -m bench.pipeline --records 300000 --devices 30000 --runs 3
+	$(BIN)/python -m bench.pipeline --records 100000 --devices 10000 --runs 3
 
 clean: ## remove the virtualenv and caches (not the Kafka jar cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

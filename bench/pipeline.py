@@ -43,6 +43,7 @@ import os
 import resource
 import shlex
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -303,6 +304,45 @@ class RawConfig:
     # 2,000 → 27k, 1,000 → 27k) and raise the peak RSS (407 MiB at 10,000, 237 MiB at
     # 2,000): a tick that decides a whole partition then lands in a bigger batch.
     max_records: int = 2_000
+    # Where the naive Faust and Quix runners keep their local state.
+    state_dir: str = ""
+    store: str = "memory://"
+
+
+async def committed_to_end(
+    bootstrap: str,
+    group: str,
+    topics: Sequence[str],
+    partitions: int,
+    commit: Any = None,
+    timeout: float = 120.0,
+) -> None:
+    """Return once `group` has committed the end offset of every partition of `topics`
+    (calling `commit()` before each look, when given)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while True:
+            if commit is not None:
+                await commit()
+            behind = []
+            for tp in tps:
+                if ends[tp] and ((await consumer.committed(tp)) or 0) < ends[tp]:
+                    behind.append(tp)
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{group}: offsets not committed to the end: {behind}")
+            await asyncio.sleep(0.05)
+    finally:
+        await consumer.stop()
 
 
 async def run_raw(cfg: RawConfig) -> dict[str, Any]:
@@ -463,9 +503,13 @@ class Result:
         return self.cpu / self.events * 1000
 
 
-def raw_run(cfg: RawConfig) -> Result:
+CHILDREN = {"raw": "raw", "naive": "naive Faust", "quix": "Quix Streams"}
+
+
+def raw_run(cfg: RawConfig, kind: str = "raw") -> Result:
+    """Run one of the runners that live in a process of their own (raw, naive, quix)."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.pipeline", "--raw-child", json.dumps(cfg.__dict__)],
+        [sys.executable, "-m", "bench.pipeline", "--child", kind, json.dumps(cfg.__dict__)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
@@ -473,10 +517,14 @@ def raw_run(cfg: RawConfig) -> Result:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the raw runner failed (exit {done.returncode})")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"the {kind} runner failed (exit {done.returncode})")
+    # The figures are the last line that is a JSON object (libraries may print too).
+    lines = [line[line.index("{") :] for line in done.stdout.splitlines() if "{" in line]
+    if not lines:
+        raise RuntimeError(f"the {kind} runner printed no figures:\n{done.stdout[-2000:]}")
+    report = json.loads(lines[-1])
     return Result(
-        "raw",
+        CHILDREN[kind],
         report["records"],
         report["seconds"],
         report["cpu"],
@@ -562,13 +610,31 @@ class Workers:
             worker.stop()
 
 
+def profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` (every thread, idle time included) into collapsed stacks
+    at `out`, until it is sent SIGINT."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--idle", "--threads"]
+        + ["--rate", "200", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def worker_run(
-    workers: Workers, app_id: str, total: int, store: str = "memory://"
+    workers: Workers,
+    app_id: str,
+    total: int,
+    store: str = "memory://",
+    profile: Path | None = None,
 ) -> tuple[Worker, Result]:
     """Start a worker on the filled inputs and time it until it has accounted for
-    `total` records; the worker is left running (the caller stops or restarts it)."""
+    `total` records; the worker is left running (the caller stops or restarts it).
+    With `profile`, py-spy records the worker meanwhile into that file."""
     worker = workers.new(app_id, store)
     worker.wait("/readyz 200", worker.readyz, timeout=180)
+    spy = profiler(worker.pid, profile) if profile is not None else None
     ready = time.monotonic()
     t_zero, cpu_zero = ready, cpu_seconds(worker.pid)
     last_report = ready
@@ -585,6 +651,20 @@ def worker_run(
             # The last poll before processing began: its start, within one poll.
             t_zero, cpu_zero = now, cpu
         elif events >= total:
+            # Every record processed; the run ends when their offsets are committed
+            # (Faust flushes the producer, changelog included, before it commits).
+            asyncio.run(
+                committed_to_end(
+                    worker.settings.bootstrap_servers,
+                    worker.settings.app_id,
+                    [worker.settings.topic(name) for name in INPUTS],
+                    worker.settings.partitions,
+                )
+            )
+            now, cpu = time.monotonic(), cpu_seconds(worker.pid)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
             break
         if now - last_report >= 5 and events:
             last_report = now
@@ -694,12 +774,13 @@ def report(
     command: str,
     filled: Fill,
     raws: list[Result],
-    workers_memory: list[Result],
+    others: dict[str, list[Result]],
     rocks: Result | None,
     restarts: list[Restart],
     idle_kb: int,
 ) -> None:
     raw_rate = statistics.median(r.rate for r in raws)
+    workers_memory = others.get("backupwatch", [])
     print()
     print(f"command:  {command}")
     print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
@@ -719,12 +800,25 @@ def report(
     print(header)
     print("-" * len(header))
     print(median_row("raw (aiokafka + PartitionProcessor)", raws, raw_rate))
-    print(median_row("backupwatch worker (memory://)", workers_memory, raw_rate))
+    labels = {
+        "naive": "naive Faust (memory://)",
+        "quix": "Quix Streams (RocksDB)",
+        "backupwatch": "backupwatch worker (memory://)",
+    }
+    for kind, results in others.items():
+        print(median_row(labels[kind], results, raw_rate))
     if rocks is not None:
         print(median_row("backupwatch worker (rocksdb://)", [rocks], raw_rate))
+    if workers_memory:
+        ours = statistics.median(r.rate for r in workers_memory)
+        for kind in ("naive", "quix"):
+            if others.get(kind):
+                theirs = statistics.median(r.rate for r in others[kind])
+                print(f"backupwatch / {labels[kind]}: {ours / theirs:.2f}x")
     print()
     print("each run (s, events/s, CPU s, peak RSS):")
-    for r in [*raws, *workers_memory, *([rocks] if rocks else [])]:
+    everything = [r for results in others.values() for r in results]
+    for r in [*raws, *everything, *([rocks] if rocks else [])]:
         notes = []
         if "startup_s" in r.extra:
             notes.append(f"start to ready {r.extra['startup_s']:.1f} s")
@@ -751,6 +845,8 @@ def report(
                 f"{mib(again.rss_kb):>10} {again.cpu:>7.1f} {again.changelog_records:>18,}"
             )
     print()
+    if not workers_memory:
+        return
     hwm = statistics.median(r.hwm_kb for r in workers_memory)
     print(f"idle worker (ready, empty topics): {mib(idle_kb)} RSS")
     print(
@@ -781,12 +877,37 @@ def main(argv: list[str] | None = None) -> int:
         help="also a tick every N minutes of simulated time (default: only start and end)",
     )
     parser.add_argument("--no-restart", action="store_true", help="skip restart-to-ready")
-    parser.add_argument("--raw-child", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--runners",
+        default="raw,naive,quix,backupwatch",
+        help="which runners, in this order each run (default: all four)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy records each backupwatch run into DIR/worker-runN.txt (collapsed stacks; "
+        "it slows the worker down: not for figures)",
+    )
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.raw_child:
-        cfg = RawConfig(**json.loads(args.raw_child))
-        print(json.dumps(asyncio.run(run_raw(cfg))))
+    if args.child:
+        kind, config = args.child
+        cfg = RawConfig(**json.loads(config))
+        if kind == "raw":
+            print(json.dumps(asyncio.run(run_raw(cfg))))
+        elif kind == "naive":
+            from bench.naive_faust import run_naive_faust
+
+            run_naive_faust(cfg)
+        else:
+            from bench.quix import run_quix
+
+            run_quix(cfg)
         return 0
+    runners = [name.strip() for name in args.runners.split(",") if name.strip()]
+    unknown = set(runners) - {*CHILDREN, "backupwatch"}
+    if unknown or "raw" not in runners:
+        parser.error(f"--runners: raw and any of naive, quix, backupwatch (not {unknown})")
     command = shlex.join(["python", "-m", "bench.pipeline", *argv])
     log(f"{command}\n  machine: {machine()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -813,39 +934,44 @@ def main(argv: list[str] | None = None) -> int:
         idle_kb = idle_rss(workers, prefix)
         log(f"idle worker RSS {mib(idle_kb)}")
         raws: list[Result] = []
-        workers_memory: list[Result] = []
+        others: dict[str, list[Result]] = {kind: [] for kind in runners if kind != "raw"}
+        workers_memory = others.get("backupwatch", [])
         last: Worker | None = None
         for run in range(1, args.runs + 1):
-            if last is not None:
-                last.stop()  # one thing at a time: no idle worker beside the raw run
-            changelog = f"{prefix}raw{run}-{TABLE}-changelog"
-            asyncio.run(create_compacted(settings, changelog))
-            log(f"run {run}/{args.runs}: raw")
-            raws.append(
-                raw_run(
-                    RawConfig(
+            for kind in runners:
+                if last is not None:
+                    last.stop()  # one thing at a time: no idle worker beside another run
+                    last = None
+                if kind == "backupwatch":
+                    log(f"run {run}/{args.runs}: backupwatch (memory://)")
+                    profile = Path(args.profile) / f"worker-run{run}.txt" if args.profile else None
+                    last, r = worker_run(workers, f"{prefix}bw{run}", filled.total, profile=profile)
+                    workers_memory.append(r)
+                else:
+                    group = f"{prefix}{kind}{run}"
+                    changelog = f"{group}-{TABLE}-changelog"
+                    if kind == "raw":
+                        asyncio.run(create_compacted(settings, changelog))
+                    log(f"run {run}/{args.runs}: {CHILDREN[kind]}")
+                    cfg = RawConfig(
                         broker.bootstrap,
                         prefix,
                         args.partitions,
-                        f"{prefix}raw{run}",
+                        group,
                         changelog,
                         filled.total,
+                        state_dir=str(tmp / group),
                     )
+                    r = raw_run(cfg, kind)
+                    (raws if kind == "raw" else others[kind]).append(r)
+                log(
+                    f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
+                    f"{r.cpu_per_1k:.3f} CPU s/1k, peak RSS {mib(r.hwm_kb)}, "
+                    f"{r.alerts:,} alerts"
                 )
-            )
-            r = raws[-1]
-            log(f"  raw: {r.seconds:.1f} s, {r.rate:,.0f} events/s, {r.cpu_per_1k:.3f} CPU s/1k")
-            log(f"run {run}/{args.runs}: backupwatch (memory://)")
-            last, r = worker_run(workers, f"{prefix}bw{run}", filled.total)
-            workers_memory.append(r)
-            log(
-                f"  backupwatch: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
-                f"{r.cpu_per_1k:.3f} CPU s/1k, peak RSS {mib(r.hwm_kb)}"
-            )
         restarts: list[Restart] = []
         rocks: Result | None = None
-        assert last is not None
-        if not args.no_restart:
+        if last is not None and not args.no_restart:
             log("restart to ready (memory://)")
             app_id = last.settings.app_id
             time.sleep(2)  # past the worker's 1 s offset commit
@@ -860,9 +986,9 @@ def main(argv: list[str] | None = None) -> int:
             log("restart to ready (rocksdb://)")
             restarts.append(restart(workers, rocks_worker, records_in))
             log(f"  {restarts[-1].describe()}")
-        else:
+        elif last is not None:
             last.stop()
-        report(args, command, filled, raws, workers_memory, rocks, restarts, idle_kb)
+        report(args, command, filled, raws, others, rocks, restarts, idle_kb)
         return 0
     finally:
         if workers is not None:
