@@ -4,12 +4,14 @@ Kept thin on purpose: the agent reads a batch, hands it to the pure
 `streams.pipeline.PartitionProcessor`, and carries out the result in the order that
 makes a crash safe (DESIGN §4):
 
-1. send the batch's alerts and wait until the broker has acknowledged them;
+1. send the batch's alerts and device statuses and wait until the broker has
+   acknowledged them;
 2. only then write the changed device states to the table (the state is what
-   records that an alert was decided; written after the ack, a crash in between
-   makes the worker decide and send the alert again, never lose it);
-3. send statuses, dead letters and re-routed records (flushed before Faust commits
-   the batch's offsets).
+   records that an alert was decided and its status published; written after the
+   ack, a crash in between makes the worker decide and send them again, never lose
+   them: a replayed record is recognised by the state and decides nothing);
+3. send dead letters and re-routed records (flushed before Faust commits the batch's
+   offsets).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from typing import Any
 import faust
 from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
+from faust.types import TP
 from msgspec.structs import replace
 
 from agents.consumer_lag import consumer_lags
+from agents.intake import bulk_consumer_class
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
 from agents.settings import Settings
@@ -82,6 +86,10 @@ class Backupwatch:
         self.app.producer.buffer.max_messages = 4 * settings.batch_size
         topic_names = [settings.topic(name) for name in INPUTS]
         self.topic_index = {name: i for i, name in enumerate(topic_names)}
+        # The input topics' records reach `handle_messages` in bulk from the consumer's
+        # fetcher (agents.intake), not one by one through Faust's conductor and stream.
+        transport: Any = self.app.transport
+        transport.Consumer = bulk_consumer_class(frozenset(topic_names), self.handle_messages)
         self.inputs = self.app.topic(
             *topic_names,
             key_type=bytes,
@@ -112,11 +120,17 @@ class Backupwatch:
             policy_for=self.policies.policy_for,
             stopwatch=time.perf_counter,
         )
-        # The event of each partition in the batch at hand: table reads and writes of a
-        # partition run with it as Faust's current event, so that the store and the
-        # changelog use that partition (not whichever event came last).
-        self._events_by_partition: dict[int, Any] = {}
+        # A stand-in for Faust's current event per partition of the batch at hand: the
+        # RocksDB store picks a partition's database from the current event.
+        self._marks: dict[int, _InPartition] = {}
         self._stored_by_partition: dict[int, list[str]] | None = None
+        # The previous batch's changelog records, in flight while this batch is read
+        # and decided; awaited before the next batch writes (a failed send stops the
+        # agent before more offsets are acked).
+        self._changelog_in_flight: list[asyncio.Future[Any]] = []
+        self._store_get: Any = None
+        self._store_put: Any = None
+        self._store_by_event = False
         self._wire()
 
     # -- partitioning and the table -----------------------------------------------
@@ -126,13 +140,38 @@ class Backupwatch:
         return int(murmur2(key) & 0x7FFFFFFF) % self.settings.partitions
 
     def _in_partition(self, partition: int) -> Any:
-        event = self._events_by_partition.get(partition)
-        return _current_event.set(weakref.ref(event) if event is not None else None)
+        mark = self._marks.get(partition)
+        if mark is None:
+            mark = self._marks[partition] = _InPartition(partition)
+        stand_in: Any = mark
+        return _current_event.set(weakref.ref(stand_in))
+
+    def _bind_store(self) -> None:
+        """Read and write the table's store directly, bytes in and out.
+
+        Keys and values are already bytes (raw serializers), so Faust's per-key codec
+        calls and its `Table.__setitem__` (which queues one changelog message per key
+        in its producer buffer) are skipped; the changelog is written by `_write` in
+        one pass per batch. The memory store is a dict of bytes; the RocksDB store's
+        `_get`/`_set` take bytes and pick the partition's database from the current
+        event, as they do under `Table`.
+        """
+        store: Any = self.table.data
+        self._store_by_event = hasattr(store, "_set")
+        if self._store_by_event:
+            self._store_get, self._store_put = store._get, store._set
+        else:
+            self._store_get, self._store_put = store.data.get, store.data.__setitem__
 
     def _load(self, key: str, partition: int) -> bytes | None:
+        if self._store_get is None:
+            self._bind_store()
+        if not self._store_by_event:
+            value = self._store_get(key.encode())
+            return value if isinstance(value, bytes) else None
         token = self._in_partition(partition)
         try:
-            value = self.table.get(key.encode())
+            value = self._store_get(key.encode())
         finally:
             _current_event.reset(token)
         return value if isinstance(value, bytes) else None
@@ -165,8 +204,9 @@ class Backupwatch:
         async def process(stream: Any) -> None:
             # `take_events` (not in Faust's StreamT interface) hands over whole batches
             # with their messages: topic, partition, offset and headers are needed.
+            # Only what bypasses the bulk intake (agents.intake) arrives here.
             async for events in stream.take_events(settings.batch_size, within=0.05):
-                await self.handle(events)
+                await self.handle_messages([event.message for event in events])
 
         if settings.tick_interval.total_seconds() > 0:
 
@@ -190,35 +230,37 @@ class Backupwatch:
             self.processor.revoke_all()
             self._stored_by_partition = None
 
-    def envelopes(self, events: Iterable[Any]) -> Iterator[Envelope]:
-        self._events_by_partition.clear()
-        for event in events:
-            message = event.message
-            topic = self.topic_index.get(message.topic)
-            if topic is None:  # pragma: no cover - the agent reads only the inputs
+    def envelopes(self, messages: Iterable[Any]) -> Iterator[Envelope]:
+        topic_index = self.topic_index
+        fromtimestamp = datetime.fromtimestamp
+        for message in messages:
+            topic = topic_index.get(message.topic)
+            if topic is None:  # pragma: no cover - only the inputs come here
                 continue
-            self._events_by_partition[message.partition] = event
+            value = message.value
             yield Envelope(
                 topic=topic,
                 partition=message.partition,
                 offset=message.offset,
                 key=message.key,
-                value=message.value if isinstance(message.value, bytes) else b"",
-                timestamp=datetime.fromtimestamp(message.timestamp or 0, UTC),
+                value=value if isinstance(value, bytes) else b"",
+                timestamp=fromtimestamp(message.timestamp or 0, UTC),
                 tick=is_tick(message.headers),
             )
 
-    async def handle(self, events: list[Any]) -> None:
+    async def handle_messages(self, messages: list[Any]) -> None:
+        """Process one batch of input records (Faust `Message`s) and carry it out."""
         started = time.perf_counter()
-        envelopes = list(self.envelopes(events))
+        envelopes = list(self.envelopes(messages))
         result = self.processor.process(envelopes)
-        await self._send_alerts(result)
-        self._write(result)
+        await self._send_decisions(result)
+        await self._write(result)
         await self._send_side_outputs(result)
         self._count(result, len(envelopes), time.perf_counter() - started)
 
-    async def _send_alerts(self, result: BatchResult) -> None:
-        if not result.alerts:
+    async def _send_decisions(self, result: BatchResult) -> None:
+        """Send the alerts and statuses; return once the broker acknowledged them all."""
+        if not result.alerts and not result.statuses:
             return
         producer = self.app.producer
         topic = self.settings.topic(ALERTS)
@@ -231,29 +273,72 @@ class Backupwatch:
                     topic, alert.device_id.encode(), encode(record), None, None, None
                 )
             )
+        status_topic = self.settings.topic(DEVICE_STATUS)
+        for status in result.statuses:
+            pending.append(
+                await producer.send(
+                    status_topic, status.device_id.encode(), encode(status), None, None, None
+                )
+            )
         # The states recording these decisions are written only after this returns.
         await asyncio.gather(*pending)
 
-    def _write(self, result: BatchResult) -> None:
-        by_partition: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
-        for key, value in result.writes.items():
-            by_partition[result.homes[key]].append((key, value))
+    async def _write(self, result: BatchResult) -> None:
+        """Write the batch's changed states: the store, then the changelog.
+
+        The changelog keeps Faust's layout (the table's topic, key = device id or clock
+        key, value = the encoded state, on the partition the state belongs to), so
+        recovery and every other reader of the changelog are unchanged. The records go
+        straight to the producer rather than one by one through Faust's producer
+        buffer; Faust flushes the producer before it commits offsets, so a committed
+        offset still implies its states are in the changelog.
+        """
+        if self._changelog_in_flight:
+            await asyncio.gather(*self._changelog_in_flight)
+            self._changelog_in_flight = []
+        if not result.writes:
+            return
+        if self._store_put is None:
+            self._bind_store()
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        homes = result.homes
+        for device_id, value in result.writes.items():
+            by_partition[homes[device_id]].append((device_id.encode(), value))
+        put = self._store_put
+        producer: Any = self.app.producer
+        send = producer.send
+        changelog = self.table.changelog_topic.get_topic_name()
+        in_flight = self._changelog_in_flight
         for partition, items in by_partition.items():
-            token = self._in_partition(partition)
+            token = self._in_partition(partition) if self._store_by_event else None
             try:
                 for key, value in items:
-                    self.table[key.encode()] = value
+                    put(key, value)
             finally:
-                _current_event.reset(token)
+                if token is not None:
+                    _current_event.reset(token)
+            sent: Any = None
+            for key, value in items:
+                sent = await send(changelog, key, value, partition, None, None)
+                in_flight.append(sent)
+            if sent is not None:
+                sent.add_done_callback(self._persisted(TP(changelog, partition)))
+
+    def _persisted(self, tp: TP) -> Any:
+        """Record the changelog offset a store holds once its last write is acked (what
+        Faust's table does per record): RocksDB resumes recovery from there."""
+
+        store: Any = self.table.data
+
+        def done(sent: asyncio.Future[Any]) -> None:
+            if not sent.cancelled() and sent.exception() is None:
+                store.set_persisted_offset(tp, sent.result().offset)
+
+        return done
 
     async def _send_side_outputs(self, result: BatchResult) -> None:
         producer = self.app.producer
         settings = self.settings
-        status_topic = settings.topic(DEVICE_STATUS)
-        for status in result.statuses:
-            await producer.send(
-                status_topic, status.device_id.encode(), encode(status), None, None, None
-            )
         dead_topic = settings.topic(DEAD_LETTERS)
         topic_names = list(self.topic_index)
         for letter in result.dead_letters:
@@ -337,6 +422,16 @@ class Backupwatch:
 
     def _on_policy_change(self, org_id: str) -> None:
         self.processor.policy_changed(org_id)
+
+
+class _InPartition:
+    """What the RocksDB store reads of Faust's current event: `.message.partition`."""
+
+    __slots__ = ("__weakref__", "message", "partition")
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.message = self
 
 
 def create_app(settings: Settings | None = None) -> Backupwatch:

@@ -2,6 +2,7 @@
 aiokafka consumer doing the same job.
 
     python -m bench.pipeline [--records N] [--devices N] [--runs N] [--partitions 8]
+                             [--runners raw,naive,quix,backupwatch] [--profile DIR]
 
 One invocation starts a local broker in a temporary directory (or uses
 `KAFKA_BOOTSTRAP_SERVERS`), fills the three input topics once with `fleet_records`
@@ -21,9 +22,18 @@ max skew (5 min) are clamped to it, and decisions are taken once, at the end tic
   compacted changelog-like topic, statuses; offsets committed once at the end. Timed
   from its first record to the last record processed, producer flushed, offsets
   committed.
+* **naive Faust** (`bench/naive_faust.py`): the job as Faust's guide writes an agent —
+  one record at a time, `faust.Record` values, one table write per changed state.
+* **Quix Streams** (`bench/quix.py`): the job with Quix Streams' stateful API and its
+  own RocksDB state and changelogs.
 * **backupwatch**: the worker as shipped (`python -m agents.cli worker --no-ticker`,
   `memory://` store), timed from the start of its processing (the last `/metrics` poll
-  before `backupwatch_events_total` moved) until every input record is accounted for.
+  before `backupwatch_events_total` moved) until every input record is accounted for
+  and the group's committed offsets reached the end of every input partition.
+
+Every runner calls the same core (`streams.pipeline.PartitionProcessor`), so all take the
+same decisions and emit the same alerts; the runs of one invocation alternate between
+the runners, so a noisy neighbour hits them alike.
 
 Then restart-to-ready: a worker holding the full table is stopped (SIGTERM) and a new
 one with the same app id started, timed until `/readyz` answers 200 with the clocks of
