@@ -99,7 +99,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> None:
     _say(
         "alerts: "
         + ", ".join(f"{n} to {state}" for state, n in sorted(counts.items()))
-        + f" — metrics http://{settings.web_host}:{settings.web_port}/metrics"
+        + f" — dashboard http://{settings.web_host}:{settings.web_port}/"
     )
     _say("the worker keeps running; Ctrl-C stops everything")
     await follower
@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             worker.wait_ready(timeout=120)
         except (TimeoutError, RuntimeError) as err:
             raise SystemExit(f"{err}\n(full log: {log_path})") from None
-        _say(f"worker ready — metrics {worker.web}/metrics , readiness {worker.web}/readyz")
+        _say(
+            f"worker ready — dashboard {worker.web}/ , API {worker.web}/api/devices , "
+            f"metrics {worker.web}/metrics"
+        )
         asyncio.run(run(args, settings))
     except KeyboardInterrupt:
         print(file=sys.stderr)
