@@ -3,6 +3,7 @@ takes its partitions over with their state and keeps alerting."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -13,6 +14,13 @@ from tests.unit.factories import DAY, T0
 from tests.worker_harness import Pipeline, WorkerRun
 
 pytestmark = pytest.mark.integration
+
+
+def _devices(worker: WorkerRun) -> set[str]:
+    status, body = worker.get("/api/devices?limit=1000", timeout=5)
+    if status != 200:
+        return set()
+    return {row["device_id"] for row in json.loads(body)["devices"]}
 
 
 def _held(worker: WorkerRun) -> set[int]:
@@ -47,6 +55,13 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
     await eventually(
         split, what="the two workers to hold disjoint halves of 8 partitions", timeout=90
     )
+
+    def both_see_the_fleet() -> bool:
+        # Each worker owns half the partitions but answers for every device.
+        listed = [_devices(worker) for worker in (first, second)]
+        return listed[0] == listed[1] == {f"dev-{n}" for n in range(16)}
+
+    await eventually(both_see_the_fleet, what="each worker's API to list all 16 devices")
 
     second.kill()
     for step in scenario.steps[2 * 24 :]:
