@@ -82,11 +82,16 @@ DEFAULT_POLICY = Policy()
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """`"11.2.1.4"` → `(11, 2, 1, 4)`; non-numeric parts count as 0."""
+    """`"11.2.1.4"` → `(11, 2, 1, 4)`; non-numeric parts count as 0.
+
+    Trailing zeros are dropped: 11.2 and 11.2.0 are one version, and neither is below the
+    other (as tuples, (11, 2) < (11, 2, 0))."""
     parts = []
     for piece in text.strip().split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
+    while parts and parts[-1] == 0:
+        parts.pop()
     return tuple(parts)
 
 
