@@ -398,9 +398,30 @@ def _decode_cursor(raw: str, query: DeviceQuery) -> tuple[Any, ...]:
         raise QueryError(
             "cursor", "the cursor belongs to another sort order; start again without it"
         )
+    # A key of the wrong shape would fail the comparisons with every row's key.
+    if not _key_fits(query, key):
+        raise QueryError("cursor", "not a cursor this API returned")
     if isinstance(key[1], list):  # app versions travel as JSON arrays
         key[1] = tuple(key[1])
     return tuple(key)
+
+
+# Columns whose sort values are text; app versions are lists of numbers; the rest numbers.
+_TEXT_COLUMNS = frozenset({"device_id", "org_id", "user_id", "hostname", "os", "top_cause"})
+
+
+def _key_fits(query: DeviceQuery, key: list[Any]) -> bool:
+    """Whether `key` has the shape `_sort_key` gives a row under `query`'s sort."""
+    flag, value, device_id = key
+    if type(flag) is not int or flag not in (0, 1) or not isinstance(device_id, str):
+        return False
+    if flag == (0 if query.descending else 1):  # the placeholder of a missing value
+        return type(value) is int and value == 0
+    if query.sort in _TEXT_COLUMNS:
+        return isinstance(value, str)
+    if query.sort == "app_version":
+        return isinstance(value, list) and all(type(part) is int for part in value)
+    return type(value) in (int, float)
 
 
 def _matches(row: DeviceRow, query: DeviceQuery, ctx: ReportContext) -> bool:
