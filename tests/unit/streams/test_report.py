@@ -1,0 +1,1068 @@
+"""The fleet report: a device's row, the filters, the sort orders, cursor paging, the CSV
+download and the org, user and fleet rollups.
+
+Rows for the row tests are cut from states the core built from telemetry; the query
+tests build rows directly, so each one says exactly which column it is about.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.types import Level
+from streams.policy import DEFAULT_POLICY, Policy
+from streams.report import (
+    COLUMNS,
+    CSV_COLUMNS,
+    MAX_PAGE,
+    QUERY_PARAMETERS,
+    DeviceRow,
+    QueryError,
+    ReportContext,
+    csv_lines,
+    device_row,
+    parse_query,
+    select,
+    summarize_fleet,
+    summarize_org,
+    summarize_user,
+)
+from streams.state import DeviceState, Slot
+from streams.status import worst
+from tests.unit.factories import DAY, SECOND, T0, healthy, heartbeat, progress, run
+
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+# Stream time of partition 0; partition 1 is an hour ahead (it read further).
+CLOCK = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+CLOCKS = {0: CLOCK, 1: CLOCK + HOUR}
+# org-short judges "online" by a 5-minute window instead of the default 15.
+POLICIES = {"org-short": Policy(online_window=5 * MINUTE)}
+
+
+def context(
+    clocks: Mapping[int, datetime] = CLOCKS, policies: Mapping[str, Policy] = POLICIES
+) -> ReportContext:
+    return ReportContext(
+        now_of=lambda row: clocks[row.partition],
+        policy_of=lambda org: policies.get(org, DEFAULT_POLICY),
+    )
+
+
+def row(device_id: str, **fields: Any) -> DeviceRow:
+    """A healthy, online, fully backed up device, changed by `fields`; its worst state
+    follows its kinds unless given."""
+    values: dict[str, Any] = {
+        "org_id": "org-1",
+        "user_id": "user-1",
+        "hostname": f"{device_id}-host",
+        "os": "linux",
+        "app_version": "11.4.2",
+        "destinations": ("cloud",),
+        "connection": "ok",
+        "backup": "ok",
+        "completion": "ok",
+        "first_seen": CLOCK - 30 * DAY,
+        "last_heartbeat": CLOCK - MINUTE,
+        "last_connected": CLOCK - MINUTE,
+        "last_activity": CLOCK - HOUR,
+        "last_completed_backup": CLOCK - HOUR,
+        "percent_complete": 100.0,
+        "selected_bytes": 10_000_000_000,
+        "todo_bytes": 0,
+        "snoozed_until": None,
+        "deactivated": False,
+        "backup_paused": False,
+        "top_cause": None,
+        "partition": 0,
+    }
+    values.update(fields)
+    values.setdefault(
+        "worst_state", worst((values["connection"], values["backup"], values["completion"]))
+    )
+    return DeviceRow(device_id=device_id, **values)
+
+
+def ids(rows: list[DeviceRow]) -> list[str]:
+    return [r.device_id for r in rows]
+
+
+def query_ids(rows: list[DeviceRow], ctx: ReportContext | None = None, **params: str) -> list[str]:
+    """The devices a query selects, in device id order (its own order is not the point)."""
+    page = select(rows, parse_query({"limit": str(MAX_PAGE), **params}), ctx or context())
+    return sorted(ids(page.rows))
+
+
+# --- device_row: cut from states the core built ----------------------------------------
+
+
+def two_destinations(at: datetime = T0) -> DeviceState:
+    events = [
+        heartbeat(
+            at,
+            reachable_destinations=["cloud", "nas"],
+            hostname="Laptop-7",
+            os="windows",
+            app_version="11.3.0",
+        ),
+        progress(at, destination="cloud", selected_bytes=10_000_000_000),
+        progress(
+            at + HOUR,
+            destination="nas",
+            percent=40.0,
+            session_state="sending",
+            selected_bytes=20_000_000_000,
+            todo_bytes=12_000_000_000,
+        ),
+    ]
+    state, _ = run(events, now=at + 2 * HOUR)
+    return state
+
+
+def test_a_row_sums_bytes_and_shows_the_least_complete_destination_and_latest_times() -> None:
+    r = device_row(two_destinations(), T0 + 2 * HOUR, partition=3)
+
+    assert (r.device_id, r.org_id, r.user_id) == ("dev-1", "org-1", "user-1")
+    assert (r.hostname, r.os, r.app_version) == ("Laptop-7", "windows", "11.3.0")
+    assert r.destinations == ("cloud", "nas")
+    assert r.percent_complete == 40.0
+    assert r.selected_bytes == 30_000_000_000
+    assert r.todo_bytes == 12_000_000_000
+    assert r.first_seen == T0
+    assert r.last_heartbeat == T0
+    assert r.last_activity == T0 + HOUR  # the nas report, the later of the two
+    assert r.last_completed_backup == T0  # only cloud reached 100 %
+    assert (r.connection, r.backup, r.completion, r.worst_state) == ("ok", "ok", "ok", "ok")
+    assert r.top_cause is None
+    assert r.partition == 3
+    assert (r.deactivated, r.snoozed_until, r.backup_paused) == (False, None, False)
+
+
+def test_the_last_completed_backup_is_the_latest_of_any_destination() -> None:
+    later = T0 + 5 * HOUR
+    state, _ = run(
+        [progress(later, destination="nas", selected_bytes=20_000_000_000)],
+        now=later,
+        state=two_destinations(),
+    )
+
+    r = device_row(state, later)
+
+    assert r.last_completed_backup == later
+    assert r.last_activity == later
+    assert r.percent_complete == 100.0
+    assert r.todo_bytes == 0
+
+
+def with_levels(
+    state: DeviceState, connection: str, cloud: tuple[str, str], nas: tuple[str, str]
+) -> DeviceState:
+    """`state` with its alert levels set: (backup, completion) of each destination."""
+
+    def slot(level: str) -> Slot:
+        return Slot(level, T0) if level != "ok" else Slot()  # type: ignore[arg-type]
+
+    wanted = {"cloud": cloud, "nas": nas}
+    destinations = tuple(
+        msgspec.structs.replace(
+            d,
+            backup=slot(wanted[d.destination_id][0]),
+            completion=slot(wanted[d.destination_id][1]),
+        )
+        for d in state.destinations
+    )
+    return msgspec.structs.replace(state, connection=slot(connection), destinations=destinations)
+
+
+@pytest.mark.parametrize(
+    ("connection", "cloud", "nas", "expected"),
+    [
+        ("ok", ("ok", "ok"), ("ok", "ok"), ("ok", "ok", "ok", "ok")),
+        ("ok", ("ok", "ok"), ("warning", "ok"), ("ok", "warning", "ok", "warning")),
+        ("ok", ("critical", "ok"), ("warning", "ok"), ("ok", "critical", "ok", "critical")),
+        ("ok", ("ok", "warning"), ("ok", "critical"), ("ok", "ok", "critical", "critical")),
+        ("warning", ("ok", "ok"), ("ok", "ok"), ("warning", "ok", "ok", "warning")),
+        ("warning", ("ok", "critical"), ("warning", "ok"), ("warning", "warning", "critical", "critical")),  # noqa: E501
+        ("critical", ("warning", "ok"), ("ok", "warning"), ("critical", "warning", "warning", "critical")),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_a_row_shows_the_worst_destination_of_each_kind_and_the_worst_of_all(
+    connection: str, cloud: tuple[str, str], nas: tuple[str, str], expected: tuple[str, ...]
+) -> None:
+    state = with_levels(two_destinations(), connection, cloud, nas)
+
+    r = device_row(state, T0 + 2 * HOUR)
+
+    assert (r.connection, r.backup, r.completion, r.worst_state) == expected
+
+
+def silent_for(days: int) -> tuple[DeviceState, datetime]:
+    now = T0 + days * DAY
+    state, _ = run([], now=now, state=healthy())
+    return state, now
+
+
+def stalled_by_pause(days: int) -> tuple[DeviceState, datetime]:
+    """Online and reaching the destination every day, but the user paused the backup."""
+    events: list[Any] = []
+    for day in range(days + 1):
+        at = T0 + day * DAY
+        events.append(heartbeat(at, backup_paused=True))
+        events.append(progress(at, percent=40.0, bytes_sent=0, session_state="paused"))
+    now = T0 + days * DAY
+    state, _ = run(events, now=now)
+    return state, now
+
+
+def stuck_at_99_by_locked_files() -> tuple[DeviceState, datetime]:
+    events: list[Any] = []
+    for day in range(1, 9):
+        at = T0 + day * DAY
+        events.append(heartbeat(at))
+        events.append(
+            progress(
+                at,
+                percent=99.6,
+                session_state="sending",
+                bytes_sent=500_000_000,
+                todo_files=3,
+                todo_bytes=40_000_000,
+                errors={"locked": 3},
+            )
+        )
+    now = T0 + 8 * DAY
+    state, _ = run(events, now=now, state=healthy())
+    return state, now
+
+
+@pytest.mark.parametrize(
+    ("build", "levels", "top_cause"),
+    [
+        pytest.param(
+            lambda: silent_for(6),
+            ("critical", "warning", "ok"),
+            "extended_leave_or_powered_off",
+            id="connection critical beats backup warning",
+        ),
+        pytest.param(
+            lambda: silent_for(4),
+            ("warning", "warning", "ok"),
+            "extended_leave_or_powered_off",
+            id="connection before backup at the same level",
+        ),
+        pytest.param(
+            lambda: stalled_by_pause(8),
+            ("ok", "critical", "ok"),
+            "paused_by_user",
+            id="backup critical, paused by the user",
+        ),
+        pytest.param(
+            stuck_at_99_by_locked_files,
+            ("ok", "ok", "warning"),
+            "locked_files_block_completion",
+            id="completion warning, locked files",
+        ),
+    ],
+)
+def test_the_top_cause_is_the_first_diagnosis_of_the_worst_open_alert(
+    build: Any, levels: tuple[str, str, str], top_cause: str
+) -> None:
+    state, now = build()
+
+    r = device_row(state, now)
+
+    assert (r.connection, r.backup, r.completion) == levels
+    assert r.top_cause == top_cause
+
+
+def test_the_top_cause_comes_from_the_destination_in_trouble() -> None:
+    # cloud keeps receiving data; nas is reachable but the backup to it is paused.
+    events: list[Any] = []
+    for day in range(9):
+        at = T0 + day * DAY
+        events.append(heartbeat(at, reachable_destinations=["cloud", "nas"]))
+        events.append(progress(at, destination="cloud"))
+        events.append(
+            progress(at, destination="nas", percent=40.0, bytes_sent=0, session_state="paused")
+        )
+    now = T0 + 8 * DAY
+    state, _ = run(events, now=now)
+
+    r = device_row(state, now)
+
+    assert [(d.destination_id, d.backup.level) for d in state.destinations] == [
+        ("cloud", "ok"),
+        ("nas", "critical"),
+    ]
+    assert (r.backup, r.worst_state, r.top_cause) == ("critical", "critical", "paused_by_user")
+
+
+def test_a_device_with_every_alert_ok_has_no_top_cause() -> None:
+    state = healthy()
+
+    assert device_row(state, T0 + HOUR).top_cause is None
+
+
+# --- filters --------------------------------------------------------------------------
+
+
+def test_org_and_user_filters_keep_exact_matches() -> None:
+    rows = [
+        row("a", org_id="org-1", user_id="alice"),
+        row("b", org_id="org-1", user_id="bob"),
+        row("c", org_id="org-2", user_id="alice"),
+        row("d", org_id="org-10", user_id="alice-2"),
+    ]
+
+    assert query_ids(rows, org="org-1") == ["a", "b"]
+    assert query_ids(rows, user="alice") == ["a", "c"]
+    assert query_ids(rows, org="org-2", user="alice") == ["c"]
+    assert query_ids(rows, org="org-3") == []
+
+
+# Each row names its levels: connection, backup, completion.
+LEVEL_ROWS = {
+    "all-ok": ("ok", "ok", "ok"),
+    "conn-warn": ("warning", "ok", "ok"),
+    "backup-warn": ("ok", "warning", "ok"),
+    "backup-crit": ("ok", "critical", "ok"),
+    "conn-crit-backup-warn": ("critical", "warning", "ok"),
+    "completion-warn": ("ok", "ok", "warning"),
+}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"state": "ok"}, ["all-ok"]),
+        ({"state": "warning"}, ["backup-warn", "completion-warn", "conn-warn"]),
+        ({"state": "critical"}, ["backup-crit", "conn-crit-backup-warn"]),
+        ({"kind": "backup"}, ["backup-crit", "backup-warn", "conn-crit-backup-warn"]),
+        ({"kind": "connection"}, ["conn-crit-backup-warn", "conn-warn"]),
+        ({"kind": "completion"}, ["completion-warn"]),
+        ({"state": "warning", "kind": "backup"}, ["backup-warn", "conn-crit-backup-warn"]),
+        ({"state": "critical", "kind": "backup"}, ["backup-crit"]),
+        (
+            {"state": "ok", "kind": "backup"},
+            ["all-ok", "completion-warn", "conn-warn"],
+        ),
+    ],
+    ids=lambda v: "&".join(f"{k}={x}" for k, x in v.items()) if isinstance(v, dict) else None,
+)
+def test_state_alone_is_the_worst_state_kind_alone_is_not_ok_in_that_kind(
+    params: dict[str, str], expected: list[str]
+) -> None:
+    rows = [
+        row(name, connection=c, backup=b, completion=k) for name, (c, b, k) in LEVEL_ROWS.items()
+    ]
+
+    assert query_ids(rows, **params) == expected
+
+
+def test_online_is_judged_at_the_devices_stream_time_with_its_orgs_window() -> None:
+    rows = [
+        row("fresh", last_heartbeat=CLOCK - 14 * MINUTE),
+        row("at-the-window", last_heartbeat=CLOCK - 15 * MINUTE),
+        row("never", last_heartbeat=None),
+        # Ten minutes is within the default window but not org-short's five minutes.
+        row("short-window", org_id="org-short", last_heartbeat=CLOCK - 10 * MINUTE),
+        row("short-fresh", org_id="org-short", last_heartbeat=CLOCK - 4 * MINUTE),
+        # Fresh against partition 0's clock, but its own partition is an hour ahead.
+        row("ahead", partition=1, last_heartbeat=CLOCK - MINUTE),
+        row("ahead-fresh", partition=1, last_heartbeat=CLOCK + 50 * MINUTE),
+    ]
+
+    assert query_ids(rows, online="true") == ["ahead-fresh", "fresh", "short-fresh"]
+    assert query_ids(rows, online="false") == ["ahead", "at-the-window", "never", "short-window"]
+
+
+def test_days_inactive_counts_from_the_last_activity_or_from_first_seen() -> None:
+    rows = [
+        row("recent", last_activity=CLOCK - DAY),
+        row("three-days", last_activity=CLOCK - 3 * DAY),
+        row("nearly-three", last_activity=CLOCK - 3 * DAY + SECOND),
+        # Never sent any progress: silent since it was first seen.
+        row("never-long", last_activity=None, first_seen=CLOCK - 10 * DAY),
+        row("never-new", last_activity=None, first_seen=CLOCK - HOUR),
+        # The same last activity, judged at each partition's own clock.
+        row("on-0", partition=0, last_activity=CLOCK - 3 * DAY + 30 * MINUTE),
+        row("on-1", partition=1, last_activity=CLOCK - 3 * DAY + 30 * MINUTE),
+    ]
+
+    assert query_ids(rows, min_days_inactive="3") == ["never-long", "on-1", "three-days"]
+    assert query_ids(rows, min_days_inactive="0.5") == [
+        "nearly-three",
+        "never-long",
+        "on-0",
+        "on-1",
+        "recent",
+        "three-days",
+    ]
+    assert query_ids(rows, min_days_inactive="0") == sorted(ids(rows))
+
+
+def test_version_below_compares_versions_by_number() -> None:
+    rows = [
+        row("old-major", app_version="9.9.9"),
+        row("old-minor", app_version="11.1.9"),
+        row("same", app_version="11.2.1"),
+        row("newer", app_version="11.10.0"),
+        row("short-same", app_version="11.2.1.0"),
+        row("unknown", app_version=""),
+    ]
+
+    assert query_ids(rows, version_below="11.2.1") == ["old-major", "old-minor"]
+    assert query_ids(rows, version_below="12") == [
+        "newer",
+        "old-major",
+        "old-minor",
+        "same",
+        "short-same",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("app_version", "below"),
+    [("11.2", "11.2.0"), ("11.2.0", "11.2"), ("11", "11.0.0"), ("11.2.0.0", "11.2")],
+)
+def test_trailing_zeros_do_not_make_a_version_older(app_version: str, below: str) -> None:
+    rows = [row("dev-1", app_version=app_version)]
+
+    assert query_ids(rows, version_below=below) == []
+
+
+def test_completed_below_is_strictly_below() -> None:
+    rows = [
+        row("empty", percent_complete=0.0),
+        row("half", percent_complete=50.0),
+        row("just-under", percent_complete=79.99),
+        row("at", percent_complete=80.0),
+        row("done", percent_complete=100.0),
+    ]
+
+    assert query_ids(rows, completed_below="80") == ["empty", "half", "just-under"]
+    assert query_ids(rows, completed_below="100") == ["at", "empty", "half", "just-under"]
+    assert query_ids(rows, completed_below="0") == []
+
+
+def test_snoozed_is_judged_at_the_devices_stream_time() -> None:
+    rows = [
+        row("never"),
+        row("snoozed", snoozed_until=CLOCK + DAY),
+        row("ended", snoozed_until=CLOCK - SECOND),
+        row("ends-now", snoozed_until=CLOCK),
+        # Still ahead of partition 0's clock, already past partition 1's.
+        row("ended-ahead", partition=1, snoozed_until=CLOCK + 30 * MINUTE),
+    ]
+
+    assert query_ids(rows, snoozed="true") == ["snoozed"]
+    assert query_ids(rows, snoozed="false") == ["ended", "ended-ahead", "ends-now", "never"]
+
+
+def test_deactivated_filter() -> None:
+    rows = [row("on"), row("off", deactivated=True)]
+
+    assert query_ids(rows, deactivated="true") == ["off"]
+    assert query_ids(rows, deactivated="no") == ["on"]
+    assert query_ids(rows) == ["off", "on"]
+
+
+def test_search_matches_part_of_the_id_hostname_or_user_ignoring_case() -> None:
+    rows = [
+        row("desktop-0042", hostname="RECEPTION", user_id="jane"),
+        row("laptop-0007", hostname="Finance-Laptop", user_id="joe"),
+        row("server-1", hostname="nas", user_id="Jan.Smith"),
+    ]
+
+    assert query_ids(rows, q="0042") == ["desktop-0042"]
+    assert query_ids(rows, q="finance") == ["laptop-0007"]
+    assert query_ids(rows, q="  Recep ") == ["desktop-0042"]
+    assert query_ids(rows, q="jan") == ["desktop-0042", "server-1"]
+    assert query_ids(rows, q="LAPTOP") == ["laptop-0007"]
+    assert query_ids(rows, q="nobody") == []
+
+
+def test_filters_combine() -> None:
+    rows = [
+        row("match", org_id="org-2", backup="critical", percent_complete=20.0),
+        row("other-org", org_id="org-1", backup="critical", percent_complete=20.0),
+        row("complete", org_id="org-2", backup="critical", percent_complete=95.0),
+        row("ok", org_id="org-2", percent_complete=20.0),
+    ]
+
+    assert query_ids(rows, org="org-2", kind="backup", completed_below="50") == ["match"]
+
+
+def test_total_counts_every_match_not_just_the_page() -> None:
+    rows = [row(f"dev-{n:02}", backup="warning") for n in range(7)] + [row("fine")]
+
+    page = select(rows, parse_query({"state": "warning", "limit": "3"}), context())
+
+    assert page.total == 7
+    assert len(page.rows) == 3
+    assert page.next_cursor is not None
+
+
+# --- sorting --------------------------------------------------------------------------
+
+# Per column: the fields of rows in ascending order of that column; a last row whose
+# value is missing where the column can be missing. Device ids run against that order,
+# so a sort that ignored the column (and fell back to the device id) would show.
+ASCENDING: dict[str, list[dict[str, Any]]] = {
+    "device_id": [{"device_id": "dev-a"}, {"device_id": "dev-b"}, {"device_id": "dev-c"}],
+    "org_id": [{"org_id": "org-a"}, {"org_id": "org-b"}, {"org_id": "org-c"}],
+    "user_id": [{"user_id": "ann"}, {"user_id": "bea"}, {"user_id": "cid"}],
+    "hostname": [{"hostname": "alpha"}, {"hostname": "Bravo"}, {"hostname": "charlie"}],
+    "os": [{"os": "linux"}, {"os": "macos"}, {"os": "windows"}],
+    "app_version": [
+        {"app_version": "9.8.0"},
+        {"app_version": "11.2.0"},
+        {"app_version": "11.10.1"},
+        {"app_version": ""},
+    ],
+    "destinations": [
+        {"destinations": ()},
+        {"destinations": ("cloud",)},
+        {"destinations": ("cloud", "nas")},
+    ],
+    "connection": [{"connection": "ok"}, {"connection": "warning"}, {"connection": "critical"}],
+    "backup": [{"backup": "ok"}, {"backup": "warning"}, {"backup": "critical"}],
+    "completion": [{"completion": "ok"}, {"completion": "warning"}, {"completion": "critical"}],
+    "worst_state": [{"backup": "ok"}, {"completion": "warning"}, {"connection": "critical"}],
+    "online": [{"last_heartbeat": CLOCK - DAY}, {"last_heartbeat": CLOCK - MINUTE}],
+    "days_inactive": [
+        {"last_activity": CLOCK - HOUR},
+        {"last_activity": None, "first_seen": CLOCK - DAY},
+        {"last_activity": CLOCK - 5 * DAY},
+    ],
+    "percent_complete": [
+        {"percent_complete": 9.5},
+        {"percent_complete": 50.0},
+        {"percent_complete": 100.0},
+    ],
+    "first_seen": [
+        {"first_seen": CLOCK - 9 * DAY},
+        {"first_seen": CLOCK - 8 * DAY},
+        {"first_seen": CLOCK - 7 * DAY},
+    ],
+    "selected_bytes": [
+        {"selected_bytes": 0},
+        {"selected_bytes": 999},
+        {"selected_bytes": 10**12},
+    ],
+    "todo_bytes": [{"todo_bytes": 0}, {"todo_bytes": 5}, {"todo_bytes": 7 * 10**9}],
+    "deactivated": [{"deactivated": False}, {"deactivated": True}],
+    "top_cause": [
+        {"top_cause": "cpu_throttled"},
+        {"top_cause": "no_connection"},
+        {"top_cause": "paused_by_user"},
+        {"top_cause": None},
+    ],
+}
+for _name in (
+    "last_heartbeat",
+    "last_connected",
+    "last_activity",
+    "last_completed_backup",
+    "snoozed_until",
+):
+    ASCENDING[_name] = [
+        {_name: CLOCK - 3 * DAY},
+        {_name: CLOCK - DAY - SECOND},
+        {_name: CLOCK - DAY},
+        {_name: None},
+    ]
+# Ids that run against every ascending order above (up to four rows).
+AGAINST = ["dev-m", "dev-c", "dev-x", "dev-a"]
+# Columns whose last case above has no value.
+NULLABLE = {
+    "app_version",
+    "top_cause",
+    "last_heartbeat",
+    "last_connected",
+    "last_activity",
+    "last_completed_backup",
+    "snoozed_until",
+}
+
+
+def test_every_column_has_a_sorting_case() -> None:
+    assert set(ASCENDING) == set(COLUMNS)
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("column", list(COLUMNS))
+def test_every_column_sorts_both_ways_with_missing_values_last(column: str, order: str) -> None:
+    cases = ASCENDING[column]
+    rows = []
+    for n, fields in enumerate(cases):
+        others = {k: v for k, v in fields.items() if k != "device_id"}
+        rows.append(row(fields.get("device_id", AGAINST[n]), **others))
+    present, missing = (rows[:-1], rows[-1:]) if column in NULLABLE else (rows, [])
+    shuffled = rows[:]
+    random.Random(column).shuffle(shuffled)
+
+    page = select(shuffled, parse_query({"sort": column, "order": order}), context())
+
+    expected = present if order == "asc" else present[::-1]
+    assert ids(page.rows) == ids(expected + missing)
+
+
+def test_the_default_order_is_the_worst_state_first() -> None:
+    rows = [row("a"), row("b", backup="critical"), row("c", completion="warning")]
+
+    assert ids(select(rows, parse_query({}), context()).rows) == ["b", "c", "a"]
+
+
+def test_equal_values_are_ordered_by_device_id() -> None:
+    rows = [row(name, backup="warning") for name in ("d", "b", "c", "a")]
+
+    asc = select(rows, parse_query({"sort": "backup", "order": "asc"}), context())
+    desc = select(rows, parse_query({"sort": "backup", "order": "desc"}), context())
+
+    assert ids(asc.rows) == ["a", "b", "c", "d"]
+    assert ids(desc.rows) == ["d", "c", "b", "a"]
+
+
+# --- cursor paging --------------------------------------------------------------------
+
+LEVELS: list[Level] = ["ok", "warning", "critical"]
+
+
+def random_fleet(rng: random.Random, count: int) -> list[DeviceRow]:
+    """`count` rows with few distinct values per column, so that ties (broken by the
+    device id) are common, and missing values where a column can miss."""
+
+    def maybe_time() -> datetime | None:
+        return rng.choice([None, CLOCK - rng.randrange(0, 40 * 86400) * SECOND, CLOCK - DAY])
+
+    pick = rng.choice
+    device_ids = rng.sample([f"{a}{b}" for a in "abcxyz-" for b in "0-1289"], count)
+    return [
+        row(
+            device_id,
+            org_id=pick(["org-1", "org-2"]),
+            user_id=pick(["ann", "bob", "cid"]),
+            hostname=pick(["alpha", "Alpha", "beta", ""]),
+            os=pick(["linux", "windows"]),
+            app_version=pick(["", "9.1", "11.2.0", "11.10.0", "11.2", "11.2.1"]),
+            destinations=pick([(), ("cloud",), ("cloud", "nas")]),
+            connection=pick(LEVELS),
+            backup=pick(LEVELS),
+            completion=pick(LEVELS),
+            first_seen=pick([CLOCK - 40 * DAY, CLOCK - 2 * DAY]),
+            last_heartbeat=maybe_time(),
+            last_connected=maybe_time(),
+            last_activity=maybe_time(),
+            last_completed_backup=maybe_time(),
+            percent_complete=pick([0.0, 33.3, 99.9, 100.0]),
+            selected_bytes=pick([0, 1, 10**12]),
+            todo_bytes=pick([0, 7]),
+            snoozed_until=maybe_time(),
+            deactivated=pick([False, True]),
+            top_cause=pick([None, "no_connection", "paused_by_user"]),
+            partition=pick([0, 1]),
+        )
+        for device_id in device_ids
+    ]
+
+
+def walk(rows: list[DeviceRow], column: str, order: str, page_size: int) -> None:
+    """Walking the pages with `next_cursor` lists every row once, in the column's order."""
+    ctx = context()
+    params = {"sort": column, "order": order, "limit": str(page_size)}
+    everything = select(rows, parse_query(params), ctx, everything=True).rows
+
+    walked: list[DeviceRow] = []
+    cursor: str | None = None
+    for _ in range(len(rows) + 1):
+        page = select(rows, parse_query({**params, **({"cursor": cursor} if cursor else {})}), ctx)
+        assert page.total == len(rows)
+        assert len(page.rows) <= page_size
+        walked += page.rows
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert cursor is None, "the pages never ended"
+
+    assert ids(walked) == ids(everything)
+    assert sorted(ids(walked)) == sorted(ids(rows))
+    # The order is the column's, missing values last.
+    get = COLUMNS[column]
+    values = [get(r, ctx) for r in walked]
+    present = [v for v in values if v is not None]
+    assert values == present + [None] * (len(values) - len(present))
+    assert present == sorted(present, reverse=order == "desc")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rng=st.randoms(use_true_random=False),
+    count=st.integers(min_value=0, max_value=30),
+    column=st.sampled_from(list(COLUMNS)),
+    order=st.sampled_from(["asc", "desc"]),
+    page_size=st.integers(min_value=1, max_value=12),
+)
+def test_walking_the_pages_lists_every_row_once_in_order(
+    rng: random.Random, count: int, column: str, order: str, page_size: int
+) -> None:
+    walk(random_fleet(rng, count), column, order, page_size)
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("column", list(COLUMNS))
+def test_every_column_pages_by_its_cursor(column: str, order: str) -> None:
+    rows = random_fleet(random.Random(f"{column}/{order}"), 40)
+
+    for page_size in (1, 3, 7):
+        walk(rows, column, order, page_size)
+
+
+def test_a_page_that_ends_the_list_has_no_cursor() -> None:
+    rows = [row(f"dev-{n}") for n in range(4)]
+
+    assert select(rows, parse_query({"limit": "4"}), context()).next_cursor is None
+    assert select(rows, parse_query({"limit": "3"}), context()).next_cursor is not None
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"sort": "device_id", "order": "desc"},
+        {"sort": "percent_complete", "order": "asc"},
+        {"sort": "worst_state", "order": "desc"},
+    ],
+)
+def test_a_cursor_from_another_sort_is_refused(other: dict[str, str]) -> None:
+    rows = [row(f"dev-{n}", percent_complete=float(n)) for n in range(5)]
+    first = parse_query({"sort": "device_id", "order": "asc", "limit": "2"})
+    cursor = select(rows, first, context()).next_cursor
+    assert cursor is not None
+    # The same cursor works with the sort it came from.
+    parse_query({"sort": "device_id", "order": "asc", "cursor": cursor})
+
+    with pytest.raises(QueryError) as refused:
+        parse_query({**other, "cursor": cursor})
+
+    assert refused.value.parameter == "cursor"
+    assert "another sort" in refused.value.message
+
+
+# --- bad queries ----------------------------------------------------------------------
+
+
+def crafted_cursor(*payload: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(orjson.dumps(list(payload))).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter", "says"),
+    [
+        ({"colour": "red"}, "colour", "unknown parameter"),
+        ({"state": "red"}, "state", "ok, warning, critical"),
+        ({"state": "OK"}, "state", "'OK'"),
+        ({"kind": "disk"}, "kind", "connection, backup, completion"),
+        ({"sort": "size"}, "sort", "unknown column 'size'"),
+        ({"order": "up"}, "order", "asc or desc"),
+        ({"online": "maybe"}, "online", "true or false"),
+        ({"snoozed": ""}, "snoozed", "true or false"),
+        ({"deactivated": "2"}, "deactivated", "true or false"),
+        ({"limit": "0"}, "limit", "between 1 and 1000"),
+        ({"limit": "1001"}, "limit", "between 1 and 1000"),
+        ({"limit": "-5"}, "limit", "between 1 and 1000"),
+        ({"limit": "ten"}, "limit", "whole number"),
+        ({"limit": "2.5"}, "limit", "whole number"),
+        ({"min_days_inactive": "three"}, "min_days_inactive", "a number"),
+        ({"min_days_inactive": "-1"}, "min_days_inactive", "between"),
+        ({"min_days_inactive": "nan"}, "min_days_inactive", "between"),
+        ({"min_days_inactive": "inf"}, "min_days_inactive", "between"),
+        ({"completed_below": "101"}, "completed_below", "between 0 and 100"),
+        ({"completed_below": "NaN"}, "completed_below", "between 0 and 100"),
+        ({"completed_below": "-inf"}, "completed_below", "between 0 and 100"),
+        ({"completed_below": ""}, "completed_below", "a number"),
+        ({"version_below": "latest"}, "version_below", "a version like"),
+        ({"version_below": " "}, "version_below", "a version like"),
+        ({"cursor": "not a cursor!"}, "cursor", "not a cursor"),
+        ({"cursor": "bm90IGpzb24"}, "cursor", "not a cursor"),  # "not json"
+        ({"cursor": crafted_cursor("worst_state", True, 1)}, "cursor", "not a cursor"),
+        ({"cursor": crafted_cursor({"a": 1})}, "cursor", "not a cursor"),
+    ],
+)
+def test_a_bad_parameter_is_refused_by_name(
+    params: dict[str, str], parameter: str, says: str
+) -> None:
+    with pytest.raises(QueryError) as refused:
+        parse_query(params)
+
+    assert refused.value.parameter == parameter
+    assert says in refused.value.message
+    assert str(refused.value).startswith(f"{parameter}: ")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(["x", "y", 3], id="wrong types"),
+        pytest.param([1, "dev-1", "dev-1"], id="text where a number belongs"),
+        pytest.param([1, 2, 3], id="a number for the device id"),
+        pytest.param([7, 2, "dev-1"], id="an unknown missing-value flag"),
+        pytest.param([1, [1, "a"], "dev-1"], id="a list where a number belongs"),
+    ],
+)
+def test_a_forged_cursor_is_refused_before_it_reaches_the_rows(key: list[Any]) -> None:
+    rows = [row("dev-1", percent_complete=10.0), row("dev-2", percent_complete=20.0)]
+    cursor = crafted_cursor("percent_complete", True, *key)
+
+    with pytest.raises(QueryError) as refused:
+        select(rows, parse_query({"sort": "percent_complete", "cursor": cursor}), context())
+
+    assert refused.value.parameter == "cursor"
+
+
+@pytest.mark.parametrize("limit", ["1", "1000", " 7 "])
+def test_limits_from_one_to_a_thousand_are_taken(limit: str) -> None:
+    assert parse_query({"limit": limit}).limit == int(limit)
+
+
+def test_an_empty_query_has_the_defaults() -> None:
+    query = parse_query({})
+
+    assert (query.sort, query.descending, query.limit, query.cursor) == (
+        "worst_state",
+        True,
+        100,
+        None,
+    )
+
+
+def test_every_known_parameter_is_accepted() -> None:
+    values = {
+        "org": "org-1",
+        "user": "ann",
+        "state": "warning",
+        "kind": "backup",
+        "online": "true",
+        "min_days_inactive": "1.5",
+        "version_below": "11.2",
+        "completed_below": "90",
+        "snoozed": "false",
+        "deactivated": "false",
+        "q": "lap",
+        "sort": "hostname",
+        "order": "asc",
+        "limit": "5",
+        "cursor": "",
+    }
+    assert set(values) == set(QUERY_PARAMETERS)
+
+    query = parse_query(values)
+
+    assert (query.org, query.user, query.state, query.kind) == ("org-1", "ann", "warning", "backup")
+    assert (query.online, query.snoozed, query.deactivated) == (True, False, False)
+    assert (query.min_days_inactive, query.completed_below) == (1.5, 90.0)
+    assert query.version_below == (11, 2)
+    assert (query.search, query.sort, query.descending, query.limit) == (
+        "lap",
+        "hostname",
+        False,
+        5,
+    )
+
+
+# --- the CSV download -----------------------------------------------------------------
+
+
+def parse_csv(chunks: list[str]) -> list[list[str]]:
+    return list(csv.reader(io.StringIO("".join(chunks))))
+
+
+def test_the_csv_header_is_the_column_titles() -> None:
+    lines = parse_csv(list(csv_lines([], context())))
+
+    assert lines == [[title for _, title in CSV_COLUMNS]]
+
+
+@pytest.mark.parametrize(("count", "chunk"), [(0, 3), (1, 1), (5, 2), (6, 3), (7, 500), (10, 1)])
+def test_every_row_is_one_csv_line_whatever_the_chunking(count: int, chunk: int) -> None:
+    rows = [row(f"dev-{n:02}") for n in range(count)]
+
+    chunks = list(csv_lines(rows, context(), chunk=chunk))
+
+    lines = parse_csv(chunks)
+    device = [title for _, title in CSV_COLUMNS].index("Device")
+    assert [line[device] for line in lines[1:]] == ids(rows)
+    assert all(len(line) == len(CSV_COLUMNS) for line in lines)
+    # Chunks are whole lines: none ends half way through a row.
+    assert all(c.endswith("\r\n") for c in chunks if c)
+    assert len(chunks) == count // chunk + 1
+
+
+def test_csv_values_with_commas_quotes_and_line_breaks_survive() -> None:
+    awkward = row(
+        "dev-1",
+        hostname='Jane\'s "work", laptop',
+        user_id="smith, jane",
+        top_cause="a\nb",
+        destinations=("cloud", "nas, office"),
+    )
+
+    (line,) = parse_csv(list(csv_lines([awkward], context())))[1:]
+    cells = dict(zip([title for _, title in CSV_COLUMNS], line, strict=True))
+
+    assert cells["Hostname"] == 'Jane\'s "work", laptop'
+    assert cells["User"] == "smith, jane"
+    assert cells["Top diagnosis"] == "a\nb"
+    assert cells["Destinations"] == "cloud nas, office"
+
+
+def test_csv_cells_read_as_the_report_shows_them() -> None:
+    r = row(
+        "dev-1",
+        org_id="org-short",
+        backup="warning",
+        last_heartbeat=CLOCK - 10 * MINUTE,  # offline under org-short's 5 minutes
+        last_activity=CLOCK - 2 * DAY,
+        last_completed_backup=None,
+        snoozed_until=CLOCK + DAY,
+        percent_complete=42.5,
+        top_cause="paused_by_user",
+    )
+
+    (line,) = parse_csv(list(csv_lines([r], context())))[1:]
+    cells = dict(zip([title for _, title in CSV_COLUMNS], line, strict=True))
+
+    assert cells["Org"] == "org-short"
+    assert cells["Alert state"] == "warning"
+    assert (cells["Connection"], cells["Backup"], cells["Completion"]) == ("ok", "warning", "ok")
+    assert cells["Online"] == "no"
+    assert cells["Completed %"] == "42.5"
+    assert cells["Last activity"] == (CLOCK - 2 * DAY).isoformat()
+    assert cells["Last completed backup"] == ""
+    assert cells["Days since last activity"] == "2.0"
+    assert cells["Snoozed until"] == (CLOCK + DAY).isoformat()
+    assert cells["Deactivated"] == "no"
+    assert cells["Top diagnosis"] == "paused_by_user"
+
+
+# --- rollups --------------------------------------------------------------------------
+
+
+def org_rows() -> list[DeviceRow]:
+    return [
+        row("ok-1"),
+        row("ok-2", last_heartbeat=CLOCK - DAY, app_version="10.0"),
+        row("warn", completion="warning", last_connected=CLOCK - 8 * DAY),
+        row("crit-recent", backup="critical", last_connected=CLOCK - DAY),
+        row("crit-silent", connection="critical", last_connected=CLOCK - 6 * DAY),
+        row("crit-never", connection="critical", last_connected=None, first_seen=CLOCK - 9 * DAY),
+        row("gone", connection="critical", deactivated=True, last_connected=CLOCK - 60 * DAY),
+        row("away", backup="warning", snoozed_until=CLOCK + DAY),
+    ]
+
+
+def test_an_org_summary_counts_active_devices_per_state_and_kind() -> None:
+    ctx = context(policies={"org-1": Policy(minimum_app_version="11.0")})
+
+    summary = summarize_org("org-1", org_rows(), ctx)
+
+    assert summary["org_id"] == "org-1"
+    assert (summary["devices"], summary["active"], summary["deactivated"]) == (8, 7, 1)
+    assert summary["by_state"] == {"ok": 2, "warning": 2, "critical": 3}
+    assert summary["by_kind"] == {
+        "connection": {"ok": 5, "warning": 0, "critical": 2},
+        "backup": {"ok": 5, "warning": 1, "critical": 1},
+        "completion": {"ok": 6, "warning": 1, "critical": 0},
+    }
+    assert summary["online"] == 6  # every active device but ok-2
+    assert summary["snoozed"] == 1
+    assert summary["app_version_outdated"] == 1
+
+
+def test_the_most_urgent_are_critical_first_then_the_longest_silent() -> None:
+    summary = summarize_org("org-1", org_rows(), context())
+
+    assert [d["device_id"] for d in summary["most_urgent"]] == [
+        "crit-never",  # silent since first seen, nine days ago
+        "crit-silent",
+        "crit-recent",
+        "warn",
+        "away",
+    ]
+    top_two = summarize_org("org-1", org_rows(), context(), top=2)
+    assert [d["device_id"] for d in top_two["most_urgent"]] == ["crit-never", "crit-silent"]
+
+
+def test_a_user_shows_the_worst_of_their_active_devices() -> None:
+    rows = [
+        row("laptop", user_id="ann", backup="warning", last_heartbeat=CLOCK - DAY),
+        row("desktop", user_id="ann", org_id="org-2", completion="warning"),
+        row("old", user_id="ann", connection="critical", deactivated=True),
+    ]
+
+    summary = summarize_user("ann", rows, context())
+
+    assert summary["user_id"] == "ann"
+    assert summary["orgs"] == ["org-1", "org-2"]
+    assert summary["devices"] == 3
+    assert summary["alert_states"] == {
+        "connection": "ok",
+        "backup": "warning",
+        "completion": "warning",
+    }
+    assert summary["worst_state"] == "warning"
+    assert summary["online"] is True  # the desktop
+    assert sorted(d["device_id"] for d in summary["device_list"]) == ["desktop", "laptop", "old"]
+
+
+def test_a_user_with_only_deactivated_devices_is_ok_and_offline() -> None:
+    rows = [row("old", user_id="ann", connection="critical", deactivated=True)]
+
+    summary = summarize_user("ann", rows, context())
+
+    assert summary["worst_state"] == "ok"
+    assert summary["online"] is False
+
+
+def test_the_fleet_summary_counts_per_org_with_totals() -> None:
+    rows = [
+        row("a", org_id="org-b"),
+        row("b", org_id="org-b", backup="critical"),
+        row("c", org_id="org-a", connection="warning"),
+        row("d", org_id="org-a", connection="critical", deactivated=True),
+        row("e", org_id="org-a"),
+    ]
+
+    summary = summarize_fleet(rows)
+
+    assert summary["totals"] == {
+        "devices": 5,
+        "deactivated": 1,
+        "ok": 2,
+        "warning": 1,
+        "critical": 1,
+    }
+    assert summary["orgs"] == [
+        {"org_id": "org-a", "devices": 3, "deactivated": 1, "ok": 1, "warning": 1, "critical": 0},
+        {"org_id": "org-b", "devices": 2, "deactivated": 0, "ok": 1, "warning": 0, "critical": 1},
+    ]
+
+
+def test_an_empty_fleet_summary_is_all_zero() -> None:
+    assert summarize_fleet([]) == {
+        "totals": {"devices": 0, "deactivated": 0, "ok": 0, "warning": 0, "critical": 0},
+        "orgs": [],
+    }
