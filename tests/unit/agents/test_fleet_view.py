@@ -1,0 +1,251 @@
+"""The fleet view: the report rows every worker keeps from the device-state changelog.
+
+Records are what the changelog holds: encoded device states keyed by device, tombstones,
+and partition clocks under `~clock~` keys (`decided;tick0;tick1;tick2` in epoch ms).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import msgspec
+import pytest
+
+from agents.fleet import FleetView
+from streams.pipeline import PartitionProcessor
+from streams.policy import DEFAULT_POLICY, Policy
+from streams.report import device_row
+from streams.state import DeviceState, encode_state
+from tests.unit.factories import DAY, T0, healthy, run
+from tests.unit.streams.test_partition_processor import PARTITIONS, Log, Worker, history
+
+HOUR = timedelta(hours=1)
+
+
+def policy_for(_org: str) -> Policy:
+    return DEFAULT_POLICY
+
+
+def millis(at: datetime) -> str:
+    return str(int(at.timestamp() * 1000))
+
+
+def clock_key(partition: int) -> bytes:
+    """The key the processor stores `partition`'s clock under."""
+    processor = PartitionProcessor(
+        PARTITIONS,
+        load=lambda _key, _partition: None,
+        items_of=lambda _partition: [],
+        partition_for=lambda key: sum(key) % PARTITIONS,
+        policy_for=policy_for,
+    )
+    return processor.clock_key(partition).encode()
+
+
+def clock_value(decided: datetime, ticks: tuple[datetime, ...] = ()) -> bytes:
+    """A stored clock: the decided clock and each input topic's latest tick."""
+    latest = [millis(t) for t in ticks] or [millis(decided)] * 3
+    return ";".join([millis(decided), *latest]).encode()
+
+
+def take_state(view: FleetView, state: DeviceState, partition: int = 0) -> None:
+    view.take(state.device_id.encode(), encode_state(state), partition)
+
+
+def silent(days: float, device: str = "dev-1") -> DeviceState:
+    state, _ = run([], now=T0 + timedelta(days=days), state=healthy(device=device))
+    return state
+
+
+def moved(state: DeviceState, user_id: str, org_id: str) -> DeviceState:
+    return msgspec.structs.replace(state, user_id=user_id, org_id=org_id)
+
+
+def ids(rows: list[object]) -> list[str]:
+    return sorted(r.device_id for r in rows)  # type: ignore[attr-defined]
+
+
+# --- states ---------------------------------------------------------------------------
+
+
+def test_a_state_becomes_a_row_judged_at_its_partitions_clock() -> None:
+    view = FleetView(policy_for)
+    now = T0 + 6 * DAY
+    view.take(clock_key(2), clock_value(now), 2)
+    state = silent(6)
+
+    take_state(view, state, partition=2)
+
+    assert view.rows == {"dev-1": device_row(state, now, DEFAULT_POLICY, partition=2)}
+    assert view.rows["dev-1"].connection == "critical"
+    assert view.rows["dev-1"].top_cause == "extended_leave_or_powered_off"
+    assert view.state("dev-1") == state
+    assert ids(view.of_org("org-1")) == ["dev-1"]
+    assert ids(view.of_user("user-1")) == ["dev-1"]
+    assert view.records_read == 2
+
+
+def test_a_newer_state_replaces_the_row() -> None:
+    view = FleetView(policy_for)
+    take_state(view, healthy())
+    assert view.rows["dev-1"].worst_state == "ok"
+
+    take_state(view, silent(6))
+
+    assert len(view.rows) == 1
+    assert view.rows["dev-1"].worst_state == "critical"
+    assert view.state("dev-1") == silent(6)
+    assert ids(view.of_org("org-1")) == ["dev-1"]
+
+
+def test_a_device_that_changes_user_and_org_moves_between_the_indexes() -> None:
+    view = FleetView(policy_for)
+    take_state(view, healthy(device="dev-1"))
+    take_state(view, healthy(device="dev-2"))
+
+    take_state(view, moved(healthy(device="dev-1"), "user-9", "org-9"))
+
+    assert ids(view.of_user("user-1")) == ["dev-2"]
+    assert ids(view.of_user("user-9")) == ["dev-1"]
+    assert ids(view.of_org("org-1")) == ["dev-2"]
+    assert ids(view.of_org("org-9")) == ["dev-1"]
+    assert sorted(view.orgs()) == ["org-1", "org-9"]
+
+    # The last device leaves org-1: the org is gone from the index, not listed empty.
+    take_state(view, moved(healthy(device="dev-2"), "user-9", "org-9"))
+
+    assert view.of_user("user-1") == []
+    assert view.of_org("org-1") == []
+    assert list(view.orgs()) == ["org-9"]
+    assert ids(view.of_user("user-9")) == ["dev-1", "dev-2"]
+
+
+def test_a_tombstone_removes_the_device() -> None:
+    view = FleetView(policy_for)
+    take_state(view, healthy(device="dev-1"))
+    take_state(view, healthy(device="dev-2"))
+
+    view.take(b"dev-1", None, 0)
+
+    assert list(view.rows) == ["dev-2"]
+    assert view.state("dev-1") is None
+    assert ids(view.of_org("org-1")) == ["dev-2"]
+    assert ids(view.of_user("user-1")) == ["dev-2"]
+
+    view.take(b"dev-2", None, 0)
+    view.take(b"never-seen", None, 0)  # a tombstone of a device the view never had
+
+    assert view.rows == {}
+    assert list(view.orgs()) == []
+    assert view.of_user("user-1") == []
+
+
+def test_an_undecodable_state_is_skipped_and_the_view_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    view = FleetView(policy_for)
+    take_state(view, healthy(device="dev-1"))
+
+    with caplog.at_level(logging.WARNING, logger="agents.fleet"):
+        view.take(b"dev-1", b"\xff not a state", 0)
+        view.take(b"dev-2", b"", 0)
+        view.take(b"dev-3", encode_state(healthy(device="dev-3"))[:-3], 0)
+    take_state(view, healthy(device="dev-4"))
+
+    # What the view had stays; what it could not read is not invented.
+    assert sorted(view.rows) == ["dev-1", "dev-4"]
+    assert view.state("dev-1") == healthy(device="dev-1")
+    assert "dev-1" in caplog.text and "dev-3" in caplog.text
+    assert view.records_read == 5
+
+
+def test_a_record_without_a_key_is_ignored() -> None:
+    view = FleetView(policy_for)
+
+    view.take(None, encode_state(healthy()), 0)
+
+    assert view.rows == {}
+    assert view.records_read == 0
+
+
+# --- clocks ---------------------------------------------------------------------------
+
+
+def test_clock_records_set_each_partitions_clock() -> None:
+    view = FleetView(policy_for)
+    first, later = T0 + HOUR, T0 + 2 * HOUR
+
+    view.take(clock_key(0), clock_value(first), 0)
+    view.take(clock_key(1), clock_value(later, (later, later + HOUR, later)), 1)
+    view.take(clock_key(0), clock_value(later), 0)
+
+    assert view.clocks == {0: later, 1: later}
+    assert view.rows == {}
+    assert view.stream_time() == later
+
+
+def test_a_clock_that_decided_nothing_yet_sets_no_clock() -> None:
+    view = FleetView(policy_for)
+
+    view.take(clock_key(0), f";{millis(T0)};;".encode(), 0)
+    view.take(clock_key(1), b"", 1)
+
+    assert view.clocks == {}
+
+
+def test_each_device_is_judged_at_its_partitions_clock_or_the_latest_one() -> None:
+    view = FleetView(policy_for)
+    take_state(view, healthy(device="dev-0"), partition=0)
+    take_state(view, healthy(device="dev-1"), partition=1)
+    take_state(view, healthy(device="dev-3"), partition=3)
+    view.take(clock_key(0), clock_value(T0 + DAY), 0)
+    view.take(clock_key(1), clock_value(T0 + 2 * DAY), 1)
+
+    now_of = view.context().now_of
+
+    assert now_of(view.rows["dev-0"]) == T0 + DAY
+    assert now_of(view.rows["dev-1"]) == T0 + 2 * DAY
+    # Partition 3 decided nothing yet: the latest clock of the fleet stands in.
+    assert now_of(view.rows["dev-3"]) == T0 + 2 * DAY
+    assert view.now_of_partition(0) == T0 + DAY
+    assert view.now_of_partition(3) == T0 + 2 * DAY
+
+
+def test_before_any_clock_the_newest_event_is_the_stream_time() -> None:
+    view = FleetView(policy_for)
+    state, _ = run([], now=T0 + 3 * HOUR, state=healthy(T0 + 3 * HOUR, device="dev-2"))
+    take_state(view, healthy(device="dev-1"))
+    take_state(view, state)
+
+    assert view.stream_time() == T0 + 3 * HOUR
+    assert view.context().now_of(view.rows["dev-1"]) == T0 + 3 * HOUR
+    assert view.now_of_partition(5) == T0 + 3 * HOUR
+
+
+# --- following what the processor writes ------------------------------------------------
+
+
+def test_the_view_follows_what_the_processor_writes() -> None:
+    """Six days of a fleet through the real processor: every write it makes, in order, is
+    a changelog record; the view ends with the processor's clocks and a row per device."""
+    worker, log = Worker(), Log()
+    view = FleetView(policy_for)
+
+    for result in worker.run(history(log, T0 + 6 * DAY, step=HOUR), batch_size=200):
+        for key, value in result.writes.items():
+            view.take(key.encode(), value, result.homes[key])
+
+    clocks = worker.processor.clocks()
+    assert view.clocks == clocks
+    states = worker.states()
+    assert sorted(view.rows) == sorted(states)
+    for device_id, state in states.items():
+        partition = view.rows[device_id].partition
+        assert state == worker.state(device_id)
+        now = clocks[partition]
+        assert now is not None
+        assert view.rows[device_id] == device_row(state, now, DEFAULT_POLICY, partition)
+    # dev-1 went silent after T0: critical after five days without a connection.
+    assert view.rows["dev-1"].connection == "critical"
+    assert view.rows["dev-0"].worst_state == "ok"
