@@ -1,0 +1,634 @@
+"""The OpenAPI document is valid and says what the API really does.
+
+The document is checked against the OpenAPI 3.1 specification and against the route
+table and query parameters; then the API's own routes are served by aiohttp over a
+fleet view filled from encoded states, and every answer is checked against the schema
+the document gives for its path, method and status (objects may hold no property the
+document leaves out). Admin writes go to a producer that records what it would publish.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from yarl import URL
+
+from agents.api import ROUTES, attach_routes
+from agents.fleet import FleetView
+from agents.openapi import openapi_document
+from agents.policies import PolicyBook
+from agents.settings import Settings
+from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
+from schemas.codec import decode_as, encode
+from schemas.models import DeviceCommand, OrgPolicy
+from streams.pipeline import CLOCK_KEY_PREFIX
+from streams.report import COLUMNS, CSV_COLUMNS, QUERY_PARAMETERS
+from streams.state import DeviceState, encode_state
+from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
+
+DOCUMENT = openapi_document()
+METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+TOKEN = "s3cret-admin-token"  # noqa: S105 - the test's own token
+
+# --- the document ---------------------------------------------------------------------
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    assert DOCUMENT["openapi"].startswith("3.1.")
+    validate(DOCUMENT, cls=OpenAPIV31SpecValidator)
+
+
+def test_every_route_is_documented_and_every_documented_operation_is_routed() -> None:
+    routed = {(method.lower(), path) for method, path, _handler in ROUTES}
+    documented = {
+        (method, path)
+        for path, operations in DOCUMENT["paths"].items()
+        for method in operations
+        if method in METHODS
+    }
+
+    assert routed == documented
+
+
+def parameters(path: str, method: str = "get") -> list[dict[str, Any]]:
+    return list(DOCUMENT["paths"][path][method].get("parameters", []))
+
+
+def test_the_device_list_documents_exactly_the_query_parameters_it_reads() -> None:
+    query = [p for p in parameters("/api/devices") if p["in"] == "query"]
+    names = [p["name"] for p in query]
+
+    assert sorted(names) == sorted(QUERY_PARAMETERS)
+    assert len(names) == len(set(names))
+    (sort,) = (p for p in query if p["name"] == "sort")
+    assert sort["schema"]["enum"] == list(COLUMNS)
+
+
+def test_the_csv_download_documents_the_same_filters_without_paging() -> None:
+    names = [p["name"] for p in parameters("/api/devices.csv") if p["in"] == "query"]
+
+    assert sorted(names) == sorted(set(QUERY_PARAMETERS) - {"limit", "cursor"})
+
+
+def test_every_path_parameter_is_documented() -> None:
+    for path, operations in DOCUMENT["paths"].items():
+        in_path = {part[1:-1] for part in path.split("/") if part.startswith("{")}
+        for method, operation in operations.items():
+            documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert documented == in_path, (method, path)
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def test_every_ref_resolves() -> None:
+    found = list(refs(DOCUMENT))
+    assert found, "the document uses references"
+    for ref in found:
+        assert ref.startswith("#/"), ref
+        target: Any = DOCUMENT
+        for part in ref[2:].split("/"):
+            assert isinstance(target, dict) and part in target, f"{ref} does not resolve"
+            target = target[part]
+        assert isinstance(target, dict), ref
+
+
+# --- answers against the document ------------------------------------------------------
+
+
+def closed(node: Any) -> Any:
+    """`node` with every object schema that lists properties closed to others, so that
+    a field the API sends but the document leaves out fails the check."""
+    if isinstance(node, dict):
+        node = {key: closed(value) for key, value in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [closed(item) for item in node]
+    return node
+
+
+COMPONENTS = closed(copy.deepcopy(DOCUMENT["components"]))
+
+
+def check_against_document(path: str, method: str, status: int, body: Any) -> None:
+    """`body` is what the document promises for `status` of `method path`."""
+    responses = DOCUMENT["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} answered {status}: {body}"
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(
+        {**closed(schema), "components": COMPONENTS},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert errors == [], f"{method.upper()} {path} ({status})"
+
+
+@dataclass
+class Sent:
+    topic: str
+    key: bytes
+    value: bytes
+    partition: int | None
+    timestamp: int | None
+    headers: Any
+
+
+@dataclass
+class Producer:
+    """Records what the API would publish."""
+
+    sent: list[Sent] = field(default_factory=list)
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        partition: int | None = None,
+        timestamp: int | None = None,
+        headers: Any = None,
+    ) -> None:
+        self.sent.append(Sent(topic, key, value, partition, timestamp, headers))
+
+
+class FakeWorker:
+    """What the API uses of the worker: its settings, its policies, its producer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policies = PolicyBook(settings)
+        self.producer = Producer()
+        self.app = SimpleNamespace(producer=self.producer)
+
+
+# Partition clocks: partition 2 has read two days further than the others.
+CLOCKS = {0: T0 + 6 * DAY, 1: T0 + 6 * DAY, 2: T0 + 8 * DAY}
+
+
+def stuck_at_99(device: str) -> DeviceState:
+    """Data flows every day but 100 % is never reached: a completion warning."""
+    events: list[Any] = []
+    for day in range(1, 9):
+        at = T0 + day * DAY
+        events.append(heartbeat(at, device, org_id="org-2"))
+        events.append(
+            progress(
+                at,
+                device,
+                org_id="org-2",
+                percent=99.6,
+                session_state="sending",
+                bytes_sent=500_000_000,
+                todo_files=3,
+                todo_bytes=40_000_000,
+                errors={"locked": 3},
+            )
+        )
+    state, _ = run(events, now=T0 + 8 * DAY, state=healthy(device=device))
+    return state
+
+
+def fleet_states() -> list[tuple[DeviceState, int]]:
+    fine = healthy(T0 + 6 * DAY, device="dev-1")
+    silent, _ = run([], now=T0 + 6 * DAY, state=healthy(device="dev-2"))
+    return [(fine, 0), (silent, 1), (stuck_at_99("dev-3"), 2)]
+
+
+def fill(view: FleetView) -> None:
+    for partition, clock in CLOCKS.items():
+        millis = str(int(clock.timestamp() * 1000))
+        key = f"{CLOCK_KEY_PREFIX}{partition}~0".encode()
+        view.take(key, f"{millis};{millis};{millis};{millis}".encode(), partition)
+    for state, partition in fleet_states():
+        view.take(state.device_id.encode(), encode_state(state), partition)
+    view.caught_up.set()
+
+
+@dataclass
+class Served:
+    client: TestClient[web.Request, web.Application]
+    worker: FakeWorker
+    view: FleetView
+
+    async def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        data = body if isinstance(body, bytes) else orjson.dumps(body) if body is not None else None
+        response = await self.client.request(method, path, data=data, headers=headers)
+        raw = await response.read()
+        if response.content_type == "application/json":
+            return response.status, orjson.loads(raw)
+        return response.status, raw
+
+
+async def serve(token: str) -> AsyncIterator[Served]:
+    worker = FakeWorker(Settings(api_token=token))
+    worker.policies.apply_record(
+        encode(OrgPolicy(org_id="org-1", updated_at=T0, connection_warning_days=2.0))
+    )
+    view = FleetView(worker.policies.policy_for)
+    fill(view)
+    app = web.Application()
+    attach_routes(app.router, worker, view)  # type: ignore[arg-type]
+    async with TestClient(TestServer(app)) as client:
+        yield Served(client, worker, view)
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[Served]:
+    async for served in serve(TOKEN):
+        yield served
+
+
+@pytest_asyncio.fixture
+async def api_without_token() -> AsyncIterator[Served]:
+    async for served in serve(""):
+        yield served
+
+
+READS = [
+    ("/api/summary", "/api/summary", 200),
+    ("/api/devices", "/api/devices", 200),
+    ("/api/devices", "/api/devices?state=critical&sort=last_connected&order=asc", 200),
+    ("/api/devices", "/api/devices?kind=completion&limit=1", 200),
+    ("/api/devices", "/api/devices?online=false&q=dev&min_days_inactive=0", 200),
+    ("/api/devices", "/api/devices?limit=0", 400),
+    ("/api/devices", "/api/devices?colour=red", 400),
+    ("/api/devices", "/api/devices?cursor=garbage", 400),
+    ("/api/devices/{device_id}", "/api/devices/dev-1", 200),
+    ("/api/devices/{device_id}", "/api/devices/dev-2", 200),
+    ("/api/devices/{device_id}", "/api/devices/dev-3", 200),
+    ("/api/devices/{device_id}", "/api/devices/dev-404", 404),
+    ("/api/users/{user_id}", "/api/users/user-1", 200),
+    ("/api/users/{user_id}", "/api/users/nobody", 404),
+    ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary", 200),
+    ("/api/orgs/{org_id}/summary", "/api/orgs/org-2/summary?top=1", 200),
+    ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary?top=0", 400),
+    ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary?top=many", 400),
+    ("/api/orgs/{org_id}/summary", "/api/orgs/org-404/summary", 404),
+    ("/api/devices.csv", "/api/devices.csv?state=purple", 400),
+    ("/api/openapi.json", "/api/openapi.json", 200),
+]
+
+
+@pytest.mark.parametrize(("path", "url", "status"), READS, ids=[url for _, url, _ in READS])
+async def test_every_read_answers_as_the_document_says(
+    api: Served, path: str, url: str, status: int
+) -> None:
+    got, body = await api.call("GET", url)
+
+    assert got == status, body
+    check_against_document(path, "get", got, body)
+
+
+def test_every_read_route_is_exercised() -> None:
+    reads = {path for method, path, _ in ROUTES if method == "GET"}
+    assert reads == {path for path, _, _ in READS}
+
+
+async def test_the_served_document_is_the_document(api: Served) -> None:
+    status, body = await api.call("GET", "/api/openapi.json")
+
+    assert (status, body) == (200, orjson.loads(orjson.dumps(DOCUMENT)))
+
+
+async def test_a_bad_parameter_is_named_in_the_error(api: Served) -> None:
+    status, body = await api.call("GET", "/api/devices?state=purple")
+
+    assert status == 400
+    assert body["parameter"] == "state"
+    assert "purple" in body["error"]
+
+
+async def test_the_device_list_answers_from_the_fleet_view(api: Served) -> None:
+    _, critical = await api.call("GET", "/api/devices?state=critical")
+    _, completion = await api.call("GET", "/api/devices?kind=completion")
+    _, org_1 = await api.call("GET", "/api/devices?org=org-1&sort=device_id&order=asc")
+
+    assert [d["device_id"] for d in critical["devices"]] == ["dev-2"]
+    assert critical["devices"][0]["top_cause"] == "extended_leave_or_powered_off"
+    assert [d["device_id"] for d in completion["devices"]] == ["dev-3"]
+    # dev-3 is judged at its own partition's clock, two days ahead of the others.
+    assert completion["devices"][0]["stream_time"] == CLOCKS[2].isoformat()
+    assert [d["device_id"] for d in org_1["devices"]] == ["dev-1", "dev-2"]
+    assert org_1["view"] == {
+        "caught_up": True,
+        "devices": 3,
+        "stream_time": CLOCKS[2].isoformat(),
+    }
+
+
+async def test_paging_through_the_api_lists_every_device_once(api: Served) -> None:
+    seen: list[str] = []
+    url = "/api/devices?sort=percent_complete&order=asc&limit=1"
+    cursor = None
+    for _ in range(5):
+        _, page = await api.call("GET", url + (f"&cursor={cursor}" if cursor else ""))
+        seen += [d["device_id"] for d in page["devices"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert cursor is None
+    assert sorted(seen) == ["dev-1", "dev-2", "dev-3"]
+    assert seen[0] == "dev-3"  # 99.6 %, the least complete
+
+
+async def test_the_device_detail_lists_destinations_alerts_and_transitions(api: Served) -> None:
+    _, device = await api.call("GET", "/api/devices/dev-2")
+
+    assert device["device_id"] == "dev-2"
+    assert [d["destination_id"] for d in device["destinations"]] == ["cloud"]
+    assert {(a["kind"], a["state"]) for a in device["open_alerts"]} >= {("connection", "critical")}
+    assert all(a["diagnosis"] for a in device["open_alerts"])
+    transitions = device["recent_transitions"]
+    # Silent for six days, decided once: straight to critical, and the backup to warning.
+    assert {(t["kind"], t["from"], t["to"]) for t in transitions} == {
+        ("connection", "ok", "critical"),
+        ("backup", "ok", "warning"),
+    }
+    # Newest first.
+    assert [t["at"] for t in transitions] == sorted((t["at"] for t in transitions), reverse=True)
+    assert device["thresholds"]["connection"] == {"warning_days": 2.0, "critical_days": 5.0}
+
+
+async def test_the_org_summary_carries_its_policy_and_counts(api: Served) -> None:
+    _, org_1 = await api.call("GET", "/api/orgs/org-1/summary")
+    _, org_2 = await api.call("GET", "/api/orgs/org-2/summary")
+
+    assert org_1["by_state"] == {"ok": 1, "warning": 0, "critical": 1}
+    assert [d["device_id"] for d in org_1["most_urgent"]] == ["dev-2"]
+    assert org_1["policy"]["connection_warning_days"] == 2.0
+    assert org_2["policy"] is None
+
+
+async def test_the_csv_download_has_the_report_columns(api: Served) -> None:
+    response = await api.client.get("/api/devices.csv?org=org-1&sort=device_id&order=asc")
+    text = await response.text()
+
+    assert response.status == 200
+    assert response.content_type == "text/csv"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="devices-')
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == [title for _, title in CSV_COLUMNS]
+    assert [line[2] for line in lines[1:]] == ["dev-1", "dev-2"]
+
+
+# --- admin writes ---------------------------------------------------------------------
+
+WRITES = [
+    ("PUT", "/api/orgs/org-1/policy", {"connection_warning_days": 2}),
+    ("POST", "/api/devices/dev-1/snooze", {"hours": 24}),
+    ("POST", "/api/devices/dev-1/unsnooze", None),
+    ("POST", "/api/devices/dev-1/deactivate", {"reason": "left"}),
+    ("POST", "/api/devices/dev-1/reactivate", None),
+]
+WRITE_IDS = [f"{method} {path}" for method, path, _ in WRITES]
+
+
+def template(path: str) -> str:
+    """The documented path a concrete path of `WRITES` stands for."""
+    if path.startswith("/api/orgs/"):
+        return "/api/orgs/{org_id}/policy"
+    return "/api/devices/{device_id}/" + path.rsplit("/", 1)[1]
+
+
+def test_every_write_route_is_exercised() -> None:
+    writes = {(method, path) for method, path, _ in ROUTES if method != "GET"}
+    assert writes == {(method, template(path)) for method, path, _ in WRITES}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=WRITE_IDS)
+async def test_writes_are_disabled_without_a_configured_token(
+    api_without_token: Served, method: str, path: str, body: Any
+) -> None:
+    status, answer = await api_without_token.call(method, path, body, token="anything")
+
+    assert status == 403
+    assert "BACKUPWATCH_API_TOKEN" in answer["error"]
+    check_against_document(template(path), method.lower(), status, answer)
+    assert api_without_token.worker.producer.sent == []
+
+
+@pytest.mark.parametrize("given", [None, "wrong-token", f"{TOKEN}x", ""])
+@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=WRITE_IDS)
+async def test_writes_need_the_right_bearer_token(
+    api: Served, method: str, path: str, body: Any, given: str | None
+) -> None:
+    status, answer = await api.call(method, path, body, token=given)
+
+    assert status == 401
+    check_against_document(template(path), method.lower(), status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_a_token_of_another_scheme_is_refused(api: Served) -> None:
+    response = await api.client.post(
+        "/api/devices/dev-1/deactivate", headers={"Authorization": f"Basic {TOKEN}"}
+    )
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert api.worker.producer.sent == []
+
+
+async def test_a_policy_change_is_published_to_the_policy_topic(api: Served) -> None:
+    change = {"connection_warning_days": 1.5, "connection_critical_days": 4, "reminder_hours": 24}
+
+    status, answer = await api.call("PUT", "/api/orgs/org-7/policy", change, token=TOKEN)
+
+    assert status == 202, answer
+    check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    (sent,) = api.worker.producer.sent
+    assert (sent.topic, sent.key) == (api.worker.settings.topic(ORG_POLICIES), b"org-7")
+    policy = decode_as(sent.value, OrgPolicy)
+    assert policy.org_id == "org-7"
+    assert (policy.connection_warning_days, policy.connection_critical_days) == (1.5, 4.0)
+    assert policy.reminder_hours == 24.0
+    assert policy.backup_warning_days is None
+    assert answer["policy"]["org_id"] == "org-7"
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"connection_warning_dayz": 2}, "connection_warning_dayz"),
+        ({"org_id": "org-9"}, "org_id"),
+        ({"connection_warning_days": -1}, "connection_warning_days"),
+        ({"connection_warning_days": "two"}, "connection_warning_days"),
+    ],
+)
+async def test_a_bad_policy_is_refused_naming_the_field(
+    api: Served, body: dict[str, Any], parameter: str
+) -> None:
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    assert answer["parameter"] == parameter
+    check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_a_policy_whose_warning_comes_after_critical_is_refused(api: Served) -> None:
+    body = {"backup_warning_days": 9, "backup_critical_days": 2}
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    assert api.worker.producer.sent == []
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "expected"),
+    [
+        ("snooze", {"hours": 48, "reason": "parental leave"}, {"reason": "parental leave"}),
+        ("snooze", {"until": (T0 + 30 * DAY).isoformat()}, {}),
+        ("unsnooze", None, {}),
+        ("deactivate", {"reason": "stolen laptop"}, {"reason": "stolen laptop"}),
+        ("reactivate", {}, {}),
+    ],
+)
+async def test_a_device_command_is_published_to_the_command_topic(
+    api: Served, action: str, body: Any, expected: dict[str, Any]
+) -> None:
+    status, answer = await api.call("POST", f"/api/devices/dev-3/{action}", body, token=TOKEN)
+
+    assert status == 202, answer
+    check_against_document(f"/api/devices/{{device_id}}/{action}", "post", status, answer)
+    (sent,) = api.worker.producer.sent
+    assert (sent.topic, sent.key) == (api.worker.settings.topic(DEVICE_COMMANDS), b"dev-3")
+    command = decode_as(sent.value, DeviceCommand)
+    assert (command.device_id, command.action, command.actor) == ("dev-3", action, "api")
+    # Ordered with the device's telemetry: issued at its own partition's clock.
+    assert command.issued_at == CLOCKS[2]
+    assert command.reason == expected.get("reason", "")
+    if action == "snooze":
+        hours = body.get("hours")
+        until = CLOCKS[2] + timedelta(hours=hours) if hours else T0 + 30 * DAY
+        assert command.snooze_until == until
+    else:
+        assert command.snooze_until is None
+    assert answer["command"]["command_id"] == command.command_id
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({}, "until"),
+        ({"hours": 1, "until": (T0 + 30 * DAY).isoformat()}, "until"),
+        ({"hours": 0}, "hours"),
+        ({"hours": "two"}, "hours"),
+        ({"hours": True}, "hours"),
+        ({"until": "tomorrow"}, "until"),
+        ({"until": "2026-12-01T00:00:00"}, "until"),  # no offset
+        ({"until": T0.isoformat()}, "until"),  # before the device's stream time
+        ({"hours": 1, "reason": 7}, "reason"),
+    ],
+)
+async def test_a_bad_snooze_is_refused_naming_the_field(
+    api: Served, body: dict[str, Any], parameter: str
+) -> None:
+    status, answer = await api.call("POST", "/api/devices/dev-1/snooze", body, token=TOKEN)
+
+    assert status == 400, answer
+    assert answer["parameter"] == parameter
+    check_against_document("/api/devices/{device_id}/snooze", "post", status, answer)
+    assert api.worker.producer.sent == []
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES[1:], ids=WRITE_IDS[1:])
+async def test_a_command_for_an_unknown_device_is_not_found(
+    api: Served, method: str, path: str, body: Any
+) -> None:
+    unknown = path.replace("dev-1", "dev-404")
+
+    status, answer = await api.call(method, unknown, body, token=TOKEN)
+
+    assert status == 404
+    assert "dev-404" in answer["error"]
+    check_against_document(template(path), "post", status, answer)
+    assert api.worker.producer.sent == []
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe"])
+@pytest.mark.parametrize(("method", "path", "body"), WRITES, ids=WRITE_IDS)
+async def test_a_body_that_is_not_a_json_object_is_refused(
+    api: Served, method: str, path: str, body: Any, raw: bytes
+) -> None:
+    status, answer = await api.call(method, path, raw, token=TOKEN)
+
+    assert status == 400
+    assert "JSON" in answer["error"]
+    check_against_document(template(path), method.lower(), status, answer)
+    assert api.worker.producer.sent == []
+
+
+# --- the dashboard --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "name"),
+    [
+        ("/", "text/html", "index.html"),
+        ("/static/index.html", "text/html", "index.html"),
+        ("/static/app.js", "text/javascript", "app.js"),
+        ("/static/app.css", "text/css", "app.css"),
+    ],
+)
+async def test_the_dashboard_is_served(
+    api: Served, path: str, content_type: str, name: str
+) -> None:
+    response = await api.client.get(path)
+
+    assert response.status == 200
+    assert response.content_type == content_type
+    assert await response.read() == (resources.files("agents") / "static" / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../x",
+        "/static/..%2Fagents%2Fapi.py",
+        "/static/%2E%2E%2Fapi.py",
+        "/static/.hidden",
+        "/static/nope.js",
+        "/static/__init__.py",
+        "/static/",
+        "/x",
+    ],
+)
+async def test_other_files_are_not_found(api: Served, path: str) -> None:
+    # Sent as written: no client-side clean-up of the path.
+    response = await api.client.get(URL(path, encoded=True))
+
+    assert response.status == 404
+    assert b"def " not in await response.read()
