@@ -32,6 +32,8 @@ from streams.state import (
     HistoryEntry,
     ProgressReport,
     Slot,
+    shared,
+    shared_ids,
 )
 from streams.transitions import Transition
 
@@ -76,7 +78,12 @@ def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
     return "ok"
 
 
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+
+
 def _day(t: datetime) -> int:
+    if t.tzinfo is UTC:
+        return t.toordinal() - _EPOCH_ORDINAL
     return (t - _EPOCH).days
 
 
@@ -100,22 +107,6 @@ def _add_to_window(
     oldest = _day(now) - WINDOW_DAYS + 1
     if day < oldest:
         return days
-    if days and days[-1].day == day and days[0].day >= oldest:
-        # The common case: today's bucket is the newest and nothing has rolled off.
-        b = days[-1]
-        return (
-            *days[:-1],
-            DayBucket(
-                day,
-                b.heartbeats + heartbeats,
-                b.bytes_sent + bytes_sent,
-                b.completions + completions,
-                b.locked + locked,
-                b.permission_denied + permission_denied,
-                b.vanished + vanished,
-                b.changed + changed,
-            ),
-        )
     kept: list[DayBucket] = []
     found = False
     for bucket in days:
@@ -158,8 +149,24 @@ def _roll_window(days: tuple[DayBucket, ...], now: datetime) -> tuple[DayBucket,
     return tuple(b for b in days if b.day >= oldest)
 
 
-def _remember(recent: tuple[int, ...], fp: int) -> tuple[int, ...]:
-    return (*recent[-(RECENT_EVENTS - 1) :], fp)
+# Days before today that the window keeps.
+_WINDOW_BACK = WINDOW_DAYS - 1
+
+# The `recent` ring holds RECENT_EVENTS 4-byte fingerprints; keep the newest but one.
+_RING_KEEP = -(RECENT_EVENTS - 1) * 4
+
+
+def _fp_key(fp: int) -> bytes:
+    return (fp & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+def _seen(recent: bytes, key: bytes) -> bool:
+    i = recent.find(key)
+    # Only a match on a word boundary is a fingerprint (not the tail of one and the
+    # head of the next).
+    while i > 0 and i & 3:
+        i = recent.find(key, i + 1)
+    return i >= 0
 
 
 def _new_device(event: Heartbeat | BackupProgress, at: datetime, policy: Policy) -> DeviceState:
@@ -186,19 +193,20 @@ def apply(
     or a command for a device never seen) and the transitions decided at once (only
     deactivation decides at once; everything else is decided by `advance`).
     `fp` is the event's fingerprint when the caller has it cheaper than `fingerprint`
-    (e.g. a CRC of the record's bytes).
+    (e.g. a CRC of the record's bytes); duplicates are recognized by its low 32 bits.
     """
     if fp is None:
         fp = fingerprint(event)
-    if state is not None and fp in state.recent:
+    key = _fp_key(fp)
+    if state is not None and _seen(state.recent, key):
         return state, []
     if isinstance(event, Heartbeat):
-        return _apply_heartbeat(state, event, fp, now, policy), []
+        return _apply_heartbeat(state, event, fp, key, now, policy), []
     if isinstance(event, BackupProgress):
-        return _apply_progress(state, event, fp, now, policy), []
+        return _apply_progress(state, event, fp, key, now, policy), []
     if state is None:
         return None, []
-    return _apply_command(state, event, fp, now, policy)
+    return _apply_command(state, event, key, now, policy)
 
 
 def _supersedes(report: HeartbeatReport | ProgressReport | None, at: datetime, fp: int) -> bool:
@@ -207,75 +215,150 @@ def _supersedes(report: HeartbeatReport | ProgressReport | None, at: datetime, f
     return report is None or at > report.at or (at == report.at and fp > report.fp)
 
 
-def _admit(
-    state: DeviceState | None, event: Heartbeat | BackupProgress, now: datetime, policy: Policy
-) -> tuple[DeviceState, datetime]:
-    """The device's state (new if unseen) and the event's time, clamped to the clock
-    plus the allowed skew; a clamped event is counted in the state."""
-    at = event.event_time
-    limit = now + policy.max_skew
-    if state is None:
-        state = _new_device(event, min(at, limit), policy)
-    if at > limit:
-        at = limit
-        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
-    return state, at
-
-
 def _apply_heartbeat(
-    state: DeviceState | None, event: Heartbeat, fp: int, now: datetime, policy: Policy
+    state: DeviceState | None,
+    event: Heartbeat,
+    fp: int,
+    key: bytes,
+    now: datetime,
+    policy: Policy,
 ) -> DeviceState:
-    state, at = _admit(state, event, now, policy)
+    # The event's time, clamped to the clock plus the allowed skew; a clamped event is
+    # counted in the state.
+    at = event.event_time
+    clamped = False
+    if at > now:
+        limit = now + policy.max_skew
+        if at > limit:
+            at, clamped = limit, True
+    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
+    oldest = (now.toordinal() - _EPOCH_ORDINAL if now.tzinfo is UTC else _day(now)) - _WINDOW_BACK
+    reachable = event.reachable_destinations
+    if state is None:
+        return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
     last_connected, destinations = state.last_connected, state.destinations
-    if event.reachable_destinations:
-        last_connected = _later(last_connected, at)
-        destinations = _touch_destinations(destinations, event.reachable_destinations, at)
+    if reachable:
+        if last_connected is None or at > last_connected:
+            last_connected = at
+        destinations = _touch_destinations(destinations, reachable, at)
     report = state.heartbeat
-    if _supersedes(report, at, fp):
-        report = HeartbeatReport(
-            at,
-            fp,
-            event.hostname,
-            event.os,
-            event.app_version,
-            event.service_state,
-            event.backup_paused,
-            event.cpu_limit_percent,
-            event.network_limit_kbps,
-            tuple(event.reachable_destinations),
-            event.connect_error,
+    user_id, org_id = state.user_id, state.org_id
+    if report is None or at > report.at or (at == report.at and fp > report.fp):
+        report = _heartbeat_report(event, at, fp)
+        if event.user_id != user_id:
+            user_id = event.user_id
+        if event.org_id != org_id:
+            org_id = shared(event.org_id)
+    days = state.days
+    if days and days[0].day >= oldest:
+        last = days[-1]
+        if last.day == day:
+            # Today's bucket is the newest and nothing has rolled off: the common case.
+            days = (*days[:-1], replace(last, heartbeats=last.heartbeats + 1))
+        elif last.day < day:
+            days = (*days, DayBucket(day, 1))
+        else:
+            days = _add_to_window(days, at, now, 1)
+    elif day >= oldest:
+        days = _add_to_window(days, at, now, 1)
+    first_seen = state.first_seen
+    if clamped:
+        return replace(
+            state,
+            user_id=user_id,
+            org_id=org_id,
+            first_seen=first_seen if first_seen <= at else at,
+            heartbeat=report,
+            last_connected=last_connected,
+            destinations=destinations,
+            days=days,
+            recent=state.recent[_RING_KEEP:] + key,
+            changed_at=state.changed_at or now,
+            clamped_events=state.clamped_events + 1,
+            last_clamped_at=now,
         )
-        if event.user_id != state.user_id or event.org_id != state.org_id:
-            state = replace(state, user_id=event.user_id, org_id=event.org_id)
     return replace(
         state,
-        first_seen=state.first_seen if state.first_seen <= at else at,
+        user_id=user_id,
+        org_id=org_id,
+        first_seen=first_seen if first_seen <= at else at,
         heartbeat=report,
         last_connected=last_connected,
         destinations=destinations,
-        days=_add_to_window(state.days, at, now, 1),
-        recent=_remember(state.recent, fp),
+        days=days,
+        recent=state.recent[_RING_KEEP:] + key,
         changed_at=state.changed_at or now,
+    )
+
+
+def _heartbeat_report(event: Heartbeat, at: datetime, fp: int) -> HeartbeatReport:
+    return HeartbeatReport(
+        at,
+        fp,
+        event.hostname,
+        shared(event.os),
+        shared(event.app_version),
+        event.service_state,
+        event.backup_paused,
+        event.cpu_limit_percent,
+        event.network_limit_kbps,
+        shared_ids(event.reachable_destinations),
+        event.connect_error,
+    )
+
+
+def _born_of_heartbeat(
+    event: Heartbeat,
+    fp: int,
+    key: bytes,
+    at: datetime,
+    day: int,
+    in_window: bool,
+    clamped: bool,
+    now: datetime,
+    policy: Policy,
+) -> DeviceState:
+    """A device first seen by a heartbeat (what folding it into an empty state gives)."""
+    report = _heartbeat_report(event, at, fp)
+    reachable = report.reachable
+    return DeviceState(
+        event.device_id,
+        event.user_id,
+        shared(event.org_id),
+        at,
+        report,
+        at if reachable else None,
+        tuple(
+            DestinationState(destination_id, first_seen=at, last_connected=at)
+            for destination_id in sorted(set(reachable))
+        ),
+        days=(DayBucket(day, 1),) if in_window else (),
+        clamped_events=1 if clamped else 0,
+        last_clamped_at=now if clamped else None,
+        recent=key,
+        changed_at=now,
+        # Born under the org's current policy: its first decisions are not a change.
+        policy_revision=policy.revision,
     )
 
 
 def _touch_destinations(
     destinations: tuple[DestinationState, ...], reachable: list[str], at: datetime
 ) -> tuple[DestinationState, ...]:
-    if len(reachable) == 1 and len(destinations) == 1:
-        # The common case: one destination, already known.
-        (dest,) = destinations
-        if dest.destination_id == reachable[0]:
-            if dest.last_connected is not None and dest.last_connected >= at:
-                if dest.first_seen <= at:
+    if len(reachable) == 1:
+        # The common case: one destination reached, already known.
+        reached = reachable[0]
+        for i, dest in enumerate(destinations):
+            if dest.destination_id == reached:
+                last = dest.last_connected
+                if last is not None and last >= at and dest.first_seen <= at:
                     return destinations
-            return (
-                replace(
+                dest = replace(
                     dest,
-                    last_connected=_later(dest.last_connected, at),
+                    last_connected=at if last is None or at > last else last,
                     first_seen=min(dest.first_seen, at),
-                ),
-            )
+                )
+                return (*destinations[:i], dest, *destinations[i + 1 :])
     updated = []
     seen = set()
     for dest in destinations:
@@ -290,33 +373,53 @@ def _touch_destinations(
     for destination_id in reachable:
         if destination_id not in seen:
             seen.add(destination_id)
-            updated.append(DestinationState(destination_id, first_seen=at, last_connected=at))
+            updated.append(
+                DestinationState(shared(destination_id), first_seen=at, last_connected=at)
+            )
     updated.sort(key=lambda d: d.destination_id)
     return tuple(updated)
 
 
 def _apply_progress(
-    state: DeviceState | None, event: BackupProgress, fp: int, now: datetime, policy: Policy
+    state: DeviceState | None,
+    event: BackupProgress,
+    fp: int,
+    key: bytes,
+    now: datetime,
+    policy: Policy,
 ) -> DeviceState:
-    state, at = _admit(state, event, now, policy)
+    at = event.event_time
+    clamped = False
+    if at > now:
+        limit = now + policy.max_skew
+        if at > limit:
+            at, clamped = limit, True
+    if state is None:
+        state = _new_device(event, at, policy)
     destinations = state.destinations
-    index = next(
-        (i for i, d in enumerate(destinations) if d.destination_id == event.destination_id), -1
-    )
-    dest = (
-        destinations[index] if index >= 0 else DestinationState(event.destination_id, first_seen=at)
-    )
+    destination_id = event.destination_id
+    index = -1
+    for i, d in enumerate(destinations):
+        if d.destination_id == destination_id:
+            index = i
+            break
+    if index >= 0:
+        dest = destinations[index]
+    else:
+        dest = DestinationState(shared(destination_id), first_seen=at)
     errors = event.file_errors
     complete = event.percent_complete >= 100
+    bytes_sent = event.bytes_sent
+    session_state = event.session_state
     # Sending (or finishing) means the device reached this destination.
-    reached = event.bytes_sent > 0 or event.session_state in ("sending", "completed")
+    reached = bytes_sent > 0 or session_state == "sending" or session_state == "completed"
     report = dest.report
-    if _supersedes(report, at, fp):
+    if report is None or at > report.at or (at == report.at and fp > report.fp):
         report = ProgressReport(
             at,
             fp,
             event.percent_complete,
-            event.session_state,
+            session_state,
             event.selected_files,
             event.selected_bytes,
             event.todo_files,
@@ -334,7 +437,7 @@ def _apply_progress(
         dest.first_seen if dest.first_seen <= at else at,
         _later(dest.last_connected, at) if reached else dest.last_connected,
         _later(dest.last_activity, at),
-        _later(dest.last_new_data, at) if event.bytes_sent > 0 else dest.last_new_data,
+        _later(dest.last_new_data, at) if bytes_sent > 0 else dest.last_new_data,
         _later(dest.last_completed, at) if complete else dest.last_completed,
         report,
         dest.backup,
@@ -344,7 +447,7 @@ def _apply_progress(
         destinations = (*destinations[:index], dest, *destinations[index + 1 :])
     else:
         destinations = tuple(sorted((*destinations, dest), key=lambda d: d.destination_id))
-    return replace(
+    state = replace(
         state,
         first_seen=state.first_seen if state.first_seen <= at else at,
         last_connected=_later(state.last_connected, at) if reached else state.last_connected,
@@ -354,23 +457,26 @@ def _apply_progress(
             at,
             now,
             0,
-            event.bytes_sent,
-            1 if complete and event.session_state == "completed" else 0,
+            bytes_sent,
+            1 if complete and session_state == "completed" else 0,
             errors.locked,
             errors.permission_denied,
             errors.vanished,
             errors.changed_during_backup,
         ),
-        recent=_remember(state.recent, fp),
+        recent=state.recent[_RING_KEEP:] + key,
         changed_at=state.changed_at or now,
     )
+    if clamped:
+        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
+    return state
 
 
 def _apply_command(
-    state: DeviceState, event: DeviceCommand, fp: int, now: datetime, policy: Policy
+    state: DeviceState, event: DeviceCommand, key: bytes, now: datetime, policy: Policy
 ) -> tuple[DeviceState, list[Transition]]:
     at = min(event.issued_at, now + policy.max_skew)
-    recent = _remember(state.recent, fp)
+    recent = state.recent[_RING_KEEP:] + key
     action = event.action
     if action in ("deactivate", "reactivate"):
         if state.activation_changed_at is not None and at < state.activation_changed_at:

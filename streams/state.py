@@ -8,6 +8,7 @@ written by an older worker still decodes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import msgspec
@@ -25,6 +26,10 @@ __all__ = [
     "Slot",
     "decode_state",
     "encode_state",
+    "pack_fingerprints",
+    "shared",
+    "shared_ids",
+    "unpack_fingerprints",
 ]
 
 
@@ -219,8 +224,10 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # Events whose device time ran ahead of the clock by more than the allowed skew.
     clamped_events: int = 0
     last_clamped_at: datetime | None = None
-    # Fingerprints of the most recent events, to recognize a duplicate sent twice.
-    recent: tuple[int, ...] = ()
+    # Fingerprints of the most recent events, to recognize a duplicate sent twice: 32-bit
+    # little-endian words packed in one bytes object, oldest first. One object instead of
+    # a tuple of int objects keeps the per-event check to one memory access.
+    recent: bytes = b""
     # Facts changed since the last decision: the device is due at the next tick.
     changed_at: datetime | None = None
     history: tuple[HistoryEntry, ...] = ()
@@ -230,6 +237,11 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # The policy revision of the last decision (see `Policy.revision`).
     policy_revision: str = ""
     parked: tuple[Parked, ...] = ()
+
+    @property
+    def fingerprints(self) -> tuple[int, ...]:
+        """The fingerprints in `recent`, oldest first."""
+        return unpack_fingerprints(self.recent)
 
     def destination(self, destination_id: str) -> DestinationState | None:
         for dest in self.destinations:
@@ -276,6 +288,46 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     @property
     def connect_error(self) -> str | None:
         return (self.heartbeat or _NO_HEARTBEAT).connect_error
+
+
+# Identifiers and labels that many devices share (org and destination ids, OS names,
+# app versions) are kept as one object each: a device's state then points at a string
+# that is already in the CPU cache, and a comparison with it is an identity check.
+# The table is bounded, so an unexpected variety of values only stops the sharing.
+_SHARED_LIMIT = 65_536
+_shared: dict[str, str] = {}
+_shared_ids: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def shared(value: str) -> str:
+    """The shared copy of `value` (an equal string)."""
+    found = _shared.get(value)
+    if found is not None:
+        return found
+    if len(_shared) < _SHARED_LIMIT:
+        _shared[value] = value
+    return value
+
+
+def shared_ids(values: list[str]) -> tuple[str, ...]:
+    """The shared copy of the tuple of `values` (an equal tuple of shared strings)."""
+    ids = tuple(values)
+    found = _shared_ids.get(ids)
+    if found is not None:
+        return found
+    ids = tuple(shared(v) for v in values)
+    if len(_shared_ids) < _SHARED_LIMIT:
+        _shared_ids[ids] = ids
+    return ids
+
+
+def pack_fingerprints(fingerprints: Iterable[int]) -> bytes:
+    """The `recent` ring holding these (32-bit) fingerprints, in this order."""
+    return b"".join((fp & 0xFFFFFFFF).to_bytes(4, "little") for fp in fingerprints)
+
+
+def unpack_fingerprints(recent: bytes) -> tuple[int, ...]:
+    return tuple(int.from_bytes(recent[i : i + 4], "little") for i in range(0, len(recent), 4))
 
 
 _encoder = msgspec.msgpack.Encoder()

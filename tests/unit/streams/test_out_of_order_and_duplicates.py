@@ -54,4 +54,6 @@ def test_reordering_a_batch_gives_the_same_state_and_alerts() -> None:
 def _without_arrival(state):  # type: ignore[no-untyped-def]
     from msgspec.structs import replace
 
-    return replace(state, recent=tuple(sorted(state.recent)))
+    from streams.state import pack_fingerprints
+
+    return replace(state, recent=pack_fingerprints(sorted(state.fingerprints)))

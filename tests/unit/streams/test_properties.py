@@ -11,6 +11,7 @@ from msgspec.structs import replace
 
 from streams import DEFAULT_POLICY, DeviceState, Policy, Thresholds, advance, apply, next_deadline
 from streams.machine import RECENT_EVENTS
+from streams.state import pack_fingerprints
 from tests.unit.factories import DAY, T0, command, heartbeat, progress
 
 HOUR = timedelta(hours=1)
@@ -61,7 +62,7 @@ def _fold(
 
 def _canonical(state: DeviceState) -> DeviceState:
     # The arrival order of the duplicate-detection ring is the only thing order may change.
-    return replace(state, recent=tuple(sorted(set(state.recent))))
+    return replace(state, recent=pack_fingerprints(sorted(set(state.fingerprints))))
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
