@@ -17,7 +17,9 @@ from agents.simulator.producer import simulate
 from agents.topics import INPUTS
 from schemas.models import Alert
 from streams.status import KINDS, LEVELS, worst
+from tests.deploy_files import dashboard_exprs
 from tests.prometheus_harness import PrometheusServer, prometheus_server
+from tests.promql import metric_names
 from tests.worker_harness import Pipeline, WorkerRun
 
 pytestmark = pytest.mark.e2e
@@ -140,6 +142,15 @@ async def test_prometheus_counts_the_devices_and_alerts_the_alerts_topic_holds(
             {(): float(partitions)},
         )
         assert prometheus.by(f'sum(backupwatch_tick_duration_seconds_count{{job="{JOB}"}})')[()] > 0
+
+        # Every query of the Grafana dashboard is PromQL this Prometheus accepts, and
+        # finds series whenever the metrics it names have some (a labelled counter
+        # nothing incremented, such as invalid records here, has none).
+        for expr in dashboard_exprs():
+            result = prometheus.query(expr.replace("$__rate_interval", "1m"))
+            stored = [prometheus.query(f'count({{__name__="{n}"}})') for n in metric_names(expr)]
+            if all(stored):
+                assert result, f"the dashboard query {expr} finds nothing"
 
         # The project's rules load and evaluate on the real series without an error.
         groups = prometheus.api("/api/v1/rules")["groups"]

@@ -1,0 +1,35 @@
+# The backupwatch image: every role (worker, notifier, topic creation, simulator) is a
+# `backupwatch` subcommand, so one image serves them all.
+#
+#   docker build -t backupwatch .
+#   docker run --rm backupwatch --help
+#
+# Two stages: wheels are built with pip's full toolchain, the runtime stage installs
+# only them (the runtime dependencies of pyproject.toml, no dev extras, no compiler).
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY streams ./streams
+COPY agents ./agents
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    # Listen on every interface of the container (the default is loopback only).
+    BACKUPWATCH_WEB_HOST=0.0.0.0 \
+    # The RocksDB state of a worker; mount a volume here to keep restarts fast.
+    BACKUPWATCH_DATA_DIR=/var/lib/backupwatch
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links=/wheels backupwatch \
+    && useradd --system --uid 10001 --user-group --home-dir /var/lib/backupwatch \
+        --create-home backupwatch
+USER 10001:10001
+WORKDIR /var/lib/backupwatch
+VOLUME ["/var/lib/backupwatch"]
+# 6066: a worker's web server (/metrics, /healthz, /readyz, the API and dashboard).
+EXPOSE 6066
+ENTRYPOINT ["backupwatch"]
+CMD ["worker"]

@@ -1,0 +1,45 @@
+"""The Grafana dashboard is valid JSON whose panels query the provisioned datasource and
+cover what an operator watches. (That every metric it names is exported by a live worker
+and notifier: tests/integration/test_deployment_names_what_the_processes_serve.py.)"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.deploy_files import DASHBOARD, REPO, dashboard_exprs
+from tests.promql import metric_names
+
+
+def test_the_dashboard_is_json_and_every_panel_uses_the_provisioned_datasource() -> None:
+    board = json.loads(DASHBOARD.read_text())
+    provisioned = yaml.safe_load(
+        (REPO / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )
+    (datasource,) = provisioned["datasources"]
+    assert datasource["url"] == "http://prometheus:9090"
+    assert board["panels"]
+    for panel in board["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == datasource["uid"], panel["title"]
+
+
+def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
+    names = {name for expr in dashboard_exprs() for name in metric_names(expr)}
+    assert {
+        "backupwatch_devices",  # devices by state over time
+        "backupwatch_alerts_total",  # alerts per hour
+        "backupwatch_events_total",  # throughput
+        "backupwatch_consumer_lag_records",  # consumer lag
+        "backupwatch_stream_time_lag_seconds",  # stream-time lag
+        "backupwatch_dead_letters_total",  # dead letters
+    } <= names
+
+
+def test_every_query_names_a_metric() -> None:
+    for expr in dashboard_exprs():
+        assert metric_names(expr), expr
+        assert all(name.startswith("backupwatch_") for name in metric_names(expr)), expr
