@@ -888,6 +888,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-restart", action="store_true", help="skip restart-to-ready")
     parser.add_argument(
+        "--latency-steps",
+        type=int,
+        default=6,
+        help="ticks appended after the runs to time alerts (0: skip)",
+    )
+    parser.add_argument(
         "--runners",
         default="raw,naive,quix,backupwatch",
         help="which runners, in this order each run (default: all four)",
@@ -979,6 +985,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.cpu_per_1k:.3f} CPU s/1k, peak RSS {mib(r.hwm_kb)}, "
                     f"{r.alerts:,} alerts"
                 )
+        latency = None
+        if last is not None and args.latency_steps:
+            from bench.latency import run as alert_latency
+
+            log(f"alert latency: {args.latency_steps} ticks after the data")
+            # An hour of stream time per tick: the devices whose deadline falls in
+            # that hour are due (a few per cent of the fleet), as after a pause.
+            latency = alert_latency(
+                settings, filled.end + timedelta(hours=1), args.latency_steps, timedelta(hours=1)
+            )
+            log(f"  {latency.describe()}")
         restarts: list[Restart] = []
         rocks: Result | None = None
         if last is not None and not args.no_restart:
@@ -999,6 +1016,11 @@ def main(argv: list[str] | None = None) -> int:
         elif last is not None:
             last.stop()
         report(args, command, filled, raws, others, rocks, restarts, idle_kb)
+        if latency is not None:
+            print(
+                "alert latency (tick appended -> alert appended; ticks 1, 2, ... h of stream "
+                f"time after the data): {latency.describe()}"
+            )
         return 0
     finally:
         if workers is not None:
