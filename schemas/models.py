@@ -11,13 +11,15 @@ removing or retyping a field needs a new major version.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec.structs import force_setattr
 
 from schemas.types import (
+    EARLIEST,
+    LATEST,
     AlertKind,
     Count,
     Id,
@@ -47,6 +49,14 @@ __all__ = [
 
 class _Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="schema"):
     """Base of every wire record; subclasses set their `schema` tag."""
+
+
+def _normalize_event_time(record: Heartbeat | BackupProgress) -> None:
+    # The common case, checked inline (this runs for every telemetry record): msgspec
+    # already produced an aware UTC datetime inside the accepted range.
+    t = record.event_time
+    if t.__class__ is not datetime or t.tzinfo is not UTC or not EARLIEST <= t < LATEST:
+        force_setattr(record, "event_time", as_utc(t, "event_time"))
 
 
 def _normalize_times(record: msgspec.Struct, *fields: str) -> None:
@@ -81,7 +91,7 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True):
     connect_error: Literal["blocked", "local_interference"] | None = None
 
     def __post_init__(self) -> None:
-        _normalize_times(self, "event_time")
+        _normalize_event_time(self)
 
 
 class FileErrors(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,7 +126,7 @@ class BackupProgress(_Record, tag="backup_progress/1", frozen=True):
     backup_interval_s: Annotated[int, msgspec.Meta(ge=60, le=31 * 86400)] = 900
 
     def __post_init__(self) -> None:
-        _normalize_times(self, "event_time")
+        _normalize_event_time(self)
         if self.todo_files > self.selected_files and self.selected_files:
             raise ValueError("`todo_files` exceeds `selected_files`")
         if self.todo_bytes > self.selected_bytes and self.selected_bytes:

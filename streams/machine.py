@@ -14,6 +14,7 @@ decides exactly what it decided before.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -156,8 +157,11 @@ _WINDOW_BACK = WINDOW_DAYS - 1
 _RING_KEEP = -(RECENT_EVENTS - 1) * 4
 
 
+_pack_fp = struct.Struct("<I").pack
+
+
 def _fp_key(fp: int) -> bytes:
-    return (fp & 0xFFFFFFFF).to_bytes(4, "little")
+    return _pack_fp(fp & 0xFFFFFFFF)
 
 
 def _seen(recent: bytes, key: bytes) -> bool:
@@ -209,12 +213,6 @@ def apply(
     return _apply_command(state, event, key, now, policy)
 
 
-def _supersedes(report: HeartbeatReport | ProgressReport | None, at: datetime, fp: int) -> bool:
-    """Does an event at `at` carry newer figures than `report`? Ties go to the larger
-    fingerprint, so the outcome does not depend on arrival order."""
-    return report is None or at > report.at or (at == report.at and fp > report.fp)
-
-
 def _apply_heartbeat(
     state: DeviceState | None,
     event: Heartbeat,
@@ -240,11 +238,41 @@ def _apply_heartbeat(
     if reachable:
         if last_connected is None or at > last_connected:
             last_connected = at
-        destinations = _touch_destinations(destinations, reachable, at)
+        if (
+            len(destinations) == 1
+            and len(reachable) == 1
+            and destinations[0].destination_id == reachable[0]
+        ):
+            # The common case: the one destination the device has, reached again.
+            dest = destinations[0]
+            reached_at = dest.last_connected
+            if reached_at is None or at > reached_at:
+                destinations = (
+                    replace(dest, last_connected=at)
+                    if dest.first_seen <= at
+                    else replace(dest, last_connected=at, first_seen=at),
+                )
+            elif dest.first_seen > at:
+                destinations = (replace(dest, first_seen=at),)
+        else:
+            destinations = _touch_destinations(destinations, reachable, at)
     report = state.heartbeat
+    heartbeat_at, heartbeat_fp = state.last_heartbeat, state.heartbeat_fp
     user_id, org_id = state.user_id, state.org_id
-    if report is None or at > report.at or (at == report.at and fp > report.fp):
-        report = _heartbeat_report(event, at, fp)
+    if heartbeat_at is None or at > heartbeat_at or (at == heartbeat_at and fp > heartbeat_fp):
+        heartbeat_at, heartbeat_fp = at, fp
+        if report is None or not (
+            report.hostname == event.hostname
+            and report.os == event.os
+            and report.app_version == event.app_version
+            and report.service_state == event.service_state
+            and report.backup_paused == event.backup_paused
+            and report.cpu_limit_percent == event.cpu_limit_percent
+            and report.network_limit_kbps == event.network_limit_kbps
+            and report.connect_error == event.connect_error
+            and report.reachable == tuple(reachable)
+        ):
+            report = _heartbeat_report(event)
         if event.user_id != user_id:
             user_id = event.user_id
         if event.org_id != org_id:
@@ -269,6 +297,8 @@ def _apply_heartbeat(
             org_id=org_id,
             first_seen=first_seen if first_seen <= at else at,
             heartbeat=report,
+            last_heartbeat=heartbeat_at,
+            heartbeat_fp=heartbeat_fp,
             last_connected=last_connected,
             destinations=destinations,
             days=days,
@@ -283,6 +313,8 @@ def _apply_heartbeat(
         org_id=org_id,
         first_seen=first_seen if first_seen <= at else at,
         heartbeat=report,
+        last_heartbeat=heartbeat_at,
+        heartbeat_fp=heartbeat_fp,
         last_connected=last_connected,
         destinations=destinations,
         days=days,
@@ -291,10 +323,8 @@ def _apply_heartbeat(
     )
 
 
-def _heartbeat_report(event: Heartbeat, at: datetime, fp: int) -> HeartbeatReport:
+def _heartbeat_report(event: Heartbeat) -> HeartbeatReport:
     return HeartbeatReport(
-        at,
-        fp,
         event.hostname,
         shared(event.os),
         shared(event.app_version),
@@ -319,7 +349,7 @@ def _born_of_heartbeat(
     policy: Policy,
 ) -> DeviceState:
     """A device first seen by a heartbeat (what folding it into an empty state gives)."""
-    report = _heartbeat_report(event, at, fp)
+    report = _heartbeat_report(event)
     reachable = report.reachable
     return DeviceState(
         event.device_id,
@@ -327,6 +357,8 @@ def _born_of_heartbeat(
         shared(event.org_id),
         at,
         report,
+        at,
+        fp,
         at if reachable else None,
         tuple(
             DestinationState(destination_id, first_seen=at, last_connected=at)
@@ -402,13 +434,13 @@ def _apply_progress(
     for i, d in enumerate(destinations):
         if d.destination_id == destination_id:
             index = i
+            dest = d
             break
-    if index >= 0:
-        dest = destinations[index]
     else:
         dest = DestinationState(shared(destination_id), first_seen=at)
     errors = event.file_errors
-    complete = event.percent_complete >= 100
+    percent = event.percent_complete
+    complete = percent >= 100
     bytes_sent = event.bytes_sent
     session_state = event.session_state
     # Sending (or finishing) means the device reached this destination.
@@ -418,7 +450,7 @@ def _apply_progress(
         report = ProgressReport(
             at,
             fp,
-            event.percent_complete,
+            percent,
             session_state,
             event.selected_files,
             event.selected_bytes,
@@ -432,13 +464,25 @@ def _apply_progress(
             event.network_throttled,
             event.backup_interval_s,
         )
+    last_connected = dest.last_connected
+    if reached and (last_connected is None or at > last_connected):
+        last_connected = at
+    last_activity = dest.last_activity
+    if last_activity is None or at > last_activity:
+        last_activity = at
+    last_new_data = dest.last_new_data
+    if bytes_sent > 0 and (last_new_data is None or at > last_new_data):
+        last_new_data = at
+    last_completed = dest.last_completed
+    if complete and (last_completed is None or at > last_completed):
+        last_completed = at
     dest = DestinationState(
         dest.destination_id,
         dest.first_seen if dest.first_seen <= at else at,
-        _later(dest.last_connected, at) if reached else dest.last_connected,
-        _later(dest.last_activity, at),
-        _later(dest.last_new_data, at) if bytes_sent > 0 else dest.last_new_data,
-        _later(dest.last_completed, at) if complete else dest.last_completed,
+        last_connected,
+        last_activity,
+        last_new_data,
+        last_completed,
         report,
         dest.backup,
         dest.completion,
@@ -447,29 +491,60 @@ def _apply_progress(
         destinations = (*destinations[:index], dest, *destinations[index + 1 :])
     else:
         destinations = tuple(sorted((*destinations, dest), key=lambda d: d.destination_id))
-    state = replace(
+    completions = 1 if complete and session_state == "completed" else 0
+    locked, denied, vanished, changed = (
+        errors.locked,
+        errors.permission_denied,
+        errors.vanished,
+        errors.changed_during_backup,
+    )
+    days = state.days
+    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
+    oldest = (now.toordinal() - _EPOCH_ORDINAL if now.tzinfo is UTC else _day(now)) - _WINDOW_BACK
+    if days and days[-1].day == day and days[0].day >= oldest:
+        # Today's bucket is the newest and nothing has rolled off: the common case.
+        b = days[-1]
+        days = (
+            *days[:-1],
+            DayBucket(
+                day,
+                b.heartbeats,
+                b.bytes_sent + bytes_sent,
+                b.completions + completions,
+                b.locked + locked,
+                b.permission_denied + denied,
+                b.vanished + vanished,
+                b.changed + changed,
+            ),
+        )
+    else:
+        days = _add_to_window(
+            days, at, now, 0, bytes_sent, completions, locked, denied, vanished, changed
+        )
+    last_connected = state.last_connected
+    if reached and (last_connected is None or at > last_connected):
+        last_connected = at
+    if clamped:
+        return replace(
+            state,
+            first_seen=state.first_seen if state.first_seen <= at else at,
+            last_connected=last_connected,
+            destinations=destinations,
+            days=days,
+            recent=state.recent[_RING_KEEP:] + key,
+            changed_at=state.changed_at or now,
+            clamped_events=state.clamped_events + 1,
+            last_clamped_at=now,
+        )
+    return replace(
         state,
         first_seen=state.first_seen if state.first_seen <= at else at,
-        last_connected=_later(state.last_connected, at) if reached else state.last_connected,
+        last_connected=last_connected,
         destinations=destinations,
-        days=_add_to_window(
-            state.days,
-            at,
-            now,
-            0,
-            bytes_sent,
-            1 if complete and session_state == "completed" else 0,
-            errors.locked,
-            errors.permission_denied,
-            errors.vanished,
-            errors.changed_during_backup,
-        ),
+        days=days,
         recent=state.recent[_RING_KEEP:] + key,
         changed_at=state.changed_at or now,
     )
-    if clamped:
-        state = replace(state, clamped_events=state.clamped_events + 1, last_clamped_at=now)
-    return state
 
 
 def _apply_command(

@@ -184,10 +184,13 @@ class HistoryEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
 
 class HeartbeatReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    """The figures of the device's newest heartbeat (by event time)."""
+    """The figures of the device's newest heartbeat (by event time).
 
-    at: datetime
-    fp: int = 0
+    Its time and fingerprint live in the device state (`last_heartbeat`,
+    `heartbeat_fp`): most heartbeats repeat the figures of the one before, and then
+    the report is kept as it is rather than copied.
+    """
+
     hostname: str = ""
     os: str = ""
     app_version: str = ""
@@ -199,7 +202,7 @@ class HeartbeatReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
     connect_error: str | None = None
 
 
-_NO_HEARTBEAT = HeartbeatReport(datetime.min.replace(tzinfo=UTC))
+_NO_HEARTBEAT = HeartbeatReport()
 
 
 class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -208,6 +211,10 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     org_id: str
     first_seen: datetime
     heartbeat: HeartbeatReport | None = None
+    # The time of the newest heartbeat and its fingerprint (which breaks ties between
+    # two heartbeats of one instant, whatever their arrival order).
+    last_heartbeat: datetime | None = None
+    heartbeat_fp: int = 0
     # The last time the device reached any destination.
     last_connected: datetime | None = None
     destinations: tuple[DestinationState, ...] = ()
@@ -248,10 +255,6 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
             if dest.destination_id == destination_id:
                 return dest
         return None
-
-    @property
-    def last_heartbeat(self) -> datetime | None:
-        return self.heartbeat.at if self.heartbeat is not None else None
 
     @property
     def hostname(self) -> str:
