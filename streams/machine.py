@@ -150,11 +150,24 @@ def _roll_window(days: tuple[DayBucket, ...], now: datetime) -> tuple[DayBucket,
     return tuple(b for b in days if b.day >= oldest)
 
 
-# Days before today that the window keeps.
-_WINDOW_BACK = WINDOW_DAYS - 1
+# What one `now` implies for every event folded in at it: the latest device time
+# accepted (`now` plus the allowed skew) and the first day the window keeps. A worker
+# folds a whole batch in at one `now`, so the last one computed is remembered.
+_bounds: tuple[datetime, timedelta, datetime, int] = (_EPOCH, timedelta(0), _EPOCH, 0)
 
-# The `recent` ring holds RECENT_EVENTS 4-byte fingerprints; keep the newest but one.
-_RING_KEEP = -(RECENT_EVENTS - 1) * 4
+
+def _bounds_at(now: datetime, max_skew: timedelta) -> tuple[datetime, timedelta, datetime, int]:
+    global _bounds  # noqa: PLW0603 - a cache of a pure function of its arguments
+    _bounds = (now, max_skew, now + max_skew, _day(now) - WINDOW_DAYS + 1)
+    return _bounds
+
+
+# The `recent` ring holds RECENT_EVENTS 4-byte fingerprints.
+_RING_BYTES = RECENT_EVENTS * 4
+
+
+def _ring_add(recent: bytes, key: bytes) -> bytes:
+    return recent + key if len(recent) < _RING_BYTES else recent[4:] + key
 
 
 _pack_fp = struct.Struct("<I").pack
@@ -223,14 +236,15 @@ def _apply_heartbeat(
 ) -> DeviceState:
     # The event's time, clamped to the clock plus the allowed skew; a clamped event is
     # counted in the state.
+    bounds = _bounds
+    if bounds[0] is not now or bounds[1] is not policy.max_skew:
+        bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    if at > now:
-        limit = now + policy.max_skew
-        if at > limit:
-            at, clamped = limit, True
+    if at > now and at > bounds[2]:
+        at, clamped = bounds[2], True
     day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = (now.toordinal() - _EPOCH_ORDINAL if now.tzinfo is UTC else _day(now)) - _WINDOW_BACK
+    oldest = bounds[3]
     reachable = event.reachable_destinations
     if state is None:
         return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
@@ -290,6 +304,7 @@ def _apply_heartbeat(
     elif day >= oldest:
         days = _add_to_window(days, at, now, 1)
     first_seen = state.first_seen
+    recent = state.recent
     if clamped:
         return replace(
             state,
@@ -302,7 +317,7 @@ def _apply_heartbeat(
             last_connected=last_connected,
             destinations=destinations,
             days=days,
-            recent=state.recent[_RING_KEEP:] + key,
+            recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
             changed_at=state.changed_at or now,
             clamped_events=state.clamped_events + 1,
             last_clamped_at=now,
@@ -318,7 +333,7 @@ def _apply_heartbeat(
         last_connected=last_connected,
         destinations=destinations,
         days=days,
-        recent=state.recent[_RING_KEEP:] + key,
+        recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
         changed_at=state.changed_at or now,
     )
 
@@ -360,9 +375,10 @@ def _born_of_heartbeat(
         at,
         fp,
         at if reachable else None,
-        tuple(
-            DestinationState(destination_id, first_seen=at, last_connected=at)
-            for destination_id in sorted(set(reachable))
+        (DestinationState(reachable[0], at, at),)
+        if len(reachable) == 1
+        else tuple(
+            DestinationState(destination_id, at, at) for destination_id in sorted(set(reachable))
         ),
         days=(DayBucket(day, 1),) if in_window else (),
         clamped_events=1 if clamped else 0,
@@ -420,12 +436,13 @@ def _apply_progress(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
+    bounds = _bounds
+    if bounds[0] is not now or bounds[1] is not policy.max_skew:
+        bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    if at > now:
-        limit = now + policy.max_skew
-        if at > limit:
-            at, clamped = limit, True
+    if at > now and at > bounds[2]:
+        at, clamped = bounds[2], True
     if state is None:
         state = _new_device(event, at, policy)
     destinations = state.destinations
@@ -500,7 +517,7 @@ def _apply_progress(
     )
     days = state.days
     day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = (now.toordinal() - _EPOCH_ORDINAL if now.tzinfo is UTC else _day(now)) - _WINDOW_BACK
+    oldest = bounds[3]
     if days and days[-1].day == day and days[0].day >= oldest:
         # Today's bucket is the newest and nothing has rolled off: the common case.
         b = days[-1]
@@ -524,6 +541,7 @@ def _apply_progress(
     last_connected = state.last_connected
     if reached and (last_connected is None or at > last_connected):
         last_connected = at
+    recent = state.recent
     if clamped:
         return replace(
             state,
@@ -531,7 +549,7 @@ def _apply_progress(
             last_connected=last_connected,
             destinations=destinations,
             days=days,
-            recent=state.recent[_RING_KEEP:] + key,
+            recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
             changed_at=state.changed_at or now,
             clamped_events=state.clamped_events + 1,
             last_clamped_at=now,
@@ -542,7 +560,7 @@ def _apply_progress(
         last_connected=last_connected,
         destinations=destinations,
         days=days,
-        recent=state.recent[_RING_KEEP:] + key,
+        recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
         changed_at=state.changed_at or now,
     )
 
@@ -551,7 +569,7 @@ def _apply_command(
     state: DeviceState, event: DeviceCommand, key: bytes, now: datetime, policy: Policy
 ) -> tuple[DeviceState, list[Transition]]:
     at = min(event.issued_at, now + policy.max_skew)
-    recent = state.recent[_RING_KEEP:] + key
+    recent = _ring_add(state.recent, key)
     action = event.action
     if action in ("deactivate", "reactivate"):
         if state.activation_changed_at is not None and at < state.activation_changed_at:
