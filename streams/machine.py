@@ -157,7 +157,7 @@ _bounds: tuple[datetime, timedelta, datetime, int] = (_EPOCH, timedelta(0), _EPO
 
 
 def _bounds_at(now: datetime, max_skew: timedelta) -> tuple[datetime, timedelta, datetime, int]:
-    global _bounds  # noqa: PLW0603 - a cache of a pure function of its arguments
+    global _bounds
     _bounds = (now, max_skew, now + max_skew, _day(now) - WINDOW_DAYS + 1)
     return _bounds
 
@@ -447,14 +447,18 @@ def _apply_progress(
         state = _new_device(event, at, policy)
     destinations = state.destinations
     destination_id = event.destination_id
-    index = -1
-    for i, d in enumerate(destinations):
-        if d.destination_id == destination_id:
-            index = i
-            dest = d
-            break
+    if len(destinations) == 1 and destinations[0].destination_id == destination_id:
+        # The common case: the one destination the device has.
+        index, dest = 0, destinations[0]
     else:
-        dest = DestinationState(shared(destination_id), first_seen=at)
+        index = -1
+        for i, d in enumerate(destinations):
+            if d.destination_id == destination_id:
+                index = i
+                dest = d
+                break
+        else:
+            dest = DestinationState(shared(destination_id), first_seen=at)
     errors = event.file_errors
     percent = event.percent_complete
     complete = percent >= 100
@@ -504,10 +508,12 @@ def _apply_progress(
         dest.backup,
         dest.completion,
     )
-    if index >= 0:
-        destinations = (*destinations[:index], dest, *destinations[index + 1 :])
-    else:
+    if index < 0:
         destinations = tuple(sorted((*destinations, dest), key=lambda d: d.destination_id))
+    elif len(destinations) == 1:
+        destinations = (dest,)
+    else:
+        destinations = (*destinations[:index], dest, *destinations[index + 1 :])
     completions = 1 if complete and session_state == "completed" else 0
     locked, denied, vanished, changed = (
         errors.locked,
