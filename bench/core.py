@@ -54,11 +54,12 @@ def core(records: list[tuple[bytes, bytes]]) -> int:
 
 def _time(
     fn: Callable[[list[tuple[bytes, bytes]]], int], records: list[tuple[bytes, bytes]]
-) -> float:
+) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds of this process) for one run of `fn`."""
     gc.collect()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     fn(records)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def state_bytes(records: list[tuple[bytes, bytes]]) -> tuple[float, float]:
@@ -99,20 +100,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"workload: {args.events} events, {args.devices} devices, 80 % heartbeats")
     records = fleet_records(args.events, args.devices)
-    base_runs, core_runs = [], []
+    base_runs: list[tuple[float, float]] = []
+    core_runs: list[tuple[float, float]] = []
     for run in range(args.runs):
         base_runs.append(_time(baseline, records))
         core_runs.append(_time(core, records))
-        print(f"  run {run + 1}: baseline {base_runs[-1]:.2f} s, core {core_runs[-1]:.2f} s")
-    base = statistics.median(base_runs)
-    ours = statistics.median(core_runs)
+        print(
+            f"  run {run + 1}: baseline {base_runs[-1][0]:.2f} s, core {core_runs[-1][0]:.2f} s"
+            f" (CPU {base_runs[-1][1]:.2f} s, {core_runs[-1][1]:.2f} s)"
+        )
     n = len(records)
-    for label, took in (
-        ("baseline (orjson.loads + dict update)", base),
-        ("core (decode + validate + apply)", ours),
-    ):
-        print(f"{label:<40} {n / took:>10,.0f} events/s  {took / n * 1e6:.2f} µs/event")
-    print(f"ratio core/baseline time: {ours / base:.2f}x (target ≤ 4x; ≥ 150k events/s)")
+    # Wall-clock time is what the targets speak of; the process's CPU time is printed
+    # beside it because on a shared machine it moves less when other processes run.
+    for clock, which in (("wall clock", 0), ("CPU time", 1)):
+        base = statistics.median(r[which] for r in base_runs)
+        ours = statistics.median(r[which] for r in core_runs)
+        print(f"{clock}:")
+        for label, took in (
+            ("baseline (orjson.loads + dict update)", base),
+            ("core (decode + validate + apply)", ours),
+        ):
+            print(f"  {label:<40} {n / took:>10,.0f} events/s  {took / n * 1e6:.2f} µs/event")
+        print(f"  ratio core/baseline time: {ours / base:.2f}x (target ≤ 4x; ≥ 150k events/s)")
     resident, encoded = state_bytes(records)
     print(
         f"state per device: {resident:,.0f} B resident (Python objects), {encoded:,.0f} B encoded"
