@@ -5,6 +5,7 @@
     backupwatch simulate          a simulated fleet, in simulated time
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
+    backupwatch notify            deliver alerts by email and webhook
 
 Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
 """
@@ -139,6 +140,32 @@ def cmd_produce(args: argparse.Namespace) -> int:
             source.close()
 
 
+def cmd_notify(args: argparse.Namespace) -> int:
+    from agents.notify.settings import NotifySettings
+
+    overrides = {
+        name: value
+        for name in ("bootstrap_servers", "topic_prefix")
+        if (value := getattr(args, name, None)) is not None
+    }
+    settings = NotifySettings.from_env(**overrides)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    print(f"backupwatch notify\n{settings.describe()}", file=sys.stderr)
+    from agents.notify.runner import Notifier
+
+    async def run() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await Notifier(settings).run(stop)
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     produce.add_argument("file", nargs="?", help="file of JSON lines (default: stdin)")
     produce.set_defaults(func=cmd_produce)
+
+    notify = sub.add_parser(
+        "notify", help="deliver alerts by email and webhook (settings: BACKUPWATCH_NOTIFY_*)"
+    )
+    notify.add_argument(
+        "--bootstrap-servers", help="Kafka host:port (BACKUPWATCH_BOOTSTRAP_SERVERS)"
+    )
+    notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
+    notify.set_defaults(func=cmd_notify)
     return parser
 
 

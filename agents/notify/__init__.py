@@ -1,0 +1,10 @@
+"""`backupwatch notify`: deliver alerts by email and webhook, once per recipient.
+
+The pure parts — settings, rendering, signing, the retry schedule, delivery
+planning, digest grouping, offset bookkeeping — have no I/O; `channels`, `store`,
+`recipients`, `web` and `runner` do the talking.
+"""
+
+from agents.notify.settings import NotifySettings
+
+__all__ = ["NotifySettings"]

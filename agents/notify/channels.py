@@ -1,0 +1,167 @@
+"""The channels: email over SMTP (aiosmtplib) and signed webhooks (aiohttp).
+
+Each `send` makes one attempt and either returns (delivered) or raises
+`DeliveryFailed`, saying whether trying again could help; retrying, ordering and
+dead-lettering are the runner's.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from email.message import EmailMessage
+from email.policy import SMTP
+from typing import Protocol
+
+import aiohttp
+import aiosmtplib
+
+from agents.notify.errors import DeliveryFailed
+from agents.notify.plan import EMAIL, WEBHOOK, Delivery, delivery_key, message_id
+from agents.notify.render import EmailContent, render_alert, render_digest
+from agents.notify.settings import NotifySettings
+from agents.notify.signing import signature_headers
+
+__all__ = ["Channel", "EmailChannel", "WebhookChannel", "build_email"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "backupwatch-notify/1"
+# SMTP replies that mean our login is wrong: the operator fixes it, the mail waits.
+_AUTH_CODES = (530, 534, 535, 538)
+_UNFOLDED = SMTP.clone(max_line_length=998)
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, delivery: Delivery) -> None: ...
+
+
+def build_email(delivery: Delivery, settings: NotifySettings) -> EmailMessage:
+    if delivery.digest_org is not None:
+        content: EmailContent = render_digest(
+            delivery.digest_org, [i.alert for i in delivery.items], settings.dashboard_url
+        )
+    else:
+        content = render_alert(delivery.items[0].alert, settings.dashboard_url)
+    message = EmailMessage()
+    message["Subject"] = content.subject
+    message["From"] = settings.from_address
+    message["To"] = delivery.recipient
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    domain = settings.from_address.rpartition("@")[2] or "backupwatch"
+    alert_ids = [i.alert.alert_id for i in delivery.items]
+    message["Message-ID"] = message_id(alert_ids, delivery.recipient, domain)
+    if delivery.digest_org is None:
+        message["X-Backupwatch-Alert-Id"] = alert_ids[0]
+    # Tells autoresponders not to answer (RFC 3834).
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(content.text)
+    message.add_alternative(content.html, subtype="html")
+    return message
+
+
+class EmailChannel:
+    name = EMAIL
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self.settings = settings
+
+    async def send(self, delivery: Delivery) -> None:
+        s = self.settings
+        # Headers are not folded below RFC 5322's 998 characters: the standard library
+        # folds a long subject right after "Subject:", which readers show with a
+        # leading blank.
+        message = build_email(delivery, s).as_bytes(policy=_UNFOLDED)
+        try:
+            await aiosmtplib.send(
+                message,
+                sender=s.from_address,
+                recipients=[delivery.recipient],
+                hostname=s.smtp_host,
+                port=s.smtp_port_or_default,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                use_tls=s.smtp_tls == "tls",
+                start_tls=True if s.smtp_tls == "starttls" else False,
+                timeout=s.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            detail = "; ".join(f"{r.code} {r.message}" for r in err.recipients)
+            raise DeliveryFailed("smtp_rejected", detail, permanent=True) from None
+        except aiosmtplib.SMTPResponseException as err:
+            text = f"{err.code} {err.message}"
+            if err.code in _AUTH_CODES:
+                raise DeliveryFailed("smtp_auth", text) from None
+            if 500 <= err.code < 600:
+                raise DeliveryFailed("smtp_rejected", text, permanent=True) from None
+            raise DeliveryFailed("smtp_unavailable", text) from None
+        except aiosmtplib.SMTPTimeoutError as err:
+            raise DeliveryFailed("timeout", str(err)) from None
+        except (aiosmtplib.SMTPException, OSError) as err:
+            raise DeliveryFailed("unreachable", f"{type(err).__name__}: {err}") from None
+
+
+class WebhookChannel:
+    name = WEBHOOK
+
+    def __init__(self, settings: NotifySettings, session: aiohttp.ClientSession) -> None:
+        self.settings = settings
+        self.session = session
+
+    async def send(self, delivery: Delivery) -> None:
+        (item,) = delivery.items
+        # The body is the alert record exactly as the worker wrote it.
+        body = item.raw
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Backupwatch-Alert-Id": item.alert.alert_id,
+            # The same for every attempt of this delivery: an idempotency key.
+            "X-Backupwatch-Delivery": delivery_key(
+                item.alert.alert_id, WEBHOOK, delivery.recipient
+            ).decode(),
+            **signature_headers(self.settings.webhook_secret, int(time.time()), body),
+        }
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        try:
+            async with self.session.post(
+                delivery.recipient,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                if 200 <= status < 300:
+                    return
+                text = (await response.text(errors="replace"))[:300]
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except TimeoutError:
+            raise DeliveryFailed(
+                "timeout", f"no answer within {self.settings.timeout:g}s"
+            ) from None
+        except (aiohttp.ClientError, OSError) as err:
+            raise DeliveryFailed("unreachable", f"{type(err).__name__}: {err}") from None
+        detail = f"HTTP {status}: {text}"
+        if status >= 500 or status in (408, 425, 429):
+            reason = "http_429" if status == 429 else "http_5xx" if status >= 500 else "http_4xx"
+            raise DeliveryFailed(reason, detail, retry_after=retry_after)
+        # Redirects are not followed: a signed POST must not be re-sent to another host.
+        reason = "http_3xx" if status < 400 else "http_4xx"
+        raise DeliveryFailed(reason, detail, permanent=True)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:  # the other form: an HTTP date
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

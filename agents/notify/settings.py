@@ -1,0 +1,235 @@
+"""The notifier's settings: one typed object from `BACKUPWATCH_*` variables, validated.
+
+The shared variables (`BACKUPWATCH_BOOTSTRAP_SERVERS`, `BACKUPWATCH_TOPIC_PREFIX`,
+`BACKUPWATCH_LOG_LEVEL`) mean what they mean for the worker; everything else is
+`BACKUPWATCH_NOTIFY_*`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from agents.notify.errors import ConfigError
+
+__all__ = ["SMTP_TLS_MODES", "NotifySettings", "redact_url", "variable"]
+
+SMTP_TLS_MODES = ("none", "starttls", "tls")
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The port each TLS mode is usually served on, when BACKUPWATCH_NOTIFY_SMTP_PORT is unset.
+_SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+_SECRETS = ("smtp_password", "webhook_secret")
+
+# field -> environment variable where it is not BACKUPWATCH_NOTIFY_<FIELD>.
+_SHARED = {
+    "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
+    "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
+    "log_level": "BACKUPWATCH_LOG_LEVEL",
+    "from_address": "BACKUPWATCH_NOTIFY_FROM",
+}
+
+
+def variable(field: str) -> str:
+    """The environment variable a field is read from."""
+    return _SHARED.get(field) or f"BACKUPWATCH_NOTIFY_{field.upper()}"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "backupwatch."
+    log_level: str = "info"
+    # The notifier's own consumer group on the alerts topic.
+    group: str = "backupwatch-notify"
+    # No SMTP host: email is off, and an org policy naming addresses gets its alerts
+    # dead-lettered (reason `email_not_configured`) rather than silently dropped.
+    smtp_host: str = ""
+    # 0: the usual port of the TLS mode (25, 587, 465).
+    smtp_port: int = 0
+    smtp_tls: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    from_address: str = "backupwatch@localhost"
+    # Recipients of orgs whose policy names none.
+    emails: tuple[str, ...] = ()
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
+    # Base URL of the dashboard; each email links `<base>/#/devices/<device_id>`.
+    dashboard_url: str = ""
+    # Attempts per delivery before it goes to the dead letters.
+    max_attempts: int = 8
+    # One email per org and recipient every N minutes instead of one per alert; 0 = off.
+    digest_minutes: int = 0
+    web_host: str = "127.0.0.1"
+    web_port: int = 6067
+    # Backoff: attempt n waits a random time in [0, min(retry_max, retry_base * 2**(n-1))].
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+    # Seconds one SMTP or HTTP attempt may take.
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap_servers.strip():
+            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        if not self.group.strip():
+            raise ConfigError("BACKUPWATCH_NOTIFY_GROUP is empty")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
+                f"got {self.log_level!r}"
+            )
+        if self.smtp_tls not in SMTP_TLS_MODES:
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, "
+                f"got {self.smtp_tls!r}"
+            )
+        for name in ("smtp_port", "web_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"{variable(name)} must be 0..65535, got {getattr(self, name)}")
+        if bool(self.smtp_username) != bool(self.smtp_password):
+            raise ConfigError(
+                "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD "
+                "go together: set both or neither"
+            )
+        if not _is_address(self.from_address):
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_FROM must be an email address, got {self.from_address!r}"
+            )
+        for address in self.emails:
+            if not _is_address(address):
+                raise ConfigError(f"BACKUPWATCH_NOTIFY_EMAILS: {address!r} is not an email address")
+        if self.emails and not self.smtp_host:
+            raise ConfigError(
+                "BACKUPWATCH_NOTIFY_EMAILS is set but BACKUPWATCH_NOTIFY_SMTP_HOST is empty"
+            )
+        for url in self.webhook_urls:
+            if not _is_http_url(url):
+                raise ConfigError(
+                    f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r} is not an http(s) URL"
+                )
+        if self.webhook_urls and not self.webhook_secret:
+            raise ConfigError(
+                "BACKUPWATCH_NOTIFY_WEBHOOK_URLS is set but BACKUPWATCH_NOTIFY_WEBHOOK_SECRET "
+                "is empty: receivers could not tell our requests from forged ones"
+            )
+        if self.dashboard_url and not _is_http_url(self.dashboard_url):
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
+                f"got {self.dashboard_url!r}"
+            )
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_MAX_ATTEMPTS must be 1..100, got {self.max_attempts}"
+            )
+        if not 0 <= self.digest_minutes <= 7 * 24 * 60:
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_DIGEST_MINUTES must be 0..10080, got {self.digest_minutes}"
+            )
+        if not 0 < self.retry_base <= self.retry_max:
+            raise ConfigError(
+                "BACKUPWATCH_NOTIFY_RETRY_BASE must be > 0 and at most "
+                f"BACKUPWATCH_NOTIFY_RETRY_MAX, got {self.retry_base:g} and {self.retry_max:g}"
+            )
+        if not 0 < self.timeout <= 600:
+            raise ConfigError(f"BACKUPWATCH_NOTIFY_TIMEOUT must be 0..600 s, got {self.timeout:g}")
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        return self.smtp_port or _SMTP_PORTS[self.smtp_tls]
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NotifySettings:
+        """Read every field's variable; raise `ConfigError` naming a bad one."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        fallback = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        if fallback:
+            values["bootstrap_servers"] = fallback
+        defaults = cls()
+        for field in fields(cls):
+            name = variable(field.name)
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                continue
+            values[field.name] = _parse(name, raw, getattr(defaults, field.name))
+        return replace(defaults, **{**values, **overrides})
+
+    def as_env(self) -> dict[str, str]:
+        """The variables `from_env` reads back into these settings."""
+        env = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, float):
+                value = f"{value:g}"
+            env[variable(field.name)] = str(value)
+        return env
+
+    def describe(self) -> str:
+        """The settings, one per line; secrets masked, webhook URLs shown without their
+        path (chat webhooks carry their token there)."""
+        lines = []
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in _SECRETS:
+                value = "****" if value else "(none)"
+            elif field.name == "webhook_urls":
+                value = ", ".join(redact_url(url) for url in value) or "(none)"
+            elif isinstance(value, tuple):
+                value = ", ".join(value) or "(none)"
+            elif field.name == "smtp_host" and not value:
+                value = "(none: email off)"
+            lines.append(f"  {field.name:<16} {value}")
+        return "\n".join(lines)
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    text = raw.strip()
+    try:
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        if isinstance(default, bool):  # pragma: no cover - no boolean setting yet
+            return text.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+    except ValueError:
+        kind = type(default).__name__
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
+    if name in ("BACKUPWATCH_LOG_LEVEL", "BACKUPWATCH_NOTIFY_SMTP_TLS"):
+        return text.lower()
+    return text
+
+
+def _is_address(text: str) -> bool:
+    local, at, domain = text.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() for c in text)
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port]/… — enough to tell webhooks apart in logs, no token."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparseable URL)"
+    if not parts.scheme or not parts.hostname:
+        return "(unparseable URL)"
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
