@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -28,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from agents.notify.runner import Notifier
 from agents.notify.settings import NotifySettings
@@ -54,6 +56,12 @@ class SmtpRecorder:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     held: int = 0
+    # TLS: a server context for STARTTLS (required), or for TLS from the first byte.
+    tls: ssl.SSLContext | None = None
+    implicit_tls: bool = False
+    # (login, password) the server requires, when set.
+    credentials: tuple[str, str] | None = None
+    logins: list[str] = field(default_factory=list)
     _server: asyncio.Server | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -76,9 +84,36 @@ class SmtpRecorder:
                 recorder.envelopes.append((envelope.mail_from or "", list(envelope.rcpt_tos)))
                 return "250 OK"
 
+        def authenticate(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            login, password = data.login.decode(), data.password.decode()
+            self.logins.append(login)
+            return AuthResult(success=(login, password) == self.credentials, handled=False)
+
+        options: dict[str, Any] = {"hostname": "localhost"}
+        if self.tls is not None and not self.implicit_tls:
+            options.update(tls_context=self.tls, require_starttls=True)
+        if self.credentials is not None:
+            options.update(
+                authenticator=authenticate,
+                auth_required=True,
+                # With TLS from the first byte the server has no STARTTLS to check for.
+                auth_require_tls=not self.implicit_tls,
+            )
         loop = asyncio.get_running_loop()
+
+        def session() -> SMTP:
+            with warnings.catch_warnings():
+                # TLS from the first byte is TLS, which aiosmtpd cannot tell.
+                warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+                return SMTP(Handler(), **options)
+
         self._server = await loop.create_server(
-            lambda: SMTP(Handler(), hostname="localhost"), "127.0.0.1", self.port
+            session,
+            "127.0.0.1",
+            self.port,
+            ssl=self.tls if self.implicit_tls else None,
         )
 
     async def stop(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -76,8 +76,8 @@ def notify_settings(
     )
 
 
-@pytest.fixture
-def notifiers(tmp_path: Path) -> Iterator[Any]:
+@pytest_asyncio.fixture
+async def notifiers(tmp_path: Path) -> AsyncIterator[Any]:
     """`notifiers(settings, **changes)` → a NotifierRun; every run is stopped at the end."""
     runs: list[NotifierRun] = []
 
@@ -88,6 +88,7 @@ def notifiers(tmp_path: Path) -> Iterator[Any]:
 
     yield make
     for run in runs:
+        await run.stop_task()
         run.kill_process()
         if run.process is not None:
             print(log_tail(run.log_path, 40))
