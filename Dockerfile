@@ -20,6 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     # Listen on every interface of the container (the default is loopback only).
     BACKUPWATCH_WEB_HOST=0.0.0.0 \
+    BACKUPWATCH_NOTIFY_WEB_HOST=0.0.0.0 \
     # The RocksDB state of a worker; mount a volume here to keep restarts fast.
     BACKUPWATCH_DATA_DIR=/var/lib/backupwatch
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
@@ -29,7 +30,8 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 USER 10001:10001
 WORKDIR /var/lib/backupwatch
 VOLUME ["/var/lib/backupwatch"]
-# 6066: a worker's web server (/metrics, /healthz, /readyz, the API and dashboard).
-EXPOSE 6066
+# 6066: a worker's web server (/metrics, /healthz, /readyz, the API and dashboard);
+# 6067: the notifier's (/metrics, /healthz).
+EXPOSE 6066 6067
 ENTRYPOINT ["backupwatch"]
 CMD ["worker"]

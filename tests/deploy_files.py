@@ -33,6 +33,7 @@ __all__ = [
     "k8s_documents",
     "k8s_containers",
     "known_variables",
+    "notify_variables",
     "worker_variables",
 ]
 
@@ -172,6 +173,12 @@ def worker_variables() -> set[str]:
     return {f"BACKUPWATCH_{field.name.upper()}" for field in fields(Settings)}
 
 
+def notify_variables() -> set[str]:
+    from agents.notify.settings import NotifySettings, variable
+
+    return {variable(field.name) for field in fields(NotifySettings)}
+
+
 def known_variables() -> set[str]:
     """Every BACKUPWATCH_* variable the code reads."""
-    return worker_variables()
+    return worker_variables() | notify_variables()

@@ -1,20 +1,27 @@
-"""The Grafana dashboard and the alerting rules name only worker metrics that a running
-worker really exports (read from its live /metrics), and the probes and health checks of
-the deployment files answer 200 on it."""
+"""The Grafana dashboard and the alerting rules name only metrics that a running worker
+and a running notifier really export (read from their live /metrics), and the probes and
+health checks of the deployment files answer 200 on them."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.deploy_files import compose, dashboard_exprs, k8s_containers
+from tests.deploy_files import REPO, compose, dashboard_exprs, k8s_containers
+from tests.kafka_harness import fresh_name, log_tail
 from tests.prometheus_harness import PROMETHEUS_DIR
 from tests.promql import exported_names, metric_names
-from tests.worker_harness import Pipeline, WorkerRun
+from tests.worker_harness import Pipeline, WorkerRun, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +50,43 @@ def _selected_names() -> dict[str, set[str]]:
     return used
 
 
+@pytest.fixture
+def notifier(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Iterator[str]:
+    """A `backupwatch notify` process on this test's topics; its web address."""
+    port = free_port()
+    log_path = tmp_path / "notify.log"
+    env = {
+        **os.environ,
+        "BACKUPWATCH_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "BACKUPWATCH_TOPIC_PREFIX": topic_prefix,
+        "BACKUPWATCH_NOTIFY_GROUP": fresh_name("notify-"),
+        "BACKUPWATCH_NOTIFY_WEB_PORT": str(port),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli", "notify"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    web = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while _get(f"{web}/healthz")[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the notifier did not get ready:\n{log_tail(log_path)}")
+            time.sleep(0.2)
+        yield web
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def _probe_paths(role: str) -> set[str]:
     """The HTTP paths the k8s probes and compose health checks ask of `role`'s server."""
     paths = set()
@@ -59,7 +103,7 @@ def _probe_paths(role: str) -> set[str]:
 
 
 async def test_every_metric_the_dashboard_and_rules_name_is_exported_live(
-    pipeline: Pipeline,
+    pipeline: Pipeline, notifier: str
 ) -> None:
     worker: WorkerRun = pipeline.worker()
     worker.start()
@@ -67,12 +111,19 @@ async def test_every_metric_the_dashboard_and_rules_name_is_exported_live(
     status, body = worker.get("/metrics")
     assert status == 200
     worker_names = exported_names(body.decode())
+    status, body = _get(f"{notifier}/metrics")
+    assert status == 200
+    notify_names = exported_names(body.decode())
+    assert notify_names and all(
+        n.startswith(NOTIFY_PREFIX) or not n.startswith("backupwatch_") for n in notify_names
+    )
+
     unknown = {}
     for where, names in _selected_names().items():
         missing = {
             name
             for name in names - SCRAPE_SERIES
-            if not name.startswith(NOTIFY_PREFIX) and name not in worker_names
+            if name not in (notify_names if name.startswith(NOTIFY_PREFIX) else worker_names)
         }
         if missing:
             unknown[where] = sorted(missing)
@@ -80,7 +131,7 @@ async def test_every_metric_the_dashboard_and_rules_name_is_exported_live(
 
 
 async def test_the_probes_of_the_deployment_answer_on_the_running_processes(
-    pipeline: Pipeline,
+    pipeline: Pipeline, notifier: str
 ) -> None:
     worker = pipeline.worker()
     worker.start()
@@ -89,3 +140,7 @@ async def test_the_probes_of_the_deployment_answer_on_the_running_processes(
     assert {"/healthz", "/readyz"} <= worker_paths
     for path in worker_paths:
         assert worker.get(path)[0] == 200, path
+    notify_paths = _probe_paths("notify")
+    assert "/healthz" in notify_paths
+    for path in notify_paths:
+        assert _get(f"{notifier}{path}")[0] == 200, path

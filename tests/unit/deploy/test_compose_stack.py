@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from agents.notify.settings import NotifySettings
 from agents.settings import Settings
 from tests.cli_check import cli_refusal
 from tests.deploy_files import (
@@ -20,6 +21,7 @@ from tests.deploy_files import (
     dockerfile,
     env_file,
     known_variables,
+    notify_variables,
     worker_variables,
 )
 
@@ -47,6 +49,7 @@ def test_the_stack_has_every_part() -> None:
         "topics",
         "worker-1",
         "worker-2",
+        "notifier",
         "simulator",
         "prometheus",
         "grafana",
@@ -63,6 +66,7 @@ def test_every_command_is_one_the_cli_accepts() -> None:
         "topics": "topics",
         "worker-1": "worker",
         "worker-2": "worker",
+        "notifier": "notify",
         "simulator": "simulate",
     }
     for name, command in commands.items():
@@ -96,6 +100,15 @@ def test_the_worker_settings_of_each_service_are_valid(service: str) -> None:
         volumes = compose()["services"][service]["volumes"]
         assert any(v.endswith(f":{settings.data_dir}") for v in volumes), volumes
         assert settings.store == "rocksdb://"
+
+
+def test_the_notifier_settings_are_valid_and_it_listens_beyond_loopback() -> None:
+    env = {k: str(v) for k, v in compose()["services"]["notifier"]["environment"].items()}
+    assert {k for k in env if k.startswith("BACKUPWATCH_NOTIFY_")} <= notify_variables()
+    settings = NotifySettings.from_env(env)
+    assert settings.web_host == "0.0.0.0"  # noqa: S104
+    ports = compose()["services"]["notifier"]["ports"]
+    assert any(p.endswith(f":{settings.web_port}") for p in ports), ports
 
 
 def test_the_workers_share_one_consumer_group_and_keep_separate_state() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from agents.notify.settings import NotifySettings
 from agents.settings import Settings
 from tests.cli_check import cli_refusal
 from tests.deploy_files import K8S, k8s_containers, k8s_documents, known_variables
@@ -38,7 +39,7 @@ def _env_of(container: dict[str, Any]) -> dict[str, str]:
 
 def test_every_manifest_parses_and_the_kustomization_lists_each_file_once() -> None:
     kinds = [d["kind"] for _, d in k8s_documents()]
-    assert "StatefulSet" in kinds and "Service" in kinds
+    assert "StatefulSet" in kinds and "Deployment" in kinds and "Service" in kinds
     resources = _kustomization()["resources"]
     assert len(resources) == len(set(resources))
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
@@ -54,7 +55,7 @@ def test_every_container_runs_the_project_image_with_a_command_the_cli_accepts()
         refusal = cli_refusal(container["args"])
         assert refusal is None, (workload["metadata"]["name"], refusal)
         seen.add(container["args"][0])
-    assert seen == {"worker", "topics"}
+    assert seen == {"worker", "notify", "topics"}
 
 
 def test_every_backupwatch_variable_is_one_the_code_reads() -> None:
@@ -68,9 +69,15 @@ def test_every_backupwatch_variable_is_one_the_code_reads() -> None:
 
 def test_the_settings_the_containers_get_are_valid() -> None:
     for workload, container in k8s_containers():
-        settings = Settings.from_env(_env_of(container))
-        assert settings.web_host == "0.0.0.0"  # noqa: S104
-        port = settings.web_port
+        env = _env_of(container)
+        if container["args"][0] == "notify":
+            notify = NotifySettings.from_env(env)
+            assert notify.web_host == "0.0.0.0"  # noqa: S104
+            port = notify.web_port
+        else:
+            settings = Settings.from_env(env)
+            assert settings.web_host == "0.0.0.0"  # noqa: S104
+            port = settings.web_port
         if container.get("ports"):
             assert [p["containerPort"] for p in container["ports"]] == [port], workload
 
@@ -127,4 +134,4 @@ def test_each_service_selects_pods_and_offers_their_metrics_to_prometheus() -> N
             assert int(annotations["prometheus.io/port"]) in container_ports.values(), name
             assert annotations["prometheus.io/path"] == "/metrics"
             scraped.add(selected[0]["metadata"]["labels"]["app.kubernetes.io/name"])
-    assert scraped == {"backupwatch-worker"}
+    assert scraped == {"backupwatch-worker", "backupwatch-notify"}
