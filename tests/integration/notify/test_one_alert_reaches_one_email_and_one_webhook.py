@@ -64,6 +64,12 @@ async def test_one_alert_gives_one_email_and_one_signed_webhook(
 
     # The record's offset is committed once both are delivered: no lag left.
     assert await running.healthy()
+
+    async def lag_reported() -> bool:
+        text = await running.metrics_text()
+        return "backupwatch_notify_consumer_lag_records{" in text
+
+    await eventually(lag_reported, what="the consumer lag on /metrics", timeout=15)
     assert running.notifier is not None
     await eventually(
         lambda: (
