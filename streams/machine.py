@@ -173,10 +173,6 @@ def _ring_add(recent: bytes, key: bytes) -> bytes:
 _pack_fp = struct.Struct("<I").pack
 
 
-def _fp_key(fp: int) -> bytes:
-    return _pack_fp(fp & 0xFFFFFFFF)
-
-
 def _seen(recent: bytes, key: bytes) -> bool:
     i = recent.find(key)
     # Only a match on a word boundary is a fingerprint (not the tail of one and the
@@ -214,8 +210,9 @@ def apply(
     """
     if fp is None:
         fp = fingerprint(event)
-    key = _fp_key(fp)
-    if state is not None and _seen(state.recent, key):
+    key = _pack_fp(fp & 0xFFFFFFFF)
+    # Most events are new: one search of the ring says so without a call.
+    if state is not None and key in state.recent and _seen(state.recent, key):
         return state, []
     if isinstance(event, Heartbeat):
         return _apply_heartbeat(state, event, fp, key, now, policy), []
