@@ -3,7 +3,8 @@
 The state is frozen msgspec Structs encoded as arrays (`array_like`): a device with
 two destinations and fourteen days of windows takes well under 1 KiB on the changelog
 and in the store. New fields go at the end of a struct, with a default, so that state
-written by an older worker still decodes.
+written by an older worker still decodes; a change of layout keeps a reader of the old
+one (`streams.state_v1`).
 """
 
 from __future__ import annotations
@@ -342,4 +343,16 @@ def encode_state(state: DeviceState) -> bytes:
 
 
 def decode_state(data: bytes) -> DeviceState:
-    return _decoder.decode(data)
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError:
+        # Written in the first layout (see `streams.state_v1`)? Its seventh item
+        # is the destinations array where this layout has an int, so it never decodes
+        # as the current one.
+        from streams.state_v1 import decode_v1
+
+        try:
+            return decode_v1(data)
+        except msgspec.MsgspecError:
+            pass
+        raise
