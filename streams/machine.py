@@ -270,6 +270,7 @@ def _apply_heartbeat(
     report = state.heartbeat
     heartbeat_at, heartbeat_fp = state.last_heartbeat, state.heartbeat_fp
     user_id, org_id = state.user_id, state.org_id
+    # The newest heartbeat's figures win (ties: the larger fingerprint).
     if heartbeat_at is None or at > heartbeat_at or (at == heartbeat_at and fp > heartbeat_fp):
         heartbeat_at, heartbeat_fp = at, fp
         if report is None or not (
@@ -464,6 +465,8 @@ def _apply_progress(
     # Sending (or finishing) means the device reached this destination.
     reached = bytes_sent > 0 or session_state == "sending" or session_state == "completed"
     report = dest.report
+    # The newest report's figures win; ties go to the larger fingerprint, so the outcome
+    # does not depend on arrival order.
     if report is None or at > report.at or (at == report.at and fp > report.fp):
         report = ProgressReport(
             at,
