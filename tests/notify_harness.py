@@ -62,6 +62,8 @@ class SmtpRecorder:
     # (login, password) the server requires, when set.
     credentials: tuple[str, str] | None = None
     logins: list[str] = field(default_factory=list)
+    # Seconds each message takes to be accepted (a slow relay).
+    delay: float = 0.0
     _server: asyncio.Server | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -79,6 +81,7 @@ class SmtpRecorder:
                     await recorder._release.wait()
                     # The client that sent this is gone by now: refuse, record nothing.
                     return "451 4.3.0 held by the test"
+                await asyncio.sleep(recorder.delay)
                 raw = envelope.content if isinstance(envelope.content, bytes) else b""
                 recorder.messages.append(message_from_bytes(raw, policy=default))  # type: ignore[arg-type]
                 recorder.envelopes.append((envelope.mail_from or "", list(envelope.rcpt_tos)))
@@ -143,6 +146,8 @@ class WebhookReceiver:
     accepted: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
     bad_signatures: int = 0
+    # Seconds each request takes to be answered.
+    delay: float = 0.0
     _runner: web.AppRunner | None = None
 
     @property
@@ -163,6 +168,7 @@ class WebhookReceiver:
                 self.bad_signatures += 1
                 self.answered.append(401)
                 return web.Response(status=401, text="bad signature")
+            await asyncio.sleep(self.delay)
             status = self.script.pop(0) if self.script else 200
             self.answered.append(status)
             if status == 200:

@@ -42,6 +42,19 @@ class DigestBuffer:
     def __len__(self) -> int:
         return sum(len(group) for group in self._groups.values())
 
+    def drop(self, partitions: set[int]) -> list[tuple[str, Item]]:
+        """Let go of the alerts read from `partitions` (they moved to another notifier);
+        returns them as (recipient, item)."""
+        dropped = []
+        for (org_id, recipient), held in list(self._groups.items()):
+            for alert_id, item in list(held.items()):
+                if item.partition in partitions:
+                    dropped.append((recipient, item))
+                    del held[alert_id]
+            if not held:
+                del self._groups[(org_id, recipient)]
+        return dropped
+
     def take(self) -> list[tuple[str, str, tuple[Item, ...]]]:
         """Every group as (org, recipient, items in decision order); empties the buffer."""
         groups = []

@@ -63,6 +63,16 @@ class Delivery:
     items: tuple[Item, ...]
     digest_org: str | None = None
     waiters: list[tuple[int, int, int]] = field(default_factory=list)
+    # An attempt is under way (a server may be accepting it right now).
+    attempting: bool = False
+    # Its partition moved to another notifier before an attempt began: that one reads
+    # the record again and delivers it; this one drops it.
+    dropped: bool = False
+    settled: bool = False
+
+    @property
+    def partition(self) -> int:
+        return self.items[0].partition
 
     @property
     def keys(self) -> list[bytes]:

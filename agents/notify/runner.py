@@ -81,6 +81,8 @@ class Notifier:
         self.ready = False
         self._draw = draw
         self._stopping = asyncio.Event()
+        # Set (and replaced) to wake deliveries sleeping in backoff: on stop, on revoke.
+        self._wake = asyncio.Event()
         self._channels: dict[str, Channel] = {}
         self._slots = {name: asyncio.Semaphore(n) for name, n in _SLOTS.items()}
         self._lanes: dict[tuple[str, str, str], deque[Delivery]] = {}
@@ -185,6 +187,7 @@ class Notifier:
     async def _drain_for_stop(self) -> None:
         """Let attempts under way finish (their outcome is recorded), drop the rest."""
         self._stopping.set()
+        self._wake.set()
         tasks = list(self._lane_tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=self.settings.timeout + 5)
@@ -291,8 +294,11 @@ class Notifier:
     async def _drain(self, lane: tuple[str, str, str], queue: deque[Delivery]) -> None:
         try:
             while queue and not self._stopping.is_set():
-                if not await self._deliver(queue[0]):
+                head = queue[0]
+                if not head.dropped and not await self._deliver(head):
                     return
+                if head.dropped and not head.settled:
+                    self._discard(head)
                 queue.popleft()
         finally:
             if self._lanes.get(lane) is queue:
@@ -315,6 +321,9 @@ class Notifier:
                         permanent=True,
                     )
                 async with self._slots[delivery.channel]:
+                    if delivery.dropped:
+                        return True
+                    delivery.attempting = True
                     await channel.send(delivery)
             except DeliveryFailed as failure:
                 if failure.permanent or attempt >= s.max_attempts:
@@ -327,9 +336,11 @@ class Notifier:
                         reason,
                         failure.detail,
                     )
+                    delivery.attempting = True
                     await self._dead_letter_delivery(delivery, reason, failure, attempt)
                     await self._settle(delivery, "dead_letter")
                     return True
+                delivery.attempting = False
                 self.metrics.retries.labels(delivery.channel, failure.reason).inc()
                 delay = retry_delay(
                     attempt,
@@ -348,10 +359,11 @@ class Notifier:
                     failure.detail,
                     delay,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await self._backoff(delivery, delay)
                 if self._stopping.is_set():
                     return False
+                if delivery.dropped:
+                    return True
                 continue
             await self._settle(delivery, "delivered")
             now = datetime.now(UTC)
@@ -362,16 +374,69 @@ class Notifier:
                 self.metrics.digests.inc()
             return True
 
+    async def _backoff(self, delivery: Delivery, delay: float) -> None:
+        """Sleep `delay` seconds, or less if stopping or the delivery is dropped."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        while not (self._stopping.is_set() or delivery.dropped):
+            left = until - loop.time()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+
     async def _settle(self, delivery: Delivery, outcome: str) -> None:
         store, _ = self._started()
         keys = delivery.keys
-        await store.record(keys, outcome)
+        try:
+            await store.record(keys, outcome)
+        finally:
+            delivery.attempting = False
+        delivery.settled = True
         for key in keys:
             self._inflight.pop(key, None)
         self.metrics.deliveries.labels(delivery.channel, outcome).inc()
         self.metrics.pending.labels(delivery.channel).dec()
         for waiter in delivery.waiters:
             self.tracker.finish(*waiter)
+
+    def _discard(self, delivery: Delivery) -> None:
+        delivery.settled = True
+        for key in delivery.keys:
+            if self._inflight.get(key) is delivery:
+                del self._inflight[key]
+        self.metrics.pending.labels(delivery.channel).dec()
+
+    async def revoke(self, consumer: Any, partitions: set[int]) -> None:
+        """Partitions move to another notifier of the group.
+
+        It reads their records again from the last commit, so deliveries not yet
+        begun are dropped here (else both would send them), attempts under way are
+        let finish and recorded first (so that it finds them done), and what is done
+        is committed.
+        """
+        for queue in self._lanes.values():
+            for delivery in queue:
+                if delivery.digest_org is None and delivery.partition in partitions:
+                    if not delivery.attempting and not delivery.settled:
+                        # Forgotten at once: the record, read again before the lane
+                        # reaches this delivery, must start a delivery of its own.
+                        delivery.dropped = True
+                        self._discard(delivery)
+        for recipient, item in self._digest.drop(partitions):
+            self._digest_waiters.pop(delivery_key(item.alert.alert_id, EMAIL, recipient), None)
+        self._wake.set()
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.timeout + 2
+        while loop.time() < deadline and any(
+            d.attempting and d.partition in partitions
+            for queue in self._lanes.values()
+            for d in queue
+        ):
+            await asyncio.sleep(0.02)
+        await self._commit(consumer)
+        self.tracker.revoke(partitions)
 
     # -- dead letters -------------------------------------------------------------------
 
@@ -478,8 +543,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.notifier._commit(self.consumer)
-        self.notifier.tracker.revoke({tp.partition for tp in revoked})
+        await self.notifier.revoke(self.consumer, {tp.partition for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self.notifier._assigned = sorted(tp.partition for tp in assigned)

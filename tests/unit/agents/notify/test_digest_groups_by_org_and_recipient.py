@@ -84,3 +84,20 @@ def test_the_digest_lists_every_alert_with_its_cause_and_link() -> None:
         assert i.alert.alert_id in content.text
     assert "https://bw/#/devices/dev-2" in content.text and "desk-2" in content.html
     assert content.text.count("likely cause:") == 2  # not for the resolved one
+
+
+def test_alerts_of_partitions_that_moved_away_are_let_go() -> None:
+    buffer = DigestBuffer()
+    kept, moved = item("a1", "org-a", 1), item("a2", "org-a", 2)
+    moved = Item(moved.alert, moved.raw, moved.topic, 3, moved.offset)
+    buffer.add("ops@a.com", kept)
+    buffer.add("ops@a.com", moved)
+    buffer.add("ops@b.com", Item(item("b1", "org-b", 1).alert, b"{}", "alerts", 3, 9))
+    dropped = buffer.drop({3})
+    assert sorted((to, i.alert.alert_id) for to, i in dropped) == [
+        ("ops@a.com", "a2"),
+        ("ops@b.com", "b1"),
+    ]
+    assert [(org, [i.alert.alert_id for i in items]) for org, _, items in buffer.take()] == [
+        ("org-a", ["a1"])
+    ]
