@@ -23,7 +23,7 @@ from agents.notify.render import EmailContent, render_alert, render_digest
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
 
-__all__ = ["Channel", "EmailChannel", "WebhookChannel", "build_email"]
+__all__ = ["Channel", "EmailChannel", "WebhookChannel", "build_email", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,10 @@ def build_email(delivery: Delivery, settings: NotifySettings) -> EmailMessage:
         message["X-Backupwatch-Alert-Id"] = alert_ids[0]
     # Tells autoresponders not to answer (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(content.text)
-    message.add_alternative(content.html, subtype="html")
+    # Quoted-printable keeps the message 7-bit: the bodies carry "→" and "—", and not
+    # every relay on the way announces 8BITMIME.
+    message.set_content(content.text, cte="quoted-printable")
+    message.add_alternative(content.html, subtype="html", cte="quoted-printable")
     return message
 
 
@@ -138,7 +140,7 @@ class WebhookChannel:
                 if 200 <= status < 300:
                     return
                 text = (await response.text(errors="replace"))[:300]
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except TimeoutError:
             raise DeliveryFailed(
                 "timeout", f"no answer within {self.settings.timeout:g}s"
@@ -154,7 +156,7 @@ class WebhookChannel:
         raise DeliveryFailed(reason, detail, permanent=True)
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:

@@ -194,3 +194,7 @@ def test_the_message_has_both_bodies_and_a_message_id_fixed_by_alert_and_recipie
     assert first["Message-ID"] == message("ops@example.com")["Message-ID"]
     assert first["Message-ID"] != message("it@example.com")["Message-ID"]
     assert first["Message-ID"].endswith("@example.com>")
+    # 7-bit on the wire, the text intact once decoded.
+    assert first.as_bytes().isascii()
+    body = parsed.get_body(preferencelist=("plain",))
+    assert body is not None and "→" in body.get_content()

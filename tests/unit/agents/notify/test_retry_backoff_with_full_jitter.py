@@ -1,9 +1,14 @@
-"""The retry schedule: exponential ceilings, a uniform draw below them, Retry-After obeyed."""
+"""The retry schedule: exponential ceilings, a uniform draw below them, Retry-After
+obeyed (in seconds or as an HTTP date)."""
 
 from __future__ import annotations
 
+import email.utils
+import time
+
 import pytest
 
+from agents.notify.channels import parse_retry_after
 from agents.notify.retry import backoff_ceiling, retry_delay
 
 
@@ -32,3 +37,17 @@ def test_a_retry_after_longer_than_the_draw_is_obeyed_up_to_the_cap() -> None:
     assert retry_delay(1, base=1.0, cap=300.0, draw=0.5, retry_after=30.0) == 30.0
     assert retry_delay(1, base=1.0, cap=300.0, draw=0.5, retry_after=3600.0) == 300.0
     assert retry_delay(3, base=1.0, cap=300.0, draw=0.9, retry_after=0.1) == pytest.approx(3.6)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [(None, None), ("", None), ("120", 120.0), ("-3", 0.0), ("soon", None)],
+)
+def test_retry_after_is_read_in_seconds(header: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_retry_after_as_an_http_date_counts_from_now() -> None:
+    later = email.utils.formatdate(time.time() + 60, usegmt=True)
+    waited = parse_retry_after(later)
+    assert waited is not None and 55 <= waited <= 61
