@@ -986,16 +986,21 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.alerts:,} alerts"
                 )
         latency = None
-        if last is not None and args.latency_steps:
+
+        def measure_latency() -> None:
+            # Last of all on a worker that has read everything: the ticks it appends
+            # extend the inputs, which no later fill run may see.
+            nonlocal latency
             from bench.latency import run as alert_latency
 
             log(f"alert latency: {args.latency_steps} ticks after the data")
-            # An hour of stream time per tick: the devices whose deadline falls in
-            # that hour are due (a few per cent of the fleet), as after a pause.
+            # An hour of stream time per tick: the devices whose deadline falls in that
+            # hour are due.
             latency = alert_latency(
                 settings, filled.end + timedelta(hours=1), args.latency_steps, timedelta(hours=1)
             )
             log(f"  {latency.describe()}")
+
         restarts: list[Restart] = []
         rocks: Result | None = None
         if last is not None and not args.no_restart:
@@ -1010,10 +1015,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  backupwatch rocksdb: {rocks.seconds:.1f} s, {rocks.rate:,.0f} events/s")
             time.sleep(2)
             records_in = asyncio.run(topic_records(settings, f"{prefix}rocks-{TABLE}-changelog"))
+            if args.latency_steps:
+                measure_latency()
             log("restart to ready (rocksdb://)")
             restarts.append(restart(workers, rocks_worker, records_in))
             log(f"  {restarts[-1].describe()}")
         elif last is not None:
+            if args.latency_steps:
+                measure_latency()
             last.stop()
         report(args, command, filled, raws, others, rocks, restarts, idle_kb)
         if latency is not None:
