@@ -262,26 +262,55 @@ class Backupwatch:
         """Send the alerts and statuses; return once the broker acknowledged them all."""
         if not result.alerts and not result.statuses:
             return
-        producer = self.app.producer
-        topic = self.settings.topic(ALERTS)
+        # Keyed by device id on topics partitioned like the inputs, so each goes to its
+        # device's home partition (what the producer's partitioner would pick), as one
+        # record batch per topic and partition.
+        by_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+        homes = result.homes
         now = datetime.now(UTC)
-        pending = []
+        alerts_topic = self.settings.topic(ALERTS)
         for alert in result.alerts:
-            record = replace(alert, emitted_at=now)
-            pending.append(
-                await producer.send(
-                    topic, alert.device_id.encode(), encode(record), None, None, None
-                )
+            key = alert.device_id.encode()
+            home = homes.get(alert.device_id)
+            partition = home if home is not None else self.partition_for(key)
+            by_partition[(alerts_topic, partition)].append(
+                (key, encode(replace(alert, emitted_at=now)))
             )
         status_topic = self.settings.topic(DEVICE_STATUS)
         for status in result.statuses:
-            pending.append(
-                await producer.send(
-                    status_topic, status.device_id.encode(), encode(status), None, None, None
-                )
-            )
+            key = status.device_id.encode()
+            home = homes.get(status.device_id)
+            partition = home if home is not None else self.partition_for(key)
+            by_partition[(status_topic, partition)].append((key, encode(status)))
+        pending: list[Any] = []
+        for (topic, partition), items in by_partition.items():
+            sent, _ = await self._send_records(topic, partition, items)
+            pending.extend(sent)
         # The states recording these decisions are written only after this returns.
         await asyncio.gather(*pending)
+
+    async def _send_records(
+        self, topic: str, partition: int, items: list[tuple[bytes, bytes]]
+    ) -> tuple[list[Any], int]:
+        """Send `items` to one partition as aiokafka record batches (one unless they
+        exceed a batch): a fraction of the cost of a `send` per record. Returns the
+        batches' futures and how many records the last batch holds (its metadata
+        carries the offset of its first record)."""
+        faust_producer: Any = self.app.producer
+        producer: Any = faust_producer._ensure_producer()
+        sent: list[Any] = []
+        batch = producer.create_batch()
+        count = 0
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                sent.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                count = 0
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record of {len(value):,} bytes exceeds a batch")
+            count += 1
+        sent.append(await producer.send_batch(batch, topic, partition=partition))
+        return sent, count
 
     async def _write(self, result: BatchResult) -> None:
         """Write the batch's changed states: the store, then the changelog.
@@ -305,10 +334,6 @@ class Backupwatch:
         for device_id, value in result.writes.items():
             by_partition[homes[device_id]].append((device_id.encode(), value))
         put = self._store_put
-        # aiokafka's producer under Faust's: one record batch per partition and batch
-        # (`create_batch`/`send_batch`) costs a fraction of a `send` per record.
-        faust_producer: Any = self.app.producer
-        aiokafka_producer: Any = faust_producer._ensure_producer()
         changelog = self.table.changelog_topic.get_topic_name()
         in_flight = self._changelog_in_flight
         for partition, items in by_partition.items():
@@ -319,21 +344,9 @@ class Backupwatch:
             finally:
                 if token is not None:
                     _current_event.reset(token)
-            batch = aiokafka_producer.create_batch()
-            count = 0
-            for key, value in items:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    in_flight.append(
-                        await aiokafka_producer.send_batch(batch, changelog, partition=partition)
-                    )
-                    batch = aiokafka_producer.create_batch()
-                    count = 0
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ValueError(f"a state of {len(value):,} bytes exceeds a batch")
-                count += 1
-            sent = await aiokafka_producer.send_batch(batch, changelog, partition=partition)
-            in_flight.append(sent)
-            sent.add_done_callback(self._persisted(TP(changelog, partition), count))
+            sent, count = await self._send_records(changelog, partition, items)
+            in_flight.extend(sent)
+            sent[-1].add_done_callback(self._persisted(TP(changelog, partition), count))
 
     def _persisted(self, tp: TP, count: int) -> Any:
         """Record the changelog offset a store holds once its last batch of `count`

@@ -147,9 +147,16 @@ async def test_prometheus_counts_the_devices_and_alerts_the_alerts_topic_holds(
         # finds series whenever the metrics it names have some (a labelled counter
         # nothing incremented, such as invalid records here, has none).
         for expr in dashboard_exprs():
-            result = prometheus.query(expr.replace("$__rate_interval", "1m"))
+            query = expr.replace("$__rate_interval", "1m")
+            result = prometheus.query(query)
             stored = [prometheus.query(f'count({{__name__="{n}"}})') for n in metric_names(expr)]
             if all(stored):
+                # `increase`/`rate` need two scrapes of a series: one that appeared at the
+                # last scrape (a fast worker's) shows in them one scrape later.
+                deadline = time.monotonic() + 30
+                while not result and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                    result = prometheus.query(query)
                 assert result, f"the dashboard query {expr} finds nothing"
 
         # The project's rules load and evaluate on the real series without an error.
