@@ -28,7 +28,7 @@ from schemas.types import AlertKind, Level
 from streams.diagnosis import diagnose
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
 from streams.state import DeviceState
-from streams.status import KINDS, LEVELS, worst
+from streams.status import KINDS, LEVELS, device_figures, worst
 
 __all__ = [
     "COLUMNS",
@@ -85,11 +85,6 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     partition: int = 0
 
 
-def _latest(times: Iterable[datetime | None]) -> datetime | None:
-    present = [t for t in times if t is not None]
-    return max(present) if present else None
-
-
 def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:
     """The kind and destination of the device's most urgent open alert: the worst level,
     then the kind first in `KINDS` (the order the device detail lists them)."""
@@ -136,11 +131,7 @@ def device_row(
         first_seen=state.first_seen,
         last_heartbeat=state.last_heartbeat,
         last_connected=state.last_connected,
-        last_activity=_latest(d.last_activity for d in state.destinations),
-        last_completed_backup=_latest(d.last_completed for d in state.destinations),
-        percent_complete=min((d.percent_complete for d in state.destinations), default=0.0),
-        selected_bytes=sum(d.selected_bytes for d in state.destinations),
-        todo_bytes=sum(d.todo_bytes for d in state.destinations),
+        **device_figures(state),
         snoozed_until=state.snoozed_until,
         deactivated=state.deactivated,
         backup_paused=state.backup_paused,

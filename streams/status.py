@@ -20,6 +20,7 @@ __all__ = [
     "LEVELS",
     "OrgSummary",
     "UserSummary",
+    "device_figures",
     "device_status",
     "summarize_org",
     "summarize_user",
@@ -50,6 +51,20 @@ def _day_iso(day: int) -> str:
 def _latest(times: Iterable[datetime | None]) -> datetime | None:
     present = [t for t in times if t is not None]
     return max(present) if present else None
+
+
+def device_figures(state: DeviceState) -> dict[str, Any]:
+    """The device-level figures folded from its destinations, as the console shows them."""
+    destinations = state.destinations
+    return {
+        "last_activity": _latest(d.last_activity for d in destinations),
+        "last_completed_backup": _latest(d.last_completed for d in destinations),
+        # The console folds several destinations into one bar; the least complete one
+        # is the one that needs attention.
+        "percent_complete": min((d.percent_complete for d in destinations), default=0.0),
+        "selected_bytes": sum(d.selected_bytes for d in destinations),
+        "todo_bytes": sum(d.todo_bytes for d in destinations),
+    }
 
 
 def open_alerts(
@@ -168,13 +183,7 @@ def device_status(
         first_seen=state.first_seen,
         last_heartbeat=state.last_heartbeat,
         last_connected=state.last_connected,
-        last_activity=_latest(d.last_activity for d in state.destinations),
-        last_completed_backup=_latest(d.last_completed for d in state.destinations),
-        # The console folds several destinations into one bar; the least complete one
-        # is the one that needs attention.
-        percent_complete=min((d.percent_complete for d in state.destinations), default=0.0),
-        selected_bytes=sum(d.selected_bytes for d in state.destinations),
-        todo_bytes=sum(d.todo_bytes for d in state.destinations),
+        **device_figures(state),
         destinations=destinations,
         open_alerts=alerts,
         daily=[

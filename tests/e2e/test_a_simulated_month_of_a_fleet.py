@@ -9,7 +9,6 @@ import json
 import random
 import time
 import urllib.request
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from agents.simulator.fleet import Fleet
 from agents.simulator.producer import simulate
 from schemas.models import Alert, DeviceStatus
-from streams.status import worst
+from tests.api_harness import final_levels
 from tests.worker_harness import Pipeline, WorkerRun
 
 pytestmark = pytest.mark.e2e
@@ -30,19 +29,6 @@ END = START + timedelta(days=DAYS)
 
 def _key(alert: Alert) -> tuple[str, str, str | None, str, str]:
     return (alert.device_id, alert.kind, alert.destination_id, alert.from_state, alert.to_state)
-
-
-def _final_levels(alerts: Iterable[Alert]) -> dict[str, dict[str, str]]:
-    """Per device, per kind, the worst level over destinations after the last alert."""
-    slots: dict[tuple[str, str, str | None], str] = {}
-    for alert in sorted(alerts, key=lambda a: a.decided_at):
-        if alert.transition != "reminder":
-            slots[(alert.device_id, alert.kind, alert.destination_id)] = alert.to_state
-    levels: dict[str, dict[str, str]] = {}
-    for (device, kind, _dest), level in slots.items():
-        kinds = levels.setdefault(device, {"connection": "ok", "backup": "ok", "completion": "ok"})
-        kinds[kind] = worst([kinds[kind], level])  # type: ignore[list-item]
-    return levels
 
 
 def _clocks(worker: WorkerRun) -> dict[str, str | None]:
@@ -71,7 +57,7 @@ async def _caught_up(workers: list[WorkerRun], partitions: int) -> None:
 
 
 def _check_statuses(statuses: dict[str, DeviceStatus], expected: list[Alert]) -> None:
-    levels = _final_levels(expected)
+    levels = final_levels(expected)
     for device_id, status in statuses.items():
         want = levels.get(device_id, {"connection": "ok", "backup": "ok", "completion": "ok"})
         assert status.alert_states == want, (device_id, status.alert_states, want)
