@@ -29,7 +29,7 @@ class Settings:
     partitions: int = 8
     # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker is ready
     # in seconds from its local files, where a memory store replays the whole changelog
-    # (100 k devices: 11 s against 55 s; docs/benchmarks.md).
+    # (632 k devices: 11.8 s against 270 s; docs/benchmarks.md).
     store: str = "rocksdb://"
     data_dir: Path = Path("var/worker")
     # How often the worker appends a tick to every input partition; 0 turns the
