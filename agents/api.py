@@ -94,6 +94,7 @@ class Api:
     # -- reads ------------------------------------------------------------------------
 
     async def devices(self, request: web.Request) -> web.Response:
+        await self.view.refresh()
         try:
             query = parse_query(request.query)
         except QueryError as err:
@@ -110,6 +111,7 @@ class Api:
         )
 
     async def devices_csv(self, request: web.Request) -> web.StreamResponse:
+        await self.view.refresh()
         params = {k: v for k, v in request.query.items() if k not in ("limit", "cursor")}
         try:
             query = parse_query(params)
@@ -131,6 +133,7 @@ class Api:
         return response
 
     async def device(self, request: web.Request) -> web.Response:
+        await self.view.refresh()
         device_id = request.match_info["device_id"]
         row = self.view.rows.get(device_id)
         state = self.view.state(device_id)
@@ -164,6 +167,7 @@ class Api:
         return _json(body)
 
     async def user(self, request: web.Request) -> web.Response:
+        await self.view.refresh()
         user_id = request.match_info["user_id"]
         rows = self.view.of_user(user_id)
         if not rows:
@@ -173,6 +177,7 @@ class Api:
         )
 
     async def org_summary(self, request: web.Request) -> web.Response:
+        await self.view.refresh()
         org_id = request.match_info["org_id"]
         rows = self.view.of_org(org_id)
         if not rows:
@@ -190,6 +195,7 @@ class Api:
         return _json(body)
 
     async def summary(self, request: web.Request) -> web.Response:
+        await self.view.refresh()
         return _json({**summarize_fleet(self.view.rows.values()), "view": self._view_info()})
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -266,6 +272,7 @@ class Api:
 
     async def _command(self, request: web.Request, action: str, **fields: Any) -> web.Response:
         device_id = request.match_info["device_id"]
+        await self.view.refresh()
         row = self.view.rows.get(device_id)
         if row is None:
             return self._not_found("device", device_id)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
@@ -34,8 +35,14 @@ class FleetView:
 
     def __init__(self, policy_for: Callable[[str], Policy]) -> None:
         self.policy_for = policy_for
-        self.rows: dict[str, DeviceRow] = {}
+        self._rows: dict[str, DeviceRow] = {}
         self._states: dict[str, bytes] = {}
+        # The newest changelog value of each device not yet made a row (None: deleted),
+        # and its partition. Rows are cut when someone reads them, not per record: a
+        # device written many times between two reads is decoded once, and a worker
+        # replaying a backlog with no reader decodes nothing (a row costs 10–15 µs,
+        # a third of what the worker spends on an event).
+        self._pending: dict[str, tuple[bytes | None, int]] = {}
         self._by_org: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
         self.clocks: dict[int, datetime] = {}
@@ -58,19 +65,42 @@ class FleetView:
             if clock is not None:
                 self.clocks[partition] = clock
             return
-        if value is None:
-            self._forget(device_id)
+        self._pending[device_id] = (value, partition)
+
+    async def refresh(self, chunk: int = 5000) -> None:
+        """Make rows of what was taken since the last read, a chunk at a time, letting
+        the worker's agent run in between: after a long backlog the first request must
+        not stall the pipeline for the whole catch-up."""
+        while len(self._pending) > chunk:
+            self._refresh(chunk)
+            await asyncio.sleep(0)
+        self._refresh()
+
+    def _refresh(self, limit: int | None = None) -> None:
+        """Make rows of the changelog values taken since the last read (the oldest
+        `limit` of them)."""
+        if not self._pending:
             return
-        try:
-            state = decode_state(value)
-        except Exception:  # a state this version cannot read; the worker logs its own
-            log.warning("fleet view: cannot decode the state of %s", device_id)
-            return
-        self._store(state, value, partition)
+        if limit is None or limit >= len(self._pending):
+            pending, self._pending = self._pending, {}
+        else:
+            pending = dict(islice(self._pending.items(), limit))
+            for device_id in pending:
+                del self._pending[device_id]
+        for device_id, (value, partition) in pending.items():
+            if value is None:
+                self._forget(device_id)
+                continue
+            try:
+                state = decode_state(value)
+            except Exception:  # a state this version cannot read; the worker logs its own
+                log.warning("fleet view: cannot decode the state of %s", device_id)
+                continue
+            self._store(state, value, partition)
 
     def _store(self, state: DeviceState, value: bytes, partition: int) -> None:
         device_id = state.device_id
-        previous = self.rows.get(device_id)
+        previous = self._rows.get(device_id)
         if previous is not None and (
             previous.org_id != state.org_id or previous.user_id != state.user_id
         ):
@@ -80,7 +110,7 @@ class FleetView:
             self._latest_seen = seen
         now = self.clocks.get(partition) or seen
         row = device_row(state, now, self.policy_for(state.org_id), partition)
-        self.rows[device_id] = row
+        self._rows[device_id] = row
         self._states[device_id] = value
         self._by_org.setdefault(row.org_id, set()).add(device_id)
         self._by_user.setdefault(row.user_id, set()).add(device_id)
@@ -94,28 +124,39 @@ class FleetView:
                     del index[key]
 
     def _forget(self, device_id: str) -> None:
-        row = self.rows.pop(device_id, None)
+        row = self._rows.pop(device_id, None)
         self._states.pop(device_id, None)
         if row is not None:
             self._unindex(row)
 
     # -- reading --------------------------------------------------------------------
 
+    @property
+    def rows(self) -> dict[str, DeviceRow]:
+        """Every device's row, by device id (current as of this call)."""
+        self._refresh()
+        return self._rows
+
     def state(self, device_id: str) -> DeviceState | None:
+        self._refresh()
         value = self._states.get(device_id)
         return decode_state(value) if value is not None else None
 
     def of_org(self, org_id: str) -> list[DeviceRow]:
-        return [self.rows[d] for d in self._by_org.get(org_id, ())]
+        rows = self.rows
+        return [rows[d] for d in self._by_org.get(org_id, ())]
 
     def of_user(self, user_id: str) -> list[DeviceRow]:
-        return [self.rows[d] for d in self._by_user.get(user_id, ())]
+        rows = self.rows
+        return [rows[d] for d in self._by_user.get(user_id, ())]
 
     def orgs(self) -> Iterable[str]:
+        self._refresh()
         return self._by_org.keys()
 
     def stream_time(self) -> datetime | None:
         """The fleet's stream time: the latest partition clock (or event, before any)."""
+        self._refresh()
         if self.clocks:
             return max(self.clocks.values())
         return self._latest_seen
@@ -162,8 +203,7 @@ class FleetView:
                 if not self.caught_up.is_set() and await _reached(consumer, ends):
                     self.caught_up.set()
                     log.info(
-                        "fleet view: %d devices from %d changelog records in %.1f s",
-                        len(self.rows),
+                        "fleet view: read %d changelog records in %.1f s",
                         self.records_read,
                         asyncio.get_running_loop().time() - started,
                     )

@@ -146,6 +146,8 @@ def test_an_undecodable_state_is_skipped_and_the_view_goes_on(
 ) -> None:
     view = FleetView(policy_for)
     take_state(view, healthy(device="dev-1"))
+    # Rows are made when the view is read; this one is read before the bad records.
+    assert sorted(view.rows) == ["dev-1"]
 
     with caplog.at_level(logging.WARNING, logger="agents.fleet"):
         view.take(b"dev-1", b"\xff not a state", 0)
@@ -249,3 +251,36 @@ def test_the_view_follows_what_the_processor_writes() -> None:
     # dev-1 went silent after T0: critical after five days without a connection.
     assert view.rows["dev-1"].connection == "critical"
     assert view.rows["dev-0"].worst_state == "ok"
+
+
+def test_a_device_written_many_times_between_reads_is_decoded_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agents.fleet
+
+    decoded: list[bytes] = []
+    real = agents.fleet.decode_state
+
+    def counting(value: bytes) -> DeviceState:
+        decoded.append(value)
+        return real(value)
+
+    monkeypatch.setattr(agents.fleet, "decode_state", counting)
+    view = FleetView(policy_for)
+    for _ in range(5):
+        take_state(view, healthy(device="dev-1"))
+    assert decoded == []  # nothing is decoded until someone reads
+
+    assert list(view.rows) == ["dev-1"]
+    assert len(decoded) == 1
+
+
+async def test_refreshing_in_chunks_makes_every_row() -> None:
+    view = FleetView(policy_for)
+    for n in range(25):
+        take_state(view, healthy(device=f"dev-{n}"))
+
+    await view.refresh(chunk=4)
+
+    assert len(view._pending) == 0
+    assert sorted(view.rows) == sorted(f"dev-{n}" for n in range(25))
