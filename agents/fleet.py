@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import islice
@@ -43,6 +44,11 @@ class FleetView:
         # replaying a backlog with no reader decodes nothing (a row costs 10–15 µs,
         # a third of what the worker spends on an event).
         self._pending: dict[str, tuple[bytes | None, int]] = {}
+        # How old rows may be when read (seconds). The worker allows a little, so that
+        # a dashboard and scripts polling it cut each device's row at most once per
+        # interval while the pipeline writes it many times; 0 = always current.
+        self.max_staleness = 0.0
+        self._refreshed_at = float("-inf")
         self._by_org: dict[str, set[str]] = {}
         self._by_user: dict[str, set[str]] = {}
         self.clocks: dict[int, datetime] = {}
@@ -71,17 +77,23 @@ class FleetView:
         """Make rows of what was taken since the last read, a chunk at a time, letting
         the worker's agent run in between: after a long backlog the first request must
         not stall the pipeline for the whole catch-up."""
+        if self._fresh_enough():
+            return
         while len(self._pending) > chunk:
             self._refresh(chunk)
             await asyncio.sleep(0)
         self._refresh()
 
+    def _fresh_enough(self) -> bool:
+        return time.monotonic() - self._refreshed_at < self.max_staleness
+
     def _refresh(self, limit: int | None = None) -> None:
         """Make rows of the changelog values taken since the last read (the oldest
-        `limit` of them)."""
-        if not self._pending:
+        `limit` of them), unless the rows are younger than `max_staleness`."""
+        if not self._pending or (limit is None and self._fresh_enough()):
             return
         if limit is None or limit >= len(self._pending):
+            self._refreshed_at = time.monotonic()
             pending, self._pending = self._pending, {}
         else:
             pending = dict(islice(self._pending.items(), limit))

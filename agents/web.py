@@ -20,6 +20,9 @@ def attach_views(worker: Backupwatch) -> FleetView:
     """Add every endpoint to the worker's web server; returns the worker's fleet view."""
     app = worker.app
     view = FleetView(worker.policies.policy_for)
+    # Consistent with the alerts within a second; each device's row is cut at most once
+    # a second however often the pipeline writes it.
+    view.max_staleness = 1.0
     changelog = worker.table.changelog_topic.get_topic_name()
 
     @app.task
