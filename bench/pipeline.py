@@ -3,6 +3,7 @@ aiokafka consumer doing the same job.
 
     python -m bench.pipeline [--records N] [--devices N] [--runs N] [--partitions 8]
                              [--runners raw,naive,quix,backupwatch] [--profile DIR]
+                             [--scale-out]
 
 One invocation starts a local broker in a temporary directory (or uses
 `KAFKA_BOOTSTRAP_SERVERS`), fills the three input topics once with `fleet_records`
@@ -599,18 +600,22 @@ class Workers:
         store: str = "memory://",
         topic_prefix: str | None = None,
         data_dir: Path | None = None,
+        name: str | None = None,
     ) -> Worker:
+        # `name` tells apart workers of one app id (one consumer group): their own
+        # data directory and log.
+        name = name or app_id
         settings = Settings(
             bootstrap_servers=self.base.bootstrap_servers,
             topic_prefix=topic_prefix or self.base.topic_prefix,
             app_id=app_id,
             partitions=self.base.partitions,
             store=store,
-            data_dir=data_dir or self.tmp / app_id,
+            data_dir=data_dir or self.tmp / name,
             web_port=free_port(),
             tick_interval=timedelta(0),
         )
-        worker = Worker(settings, self.tmp / f"{app_id}.log")
+        worker = Worker(settings, self.tmp / f"{name}.log")
         self.started.append(worker)
         worker.start()
         return worker
@@ -703,6 +708,158 @@ def worker_run(
         },
     )
     return worker, result
+
+
+def held(worker: Worker) -> set[int]:
+    """The partitions a worker holds: the clocks in its /readyz document (answered with
+    503 too, while it recovers or rebalances)."""
+    _status, body = worker.get("/readyz")
+    if not body:
+        return set()
+    return {int(p) for p in json.loads(body).get("clocks", {})}
+
+
+def group_run(
+    workers: Workers,
+    run_prefix: str,
+    records: list[tuple[bytes, bytes]],
+    tick_every: timedelta | None,
+    size: int,
+) -> Result:
+    """`size` workers with one app id (one consumer group) on inputs of their own, filled
+    with `records` only once every worker holds its share of the partitions: otherwise
+    the first worker to join reads alone until the second's join rebalances the group.
+    The workers are stopped (SIGSTOP) while the inputs are filled, so that the fill does
+    not compete with them, and continued together. Timed from the first record any of
+    them processed until the group's committed offsets reach the end of every input
+    partition; CPU is the sum over the processes; each one's peak RSS is in `extra`.
+    Every worker is stopped afterwards."""
+    base = workers.base
+    settings = Settings(
+        bootstrap_servers=base.bootstrap_servers,
+        topic_prefix=run_prefix,
+        partitions=base.partitions,
+    )
+    asyncio.run(ensure_topics(settings))
+    app_id = run_prefix.rstrip(".")
+    group = [
+        workers.new(app_id, topic_prefix=run_prefix, name=f"{app_id}-{n}")
+        for n in range(1, size + 1)
+    ]
+    share = base.partitions // size
+
+    def settled() -> bool:
+        # Every worker ready (partitions assigned, nothing to recover) holding its own
+        # share of the partitions (/readyz has a clock per partition held).
+        if not all(w.readyz() for w in group):
+            return False
+        holds = [held(w) for w in group]
+        return all(len(h) == share for h in holds) and len(set().union(*holds)) == (base.partitions)
+
+    try:
+        group[0].wait(f"{size} workers with {share} partitions each", settled, timeout=180)
+        for worker in group:
+            os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            filled = asyncio.run(fill(settings, records, tick_every))
+        finally:
+            for worker in group:
+                os.kill(worker.pid, signal.SIGCONT)
+        total = filled.total
+        started = time.monotonic()
+        t_zero, cpu_zero = started, [cpu_seconds(w.pid) for w in group]
+        deadline = started + max(600.0, total / 1000)
+        while True:
+            now = time.monotonic()
+            cpu = [cpu_seconds(w.pid) for w in group]
+            counts = [w.counters() for w in group]
+            if not all(counts) and now < deadline:
+                time.sleep(POLL_S)
+                continue
+            events = sum(c.get("events", 0.0) for c in counts)
+            if events == 0:
+                t_zero, cpu_zero = now, cpu
+            elif events >= total:
+                asyncio.run(
+                    committed_to_end(
+                        base.bootstrap_servers,
+                        app_id,
+                        [settings.topic(name) for name in INPUTS],
+                        base.partitions,
+                    )
+                )
+                now, cpu = time.monotonic(), [cpu_seconds(w.pid) for w in group]
+                break
+            if now > deadline:
+                logs = "\n".join(tail(w.log_path) for w in group)
+                raise RuntimeError(
+                    f"{size} workers accounted for {events:,.0f} of {total:,} records in "
+                    f"{now - started:.0f} s; logs:\n{logs}"
+                )
+            time.sleep(POLL_S)
+        counts = [w.counters() for w in group]
+        return Result(
+            f"backupwatch x{size} (memory://)",
+            total,
+            now - t_zero,
+            sum(cpu) - sum(cpu_zero),
+            max(memory_kb(w.pid, "VmHWM") for w in group),
+            int(sum(c.get("alerts", 0) for c in counts)),
+            {
+                "hwm_each_kb": [memory_kb(w.pid, "VmHWM") for w in group],
+                "events_each": [int(c.get("events", 0.0)) for c in counts],
+                "alerts_each": [int(c.get("alerts", 0.0)) for c in counts],
+                "held_each": [sorted(held(w)) for w in group],
+            },
+        )
+    finally:
+        for worker in group:
+            worker.stop()
+
+
+def scale_out(
+    args: argparse.Namespace,
+    workers: Workers,
+    prefix: str,
+    records: list[tuple[bytes, bytes]],
+    tick_every: timedelta | None,
+) -> None:
+    """`--scale-out`: the shipped worker alone, then two in one group (alternating which
+    goes first), each run on the same records in inputs of its own; the medians."""
+    by_size: dict[int, list[Result]] = {1: [], 2: []}
+    for run in range(1, args.runs + 1):
+        for size in (1, 2) if run % 2 else (2, 1):
+            log(f"run {run}/{args.runs}: {size} worker(s), one group")
+            r = group_run(workers, f"{prefix}x{size}r{run}.", records, tick_every, size)
+            by_size[size].append(r)
+            log(
+                f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
+                f"{r.cpu_per_1k:.3f} CPU s/1k, {r.alerts:,} alerts; partitions held "
+                f"{r.extra['held_each']}, events {r.extra['events_each']}, alerts "
+                f"{r.extra['alerts_each']}, peak RSS "
+                f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
+            )
+    rates = {size: statistics.median(r.rate for r in results) for size, results in by_size.items()}
+    print()
+    print(f"{'':<22} {'events/s':>10} {'CPU s/1k (sum)':>15} {'peak RSS each':>20} {'alerts':>7}")
+    for size, results in by_size.items():
+        each = " + ".join(
+            mib(statistics.median(r.extra["hwm_each_kb"][n] for r in results)) for n in range(size)
+        )
+        print(
+            f"{f'{size} worker(s)':<22} {rates[size]:>10,.0f} "
+            f"{statistics.median(r.cpu_per_1k for r in results):>15.3f} {each:>20} "
+            f"{statistics.median(r.alerts for r in results):>7,.0f}"
+        )
+    print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (medians of {args.runs} runs)")
+    print()
+    print("each run (s, events/s, CPU s; partitions held, events, alerts, peak RSS per worker):")
+    for r in [*by_size[1], *by_size[2]]:
+        print(
+            f"  {r.runner:<22} {r.seconds:6.1f} s {r.rate:>9,.0f}/s {r.cpu:6.1f}  "
+            f"{r.extra['held_each']} {r.extra['events_each']} {r.extra['alerts_each']} "
+            f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
+        )
 
 
 @dataclass
@@ -904,6 +1061,12 @@ def main(argv: list[str] | None = None) -> int:
         help="py-spy records each backupwatch run into DIR/worker-runN.txt (collapsed stacks; "
         "it slows the worker down: not for figures)",
     )
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="only the shipped worker: one alone against two in one consumer group, "
+        "alternating which goes first (no other runner, restart or latency)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -939,8 +1102,13 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(ensure_topics(settings))
         log(f"generating {args.records:,} records for {args.devices:,} devices")
         records = fleet_records(args.records, args.devices)
-        log(f"filling the inputs ({prefix}*)")
         tick_every = timedelta(minutes=args.tick_minutes) if args.tick_minutes else None
+        if args.scale_out:
+            print(f"command:  {command}")
+            print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
+            scale_out(args, workers, prefix, records, tick_every)
+            return 0
+        log(f"filling the inputs ({prefix}*)")
         filled = asyncio.run(fill(settings, records, tick_every))
         del records
         log(
