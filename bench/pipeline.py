@@ -41,6 +41,14 @@ one with the same app id started, timed until `/readyz` answers 200 with the clo
 all partitions; for `memory://` (state rebuilt from the changelog) and for `rocksdb://`
 (its own fill run; the data directory is kept, so the local state is reused).
 
+`--scale-out` runs only the shipped worker: alone, then two with the same app id (one
+consumer group), alternating which goes first. Each run has input topics of its own,
+filled with the same generated records once every worker of the run holds its share of
+the partitions (the workers are stopped with SIGSTOP during the fill and continued
+together), so that no run starts with one worker reading alone until the second's join
+rebalances the group. Timed as above, from the first record any worker processed; CPU
+summed over the workers; partitions held (from `/readyz`), records and alerts per worker.
+
 Figures are medians of `--runs` runs; CPU and memory are read from `/proc/<pid>`.
 """
 
