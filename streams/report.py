@@ -108,10 +108,17 @@ def device_row(
     state: DeviceState, now: datetime, policy: Policy = DEFAULT_POLICY, partition: int = 0
 ) -> DeviceRow:
     """The report row of a device; `now` is its stream time (for the diagnosis)."""
-    backup = worst(d.backup.level for d in state.destinations)
-    completion = worst(d.completion.level for d in state.destinations)
+    destinations = state.destinations
+    if len(destinations) == 1:
+        backup, completion = destinations[0].backup.level, destinations[0].completion.level
+    else:
+        backup = worst(d.backup.level for d in destinations)
+        completion = worst(d.completion.level for d in destinations)
+    connection = state.connection.level
     top_cause = None
-    slot = _worst_slot(state)
+    slot = (
+        None if connection == "ok" and backup == "ok" and completion == "ok" else _worst_slot(state)
+    )
     if slot is not None:
         kind, destination_id = slot
         causes = diagnose(state, kind, now, destination_id=destination_id, policy=policy)
@@ -123,11 +130,11 @@ def device_row(
         hostname=state.hostname,
         os=state.os,
         app_version=state.app_version,
-        destinations=tuple(d.destination_id for d in state.destinations),
-        connection=state.connection.level,
+        destinations=tuple(d.destination_id for d in destinations),
+        connection=connection,
         backup=backup,
         completion=completion,
-        worst_state=worst((state.connection.level, backup, completion)),
+        worst_state=worst((connection, backup, completion)),
         first_seen=state.first_seen,
         last_heartbeat=state.last_heartbeat,
         last_connected=state.last_connected,

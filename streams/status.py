@@ -56,6 +56,18 @@ def _latest(times: Iterable[datetime | None]) -> datetime | None:
 def device_figures(state: DeviceState) -> dict[str, Any]:
     """The device-level figures folded from its destinations, as the console shows them."""
     destinations = state.destinations
+    if len(destinations) == 1:
+        # Most devices back up to one destination: its figures are the device's (the
+        # fleet view cuts a row per changed device, so this path is hot).
+        (only,) = destinations
+        report = only.report
+        return {
+            "last_activity": only.last_activity,
+            "last_completed_backup": only.last_completed,
+            "percent_complete": report.percent_complete if report is not None else 0.0,
+            "selected_bytes": report.selected_bytes if report is not None else 0,
+            "todo_bytes": report.todo_bytes if report is not None else 0,
+        }
     return {
         "last_activity": _latest(d.last_activity for d in destinations),
         "last_completed_backup": _latest(d.last_completed for d in destinations),
