@@ -302,24 +302,6 @@ def _apply_heartbeat(
     elif day >= oldest:
         days = _add_to_window(days, at, now, 1)
     first_seen = state.first_seen
-    recent = state.recent
-    if clamped:
-        return replace(
-            state,
-            user_id=user_id,
-            org_id=org_id,
-            first_seen=first_seen if first_seen <= at else at,
-            heartbeat=report,
-            last_heartbeat=heartbeat_at,
-            heartbeat_fp=heartbeat_fp,
-            last_connected=last_connected,
-            destinations=destinations,
-            days=days,
-            recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
-            changed_at=state.changed_at or now,
-            clamped_events=state.clamped_events + 1,
-            last_clamped_at=now,
-        )
     return replace(
         state,
         user_id=user_id,
@@ -331,8 +313,10 @@ def _apply_heartbeat(
         last_connected=last_connected,
         destinations=destinations,
         days=days,
-        recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
+        recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
+        clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
+        last_clamped_at=now if clamped else state.last_clamped_at,
     )
 
 
@@ -547,27 +531,16 @@ def _apply_progress(
     last_connected = state.last_connected
     if reached and (last_connected is None or at > last_connected):
         last_connected = at
-    recent = state.recent
-    if clamped:
-        return replace(
-            state,
-            first_seen=state.first_seen if state.first_seen <= at else at,
-            last_connected=last_connected,
-            destinations=destinations,
-            days=days,
-            recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
-            changed_at=state.changed_at or now,
-            clamped_events=state.clamped_events + 1,
-            last_clamped_at=now,
-        )
     return replace(
         state,
         first_seen=state.first_seen if state.first_seen <= at else at,
         last_connected=last_connected,
         destinations=destinations,
         days=days,
-        recent=recent + key if len(recent) < _RING_BYTES else recent[4:] + key,
+        recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
+        clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
+        last_clamped_at=now if clamped else state.last_clamped_at,
     )
 
 
