@@ -1,8 +1,10 @@
-"""The status report API and the dashboard, served by every worker's web server.
+"""The status report API and the dashboard.
 
-Reads come from the worker's `FleetView` (the whole fleet, whichever worker is asked);
-admin writes are published to the policy and command topics, never written to a table,
-so that they are ordered with the devices' telemetry like any other input.
+Each worker's report reader (`agents.reader`, a process beside the worker) serves these
+routes, and the worker's web server passes requests through to it. Reads come from a
+`FleetView` (the whole fleet, whichever worker is asked); admin writes are published to
+the policy and command topics, never written to a table, so that they are ordered with
+the devices' telemetry like any other input.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ from streams.report import (
 from streams.status import device_status
 
 if TYPE_CHECKING:
-    from agents.app import Backupwatch
     from agents.fleet import FleetView
+    from agents.policies import PolicyBook
+    from agents.settings import Settings
 
-__all__ = ["ROUTES", "attach_api", "attach_routes"]
+__all__ = ["ROUTES", "Publish", "attach_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Appends one record (topic, key, value) and returns once the broker acknowledged it.
+Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
 STATIC = resources.files("agents") / "static"
 _STATIC_TYPES = {
@@ -72,10 +77,13 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
 
 
 class Api:
-    def __init__(self, worker: Backupwatch, view: FleetView) -> None:
-        self.worker = worker
+    def __init__(
+        self, settings: Settings, view: FleetView, policies: PolicyBook, publish: Publish
+    ) -> None:
+        self.settings = settings
         self.view = view
-        self.settings = worker.settings
+        self.policies = policies
+        self.publish = publish
 
     def _view_info(self) -> dict[str, Any]:
         stream_time = self.view.stream_time()
@@ -189,7 +197,7 @@ class Api:
         if not 1 <= top <= 1000:
             return _error(400, f"must be between 1 and 1000, got {top}", "top")
         body = summarize_org(org_id, rows, self.view.context(), top=top)
-        record = self.worker.policies.record_for(org_id)
+        record = self.policies.record_for(org_id)
         body["policy"] = msgspec.to_builtins(record) if record is not None else None
         body["view"] = self._view_info()
         return _json(body)
@@ -260,14 +268,12 @@ class Api:
         }
         try:
             record = decode_as(orjson.dumps(document), OrgPolicy)
-            policy_from_record(record, self.worker.policies.base)
+            policy_from_record(record, self.policies.base)
         except InvalidRecord as err:
             return _error(400, err.message, _field_of(err.message))
         except InvalidPolicy as err:
             return _error(400, str(err))
-        await self.worker.app.producer.send_and_wait(
-            self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record), None, None, None
-        )
+        await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 
     async def _command(self, request: web.Request, action: str, **fields: Any) -> web.Response:
@@ -303,13 +309,8 @@ class Api:
             command = decode_as(orjson.dumps(document), DeviceCommand)
         except InvalidRecord as err:
             return _error(400, err.message, _field_of(err.message))
-        await self.worker.app.producer.send_and_wait(
-            self.settings.topic(DEVICE_COMMANDS),
-            device_id.encode(),
-            encode(command),
-            None,
-            None,
-            None,
+        await self.publish(
+            self.settings.topic(DEVICE_COMMANDS), device_id.encode(), encode(command)
         )
         return _json({"accepted": True, "command": msgspec.to_builtins(command)}, status=202)
 
@@ -386,15 +387,15 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 _COMMANDS = ("snooze", "unsnooze", "deactivate", "reactivate")
 
 
-def attach_api(worker: Backupwatch, view: FleetView) -> None:
-    """Add the API and the dashboard to the worker's web server (before it starts)."""
-    web_server: Any = worker.app.web  # Faust's aiohttp driver
-    attach_routes(web_server.web_app.router, worker, view)
-
-
-def attach_routes(router: web.UrlDispatcher, worker: Backupwatch, view: FleetView) -> None:
+def attach_routes(
+    router: web.UrlDispatcher,
+    settings: Settings,
+    view: FleetView,
+    policies: PolicyBook,
+    publish: Publish,
+) -> None:
     """Add the API and the dashboard to an aiohttp router."""
-    api = Api(worker, view)
+    api = Api(settings, view, policies, publish)
     for method, path, name in ROUTES:
         handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
         router.add_route(method, path, handler)

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.api import attach_api
-from agents.fleet import FleetView
+from agents.api import ROUTES
+from agents.reader import ReportReader
 
 if TYPE_CHECKING:
     from agents.app import Backupwatch
@@ -16,18 +16,16 @@ if TYPE_CHECKING:
 __all__ = ["attach_views"]
 
 
-def attach_views(worker: Backupwatch) -> FleetView:
-    """Add every endpoint to the worker's web server; returns the worker's fleet view."""
+def attach_views(worker: Backupwatch) -> ReportReader:
+    """Add every endpoint to the worker's web server; returns the worker's report reader."""
     app = worker.app
-    view = FleetView(worker.policies.policy_for)
-    # Consistent with the alerts within a second; each device's row is cut at most once
-    # a second however often the pipeline writes it.
-    view.max_staleness = 1.0
-    changelog = worker.table.changelog_topic.get_topic_name()
+    # The report and the dashboard are answered by a process of their own (see
+    # agents.reader): the worker only passes their requests through.
+    reader = ReportReader(worker.settings, worker.table.changelog_topic.get_topic_name())
 
     @app.task
-    async def follow_fleet() -> None:
-        await view.follow(worker.settings, changelog)
+    async def run_report_reader() -> None:
+        await reader.run()
 
     # Faust mounts a placeholder index at "/"; the dashboard lives there instead. Its
     # table and router pages would expose raw state and are not needed.
@@ -46,7 +44,12 @@ def attach_views(worker: Backupwatch) -> FleetView:
             )
         )
     ]
-    attach_api(worker, view)
+    web_server: Any = app.web  # Faust's aiohttp driver
+    router = web_server.web_app.router
+    for method, path, _name in ROUTES:
+        router.add_route(method, path, reader.forward)
+    router.add_get("/", reader.forward)
+    router.add_get("/static/{name}", reader.forward)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
@@ -74,6 +77,7 @@ def attach_views(worker: Backupwatch) -> FleetView:
                 "ready": ready,
                 "assigned_partitions": len(assigned),
                 "recovering": recovering,
+                "report_reader": reader.state,
                 "clocks": {
                     str(p): c.isoformat() if c else None
                     for p, c in worker.processor.clocks().items()
@@ -82,4 +86,4 @@ def attach_views(worker: Backupwatch) -> FleetView:
         )
         return web.bytes(body, content_type="application/json", status=200 if ready else 503)
 
-    return view
+    return reader

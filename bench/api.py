@@ -32,7 +32,6 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from agents.settings import Settings
@@ -104,9 +103,12 @@ async def serve(devices: int, port: int) -> None:
     started = time.perf_counter()
     view, per_device = build_view(devices)
     settings = Settings(web_port=port)
-    worker = SimpleNamespace(settings=settings, policies=PolicyBook(settings))
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        raise RuntimeError("the latency benchmark makes no admin writes")
+
     app = web.Application()
-    attach_routes(app.router, worker, view)  # type: ignore[arg-type]
+    attach_routes(app.router, settings, view, PolicyBook(settings), publish)
     baseline = http_body(view)
 
     async def prebuilt(_request: web.Request) -> web.Response:

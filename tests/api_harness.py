@@ -127,7 +127,9 @@ async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> Asyn
         run = Fed(pipeline, worker, fleet)
 
         def caught_up() -> bool:
-            _, body, _ = call(worker, "/api/summary")
+            status, body, _ = call(worker, "/api/summary")
+            if status == 503:  # the worker's report reader is starting
+                return False
             stream_time = body["view"]["stream_time"]
             return bool(
                 body["view"]["caught_up"]

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -178,13 +177,15 @@ class Producer:
 
 
 class FakeWorker:
-    """What the API uses of the worker: its settings, its policies, its producer."""
+    """What the API uses of its process: settings, policies, a way to publish."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.policies = PolicyBook(settings)
         self.producer = Producer()
-        self.app = SimpleNamespace(producer=self.producer)
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        await self.producer.send_and_wait(topic, key, value)
 
 
 # Partition clocks: partition 2 has read two days further than the others.
@@ -256,7 +257,7 @@ async def serve(token: str) -> AsyncIterator[Served]:
     view = FleetView(worker.policies.policy_for)
     fill(view)
     app = web.Application()
-    attach_routes(app.router, worker, view)  # type: ignore[arg-type]
+    attach_routes(app.router, worker.settings, view, worker.policies, worker.publish)
     async with TestClient(TestServer(app)) as client:
         yield Served(client, worker, view)
 

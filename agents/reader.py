@@ -1,0 +1,237 @@
+"""The report reader: the status report API and the dashboard, in a process beside each worker.
+
+A worker's event loop is one thread. Every millisecond it spends answering the report —
+cutting rows from changelog values, filtering and sorting the fleet, writing JSON or a
+whole-fleet CSV — is a millisecond its partitions wait, and Python's GIL lets no thread
+take that work off it. So each worker starts a reader process that follows the
+device-state changelog and the org policies on its own, answers the API, and publishes
+admin writes; the worker's web server passes API and dashboard requests through to it
+over a Unix socket, which costs the worker a fraction of a millisecond per request.
+
+The worker watches its reader and starts it again if it exits; the reader ends itself
+when its worker is gone, so a worker killed with SIGKILL leaves nothing behind.
+
+    python -m agents.reader --socket PATH --changelog TOPIC --parent PID
+
+(started by the worker, with the worker's settings as `BACKUPWATCH_*` variables)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+import orjson
+from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
+
+from agents.settings import Settings
+
+__all__ = ["ReportReader", "main", "serve"]
+
+log = logging.getLogger(__name__)
+
+# The headers of an answer that mean something to the client; hop-by-hop ones
+# (Transfer-Encoding, Connection) are the worker's own business.
+_ANSWER_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "WWW-Authenticate")
+_REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept")
+# Answers up to this size are passed on whole (one write); larger ones, the CSV export
+# above all, are streamed so that neither process holds them twice.
+_WHOLE_ANSWER = 1 << 20
+
+
+class ReportReader:
+    """The worker's side: starts the reader process, keeps it running, forwards requests."""
+
+    def __init__(self, settings: Settings, changelog: str) -> None:
+        self.settings = settings
+        self.changelog = changelog
+        # Unix socket paths are short (108 bytes): a temporary directory of its own,
+        # made when the reader first starts.
+        self._dir: str | None = None
+        self.socket_path = ""
+        self._process: asyncio.subprocess.Process | None = None
+        self._session: ClientSession | None = None
+        self.starts = 0
+
+    @property
+    def state(self) -> str:
+        """ "running", "starting" (no process yet) or "exited" (about to start again)."""
+        if self._process is None:
+            return "starting"
+        return "running" if self._process.returncode is None else "exited"
+
+    async def run(self) -> None:
+        """Start the reader and start it again whenever it exits, until cancelled."""
+        delay = 1.0
+        self._dir = tempfile.mkdtemp(prefix="backupwatch-reader-")
+        self.socket_path = os.path.join(self._dir, "api.sock")
+        try:
+            while True:
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "agents.reader",
+                    "--socket",
+                    self.socket_path,
+                    "--changelog",
+                    self.changelog,
+                    "--parent",
+                    str(os.getpid()),
+                    env={**os.environ, **self.settings.as_env()},
+                )
+                self.starts += 1
+                started = asyncio.get_running_loop().time()
+                code = await self._process.wait()
+                if asyncio.get_running_loop().time() - started > 60:
+                    delay = 1.0  # it ran for a while: a fresh failure, not a crash loop
+                log.warning(
+                    "report reader exited with code %s; starting it again in %.0f s", code, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        finally:
+            await self._stop()
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _client(self) -> ClientSession:
+        if not self.socket_path:
+            raise ClientConnectionError("the report reader has not started")
+        if self._session is None or self._session.closed:
+            self._session = ClientSession(
+                connector=UnixConnector(path=self.socket_path),
+                # A whole-fleet CSV of a million devices takes a while to write.
+                timeout=ClientTimeout(total=None, sock_connect=5, sock_read=300),
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def forward(self, request: web.Request) -> web.StreamResponse:
+        """Pass one request to the reader and its answer back."""
+        headers = {h: request.headers[h] for h in _REQUEST_HEADERS if h in request.headers}
+        body = await request.read() if request.can_read_body else None
+        try:
+            upstream = await self._client().request(
+                request.method,
+                f"http://report-reader{request.path_qs}",
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+            )
+        except (ClientConnectionError, OSError):
+            return web.Response(
+                body=orjson.dumps(
+                    {
+                        "error": "the report reader of this worker is starting; "
+                        "try again in a few seconds"
+                    }
+                ),
+                status=503,
+                content_type="application/json",
+                headers={"Retry-After": "2"},
+            )
+        async with upstream:
+            answer = {h: upstream.headers[h] for h in _ANSWER_HEADERS if h in upstream.headers}
+            size = upstream.content_length
+            if size is not None and size <= _WHOLE_ANSWER:
+                return web.Response(
+                    body=await upstream.read(), status=upstream.status, headers=answer
+                )
+            response = web.StreamResponse(status=upstream.status, headers=answer)
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_chunked(256 * 1024):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+
+
+# -- the reader process ------------------------------------------------------------
+
+
+async def serve(settings: Settings, socket_path: str, changelog: str, parent: int | None) -> None:
+    """Answer the API on `socket_path` until the parent process is gone."""
+    from aiokafka import AIOKafkaProducer
+
+    from agents.api import attach_routes
+    from agents.fleet import FleetView
+    from agents.policies import PolicyBook
+
+    policies = PolicyBook(settings)
+    view = FleetView(policies.policy_for)
+    # Consistent with the alerts within a second; each device's row is cut at most once
+    # a second however often the pipeline writes it.
+    view.max_staleness = 1.0
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    await producer.start()
+
+    async def publish(topic: str, key: bytes, value: bytes) -> None:
+        await producer.send_and_wait(topic, value, key=key)
+
+    app = web.Application()
+    attach_routes(app.router, settings, view, policies, publish)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(socket_path)  # left by a reader that was killed
+    await web.UnixSite(runner, socket_path).start()
+    log.info("report reader answering on %s", socket_path)
+    tasks = [
+        asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
+        asyncio.create_task(policies.run(), name="follow-policies"),
+        asyncio.create_task(_orphaned(parent), name="watch-worker"),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a follower's failure ends the reader; the worker restarts it
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await runner.cleanup()
+        await producer.stop()
+
+
+async def _orphaned(parent: int | None) -> None:
+    """Return once the worker that started this reader is gone."""
+    while parent is None or os.getppid() == parent:
+        await asyncio.sleep(1)
+    log.info("report reader: the worker (pid %s) is gone; stopping", parent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agents.reader", description=__doc__)
+    parser.add_argument("--socket", required=True, help="Unix socket to answer on")
+    parser.add_argument("--changelog", required=True, help="the device-state changelog topic")
+    parser.add_argument("--parent", type=int, help="stop when this process is gone")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    )
+    asyncio.run(serve(settings, args.socket, args.changelog, args.parent))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
