@@ -8,6 +8,11 @@ device-state changelog and the org policies on its own, answers the API, and pub
 admin writes; the worker's web server passes API and dashboard requests through to it
 over a Unix socket, which costs the worker a fraction of a millisecond per request.
 
+The reader runs at a lower CPU priority than its worker (`nice` 10 by default,
+`BACKUPWATCH_REPORT_NICE`): when the machine has no core to spare — a worker catching up
+on a backlog beside its broker — alerts come first and report answers wait, and
+otherwise the reader has all the CPU it asks for.
+
 The worker watches its reader and starts it again if it exits; the reader ends itself
 when its worker is gone, so a worker killed with SIGKILL leaves nothing behind.
 
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if settings.report_nice:
+        os.nice(settings.report_nice)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",

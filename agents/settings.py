@@ -39,6 +39,9 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     api_token: str = ""
+    # CPU priority of the report reader beside each worker (added to the worker's nice
+    # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
+    report_nice: int = 10
     log_level: str = "info"
     # Largest batch one agent step applies.
     batch_size: int = 2000
@@ -59,6 +62,8 @@ class Settings:
             raise ConfigError("BACKUPWATCH_MAX_SKEW cannot be negative")
         if not 0 <= self.web_port <= 65535:
             raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
+        if not 0 <= self.report_nice <= 19:
+            raise ConfigError(f"BACKUPWATCH_REPORT_NICE must be 0..19, got {self.report_nice}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "

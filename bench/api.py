@@ -138,6 +138,7 @@ def http_body(view: Any) -> bytes:
 def timed_get(
     conn: http.client.HTTPConnection, path: str, ok: tuple[int, ...] = (200,)
 ) -> tuple[float, int]:
+    """(seconds, bytes of the body) of one GET; 503 answers give -1 bytes."""
     started = time.perf_counter()
     conn.request("GET", path)
     response = conn.getresponse()
@@ -145,7 +146,7 @@ def timed_get(
     took = time.perf_counter() - started
     if response.status not in ok:
         raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
-    return took, len(body)
+    return took, -1 if response.status == 503 else len(body)
 
 
 def latency(devices: int, requests: int) -> str:
@@ -236,6 +237,7 @@ class Load(threading.Thread):
         self.paths = paths
         self.times: list[float] = []
         self.failures = 0
+        self.unavailable = 0
         self.halt = threading.Event()
 
     def _worker(self) -> Any:
@@ -258,9 +260,13 @@ class Load(threading.Thread):
             path = self.paths[n % len(self.paths)]
             n += 1
             try:
-                # A device is unknown (404) until the view has read its first state.
-                took, _ = timed_get(conn, path, ok=(200, 404))
-                self.times.append(took * 1000)
+                # A device is unknown (404) until the view has read its first state;
+                # the worker answers 503 until its report reader has started.
+                took, size = timed_get(conn, path, ok=(200, 404, 503))
+                if size < 0:
+                    self.unavailable += 1
+                else:
+                    self.times.append(took * 1000)
             except (OSError, RuntimeError, http.client.HTTPException):
                 self.failures += 1
                 conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -293,7 +299,7 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
         ]
         rates: dict[str, list[float]] = {"quiet": [], "loaded": []}
         latencies: list[float] = []
-        failures = 0
+        failures = unavailable = 0
         for run in range(runs):
             # Alternate the order, so that a drift of the machine does not favour one.
             for mode in ("quiet", "loaded") if run % 2 == 0 else ("loaded", "quiet"):
@@ -307,7 +313,11 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
                     client.join()
                     latencies.extend(client.times)
                     failures += client.failures
-                    log(f"    {len(client.times)} requests answered meanwhile")
+                    unavailable += client.unavailable
+                    log(
+                        f"    {len(client.times)} requests answered meanwhile"
+                        f" ({client.unavailable} before the report reader was up)"
+                    )
                 worker.stop()
                 rates[mode].append(result.rate)
                 log(f"  run {run + 1} {mode}: {result.rate:,.0f} events/s")
@@ -328,7 +338,8 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
                 "",
                 f"Under load: {loaded / quiet:.1%} of the quiet throughput. Requests served "
                 f"meanwhile: {len(latencies)} (p50 {statistics.median(latencies):,.1f} ms, "
-                f"p99 {percentile(latencies, 99):,.1f} ms), {failures} failed.",
+                f"p99 {percentile(latencies, 99):,.1f} ms), {failures} failed, {unavailable} "
+                "answered 503 while the report reader started.",
             ]
         )
     finally:

@@ -46,6 +46,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _nice(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def _listed(worker: WorkerRun) -> set[str] | None:
     try:
         status, body = worker.get("/api/devices?limit=1000", timeout=5)
@@ -72,6 +76,8 @@ async def test_the_worker_restarts_its_report_reader_and_takes_it_down_when_it_e
         lambda: _readers_of(worker.pid), what="one report reader process beside the worker"
     )
     assert reader != worker.pid
+    # Alerts before reports: the reader yields the CPU to its worker (default nice 10).
+    assert _nice(reader) == _nice(worker.pid) + 10
     assert (worker.readyz() or {}).get("report_reader") == "running"
 
     os.kill(reader, signal.SIGKILL)
