@@ -402,6 +402,19 @@ _SCHEMAS: dict[str, Any] = {
 
 
 def openapi_document() -> dict[str, Any]:
+    document = _document()
+    # The worker passes every request to its report reader, which may be (re)starting.
+    unavailable = _json(
+        _ref("Error"),
+        "The worker's report reader is starting; try again after `Retry-After` seconds.",
+    )
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"]["503"] = unavailable
+    return document
+
+
+def _document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
