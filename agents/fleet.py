@@ -57,6 +57,9 @@ class FleetView:
         # Set once the changelog was read up to where it ended when the view started.
         self.caught_up = asyncio.Event()
         self.records_read = 0
+        # Counts the changes readers can see (rows cut, clocks moved): an answer computed
+        # at one generation is the answer for as long as the generation stays.
+        self.generation = 0
 
     # -- taking changelog records ---------------------------------------------------
 
@@ -68,8 +71,9 @@ class FleetView:
         device_id = key.decode("utf-8", "replace")
         if device_id.startswith(CLOCK_KEY_PREFIX):
             clock = decided_clock(value) if value else None
-            if clock is not None:
+            if clock is not None and clock != self.clocks.get(partition):
                 self.clocks[partition] = clock
+                self.generation += 1
             return
         self._pending[device_id] = (value, partition)
 
@@ -92,6 +96,7 @@ class FleetView:
         `limit` of them), unless the rows are younger than `max_staleness`."""
         if not self._pending or (limit is None and self._fresh_enough()):
             return
+        self.generation += 1
         if limit is None or limit >= len(self._pending):
             self._refreshed_at = time.monotonic()
             pending, self._pending = self._pending, {}

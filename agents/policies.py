@@ -38,6 +38,8 @@ class PolicyBook:
         self.base = Policy(max_skew=settings.max_skew)
         self._policies: dict[str, Policy] = {}
         self._updated: dict[str, OrgPolicy] = {}
+        # Counts the changes taken, so that readers can tell a cached answer is stale.
+        self.revision = 0
         self._on_change = on_change
         self._metrics = metrics
 
@@ -54,6 +56,7 @@ class PolicyBook:
                 return None
             org_id = key.decode("utf-8", "replace")
             self._policies.pop(org_id, None)
+            self.revision += 1
             self._updated.pop(org_id, None)
             return org_id
         try:
@@ -68,6 +71,7 @@ class PolicyBook:
         if previous is not None and previous.updated_at > record.updated_at:
             return None
         self._policies[record.org_id] = policy
+        self.revision += 1
         self._updated[record.org_id] = record
         return record.org_id
 

@@ -298,6 +298,9 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
             "/api/devices?sort=days_inactive&limit=100",
         ]
         rates: dict[str, list[float]] = {"quiet": [], "loaded": []}
+        # The worker process's own CPU per 1,000 events (its report reader is another
+        # process): what passing requests through costs it, apart from contention.
+        cpu: dict[str, list[float]] = {"quiet": [], "loaded": []}
         latencies: list[float] = []
         failures = unavailable = 0
         for run in range(runs):
@@ -320,7 +323,11 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
                     )
                 worker.stop()
                 rates[mode].append(result.rate)
-                log(f"  run {run + 1} {mode}: {result.rate:,.0f} events/s")
+                cpu[mode].append(result.cpu_per_1k)
+                log(
+                    f"  run {run + 1} {mode}: {result.rate:,.0f} events/s,"
+                    f" worker CPU {result.cpu_per_1k:.4f} s / 1k events"
+                )
         quiet, loaded = statistics.median(rates["quiet"]), statistics.median(rates["loaded"])
 
         def runs_of(mode: str) -> str:
@@ -331,10 +338,12 @@ def load(records: int, devices: int, runs: int, rate: float) -> str:
                 f"Worker throughput under API load ({records:,} records, {devices:,} devices, "
                 f"8 partitions, {rate:g} requests/s; {machine()})",
                 "",
-                f"| | events/s (median of {runs}) | each run |",
-                "|---|---:|---|",
-                f"| no requests | {quiet:,.0f} | {runs_of('quiet')} |",
-                f"| {rate:g} requests/s | {loaded:,.0f} | {runs_of('loaded')} |",
+                f"| | events/s (median of {runs}) | each run | worker CPU s / 1k events |",
+                "|---|---:|---|---:|",
+                f"| no requests | {quiet:,.0f} | {runs_of('quiet')} "
+                f"| {statistics.median(cpu['quiet']):.4f} |",
+                f"| {rate:g} requests/s | {loaded:,.0f} | {runs_of('loaded')} "
+                f"| {statistics.median(cpu['loaded']):.4f} |",
                 "",
                 f"Under load: {loaded / quiet:.1%} of the quiet throughput. Requests served "
                 f"meanwhile: {len(latencies)} (p50 {statistics.median(latencies):,.1f} ms, "

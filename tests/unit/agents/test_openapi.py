@@ -390,6 +390,36 @@ async def test_the_org_summary_carries_its_policy_and_counts(api: Served) -> Non
     assert org_2["policy"] is None
 
 
+async def test_an_answer_is_given_again_only_while_nothing_it_reads_changed(
+    api: Served,
+) -> None:
+    _, first = await api.call("GET", "/api/orgs/org-2/summary")
+    _, again = await api.call("GET", "/api/orgs/org-2/summary")
+    assert again == first
+
+    # A new device's state.
+    newcomer, _ = run([], now=T0 + 6 * DAY, state=stuck_at_99("dev-4"))
+    api.view.take(b"dev-4", encode_state(newcomer), 2)
+    _, with_newcomer = await api.call("GET", "/api/orgs/org-2/summary")
+    assert with_newcomer["by_state"] != first["by_state"]
+    assert sum(with_newcomer["by_state"].values()) == sum(first["by_state"].values()) + 1
+
+    # A new policy of the org.
+    api.worker.policies.apply_record(
+        encode(OrgPolicy(org_id="org-2", updated_at=T0, connection_warning_days=1.0))
+    )
+    _, with_policy = await api.call("GET", "/api/orgs/org-2/summary")
+    assert first["policy"] is None
+    assert with_policy["policy"]["connection_warning_days"] == 1.0
+
+    # A partition clock moving on: what depends on the time of asking changes.
+    _, before = await api.call("GET", "/api/devices/dev-3")
+    later = str(int((CLOCKS[2] + DAY).timestamp() * 1000))
+    api.view.take(f"{CLOCK_KEY_PREFIX}2~0".encode(), f"{later};{later};{later};{later}".encode(), 2)
+    _, after = await api.call("GET", "/api/devices/dev-3")
+    assert after["days_inactive"] == before["days_inactive"] + 1
+
+
 async def test_the_csv_download_has_the_report_columns(api: Served) -> None:
     response = await api.client.get("/api/devices.csv?org=org-1&sort=device_id&order=asc")
     text = await response.text()
