@@ -36,6 +36,7 @@ from agents.intake import bulk_consumer_class
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
 from agents.settings import Settings
+from agents.store import PartitionMemoryStore, PartitionStoreTable
 from agents.ticks import encode_tick, is_tick
 from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
 from schemas.codec import encode
@@ -98,14 +99,19 @@ class Backupwatch:
             value_serializer="raw",
             partitions=settings.partitions,
         )
-        self.table = self.app.Table(
-            TABLE,
+        # With `memory://`, a store of bytes per partition that recovers in bulk
+        # (agents.store); with `rocksdb://`, Faust's own.
+        self.table: PartitionStoreTable = PartitionStoreTable(
+            self.app,
+            name=TABLE,
             default=None,
+            beacon=self.app.tables.beacon,
             key_type=bytes,
             value_type=bytes,
             partitions=settings.partitions,
             recovery_buffer_size=10_000,
         )
+        self.app.tables.add(self.table)
         # A table takes its serializers from its key and value types only (json unless
         # they are Records), for writes and for recovery alike: keys and values here are
         # already bytes (a device id, an encoded DeviceState), so pass them through.
@@ -128,9 +134,11 @@ class Backupwatch:
         # and decided; awaited before the next batch writes (a failed send stops the
         # agent before more offsets are acked).
         self._changelog_in_flight: list[asyncio.Future[Any]] = []
+        self._store_bound = False
         self._store_get: Any = None
         self._store_put: Any = None
-        self._store_by_event = False
+        # The memory store's dict per partition (None with RocksDB).
+        self._partition_data: Any = None
         self._wire()
 
     # -- partitioning and the table -----------------------------------------------
@@ -152,23 +160,22 @@ class Backupwatch:
         Keys and values are already bytes (raw serializers), so Faust's per-key codec
         calls and its `Table.__setitem__` (which queues one changelog message per key
         in its producer buffer) are skipped; the changelog is written by `_write` in
-        one pass per batch. The memory store is a dict of bytes; the RocksDB store's
-        `_get`/`_set` take bytes and pick the partition's database from the current
-        event, as they do under `Table`.
+        one pass per batch. The memory store (agents.store) is a dict of bytes per
+        partition; the RocksDB store's `_get`/`_set` take bytes and pick the
+        partition's database from the current event, as they do under `Table`.
         """
         store: Any = self.table.data
-        self._store_by_event = hasattr(store, "_set")
-        if self._store_by_event:
-            self._store_get, self._store_put = store._get, store._set
+        if isinstance(store, PartitionMemoryStore):
+            self._partition_data = store.partition
         else:
-            self._store_get, self._store_put = store.data.get, store.data.__setitem__
+            self._store_get, self._store_put = store._get, store._set
+        self._store_bound = True
 
     def _load(self, key: str, partition: int) -> bytes | None:
-        if self._store_get is None:
+        if not self._store_bound:
             self._bind_store()
-        if not self._store_by_event:
-            value = self._store_get(key.encode())
-            return value if isinstance(value, bytes) else None
+        if self._partition_data is not None:
+            return self._partition_data(partition).get(key.encode())  # type: ignore[no-any-return]
         token = self._in_partition(partition)
         try:
             value = self._store_get(key.encode())
@@ -179,10 +186,17 @@ class Backupwatch:
     def _items_of(self, partition: int) -> Iterable[tuple[str, bytes]]:
         """The stored (key, value) pairs of one partition.
 
-        The memory store also holds standby copies of other workers' partitions and
-        cannot list one partition, so keys are grouped by the partitioner once per
-        assignment and reused for each partition.
+        The memory store holds each partition apart. The RocksDB store lists the keys
+        of every partition it holds, standby copies of other workers' partitions
+        included, so its keys are grouped by the partitioner once per assignment and
+        reused for each partition.
         """
+        if not self._store_bound:
+            self._bind_store()
+        if self._partition_data is not None:
+            for raw, value in self._partition_data(partition).items():
+                yield raw.decode(), value
+            return
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
             for raw in list(self.table.keys()):
@@ -327,22 +341,24 @@ class Backupwatch:
             self._changelog_in_flight = []
         if not result.writes:
             return
-        if self._store_put is None:
+        if not self._store_bound:
             self._bind_store()
         by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
         homes = result.homes
         for device_id, value in result.writes.items():
             by_partition[homes[device_id]].append((device_id.encode(), value))
-        put = self._store_put
         changelog = self.table.changelog_topic.get_topic_name()
         in_flight = self._changelog_in_flight
         for partition, items in by_partition.items():
-            token = self._in_partition(partition) if self._store_by_event else None
-            try:
-                for key, value in items:
-                    put(key, value)
-            finally:
-                if token is not None:
+            if self._partition_data is not None:
+                self._partition_data(partition).update(items)
+            else:
+                put = self._store_put
+                token = self._in_partition(partition)
+                try:
+                    for key, value in items:
+                        put(key, value)
+                finally:
                     _current_event.reset(token)
             sent, count = await self._send_records(changelog, partition, items)
             in_flight.extend(sent)

@@ -886,10 +886,15 @@ class Restart:
         )
 
 
-def restart(workers: Workers, old: Worker, changelog_records: int) -> Restart:
+def restart(
+    workers: Workers, old: Worker, changelog_records: int, profile: Path | None = None
+) -> Restart:
+    """Restart `old` and time the new worker to ready; with `profile`, py-spy records
+    the new worker meanwhile into that file."""
     old.stop()
     s = old.settings
     new = workers.new(s.app_id, s.store, data_dir=s.data_dir)
+    spy = profiler(new.pid, profile) if profile is not None else None
     ready_at: float | None = None
     deadline = new.started + 900
     partitions = s.partitions
@@ -904,6 +909,9 @@ def restart(workers: Workers, old: Worker, changelog_records: int) -> Restart:
         if now > deadline:
             raise RuntimeError(f"restarted worker not ready; log:\n{tail(new.log_path)}")
         time.sleep(POLL_S / 2)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
     report = Restart(
         s.store,
         ready_at - new.started,
@@ -1066,8 +1074,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="py-spy records each backupwatch run into DIR/worker-runN.txt (collapsed stacks; "
-        "it slows the worker down: not for figures)",
+        help="py-spy records each backupwatch run into DIR/worker-runN.txt and each restart "
+        "into DIR/restart-STORE.txt (collapsed stacks; it slows the worker down: not for figures)",
     )
     parser.add_argument(
         "--scale-out",
@@ -1184,7 +1192,8 @@ def main(argv: list[str] | None = None) -> int:
             app_id = last.settings.app_id
             time.sleep(2)  # past the worker's 1 s offset commit
             records_in = asyncio.run(topic_records(settings, f"{app_id}-{TABLE}-changelog"))
-            restarts.append(restart(workers, last, records_in))
+            profile = Path(args.profile) / "restart-memory.txt" if args.profile else None
+            restarts.append(restart(workers, last, records_in, profile))
             log(f"  {restarts[-1].describe()}")
             log("fill run (rocksdb://)")
             rocks_worker, rocks = worker_run(workers, f"{prefix}rocks", filled.total, "rocksdb://")
@@ -1194,7 +1203,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.latency_steps:
                 measure_latency()
             log("restart to ready (rocksdb://)")
-            restarts.append(restart(workers, rocks_worker, records_in))
+            profile = Path(args.profile) / "restart-rocksdb.txt" if args.profile else None
+            restarts.append(restart(workers, rocks_worker, records_in, profile))
             log(f"  {restarts[-1].describe()}")
         elif last is not None:
             if args.latency_steps:
