@@ -78,26 +78,28 @@ class ReportReader:
         self.socket_path = os.path.join(self._dir, "api.sock")
         try:
             while True:
-                self._process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "agents.reader",
-                    "--socket",
-                    self.socket_path,
-                    "--changelog",
-                    self.changelog,
-                    "--parent",
-                    str(os.getpid()),
-                    env={**os.environ, **self.settings.as_env()},
-                )
-                self.starts += 1
                 started = asyncio.get_running_loop().time()
-                code = await self._process.wait()
+                try:
+                    self._process = await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "agents.reader",
+                        "--socket",
+                        self.socket_path,
+                        "--changelog",
+                        self.changelog,
+                        "--parent",
+                        str(os.getpid()),
+                        env={**os.environ, **self.settings.as_env()},
+                    )
+                except OSError as err:
+                    outcome = f"could not start ({err})"
+                else:
+                    self.starts += 1
+                    outcome = f"exited with code {await self._process.wait()}"
                 if asyncio.get_running_loop().time() - started > 60:
                     delay = 1.0  # it ran for a while: a fresh failure, not a crash loop
-                log.warning(
-                    "report reader exited with code %s; starting it again in %.0f s", code, delay
-                )
+                log.warning("report reader %s; starting it again in %.0f s", outcome, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         finally:
