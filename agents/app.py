@@ -445,10 +445,13 @@ class Backupwatch:
         The agent builds a partition's index at its first record; a worker restarted
         with nothing new to read would otherwise know no clock and no deadline until
         the next tick. Only reads the table (timers must not write it), and only once
-        recovery is complete.
+        recovery is complete — the first one (`completed`, which Faust never clears) and
+        that of the latest rebalance (`actives_ready`): partitions assigned by a
+        rebalance are being read into the store until then, and an index built from
+        part of a partition would miss devices.
         """
         tables: Any = self.app.tables
-        if not tables.recovery.completed.is_set():
+        if not (tables.recovery.completed.is_set() and tables.actives_ready):
             return
         heartbeats = self.settings.topic(INPUTS[0])
         for tp in self.app.assignor.assigned_actives():
