@@ -75,6 +75,8 @@ async def read_changelog(
         fetch_max_wait_ms=50,
     )
     await consumer.start()
+    started = time.perf_counter()
+    applied = 0
     try:
         by_tp = {TopicPartition(tp.topic, tp.partition): tp for tp in starts}
         consumer.assign(list(by_tp))
@@ -91,6 +93,7 @@ async def read_changelog(
         while pending:
             batches = await consumer.getmany(timeout_ms=200, max_records=RECORDS_PER_TAKE)
             for ktp, records in batches.items():
+                applied += len(records)
                 data = partitions[ktp.partition]
                 pop = data.pop
                 for record in records:
@@ -109,6 +112,12 @@ async def read_changelog(
             # Whatever else runs in the worker (its web server) gets its turn between
             # fetches.
             await asyncio.sleep(0)
+        log.info(
+            "read %d changelog records of %d partition(s) in %.1f s",
+            applied,
+            len(by_tp),
+            time.perf_counter() - started,
+        )
         return {tp: ends[ktp] - 1 for ktp, tp in by_tp.items()}
     finally:
         await consumer.stop()
@@ -176,15 +185,13 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
             return
         for tp in starts:
             self.partition(tp.partition)
-        started = time.perf_counter()
         reached = await read_changelog(self._bootstrap_servers(), starts, self._partitions)
         self._offsets.update(reached)
         log.info(
-            "%s: read %d changelog partition(s) in bulk in %.1f s; %d keys held",
+            "%s: %d keys held in the %d partition(s) read",
             self.table_name,
-            len(reached),
-            time.perf_counter() - started,
             sum(len(self._partitions[tp.partition]) for tp in reached),
+            len(reached),
         )
 
     def _bootstrap_servers(self) -> str:
