@@ -27,9 +27,11 @@ class Settings:
     # The Faust app id: consumer group and prefix of internal topics.
     app_id: str = "backupwatch"
     partitions: int = 8
-    # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker is ready
-    # in seconds from its local files, where a memory store replays the whole changelog
-    # (632 k devices: 11.8 s against 270 s; docs/benchmarks.md).
+    # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker reopens
+    # its local files and reads the changelog's tail, where a memory store reads the
+    # whole changelog again (in bulk, agents/store.py; 950 k devices: 13.6 s against
+    # 12.2 s today, but the memory store's time grows with the changelog;
+    # docs/benchmarks.md).
     store: str = "rocksdb://"
     data_dir: Path = Path("var/worker")
     # How often the worker appends a tick to every input partition; 0 turns the
