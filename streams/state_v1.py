@@ -102,7 +102,7 @@ def decode_v1(data: bytes) -> DeviceState:
         user_left_org=old.user_left_org,
         activation_changed_at=old.activation_changed_at,
         snooze_changed_at=old.snooze_changed_at,
-        days=old.days,
+        day_buckets=old.days,
         clamped_events=old.clamped_events,
         last_clamped_at=old.last_clamped_at,
         recent=pack_fingerprints(old.recent),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams import DEFAULT_POLICY, advance
+from streams import DEFAULT_POLICY, advance, apply
 from streams.machine import WINDOW_DAYS
 from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 
@@ -55,3 +55,32 @@ def test_the_window_rolls_on_a_decision_without_events() -> None:
     state = healthy()
     state, _ = advance(state, T0 + 30 * DAY, DEFAULT_POLICY)
     assert state.days == ()
+
+
+def test_heartbeats_of_one_day_are_counted_in_its_bucket_in_any_order() -> None:
+    hour = DAY / 24
+    late = heartbeat(T0 + hour)  # after the next day's heartbeat
+    events = [heartbeat(T0), heartbeat(T0 + 2 * hour), heartbeat(T0 + DAY), late]
+    state, _ = run(events, now=T0 + DAY)
+    state, _ = run([heartbeat(T0 + DAY + hour)], now=T0 + DAY + hour, state=state)
+    first, second = state.days
+    assert (first.heartbeats, second.heartbeats) == (3, 2)
+    assert second.day - first.day == 1
+
+
+def test_a_day_rolls_off_when_another_heartbeat_of_the_newest_day_is_folded_in() -> None:
+    old = T0 - (WINDOW_DAYS - 1) * DAY
+    state, _ = run([heartbeat(old), heartbeat(T0)], now=T0)
+    assert [b.heartbeats for b in state.days] == [1, 1]
+    # The clock has moved to the next day when the next heartbeat of T0's day arrives.
+    folded, _ = apply(state, heartbeat(T0 + DAY / 48), T0 + DAY + DAY / 24, DEFAULT_POLICY)
+    assert folded is not None
+    assert [(b.day, b.heartbeats) for b in folded.days] == [(state.days[1].day, 2)]
+
+
+def test_the_heartbeats_of_the_newest_day_roll_off_with_their_day() -> None:
+    state, _ = run([heartbeat(T0), heartbeat(T0 + DAY / 24)], now=T0 + DAY / 24)
+    state, _ = advance(state, T0 + WINDOW_DAYS * DAY, DEFAULT_POLICY)
+    assert state.days == ()
+    state, _ = run([heartbeat(T0 + WINDOW_DAYS * DAY)], now=T0 + WINDOW_DAYS * DAY, state=state)
+    assert [b.heartbeats for b in state.days] == [1]
