@@ -51,14 +51,6 @@ class _Record(msgspec.Struct, frozen=True, kw_only=True, tag_field="schema"):
     """Base of every wire record; subclasses set their `schema` tag."""
 
 
-def _normalize_event_time(record: Heartbeat | BackupProgress) -> None:
-    # The common case, checked inline (this runs for every telemetry record): msgspec
-    # already produced an aware UTC datetime inside the accepted range.
-    t = record.event_time
-    if t.__class__ is not datetime or t.tzinfo is not UTC or not EARLIEST <= t < LATEST:
-        force_setattr(record, "event_time", as_utc(t, "event_time"))
-
-
 def _normalize_times(record: msgspec.Struct, *fields: str) -> None:
     for field in fields:
         value = getattr(record, field)
@@ -94,7 +86,12 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True, gc=False):
     connect_error: Literal["blocked", "local_interference"] | None = None
 
     def __post_init__(self) -> None:
-        _normalize_event_time(self)
+        # The common case, checked here rather than in a shared helper (this runs for
+        # every telemetry record, and a call costs as much as the check): msgspec
+        # already produced an aware UTC datetime inside the accepted range.
+        t = self.event_time
+        if t.__class__ is not datetime or t.tzinfo is not UTC or not EARLIEST <= t < LATEST:
+            force_setattr(self, "event_time", as_utc(t, "event_time"))
 
 
 class FileErrors(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -129,7 +126,9 @@ class BackupProgress(_Record, tag="backup_progress/1", frozen=True, gc=False):
     backup_interval_s: Annotated[int, msgspec.Meta(ge=60, le=31 * 86400)] = 900
 
     def __post_init__(self) -> None:
-        _normalize_event_time(self)
+        t = self.event_time  # as in `Heartbeat.__post_init__`
+        if t.__class__ is not datetime or t.tzinfo is not UTC or not EARLIEST <= t < LATEST:
+            force_setattr(self, "event_time", as_utc(t, "event_time"))
         if self.todo_files > self.selected_files and self.selected_files:
             raise ValueError("`todo_files` exceeds `selected_files`")
         if self.todo_bytes > self.selected_bytes and self.selected_bytes:
