@@ -100,13 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"workload: {args.events} events, {args.devices} devices, 80 % heartbeats")
     records = fleet_records(args.events, args.devices)
-    # The input stays in memory for every run, as 500 k tuples the cyclic collector would
-    # walk in each full collection. Only the core's loop triggers those (it keeps tuples
-    # in new device states; the baseline keeps nothing that the collector tracks), and a
-    # worker holds one batch at a time, so the walk is this harness's cost, not the
-    # core's: freezing the input leaves it out of both loops.
-    gc.collect()
-    gc.freeze()
     base_runs: list[tuple[float, float]] = []
     core_runs: list[tuple[float, float]] = []
     for run in range(args.runs):
