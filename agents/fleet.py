@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
 from streams.policy import Policy
 from streams.report import DeviceRow, ReportContext, device_row
@@ -36,8 +38,8 @@ class FleetView:
 
     def __init__(self, policy_for: Callable[[str], Policy]) -> None:
         self.policy_for = policy_for
+        # Each row holds the encoded state it was cut from, for the device detail.
         self._rows: dict[str, DeviceRow] = {}
-        self._states: dict[str, bytes] = {}
         # The newest changelog value of each device not yet made a row (None: deleted),
         # and its partition. Rows are cut when someone reads them, not per record: a
         # device written many times between two reads is decoded once, and a worker
@@ -49,8 +51,8 @@ class FleetView:
         # interval while the pipeline writes it many times; 0 = always current.
         self.max_staleness = 0.0
         self._refreshed_at = float("-inf")
-        self._by_org: dict[str, set[str]] = {}
-        self._by_user: dict[str, set[str]] = {}
+        self._by_org = _Index()
+        self._by_user = _Index()
         self.clocks: dict[int, datetime] = {}
         # The newest event time seen: the stream time of partitions with no clock yet.
         self._latest_seen: datetime | None = None
@@ -126,23 +128,28 @@ class FleetView:
         if self._latest_seen is None or seen > self._latest_seen:
             self._latest_seen = seen
         now = self.clocks.get(partition) or seen
-        row = device_row(state, now, self.policy_for(state.org_id), partition)
+        row = device_row(state, now, self.policy_for(state.org_id), partition, value)
+        self._share_user_id(row)
         self._rows[device_id] = row
-        self._states[device_id] = value
-        self._by_org.setdefault(row.org_id, set()).add(device_id)
-        self._by_user.setdefault(row.user_id, set()).add(device_id)
+        self._by_org.add(row.org_id, device_id)
+        self._by_user.add(row.user_id, device_id)
+
+    def _share_user_id(self, row: DeviceRow) -> None:
+        """Let `row` hold the user id string of the user's other devices: decoding gave
+        it a copy of its own, ~60 bytes for every device but a user's first."""
+        for other in self._by_user.members(row.user_id):
+            if other != row.device_id:
+                user_id = self._rows[other].user_id
+                # The row is new and not yet seen by anyone: setting it is still making it.
+                msgspec.structs.force_setattr(row, "user_id", user_id)
+                return
 
     def _unindex(self, row: DeviceRow) -> None:
-        for index, key in ((self._by_org, row.org_id), (self._by_user, row.user_id)):
-            members = index.get(key)
-            if members is not None:
-                members.discard(row.device_id)
-                if not members:
-                    del index[key]
+        self._by_org.discard(row.org_id, row.device_id)
+        self._by_user.discard(row.user_id, row.device_id)
 
     def _forget(self, device_id: str) -> None:
         row = self._rows.pop(device_id, None)
-        self._states.pop(device_id, None)
         if row is not None:
             self._unindex(row)
 
@@ -156,16 +163,16 @@ class FleetView:
 
     def state(self, device_id: str) -> DeviceState | None:
         self._refresh()
-        value = self._states.get(device_id)
-        return decode_state(value) if value is not None else None
+        row = self._rows.get(device_id)
+        return decode_state(row.encoded_state) if row is not None else None
 
     def of_org(self, org_id: str) -> list[DeviceRow]:
         rows = self.rows
-        return [rows[d] for d in self._by_org.get(org_id, ())]
+        return [rows[d] for d in self._by_org.members(org_id)]
 
     def of_user(self, user_id: str) -> list[DeviceRow]:
         rows = self.rows
-        return [rows[d] for d in self._by_user.get(user_id, ())]
+        return [rows[d] for d in self._by_user.members(user_id)]
 
     def orgs(self) -> Iterable[str]:
         self._refresh()
@@ -232,6 +239,55 @@ class FleetView:
                 await asyncio.sleep(0)
         finally:
             await consumer.stop()
+
+
+class _Index:
+    """Device ids by a key (org, user), compact for keys with few devices.
+
+    Most users have one or two devices, and a set costs 216 bytes even for one: a key
+    holds its only device id itself, a tuple of a few, and a set only once it has many
+    (a tuple is copied on every change, so large ones would cost quadratic time).
+    """
+
+    # Past this many devices a key's ids move from a tuple to a set.
+    TUPLE_MAX = 8
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str | tuple[str, ...] | set[str]] = {}
+
+    def add(self, key: str, device_id: str) -> None:
+        ids = self._ids.get(key)
+        if ids is None:
+            self._ids[key] = device_id
+        elif isinstance(ids, set):
+            ids.add(device_id)
+        elif isinstance(ids, str):
+            if ids != device_id:
+                self._ids[key] = (ids, device_id)
+        elif device_id not in ids:
+            self._ids[key] = (*ids, device_id) if len(ids) < self.TUPLE_MAX else {*ids, device_id}
+
+    def discard(self, key: str, device_id: str) -> None:
+        ids = self._ids.get(key)
+        if ids is None:
+            return
+        if isinstance(ids, set):
+            ids.discard(device_id)
+            if not ids:
+                del self._ids[key]
+        elif isinstance(ids, str):
+            if ids == device_id:
+                del self._ids[key]
+        elif device_id in ids:
+            rest = tuple(d for d in ids if d != device_id)
+            self._ids[key] = rest[0] if len(rest) == 1 else rest
+
+    def members(self, key: str) -> Iterable[str]:
+        ids = self._ids.get(key, ())
+        return (ids,) if isinstance(ids, str) else ids
+
+    def keys(self) -> Iterable[str]:
+        return self._ids.keys()
 
 
 async def _reached(consumer: Any, ends: dict[Any, int]) -> bool:

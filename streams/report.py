@@ -16,7 +16,7 @@ import io
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -27,7 +27,7 @@ import orjson
 from schemas.types import AlertKind, Level
 from streams.diagnosis import diagnose
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
-from streams.state import DeviceState
+from streams.state import DeviceState, shared, shared_ids
 from streams.status import KINDS, LEVELS, device_figures, worst
 
 __all__ = [
@@ -53,9 +53,24 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 
+# A moment as POSIX seconds. The row holds its times so, not as datetimes: a float takes
+# 24 bytes, a datetime 48, and the fleet view keeps a row of seven times per device. A
+# float is exact to well under half a microsecond for every time the schemas accept
+# (2000–2100), so `_moment` gives back the very datetime the state held and two times
+# compare as their datetimes did: answers are those the datetimes gave.
+Timestamp = float
+
+
+def _timestamp(t: datetime | None) -> Timestamp | None:
+    return t.timestamp() if t is not None else None
+
+
+def _moment(seconds: Timestamp) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
 
 class DeviceRow(msgspec.Struct, frozen=True, gc=False):
-    """One device as the status report lists it."""
+    """One device as the status report lists it (times as `Timestamp`s)."""
 
     device_id: str
     org_id: str
@@ -68,21 +83,24 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     backup: Level
     completion: Level
     worst_state: Level
-    first_seen: datetime
-    last_heartbeat: datetime | None
-    last_connected: datetime | None
-    last_activity: datetime | None
-    last_completed_backup: datetime | None
+    first_seen: Timestamp
+    last_heartbeat: Timestamp | None
+    last_connected: Timestamp | None
+    last_activity: Timestamp | None
+    last_completed_backup: Timestamp | None
     # The least complete destination: the one that needs attention.
     percent_complete: float
     selected_bytes: int
     todo_bytes: int
-    snoozed_until: datetime | None
+    snoozed_until: Timestamp | None
     deactivated: bool
     backup_paused: bool
     top_cause: str | None
     # The partition whose clock is this device's stream time.
     partition: int = 0
+    # The encoded state the row was cut from, which the fleet view keeps for the device
+    # detail: here rather than in a second dict by device id (~40 bytes a device).
+    encoded_state: bytes = b""
 
 
 def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:
@@ -105,7 +123,11 @@ def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:
 
 
 def device_row(
-    state: DeviceState, now: datetime, policy: Policy = DEFAULT_POLICY, partition: int = 0
+    state: DeviceState,
+    now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+    partition: int = 0,
+    encoded_state: bytes = b"",
 ) -> DeviceRow:
     """The report row of a device; `now` is its stream time (for the diagnosis)."""
     destinations = state.destinations
@@ -123,27 +145,43 @@ def device_row(
         kind, destination_id = slot
         causes = diagnose(state, kind, now, destination_id=destination_id, policy=policy)
         top_cause = causes[0].code if causes else None
+    figures = device_figures(state)
+    last_heartbeat = _timestamp(state.last_heartbeat)
+    # A heartbeat that reached a destination is the last connection too: one float.
+    last_connected = (
+        last_heartbeat
+        if state.last_connected == state.last_heartbeat
+        else _timestamp(state.last_connected)
+    )
+    # The strings many devices share are taken from the shared table rather than from
+    # the decoded state (which has a copy per device): the fleet view holds a row for
+    # every device.
     return DeviceRow(
         device_id=state.device_id,
-        org_id=state.org_id,
+        org_id=shared(state.org_id),
         user_id=state.user_id,
         hostname=state.hostname,
-        os=state.os,
-        app_version=state.app_version,
-        destinations=tuple(d.destination_id for d in destinations),
+        os=shared(state.os),
+        app_version=shared(state.app_version),
+        destinations=shared_ids([d.destination_id for d in destinations]),
         connection=connection,
         backup=backup,
         completion=completion,
         worst_state=worst((connection, backup, completion)),
-        first_seen=state.first_seen,
-        last_heartbeat=state.last_heartbeat,
-        last_connected=state.last_connected,
-        **device_figures(state),
-        snoozed_until=state.snoozed_until,
+        first_seen=state.first_seen.timestamp(),
+        last_heartbeat=last_heartbeat,
+        last_connected=last_connected,
+        last_activity=_timestamp(figures["last_activity"]),
+        last_completed_backup=_timestamp(figures["last_completed_backup"]),
+        percent_complete=figures["percent_complete"],
+        selected_bytes=figures["selected_bytes"],
+        todo_bytes=figures["todo_bytes"],
+        snoozed_until=_timestamp(state.snoozed_until),
         deactivated=state.deactivated,
         backup_paused=state.backup_paused,
         top_cause=top_cause,
         partition=partition,
+        encoded_state=encoded_state,
     )
 
 
@@ -159,20 +197,24 @@ class ReportContext:
 
 
 def _online(row: DeviceRow, ctx: ReportContext) -> bool:
+    """Whether the last heartbeat is within the org's online window of the stream time
+    (compared as timestamps: exact, where a difference of two floats is not)."""
     if row.last_heartbeat is None:
         return False
-    return ctx.now_of(row) - row.last_heartbeat < ctx.policy_of(row.org_id).online_window
+    since = ctx.now_of(row) - ctx.policy_of(row.org_id).online_window
+    return row.last_heartbeat > since.timestamp()
 
 
 def _days_inactive(row: DeviceRow, ctx: ReportContext) -> float:
     """Days since the last backup activity (any progress report), or since the device was
     first seen when it never reported any."""
-    since = row.last_activity or row.first_seen
-    return max(0.0, (ctx.now_of(row) - since).total_seconds() / 86400)
+    since = row.last_activity if row.last_activity is not None else row.first_seen
+    # Between datetimes, so that the days are those of the exact microseconds.
+    return max(0.0, (ctx.now_of(row) - _moment(since)).total_seconds() / 86400)
 
 
 def _snoozed(row: DeviceRow, ctx: ReportContext) -> bool:
-    return row.snoozed_until is not None and row.snoozed_until > ctx.now_of(row)
+    return row.snoozed_until is not None and row.snoozed_until > ctx.now_of(row).timestamp()
 
 
 # -- columns -------------------------------------------------------------------------
@@ -180,14 +222,6 @@ def _snoozed(row: DeviceRow, ctx: ReportContext) -> bool:
 # Each sortable column: how to read it from a row (a value that compares; None sorts
 # last in either order). States sort by severity, times by time.
 _Getter = Callable[[DeviceRow, ReportContext], Any]
-
-
-def _time(name: str) -> _Getter:
-    def get(row: DeviceRow, _ctx: ReportContext) -> float | None:
-        value: datetime | None = getattr(row, name)
-        return value.timestamp() if value is not None else None
-
-    return get
 
 
 def _plain(name: str) -> _Getter:
@@ -213,14 +247,14 @@ COLUMNS: dict[str, _Getter] = {
     "online": lambda row, ctx: int(_online(row, ctx)),
     "days_inactive": _days_inactive,
     "percent_complete": _plain("percent_complete"),
-    "first_seen": _time("first_seen"),
-    "last_heartbeat": _time("last_heartbeat"),
-    "last_connected": _time("last_connected"),
-    "last_activity": _time("last_activity"),
-    "last_completed_backup": _time("last_completed_backup"),
+    "first_seen": _plain("first_seen"),
+    "last_heartbeat": _plain("last_heartbeat"),
+    "last_connected": _plain("last_connected"),
+    "last_activity": _plain("last_activity"),
+    "last_completed_backup": _plain("last_completed_backup"),
     "selected_bytes": _plain("selected_bytes"),
     "todo_bytes": _plain("todo_bytes"),
-    "snoozed_until": _time("snoozed_until"),
+    "snoozed_until": _plain("snoozed_until"),
     "deactivated": lambda row, _ctx: int(row.deactivated),
     "top_cause": _plain("top_cause"),
 }
@@ -558,8 +592,8 @@ def select(
 # -- output ----------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: Timestamp | None) -> str | None:
+    return _moment(value).isoformat() if value is not None else None
 
 
 def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
@@ -606,8 +640,8 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def _csv_time(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
+def _csv_time(value: Timestamp | None) -> str:
+    return _moment(value).isoformat() if value is not None else ""
 
 
 # How each CSV column is written; the same values `row_json` gives, cheaper per row.
@@ -660,8 +694,8 @@ def csv_lines(rows: Iterable[DeviceRow], ctx: ReportContext, chunk: int = 1000) 
 
 def _urgency(row: DeviceRow) -> tuple[int, float, str]:
     """Most urgent first: worst state, then the longest silence."""
-    reference = row.last_connected or row.first_seen
-    return (-_RANK[row.worst_state], reference.timestamp(), row.device_id)
+    reference = row.last_connected if row.last_connected is not None else row.first_seen
+    return (-_RANK[row.worst_state], reference, row.device_id)
 
 
 def summarize_org(

@@ -77,7 +77,8 @@ def test_a_state_becomes_a_row_judged_at_its_partitions_clock() -> None:
 
     take_state(view, state, partition=2)
 
-    assert view.rows == {"dev-1": device_row(state, now, DEFAULT_POLICY, partition=2)}
+    cut = device_row(state, now, DEFAULT_POLICY, partition=2, encoded_state=encode_state(state))
+    assert view.rows == {"dev-1": cut}
     assert view.rows["dev-1"].connection == "critical"
     assert view.rows["dev-1"].top_cause == "extended_leave_or_powered_off"
     assert view.state("dev-1") == state
@@ -119,6 +120,40 @@ def test_a_device_that_changes_user_and_org_moves_between_the_indexes() -> None:
     assert view.of_org("org-1") == []
     assert list(view.orgs()) == ["org-9"]
     assert ids(view.of_user("user-9")) == ["dev-1", "dev-2"]
+
+
+def test_a_user_with_many_devices_lists_each_once_as_they_come_and_go() -> None:
+    view = FleetView(policy_for)
+    devices = [f"dev-{n:02}" for n in range(12)]  # past the index's tuple, into a set
+    for device in devices:
+        take_state(view, healthy(device=device))
+    take_state(view, healthy(device="dev-03"))  # written again: still listed once
+
+    assert ids(view.of_user("user-1")) == devices
+    # Decoding gave each row its own user id string; the view keeps one for the user.
+    assert len({id(row.user_id) for row in view.rows.values()}) == 1
+
+    for device in devices[:11]:
+        view.take(device.encode(), None, 0)
+
+    assert ids(view.of_user("user-1")) == ["dev-11"]
+    assert ids(view.of_org("org-1")) == ["dev-11"]
+    view.take(b"dev-11", None, 0)
+    assert view.of_user("user-1") == []
+    assert list(view.orgs()) == []
+
+
+def test_a_user_with_two_devices_keeps_the_other_when_one_leaves() -> None:
+    view = FleetView(policy_for)
+    for device in ("dev-1", "dev-2", "dev-3"):
+        take_state(view, healthy(device=device))
+
+    take_state(view, moved(healthy(device="dev-2"), "user-9", "org-1"))
+    view.take(b"dev-3", None, 0)
+
+    assert ids(view.of_user("user-1")) == ["dev-1"]
+    assert ids(view.of_user("user-9")) == ["dev-2"]
+    assert view.state("dev-2") == moved(healthy(device="dev-2"), "user-9", "org-1")
 
 
 def test_a_tombstone_removes_the_device() -> None:
@@ -247,7 +282,9 @@ def test_the_view_follows_what_the_processor_writes() -> None:
         assert state == worker.state(device_id)
         now = clocks[partition]
         assert now is not None
-        assert view.rows[device_id] == device_row(state, now, DEFAULT_POLICY, partition)
+        held = view.rows[device_id]
+        assert held == device_row(state, now, DEFAULT_POLICY, partition, held.encoded_state)
+        assert view.state(device_id) == state
     # dev-1 went silent after T0: critical after five days without a connection.
     assert view.rows["dev-1"].connection == "critical"
     assert view.rows["dev-0"].worst_state == "ok"

@@ -33,6 +33,7 @@ from streams.report import (
     csv_lines,
     device_row,
     parse_query,
+    row_json,
     select,
     summarize_fleet,
     summarize_org,
@@ -92,7 +93,9 @@ def row(device_id: str, **fields: Any) -> DeviceRow:
     values.setdefault(
         "worst_state", worst((values["connection"], values["backup"], values["completion"]))
     )
-    return DeviceRow(device_id=device_id, **values)
+    # A row holds its times as timestamps (as `device_row` cuts them).
+    times = {k: v.timestamp() for k, v in values.items() if isinstance(v, datetime)}
+    return DeviceRow(device_id=device_id, **{**values, **times})
 
 
 def ids(rows: list[DeviceRow]) -> list[str]:
@@ -140,14 +143,77 @@ def test_a_row_sums_bytes_and_shows_the_least_complete_destination_and_latest_ti
     assert r.percent_complete == 40.0
     assert r.selected_bytes == 30_000_000_000
     assert r.todo_bytes == 12_000_000_000
-    assert r.first_seen == T0
-    assert r.last_heartbeat == T0
-    assert r.last_activity == T0 + HOUR  # the nas report, the later of the two
-    assert r.last_completed_backup == T0  # only cloud reached 100 %
+    # Times are held as timestamps.
+    assert r.first_seen == T0.timestamp()
+    assert r.last_heartbeat == T0.timestamp()
+    assert r.last_activity == (T0 + HOUR).timestamp()  # the nas report, the later of the two
+    assert r.last_completed_backup == T0.timestamp()  # only cloud reached 100 %
     assert (r.connection, r.backup, r.completion, r.worst_state) == ("ok", "ok", "ok", "ok")
     assert r.top_cause is None
     assert r.partition == 3
     assert (r.deactivated, r.snoozed_until, r.backup_paused) == (False, None, False)
+
+
+TIME_COLUMNS = (
+    "first_seen",
+    "last_heartbeat",
+    "last_connected",
+    "last_activity",
+    "last_completed_backup",
+    "snoozed_until",
+)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 20, 11, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2038, 1, 19, 3, 14, 7, 999_999, tzinfo=UTC),
+        datetime(2099, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        *(
+            datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=n)
+            for n in random.Random(7).sample(range(100 * 365 * 86_400_000_000), 200)
+        ),
+    ],
+)
+def test_a_rows_times_read_back_to_the_microsecond(at: datetime) -> None:
+    r = row("dev-1", **dict.fromkeys(TIME_COLUMNS, at))
+
+    body = row_json(r, context())
+    (line,) = parse_csv(list(csv_lines([r], context())))[1:]
+    cells = dict(zip([title for _, title in CSV_COLUMNS], line, strict=True))
+
+    assert {name: body[name] for name in TIME_COLUMNS} == dict.fromkeys(
+        TIME_COLUMNS, at.isoformat()
+    )
+    assert cells["Last connected"] == cells["Snoozed until"] == at.isoformat()
+
+
+def test_online_snoozed_and_days_inactive_are_exact_to_the_microsecond() -> None:
+    us = timedelta(microseconds=1)
+    clock = CLOCK + 123_457 * us
+    ctx = context(clocks={0: clock})
+    window = DEFAULT_POLICY.online_window
+    rows = [
+        row("online", last_heartbeat=clock - window + us),
+        row("at-the-window", last_heartbeat=clock - window),
+        row("snoozed", snoozed_until=clock + us),
+        row("snooze-ends-now", snoozed_until=clock),
+        row("inactive", last_activity=clock - 3 * DAY - us),
+        row("three-days", last_activity=clock - 3 * DAY),
+    ]
+
+    assert query_ids(rows, ctx, online="true") == [
+        "inactive",
+        "online",
+        "snooze-ends-now",
+        "snoozed",
+        "three-days",
+    ]
+    assert query_ids(rows, ctx, snoozed="true") == ["snoozed"]
+    assert query_ids(rows, ctx, min_days_inactive="3") == ["inactive", "three-days"]
+    assert row_json(rows[5], ctx)["days_inactive"] == 3.0
 
 
 def test_the_last_completed_backup_is_the_latest_of_any_destination() -> None:
@@ -160,8 +226,8 @@ def test_the_last_completed_backup_is_the_latest_of_any_destination() -> None:
 
     r = device_row(state, later)
 
-    assert r.last_completed_backup == later
-    assert r.last_activity == later
+    assert r.last_completed_backup == later.timestamp()
+    assert r.last_activity == later.timestamp()
     assert r.percent_complete == 100.0
     assert r.todo_bytes == 0
 
