@@ -270,8 +270,8 @@ def _apply_heartbeat(
         ):
             # The common case: the one destination the device has, reached again.
             # A destination's first_seen is never later than its last_connected, so
-            # only an event older than that can move it: the common, newer event does
-            # not read it (each object read is a cache miss at fleet scale).
+            # only an event older than that can move it: the common, newer event skips
+            # the comparison.
             dest = destinations[0]
             reached_at = dest.last_connected
             if reached_at is None:
@@ -290,7 +290,7 @@ def _apply_heartbeat(
     heartbeat_at, heartbeat_fp = state.last_heartbeat, state.heartbeat_fp
     user_id, org_id = state.user_id, state.org_id
     # The device's first_seen is never later than its newest heartbeat: as above, only
-    # an older event needs to read it.
+    # an older event is compared with it.
     first_seen = state.first_seen
     if (heartbeat_at is None or at < heartbeat_at) and at < first_seen:
         first_seen = at
@@ -319,15 +319,14 @@ def _apply_heartbeat(
     # `last_day_heartbeats`, not in its bucket (see `DeviceState.last_day_heartbeats`).
     buckets, counted = state.day_buckets, state.last_day_heartbeats
     window_start = state.window_start
-    if previous_at is not None and (
-        at is previous_at
-        or day
-        == (
-            previous_at.toordinal() - _EPOCH_ORDINAL
-            if previous_at.tzinfo is UTC
-            else _day(previous_at)
-        )
-    ):
+    if previous_at is None:
+        same_day = False
+    elif at is previous_at:
+        same_day = True
+    else:
+        utc = previous_at.tzinfo is UTC
+        same_day = day == (previous_at.toordinal() - _EPOCH_ORDINAL if utc else _day(previous_at))
+    if same_day:
         # Another heartbeat on the newest heartbeat's day: the common case.
         if day >= oldest:
             counted += 1
