@@ -144,6 +144,17 @@ class Pipeline:
         ]
         await asyncio.gather(*futures)
 
+    async def play(self, steps: Iterable[Any]) -> None:
+        """Each scenario step's records, then its tick."""
+        for step in steps:
+            await self.send(step.records)
+            await self.tick(step.tick_at)
+
+    async def caught_up(self, at: datetime) -> bool:
+        """Whether the statuses topic shows a stream time of `at` or later."""
+        statuses = await self.statuses(settle=0.3, timeout=5)
+        return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at
+
     async def read(self, topic: str, *, settle: float = 1.0, timeout: float = 60.0) -> list[Any]:
         """Every record of an output topic once no new record came for `settle` s."""
         consumer = AIOKafkaConsumer(

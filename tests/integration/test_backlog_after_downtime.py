@@ -28,24 +28,20 @@ async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_sta
     worker = pipeline.worker(store=store)
     worker.start()
     worker.wait_ready()
-    for step in scenario.steps[:24]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[:24])
     await eventually(
-        lambda: _caught_up(pipeline, scenario.steps[23].tick_at),
+        lambda: pipeline.caught_up(scenario.steps[23].tick_at),
         what="the worker to reach the first day's last tick",
         timeout=60,
     )
     worker.stop()
 
-    for step in scenario.steps[24:]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[24:])
     worker.start()
     worker.wait_ready()
     final = scenario.steps[-1].tick_at
     await eventually(
-        lambda: _caught_up(pipeline, final),
+        lambda: pipeline.caught_up(final),
         what=f"the worker to catch up to {final}",
         timeout=120,
     )
@@ -63,8 +59,3 @@ async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_sta
         assert got.last_heartbeat == status.last_heartbeat, device_id
         assert got.last_connected == status.last_connected, device_id
         assert got.last_completed_backup == status.last_completed_backup, device_id
-
-
-async def _caught_up(pipeline: Pipeline, at: object) -> bool:
-    statuses = await pipeline.statuses(settle=0.3, timeout=5)
-    return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at  # type: ignore[operator]

@@ -37,11 +37,6 @@ def _complete(view: dict[str, str]) -> dict[str, str] | None:
     return view if clocks and len(view) > len(clocks) else None
 
 
-async def _caught_up(pipeline: Pipeline, at: object) -> bool:
-    statuses = await pipeline.statuses(settle=0.3, timeout=5)
-    return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at  # type: ignore[operator]
-
-
 async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_same_alerts(
     pipeline: Pipeline,
 ) -> None:
@@ -66,12 +61,10 @@ async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_sam
     worker = pipeline.worker(store="memory://")
     worker.start()
     worker.wait_ready()
-    for step in scenario.steps[:restart_after]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[:restart_after])
     last_tick = scenario.steps[restart_after - 1].tick_at
     await eventually(
-        lambda: _caught_up(pipeline, last_tick),
+        lambda: pipeline.caught_up(last_tick),
         what=f"the worker to reach {last_tick}",
         timeout=90,
     )
@@ -87,12 +80,10 @@ async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_sam
     after = restored_view(worker)
     assert after == before, "the restarted worker does not hold what it held before"
 
-    for step in scenario.steps[restart_after:]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[restart_after:])
     final = scenario.steps[-1].tick_at
     await eventually(
-        lambda: _caught_up(pipeline, final),
+        lambda: pipeline.caught_up(final),
         what=f"the worker to catch up to {final}",
         timeout=120,
     )

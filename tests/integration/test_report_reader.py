@@ -67,9 +67,7 @@ async def test_the_worker_restarts_its_report_reader_and_takes_it_down_when_it_e
     worker = pipeline.worker()
     worker.start()
     worker.wait_ready()
-    for step in scenario.steps:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps)
     await eventually(lambda: _listed(worker) == DEVICES, what="the API to list the fleet")
 
     (reader,) = await eventually(

@@ -44,9 +44,7 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
     second.start()
     first.wait_ready()
     second.wait_ready()
-    for step in scenario.steps[: 2 * 24]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[: 2 * 24])
 
     def split() -> bool:
         a, b = _held(first), _held(second)
@@ -64,9 +62,7 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
     await eventually(both_see_the_fleet, what="each worker's API to list all 16 devices")
 
     second.kill()
-    for step in scenario.steps[2 * 24 :]:
-        await pipeline.send(step.records)
-        await pipeline.tick(step.tick_at)
+    await pipeline.play(scenario.steps[2 * 24 :])
     final = scenario.steps[-1].tick_at.isoformat()
 
     def took_over() -> bool:
