@@ -172,11 +172,20 @@ def main(argv: list[str] | None = None) -> int:
     # Every device that received a record is decided at the next tick (its facts
     # changed): this first tick decides them all; the measured ticks come after it.
     gc.collect()
+    peak_before = memory_kb("self", "VmHWM")
     started = time.perf_counter()
     settled = carry_out(tick_envelopes(parts, T0 + timedelta(seconds=1), 1))
     print(
         f"the tick after the build (every device changed since the last tick): "
         f"{time.perf_counter() - started:.2f} s, {settled:,} alerts"
+    )
+    # One batch decides the whole fleet: its result holds every decided state, status
+    # and write at once, which is what sets a worker's peak memory.
+    peak_after = memory_kb("self", "VmHWM")
+    print(
+        f"  peak RSS {peak_before / 1024:,.0f} -> {peak_after / 1024:,.0f} MiB: "
+        f"{(peak_after - peak_before) * 1024 / n:,.0f} B per device more while that tick"
+        f" is decided (RSS after it {memory_kb('self', 'VmRSS') / 1024:,.0f} MiB)"
     )
     if args.gc_freeze:
         gc.collect()
