@@ -263,14 +263,21 @@ class Backupwatch:
             )
 
     async def handle_messages(self, messages: list[Any]) -> None:
-        """Process one batch of input records (Faust `Message`s) and carry it out."""
+        """Process one batch of input records (Faust `Message`s) and carry it out.
+
+        A tick that makes much of the fleet due is carried out in slices of
+        `decisions_per_result` devices, each sent and written before the next is
+        decided: one result for the whole fleet would hold every decided state, status
+        and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
-        envelopes = list(self.envelopes(messages))
-        result = self.processor.process(envelopes)
-        await self._send_decisions(result)
-        await self._write(result)
-        await self._send_side_outputs(result)
-        self._count(result, len(envelopes), time.perf_counter() - started)
+        envelopes: list[Envelope] = list(self.envelopes(messages))
+        while envelopes:
+            result = self.processor.process(envelopes, self.settings.decisions_per_result)
+            await self._send_decisions(result)
+            await self._write(result)
+            await self._send_side_outputs(result)
+            self._count(result, len(envelopes) - len(result.rest), time.perf_counter() - started)
+            envelopes, started = result.rest, time.perf_counter()
 
     async def _send_decisions(self, result: BatchResult) -> None:
         """Send the alerts and statuses; return once the broker acknowledged them all."""

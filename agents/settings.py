@@ -47,6 +47,10 @@ class Settings:
     log_level: str = "info"
     # Largest batch one agent step applies.
     batch_size: int = 2000
+    # The most devices one step decides at a tick before it sends and writes them: a
+    # tick that makes the whole fleet due is carried out in slices of this many, so
+    # the worker never holds every decision at once (~3 KB per device until written).
+    decisions_per_result: int = 10_000
     replication_factor: int = 1
 
     def __post_init__(self) -> None:
@@ -70,6 +74,11 @@ class Settings:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
+            )
+        if not 1 <= self.decisions_per_result <= 10_000_000:
+            raise ConfigError(
+                "BACKUPWATCH_DECISIONS_PER_RESULT must be 1..10000000, "
+                f"got {self.decisions_per_result}"
             )
         if not 1 <= self.batch_size <= 100_000:
             raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")

@@ -1,6 +1,6 @@
 """Tick cost and resident memory per device at fleet scale, without a broker.
 
-    python -m bench.ticks [--devices 1000000] [--partitions 8] [--runs 5]
+    python -m bench.ticks [--devices 1000000] [--partitions 8] [--runs 5] [--slice 10000]
 
 Builds one worker's state for `--devices` devices the way the worker holds it — the
 `PartitionProcessor` with its deadline indexes, and the encoded states in a dict of
@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         help="gc.freeze() after the build: the long-lived index is not scanned by the "
         "cyclic garbage collector any more",
     )
+    parser.add_argument(
+        "--slice",
+        type=int,
+        default=10_000,
+        help="the most devices one result decides (the worker's decisions_per_result); "
+        "0 = a whole tick in one result",
+    )
     args = parser.parse_args(argv)
     n, parts = args.devices, args.partitions
     shares = (0.0, 0.01, 0.10)
@@ -98,10 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def carry_out(batch: list[Envelope]) -> int:
-        result = processor.process(batch)
-        for key, value in result.writes.items():
-            states[result.homes[key]][key.encode()] = value
-        return len(result.alerts)
+        # As the worker does: a tick deciding more than `--slice` devices is carried
+        # out in several results, each written before the next is decided.
+        alerts = 0
+        while batch:
+            result = processor.process(batch, args.slice or None)
+            for key, value in result.writes.items():
+                states[result.homes[key]][key.encode()] = value
+            alerts += len(result.alerts)
+            batch = result.rest
+        return alerts
 
     # Each run r and share s gets its own slice of devices whose connection is due at
     # the run's tick: the devices with index % 1000 in that slice's range.

@@ -54,6 +54,11 @@ class DeadlineIndex:
                 del scheduled[device_id]
                 yield device_id
 
+    def due_by(self, now: datetime) -> bool:
+        """Whether some device's deadline is at or before `now`."""
+        at = self.next_due()
+        return at is not None and at <= now.timestamp()
+
     def next_due(self) -> float | None:
         """The earliest live deadline (epoch seconds), dropping stale entries on the way."""
         heap = self._heap

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -105,6 +105,9 @@ class BatchResult:
     event_times: dict[int, datetime] = field(default_factory=dict)
     # Records read ahead of their partition's clock and parked in this batch.
     parked: int = 0
+    # The records not processed yet, first the tick whose decisions did not fit in
+    # `max_decisions`: pass them to `process` again once this result is carried out.
+    rest: list[Envelope] = field(default_factory=list)
 
 
 def _no_stopwatch() -> float:
@@ -218,6 +221,10 @@ class PartitionProcessor:
         self._assigned: dict[int, _Partition] = {}
         self._clock_keys: dict[int, str] = {}
         self._reevaluate: dict[int, set[str]] = {}
+        # Decisions this `process` call may still make (None: no limit), and the tick
+        # left unfinished by the last call, with what it had done so far.
+        self._decisions_left: int | None = None
+        self._unfinished: tuple[Envelope, datetime, int, float] | None = None
 
     # -- assignment -------------------------------------------------------------
 
@@ -308,15 +315,24 @@ class PartitionProcessor:
 
     # -- processing -------------------------------------------------------------
 
-    def process(self, batch: Iterable[Envelope]) -> BatchResult:
+    def process(self, batch: Sequence[Envelope], max_decisions: int | None = None) -> BatchResult:
+        """Process `batch` in order. With `max_decisions`, a tick that would decide more
+        devices than that stops there and the result's `rest` holds the records from that
+        tick on: a tick that makes the whole fleet due is carried out in slices, each
+        holding its decided states, statuses and writes, rather than all of them at once
+        (about 3 KB per device). The clock is the same for every slice, so the decisions
+        are too, and no later record is applied before the tick is done."""
         result = BatchResult()
+        self._decisions_left = max_decisions
         touched: dict[int, _Partition] = {}
-        for envelope in batch:
+        for position, envelope in enumerate(batch):
             part = touched.get(envelope.partition)
             if part is None:
                 part = touched[envelope.partition] = self._partition(envelope.partition)
             if envelope.tick:
-                self._tick(envelope, part, result)
+                if not self._tick(envelope, part, result):
+                    result.rest = list(batch[position:])
+                    break
             else:
                 self._record(envelope, part, result)
         for part in touched.values():
@@ -450,24 +466,34 @@ class PartitionProcessor:
         envelope: Envelope,
         part: _Partition,
         result: BatchResult,
-    ) -> None:
-        result.outcomes[(envelope.topic, "tick")] += 1
-        try:
-            at = _from_millis(envelope.value)
-        except ValueError:
-            result.invalid["invalid_tick"] += 1
-            result.dead_letters.append(
-                DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
-            )
-            return
-        before = part.latest_ticks[envelope.topic]
-        clock = part.observe_tick(envelope.topic, at)
+    ) -> bool:
+        """Take a tick; False when its decisions stopped at `max_decisions`."""
+        resumed, self._unfinished = self._unfinished, None
         clock_key = self.clock_key(envelope.partition)
-        if clock is None or (part.decided is not None and clock <= part.decided):
-            if part.latest_ticks[envelope.topic] != before:
-                result.writes[clock_key] = _encode_clock(part)
-                result.homes[clock_key] = part.number
-            return
+        if resumed is not None and resumed[0] is envelope and resumed[1] == part.clock:
+            # The rest of a tick: counted, and its clock observed, when first taken. (A
+            # partition rebuilt from the table in between knows an older clock: the
+            # tick is then taken afresh.)
+            _, clock, advanced, took = resumed
+        else:
+            advanced, took = 0, 0.0
+            result.outcomes[(envelope.topic, "tick")] += 1
+            try:
+                at = _from_millis(envelope.value)
+            except ValueError:
+                result.invalid["invalid_tick"] += 1
+                result.dead_letters.append(
+                    DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
+                )
+                return True
+            before = part.latest_ticks[envelope.topic]
+            observed = part.observe_tick(envelope.topic, at)
+            if observed is None or (part.decided is not None and observed <= part.decided):
+                if part.latest_ticks[envelope.topic] != before:
+                    result.writes[clock_key] = _encode_clock(part)
+                    result.homes[clock_key] = part.number
+                return True
+            clock = observed
         started = self._stopwatch()
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
@@ -478,9 +504,16 @@ class PartitionProcessor:
                     part.index.schedule(
                         device_id, next_deadline(state, self._policy_for(state.org_id))
                     )
-        advanced = 0
         for device_id in part.index.pop_due(clock):
             advanced += self._decide(device_id, part, clock, result)
+            if self._decisions_left is not None:
+                self._decisions_left -= 1
+                if self._decisions_left <= 0 and part.index.due_by(clock):
+                    # The partition's clock and decided mark stay as they are until
+                    # the rest of the tick's devices are decided.
+                    took += self._stopwatch() - started
+                    self._unfinished = (envelope, clock, advanced, took)
+                    return False
         # Records parked until this clock: they follow the decision at their epoch.
         for device_id in part.waiting.pop_due(clock):
             self._unpark(device_id, part, clock, result)
@@ -488,8 +521,9 @@ class PartitionProcessor:
         result.writes[clock_key] = _encode_clock(part)
         result.homes[clock_key] = part.number
         result.ticks.append(
-            TickReport(envelope.partition, clock, advanced, self._stopwatch() - started)
+            TickReport(envelope.partition, clock, advanced, took + self._stopwatch() - started)
         )
+        return True
 
     def _unpark(
         self,

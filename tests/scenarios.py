@@ -7,6 +7,7 @@ never-stopped worker decides. A real worker must end with the same alerts.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +41,13 @@ class Scenario:
     steps: list[Step] = field(default_factory=list)
 
     def reference(self, partitions: int) -> tuple[list[Alert], dict[str, DeviceStatus]]:
+        outcome = self.run(partitions)
+        return outcome.alerts, outcome.statuses
+
+    def run(self, partitions: int, max_decisions: int | None = None) -> Outcome:
+        """Every step through one processor; with `max_decisions`, each batch is carried
+        out in as many results as its ticks need, as the worker does."""
+
         def partition_for(key: bytes) -> int:
             return (murmur2(key) & 0x7FFFFFFF) % partitions
 
@@ -52,8 +60,7 @@ class Scenario:
             policy_for=lambda _org: DEFAULT_POLICY,
         )
         offsets: dict[tuple[int, int], int] = {}
-        alerts: list[Alert] = []
-        statuses: dict[str, DeviceStatus] = {}
+        outcome = Outcome(store=store)
 
         def envelope(
             topic: int, partition: int, key: bytes | None, value: bytes, at: datetime, tick: bool
@@ -76,12 +83,31 @@ class Scenario:
             for topic in range(len(INPUTS)):
                 for p in range(partitions):
                     batch.append(envelope(topic, p, None, value, step.tick_at, True))
-            result = processor.process(batch)
-            store.update(result.writes)
-            alerts += result.alerts
-            for status in result.statuses:
-                statuses[status.device_id] = status
-        return alerts, statuses
+            while batch:
+                result = processor.process(batch, max_decisions)
+                store.update(result.writes)
+                outcome.results += 1
+                outcome.alerts += result.alerts
+                for status in result.statuses:
+                    outcome.statuses[status.device_id] = status
+                outcome.outcomes.update(result.outcomes)
+                outcome.ticks += [(t.partition, t.clock, t.devices_advanced) for t in result.ticks]
+                batch = result.rest
+        return outcome
+
+
+@dataclass
+class Outcome:
+    """What a run of a scenario through the processor produced."""
+
+    store: dict[str, bytes]
+    alerts: list[Alert] = field(default_factory=list)
+    statuses: dict[str, DeviceStatus] = field(default_factory=dict)
+    outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
+    # (partition, clock, devices advanced) of each tick carried out
+    ticks: list[tuple[int, datetime, int]] = field(default_factory=list)
+    # How many results the batches took.
+    results: int = 0
 
 
 def steady_fleet(
