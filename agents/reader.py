@@ -201,10 +201,11 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         os.unlink(socket_path)  # left by a reader that was killed
     await web.UnixSite(runner, socket_path).start()
     log.info("report reader answering on %s", socket_path)
+    orphaned = asyncio.create_task(_orphaned(parent), name="watch-worker")
     tasks = [
         asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
         asyncio.create_task(policies.run(), name="follow-policies"),
-        asyncio.create_task(_orphaned(parent), name="watch-worker"),
+        orphaned,
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -216,6 +217,18 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
         await producer.stop()
+        if orphaned.done() and not orphaned.cancelled():
+            # A worker that was killed could not remove the socket's directory.
+            _remove_socket(socket_path)
+
+
+def _remove_socket(socket_path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(socket_path)
+    directory = os.path.dirname(socket_path)
+    if os.path.basename(directory).startswith("backupwatch-reader-"):
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
 
 
 async def _orphaned(parent: int | None) -> None:

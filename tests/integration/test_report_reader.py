@@ -46,6 +46,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _socket_of(pid: int) -> Path:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    return Path(args[args.index("--socket") + 1])
+
+
 def _nice(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
@@ -90,10 +95,14 @@ async def test_the_worker_restarts_its_report_reader_and_takes_it_down_when_it_e
         answering_again, what="a new report reader listing the fleet", timeout=60
     )
 
+    socket = _socket_of(restarted)
+    assert socket.exists()
     worker.kill()  # SIGKILL: the worker cannot take its reader down itself
     await eventually(
         lambda: not _alive(restarted), what="the reader to end after its worker", timeout=15
     )
+    # ... nor remove the reader's socket: the reader does, with its directory.
+    assert not socket.parent.exists()
 
 
 async def test_a_worker_stopped_with_sigterm_ends_its_report_reader(pipeline: Pipeline) -> None:
@@ -103,5 +112,9 @@ async def test_a_worker_stopped_with_sigterm_ends_its_report_reader(pipeline: Pi
     (reader,) = await eventually(
         lambda: _readers_of(worker.pid), what="one report reader process beside the worker"
     )
+    socket = _socket_of(reader)
     worker.stop()
     await eventually(lambda: not _alive(reader), what="the reader to end with its worker")
+    await eventually(
+        lambda: not socket.parent.exists(), what="the reader's socket directory to be removed"
+    )
