@@ -66,6 +66,8 @@ class SmtpRecorder:
     delay: float = 0.0
     _server: asyncio.Server | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
+    # Messages accepted or being accepted (what `hold_after` counts).
+    _taken: int = 0
 
     async def start(self) -> None:
         recorder = self
@@ -73,14 +75,14 @@ class SmtpRecorder:
 
         class Handler:
             async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-                if (
-                    recorder.hold_after is not None
-                    and len(recorder.messages) >= recorder.hold_after
-                ):
+                if recorder.hold_after is not None and recorder._taken >= recorder.hold_after:
                     recorder.held += 1
                     await recorder._release.wait()
                     # The client that sent this is gone by now: refuse, record nothing.
                     return "451 4.3.0 held by the test"
+                # Counted before the first await: concurrent deliveries must not all pass
+                # the check above before any of them is recorded.
+                recorder._taken += 1
                 await asyncio.sleep(recorder.delay)
                 raw = envelope.content if isinstance(envelope.content, bytes) else b""
                 recorder.messages.append(message_from_bytes(raw, policy=default))  # type: ignore[arg-type]

@@ -43,6 +43,14 @@ async def test_a_killed_notifier_restarts_without_loss_or_duplicate(
     await eventually(
         lambda: len(webhook.accepted) == len(alerts), what="every webhook delivered", timeout=30
     )
+
+    async def accepted_recorded() -> bool:
+        # An email the server accepted counts as sent once its delivery is recorded;
+        # killed before that, the notifier would rightly send it again.
+        name = "backupwatch_notify_deliveries_total"
+        return await run.metric(name, channel="email", outcome="delivered") == 5
+
+    await eventually(accepted_recorded, what="the five accepted emails recorded as delivered")
     run.kill_process()
 
     smtp.release()
