@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -312,3 +313,16 @@ def metric_value(text: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def assert_each_once_in_order(
+    alerts: list[Alert], smtp: SmtpRecorder, webhook: WebhookReceiver, devices: Iterable[str]
+) -> None:
+    """Every alert reached both channels exactly once, each device's in its order."""
+    want = Counter(a.alert_id for a in alerts)
+    assert Counter(smtp.alert_ids()) == want
+    assert Counter(webhook.alert_ids()) == want
+    for device in devices:
+        own = [a.alert_id for a in alerts if a.device_id == device]
+        assert [i for i in smtp.alert_ids() if i.startswith(device + "-")] == own
+        assert [i for i in webhook.alert_ids() if i.startswith(device + "-")] == own

@@ -28,7 +28,7 @@ from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_to
 from schemas import encode
 from schemas.codec import decode_as
 from schemas.models import Alert, DeviceStatus
-from tests.kafka_harness import log_tail
+from tests.kafka_harness import eventually, log_tail
 
 __all__ = [
     "Pipeline",
@@ -150,10 +150,14 @@ class Pipeline:
             await self.send(step.records)
             await self.tick(step.tick_at)
 
-    async def caught_up(self, at: datetime) -> bool:
-        """Whether the statuses topic shows a stream time of `at` or later."""
-        statuses = await self.statuses(settle=0.3, timeout=5)
-        return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at
+    async def caught_up(self, at: datetime, timeout: float = 120.0) -> None:
+        """Wait until the statuses topic shows a stream time of `at` or later."""
+
+        async def reached() -> bool:
+            statuses = await self.statuses(settle=0.3, timeout=5)
+            return bool(statuses) and max(s.stream_time for s in statuses.values()) >= at
+
+        await eventually(reached, what=f"the worker to reach {at}", timeout=timeout)
 
     async def read(self, topic: str, *, settle: float = 1.0, timeout: float = 60.0) -> list[Any]:
         """Every record of an output topic once no new record came for `settle` s."""

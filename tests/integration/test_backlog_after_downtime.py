@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kafka_harness import eventually
 from tests.scenarios import alert_ids, steady_fleet
 from tests.unit.factories import DAY, T0
 from tests.worker_harness import Pipeline
@@ -33,22 +32,14 @@ async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_sta
     worker.start()
     worker.wait_ready()
     await pipeline.play(scenario.steps[:24])
-    await eventually(
-        lambda: pipeline.caught_up(scenario.steps[23].tick_at),
-        what="the worker to reach the first day's last tick",
-        timeout=60,
-    )
+    await pipeline.caught_up(scenario.steps[23].tick_at, timeout=60)
     worker.stop()
 
     await pipeline.play(scenario.steps[24:])
     worker.start()
     worker.wait_ready()
     final = scenario.steps[-1].tick_at
-    await eventually(
-        lambda: pipeline.caught_up(final),
-        what=f"the worker to catch up to {final}",
-        timeout=120,
-    )
+    await pipeline.caught_up(final, timeout=120)
 
     alerts = await pipeline.alerts()
     assert alert_ids(alerts) == alert_ids(expected_alerts)

@@ -63,11 +63,7 @@ async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_sam
     worker.wait_ready()
     await pipeline.play(scenario.steps[:restart_after])
     last_tick = scenario.steps[restart_after - 1].tick_at
-    await eventually(
-        lambda: pipeline.caught_up(last_tick),
-        what=f"the worker to reach {last_tick}",
-        timeout=90,
-    )
+    await pipeline.caught_up(last_tick, timeout=90)
     # The gauges are there once the worker has made them (its first /metrics answer).
     before = await eventually(
         lambda: _complete(restored_view(worker)), what="the worker's clocks and device gauges"
@@ -82,11 +78,7 @@ async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_sam
 
     await pipeline.play(scenario.steps[restart_after:])
     final = scenario.steps[-1].tick_at
-    await eventually(
-        lambda: pipeline.caught_up(final),
-        what=f"the worker to catch up to {final}",
-        timeout=120,
-    )
+    await pipeline.caught_up(final, timeout=120)
     alerts = await pipeline.alerts()
     # Each alert once: the restored states record what was decided before the restart.
     assert sorted(a.alert_id for a in alerts) == sorted(a.alert_id for a in expected_alerts)

@@ -5,7 +5,6 @@ device's in order."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -13,7 +12,12 @@ import pytest
 from agents.notify.settings import NotifySettings
 from tests.integration.notify.alerts import alert
 from tests.kafka_harness import eventually
-from tests.notify_harness import SmtpRecorder, WebhookReceiver, produce_alerts
+from tests.notify_harness import (
+    SmtpRecorder,
+    WebhookReceiver,
+    assert_each_once_in_order,
+    produce_alerts,
+)
 from tests.worker_harness import free_port
 
 pytestmark = pytest.mark.integration
@@ -55,10 +59,4 @@ async def test_a_rebalance_mid_delivery_repeats_nothing(
     delivered = "backupwatch_notify_deliveries_total"
     assert await second.metric(delivered, channel="email", outcome="delivered") > 0
 
-    want = Counter(a.alert_id for a in alerts)
-    assert Counter(smtp.alert_ids()) == want
-    assert Counter(webhook.alert_ids()) == want
-    for device in DEVICES:
-        own = [a.alert_id for a in alerts if a.device_id == device]
-        assert [i for i in smtp.alert_ids() if i.startswith(device + "-")] == own
-        assert [i for i in webhook.alert_ids() if i.startswith(device + "-")] == own
+    assert_each_once_in_order(alerts, smtp, webhook, DEVICES)

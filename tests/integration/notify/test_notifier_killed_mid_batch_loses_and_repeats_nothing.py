@@ -4,7 +4,6 @@ again: every alert reaches every recipient, none twice, each device's in order."
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -13,7 +12,12 @@ import pytest
 from agents.notify.settings import NotifySettings
 from tests.integration.notify.alerts import alert
 from tests.kafka_harness import eventually
-from tests.notify_harness import SmtpRecorder, WebhookReceiver, produce_alerts
+from tests.notify_harness import (
+    SmtpRecorder,
+    WebhookReceiver,
+    assert_each_once_in_order,
+    produce_alerts,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -70,13 +74,7 @@ async def test_a_killed_notifier_restarts_without_loss_or_duplicate(
     await eventually(settled, what="the restarted notifier to count its deliveries")
     await asyncio.sleep(1.0)  # time for a repeat, had there been one
 
-    want = Counter(a.alert_id for a in alerts)
-    assert Counter(smtp.alert_ids()) == want
-    assert Counter(webhook.alert_ids()) == want
-    for device in DEVICES:
-        own = [a.alert_id for a in alerts if a.device_id == device]
-        assert [i for i in smtp.alert_ids() if i.startswith(device + "-")] == own
-        assert [i for i in webhook.alert_ids() if i.startswith(device + "-")] == own
+    assert_each_once_in_order(alerts, smtp, webhook, DEVICES)
     # The restarted notifier read again what was not committed, and recognized what
     # had been delivered before the kill instead of sending it again.
     skipped = await restarted.metric(
