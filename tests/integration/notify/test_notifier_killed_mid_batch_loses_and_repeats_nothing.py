@@ -49,12 +49,17 @@ async def test_a_killed_notifier_restarts_without_loss_or_duplicate(
     )
 
     async def accepted_recorded() -> bool:
-        # An email the server accepted counts as sent once its delivery is recorded;
-        # killed before that, the notifier would rightly send it again.
+        # A message a receiver accepted counts as sent once its delivery is recorded;
+        # killed before that, the notifier would rightly send it again. That holds for
+        # the webhooks too: accepted by the receiver is not yet recorded.
         name = "backupwatch_notify_deliveries_total"
-        return await run.metric(name, channel="email", outcome="delivered") == 5
+        emails = await run.metric(name, channel="email", outcome="delivered")
+        webhooks = await run.metric(name, channel="webhook", outcome="delivered")
+        return emails == 5 and webhooks == len(alerts)
 
-    await eventually(accepted_recorded, what="the five accepted emails recorded as delivered")
+    await eventually(
+        accepted_recorded, what="the accepted emails and webhooks recorded as delivered"
+    )
     run.kill_process()
 
     smtp.release()
