@@ -17,7 +17,6 @@ import statistics
 import sys
 import time
 import tracemalloc
-import zlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -25,7 +24,7 @@ import orjson
 
 from bench.workload import START, fleet_records
 from schemas import decode
-from streams import DEFAULT_POLICY, DeviceState, apply, encode_state
+from streams import DEFAULT_POLICY, DeviceState, apply, encode_state, record_fingerprint
 
 __all__ = ["main"]
 
@@ -47,8 +46,8 @@ def core(records: list[tuple[bytes, bytes]]) -> int:
     for _key, value in records:
         event = decode(value)
         device = event.device_id
-        # The worker fingerprints a record by the CRC of its bytes (duplicate detection).
-        states[device], _ = apply(states.get(device), event, now, policy, zlib.crc32(value))
+        # The worker fingerprints a record by its bytes (duplicate detection).
+        states[device], _ = apply(states.get(device), event, now, policy, record_fingerprint(value))
     return len(states)
 
 

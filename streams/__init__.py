@@ -5,7 +5,7 @@ Nothing here reads a clock, a socket or a Kafka record: every function takes `no
 
 from streams.diagnosis import Hints, diagnose
 from streams.errors import InvalidPolicy
-from streams.machine import advance, apply, level_for, next_deadline
+from streams.machine import advance, apply, level_for, next_deadline, record_fingerprint
 from streams.policy import DEFAULT_POLICY, Policy, Thresholds, policy_from_record
 from streams.state import DeviceState, decode_state, encode_state
 from streams.status import device_status, summarize_org, summarize_user, to_alert, worst
@@ -29,6 +29,7 @@ __all__ = [
     "level_for",
     "next_deadline",
     "policy_from_record",
+    "record_fingerprint",
     "summarize_org",
     "summarize_user",
     "to_alert",

@@ -21,6 +21,7 @@ from operator import attrgetter
 
 import msgspec
 from msgspec.structs import replace
+from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import Level
@@ -35,6 +36,8 @@ from streams.state import (
     ProgressReport,
     Slot,
     day_number,
+    fresh_bucket,
+    fresh_window,
     shared,
     shared_day,
     shared_ids,
@@ -50,6 +53,7 @@ __all__ = [
     "fingerprint",
     "level_for",
     "next_deadline",
+    "record_fingerprint",
 ]
 
 WINDOW_DAYS = 14
@@ -65,8 +69,15 @@ _DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
+# A worker fingerprints telemetry by its record's bytes, which is cheaper than encoding
+# the event again. With xxHash (XXH32) rather than zlib's CRC-32: it is taken
+# of every record, and digests a record of the mix in about 20 ns instead of 175.
+record_fingerprint = xxh32_intdigest
+
+
 def fingerprint(event: InputRecord) -> int:
-    """A stable 32-bit digest of an event (stable across processes, unlike `hash`)."""
+    """A stable 32-bit digest of an event (stable across processes, unlike `hash`), for
+    callers without the record's bytes (see `record_fingerprint`)."""
     if isinstance(event, DeviceCommand):
         return zlib.crc32(event.command_id.encode())
     return zlib.crc32(_fingerprint_encoder.encode(event))
@@ -218,14 +229,18 @@ def apply(
     or a command for a device never seen) and the transitions decided at once (only
     deactivation decides at once; everything else is decided by `advance`).
     `fp` is the event's fingerprint when the caller has it cheaper than `fingerprint`
-    (e.g. a CRC of the record's bytes); duplicates are recognized by its low 32 bits.
+    (`record_fingerprint` of the record's bytes); duplicates are recognized by its low 32 bits.
     """
     if fp is None:
         fp = fingerprint(event)
     key = _pack_fp(fp & 0xFFFFFFFF)
-    # Most events are new: one search of the ring says so without a call.
-    if state is not None and key in state.recent and _seen(state.recent, key):
-        return state, []
+    # Most events are new: one search of the ring says so without a call. `find`, not
+    # `in`: `bytes.__contains__` first tries its argument as an int and formats and
+    # discards a TypeError for every bytes argument, which doubled the check's cost.
+    if state is not None:
+        found = state.recent.find(key)
+        if found >= 0 and (found & 3 == 0 or _seen(state.recent, key)):
+            return state, []
     if isinstance(event, Heartbeat):
         return _apply_heartbeat(state, event, fp, key, now, policy), []
     if isinstance(event, BackupProgress):
@@ -250,7 +265,8 @@ def _apply_heartbeat(
         bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    if at > now and at > bounds[2]:
+    # `bounds[2]` is the clock plus the allowed skew, never before the clock.
+    if at > bounds[2]:
         at, clamped = bounds[2], True
     # `day_number(at)` inline for a UTC time: as a call it costs more than the rest
     # of the day count of a heartbeat.
@@ -345,7 +361,7 @@ def _apply_heartbeat(
                 buckets = (
                     *buckets[:-1],
                     replace(last, heartbeats=last.heartbeats + counted) if counted else last,
-                    DayBucket(shared_day(day)),
+                    fresh_bucket(day),
                 )
             else:
                 buckets = _next_heartbeat_day(buckets, previous_day, counted, shared_day(day))
@@ -452,7 +468,7 @@ def _born_of_heartbeat(
         ),
         # The heartbeat is counted in `last_day_heartbeats`; the bucket is for the
         # day's other activity.
-        day_buckets=(DayBucket(day),) if in_window else (),
+        day_buckets=fresh_window(day) if in_window else (),
         last_day_heartbeats=1 if in_window else 0,
         window_start=day if in_window else 0,
         clamped_events=1 if clamped else 0,
@@ -515,7 +531,7 @@ def _apply_progress(
         bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    if at > now and at > bounds[2]:
+    if at > bounds[2]:
         at, clamped = bounds[2], True
     if state is None:
         state = _new_device(event, at, policy)

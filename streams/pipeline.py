@@ -13,7 +13,6 @@ partition (DESIGN §3). Decisions are taken when a partition's clock moves.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from schemas.codec import decode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
 from streams.deadlines import DeadlineIndex
-from streams.machine import advance, apply, next_deadline
+from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
 from streams.state import DeviceState, Parked, decode_state, encode_state
 from streams.status import KINDS, device_status, to_alert, worst
@@ -437,7 +436,7 @@ class PartitionProcessor:
             now = min(envelope.timestamp, event_time + policy.max_skew)
         # Telemetry is fingerprinted by its bytes (a producer's retry sends the same
         # bytes), cheaper than re-encoding; commands by their id.
-        fp = None if isinstance(event, DeviceCommand) else zlib.crc32(envelope.value)
+        fp = None if isinstance(event, DeviceCommand) else record_fingerprint(envelope.value)
         new, transitions = apply(state, event, now, policy, fp)
         if state is None and new is not None:
             part.devices += 1

@@ -351,6 +351,27 @@ def shared_day(day: int) -> int:
     return _day_numbers.setdefault(day, day)
 
 
+# The bucket a day starts with (nothing counted yet in it) and the window holding only
+# that bucket, one object each per day, shared by every device: a device's first event
+# of a day, and a new device, then allocate neither (at fleet scale each new object is
+# memory the CPU has not seen). Bounded like `_day_numbers`.
+_fresh_windows: dict[int, tuple[DayBucket]] = {}
+
+
+def fresh_window(day: int) -> tuple[DayBucket]:
+    """The window holding only `day`'s empty bucket (the shared tuple)."""
+    window = _fresh_windows.get(day)
+    if window is None:
+        day = shared_day(day)
+        window = _fresh_windows[day] = (DayBucket(day),)
+    return window
+
+
+def fresh_bucket(day: int) -> DayBucket:
+    """`day`'s empty bucket (the shared object)."""
+    return fresh_window(day)[0]
+
+
 def split_last_day(state: DeviceState) -> DeviceState:
     """`state` with the heartbeats of its newest heartbeat's day moved from that day's
     bucket into `last_day_heartbeats`, as `apply` keeps them (for states written before
