@@ -70,8 +70,9 @@ _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
 # A worker fingerprints telemetry by its record's bytes, which is cheaper than encoding
-# the event again. With xxHash (XXH32) rather than zlib's CRC-32: it is taken
-# of every record, and digests a record of the mix in about 20 ns instead of 175.
+# the event again. With xxHash (XXH32) rather than zlib's CRC-32: it is taken of every
+# record, and digests one of the mix in 62 ns instead of 147. (XXH3's 64-bit digest is
+# quicker still, but its values are three-digit Python ints, slower everywhere after.)
 record_fingerprint = xxh32_intdigest
 
 
