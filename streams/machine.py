@@ -240,7 +240,7 @@ def apply(
     # discards a TypeError for every bytes argument, which doubled the check's cost.
     if state is not None:
         found = state.recent.find(key)
-        if found >= 0 and (found & 3 == 0 or _seen(state.recent, key)):
+        if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
             return state, []
     if isinstance(event, Heartbeat):
         return _apply_heartbeat(state, event, fp, key, now, policy), []
