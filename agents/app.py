@@ -35,6 +35,7 @@ from agents.consumer_lag import consumer_lags
 from agents.intake import bulk_consumer_class
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
+from agents.resume import hold_flow_while_streams_resume
 from agents.settings import Settings
 from agents.store import PartitionMemoryStore, PartitionStoreTable
 from agents.ticks import encode_tick, is_tick
@@ -91,6 +92,11 @@ class Backupwatch:
         # fetcher (agents.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
         transport.Consumer = bulk_consumer_class(frozenset(topic_names), self.handle_messages)
+        # Nothing is read while Faust seeks the resumed partitions after a rebalance
+        # (agents.resume): the bulk intake is not queued, so Faust's queue clearing loses
+        # none of its records, but it would hand over records the seek then reads again;
+        # anything on Faust's own per-record path would be lost.
+        hold_flow_while_streams_resume(self.app)
         self.inputs = self.app.topic(
             *topic_names,
             key_type=bytes,

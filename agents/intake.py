@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faust.transport.drivers.aiokafka import Consumer
+from agents.resume import ResumingConsumer
 
 __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
 
 
-class BulkInputConsumer(Consumer):
+class BulkInputConsumer(ResumingConsumer):
     """Faust's aiokafka consumer whose fetcher hands `bulk_topics` records over in bulk."""
 
     bulk_topics: frozenset[str] = frozenset()
