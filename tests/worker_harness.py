@@ -10,7 +10,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -210,6 +210,19 @@ class Pipeline:
             f"timed out waiting for {what}; alerts so far: "
             f"{[(a.device_id, a.kind, a.from_state, a.to_state) for a in alerts]}"
         )
+
+
+def assert_statuses_match(
+    statuses: Mapping[str, DeviceStatus], expected: Mapping[str, DeviceStatus]
+) -> None:
+    """Each expected device's published status agrees with the reference run's on its
+    alert states and the times an admin reads."""
+    for device_id, status in expected.items():
+        got = statuses[device_id]
+        assert got.alert_states == status.alert_states, device_id
+        assert got.last_heartbeat == status.last_heartbeat, device_id
+        assert got.last_connected == status.last_connected, device_id
+        assert got.last_completed_backup == status.last_completed_backup, device_id
 
 
 def alert_keys(alerts: Sequence[Alert]) -> set[tuple[str, str, str | None, str, str]]:

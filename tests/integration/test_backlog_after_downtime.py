@@ -7,7 +7,7 @@ import pytest
 
 from tests.scenarios import alert_ids, steady_fleet
 from tests.unit.factories import DAY, T0
-from tests.worker_harness import Pipeline
+from tests.worker_harness import Pipeline, assert_statuses_match
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +47,4 @@ async def test_three_days_of_backlog_give_no_false_alerts_and_the_same_final_sta
     for alert in alerts:
         assert alert.decided_at >= alert.episode_start + 3 * DAY
         assert alert.decided_at < alert.episode_start + 3 * DAY + DAY / 24 * 1.01
-    statuses = await pipeline.statuses()
-    for device_id, status in expected_statuses.items():
-        got = statuses[device_id]
-        assert got.alert_states == status.alert_states, device_id
-        assert got.last_heartbeat == status.last_heartbeat, device_id
-        assert got.last_connected == status.last_connected, device_id
-        assert got.last_completed_backup == status.last_completed_backup, device_id
+    assert_statuses_match(await pipeline.statuses(), expected_statuses)

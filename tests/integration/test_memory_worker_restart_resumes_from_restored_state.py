@@ -9,7 +9,7 @@ import pytest
 from tests.kafka_harness import eventually
 from tests.scenarios import alert_ids, steady_fleet
 from tests.unit.factories import DAY, T0
-from tests.worker_harness import Pipeline, WorkerRun
+from tests.worker_harness import Pipeline, WorkerRun, assert_statuses_match
 
 pytestmark = pytest.mark.integration
 
@@ -82,10 +82,4 @@ async def test_a_restarted_memory_worker_restores_its_states_and_decides_the_sam
     alerts = await pipeline.alerts()
     # Each alert once: the restored states record what was decided before the restart.
     assert sorted(a.alert_id for a in alerts) == sorted(a.alert_id for a in expected_alerts)
-    statuses = await pipeline.statuses()
-    for device_id, status in expected_statuses.items():
-        got = statuses[device_id]
-        assert got.alert_states == status.alert_states, device_id
-        assert got.last_heartbeat == status.last_heartbeat, device_id
-        assert got.last_connected == status.last_connected, device_id
-        assert got.last_completed_backup == status.last_completed_backup, device_id
+    assert_statuses_match(await pipeline.statuses(), expected_statuses)
