@@ -179,16 +179,17 @@ async def describe_state(app: CounterApp) -> str:
 
 
 async def wait_for_counts(app: CounterApp, worker: Worker, expected: dict[str, int]) -> None:
-    def counts_reached() -> bool:
-        if worker.process.poll() is not None:
-            raise AssertionError(
-                f"the Faust worker exited with {worker.process.returncode}\n{log_tail(worker.log)}"
-            )
-        return app.read_snapshot() == expected
+    def counts_reached_or_worker_gone() -> bool:
+        # A worker that exited ends the wait at once (`eventually` would keep polling).
+        return worker.process.poll() is not None or app.read_snapshot() == expected
 
     try:
         # Generous: a Faust worker starting on a loaded machine takes its time to join.
-        await eventually(counts_reached, what=f"table counts {expected}", timeout=180)
+        await eventually(
+            counts_reached_or_worker_gone, what=f"table counts {expected}", timeout=180
+        )
+        if worker.process.poll() is not None:
+            raise AssertionError(f"the Faust worker exited with {worker.process.returncode}")
     except AssertionError as exc:
         raise AssertionError(
             f"{exc}\n{await describe_state(app)}\n{log_tail(worker.log, lines=100)}"
