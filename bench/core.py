@@ -39,7 +39,8 @@ def baseline(records: list[tuple[bytes, bytes]]) -> int:
     return len(last_seen)
 
 
-def core(records: list[tuple[bytes, bytes]]) -> int:
+def fold(records: list[tuple[bytes, bytes]]) -> dict[str, DeviceState | None]:
+    """Each device's state after `records`, decoded and applied as the worker does."""
     states: dict[str, DeviceState | None] = {}
     now = START + timedelta(days=1)
     policy = DEFAULT_POLICY
@@ -48,7 +49,11 @@ def core(records: list[tuple[bytes, bytes]]) -> int:
         device = event.device_id
         # The worker fingerprints a record by its bytes (duplicate detection).
         states[device], _ = apply(states.get(device), event, now, policy, record_fingerprint(value))
-    return len(states)
+    return states
+
+
+def core(records: list[tuple[bytes, bytes]]) -> int:
+    return len(fold(records))
 
 
 def _time(
@@ -66,11 +71,7 @@ def state_bytes(records: list[tuple[bytes, bytes]]) -> tuple[float, float]:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    states: dict[str, DeviceState | None] = {}
-    now = START + timedelta(days=1)
-    for _key, value in records:
-        event = decode(value)
-        states[event.device_id], _ = apply(states.get(event.device_id), event, now, DEFAULT_POLICY)
+    states = fold(records)
     resident = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     encoded = sum(len(encode_state(s)) for s in states.values() if s is not None)
