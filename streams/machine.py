@@ -418,7 +418,7 @@ def _next_heartbeat_day(
     if counted and previous_day is not None:
         kept.append(DayBucket(previous_day, counted))
     if day >= 0:
-        kept.append(DayBucket(day))
+        kept.append(fresh_bucket(day))
     if len(kept) > len(buckets):
         kept.sort(key=_bucket_day)
     return tuple(kept)
