@@ -97,6 +97,7 @@ def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
 _day = day_number
 _EPOCH_ORDINAL = _EPOCH.toordinal()
 _bucket_day = attrgetter("day")
+_destination_key = attrgetter("destination_id")
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
@@ -150,7 +151,7 @@ def _add_to_window(
                 changed,
             )
         )
-        kept.sort(key=lambda b: b.day)
+        kept.sort(key=_bucket_day)
     return tuple(kept)
 
 
@@ -515,7 +516,7 @@ def _touch_destinations(
             updated.append(
                 DestinationState(shared(destination_id), first_seen=at, last_connected=at)
             )
-    updated.sort(key=lambda d: d.destination_id)
+    updated.sort(key=_destination_key)
     return tuple(updated)
 
 
@@ -602,7 +603,9 @@ def _apply_progress(
         dest.completion,
     )
     if index < 0:
-        destinations = tuple(sorted((*destinations, dest), key=lambda d: d.destination_id))
+        destinations = (
+            tuple(sorted((*destinations, dest), key=_destination_key)) if destinations else (dest,)
+        )
     elif len(destinations) == 1:
         destinations = (dest,)
     else:
@@ -618,7 +621,9 @@ def _apply_progress(
     counted = state.last_day_heartbeats
     day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
     oldest = bounds[3]
-    if days and days[-1].day == day and days[0].day >= oldest:
+    window_start = state.window_start
+    newest_day = days[-1].day if days else -1
+    if day == newest_day and window_start >= oldest:
         # Today's bucket is the newest and nothing has rolled off: the common case.
         b = days[-1]
         days = (
@@ -634,6 +639,18 @@ def _apply_progress(
                 b.changed + changed,
             ),
         )
+    elif day > newest_day and day >= oldest and (window_start >= oldest or not days):
+        # The device's first activity of a later day, nothing rolling off (or a window
+        # to start): a bucket at the end. The heartbeats counted apart keep their day,
+        # whose bucket is in the window.
+        days = (
+            *days,
+            DayBucket(
+                shared_day(day), 0, bytes_sent, completions, locked, denied, vanished, changed
+            ),
+        )
+        if window_start == 0:
+            window_start = days[0].day
     else:
         days = _add_to_window(
             days, at, now, 0, bytes_sent, completions, locked, denied, vanished, changed
@@ -641,6 +658,7 @@ def _apply_progress(
         if day >= oldest:
             # The window rolled: so may the heartbeats of the newest heartbeat's day.
             counted = _counted_since(state, oldest)
+        window_start = days[0].day if days else 0
     last_connected = state.last_connected
     if reached and (last_connected is None or at > last_connected):
         last_connected = at
@@ -651,7 +669,7 @@ def _apply_progress(
         destinations=destinations,
         day_buckets=days,
         last_day_heartbeats=counted,
-        window_start=days[0].day if days else 0,
+        window_start=window_start,
         recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
         clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
