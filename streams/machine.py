@@ -338,13 +338,14 @@ def _apply_heartbeat(
     buckets, counted = state.day_buckets, state.last_day_heartbeats
     window_start = state.window_start
     if previous_at is None:
-        same_day = False
+        previous_day = -1
     elif at is previous_at:
-        same_day = True
+        previous_day = day
+    elif previous_at.tzinfo is UTC:
+        previous_day = previous_at.toordinal() - _EPOCH_ORDINAL
     else:
-        utc = previous_at.tzinfo is UTC
-        same_day = day == (previous_at.toordinal() - _EPOCH_ORDINAL if utc else _day(previous_at))
-    if same_day:
+        previous_day = _day(previous_at)
+    if day == previous_day:
         # Another heartbeat on the newest heartbeat's day: the common case.
         if day >= oldest:
             counted += 1
@@ -356,7 +357,6 @@ def _apply_heartbeat(
         # The first heartbeat of a later day: the heartbeats counted so far go into
         # their day's bucket, and this day gets a bucket for its other activity.
         if day >= oldest and window_start >= oldest:
-            previous_day = None if previous_at is None else _day(previous_at)
             last = buckets[-1] if buckets else None
             if last is not None and last.day == previous_day:
                 # The newest bucket is the previous heartbeat's day: the common case.
@@ -366,7 +366,9 @@ def _apply_heartbeat(
                     fresh_bucket(day),
                 )
             else:
-                buckets = _next_heartbeat_day(buckets, previous_day, counted, shared_day(day))
+                buckets = _next_heartbeat_day(
+                    buckets, None if previous_at is None else previous_day, counted, day
+                )
             counted = 1
         else:
             # Days roll off (or this one is already out of the window).
@@ -417,7 +419,7 @@ def _next_heartbeat_day(
             day = -1
         kept.append(bucket)
     if counted and previous_day is not None:
-        kept.append(DayBucket(previous_day, counted))
+        kept.append(DayBucket(shared_day(previous_day), counted))
     if day >= 0:
         kept.append(fresh_bucket(day))
     if len(kept) > len(buckets):
@@ -453,7 +455,7 @@ def _born_of_heartbeat(
     """A device first seen by a heartbeat (what folding it into an empty state gives)."""
     report = _heartbeat_report(event)
     reachable = report.reachable
-    day = shared_day(day)
+    window = fresh_window(day) if in_window else ()
     return DeviceState(
         event.device_id,
         event.user_id,
@@ -470,9 +472,10 @@ def _born_of_heartbeat(
         ),
         # The heartbeat is counted in `last_day_heartbeats`; the bucket is for the
         # day's other activity.
-        day_buckets=fresh_window(day) if in_window else (),
+        day_buckets=window,
         last_day_heartbeats=1 if in_window else 0,
-        window_start=day if in_window else 0,
+        # The shared int of the day (the window's).
+        window_start=window[0].day if in_window else 0,
         clamped_events=1 if clamped else 0,
         last_clamped_at=now if clamped else None,
         recent=key,

@@ -367,9 +367,16 @@ def fresh_window(day: int) -> tuple[DayBucket]:
     return window
 
 
+_fresh_buckets: dict[int, DayBucket] = {}
+
+
 def fresh_bucket(day: int) -> DayBucket:
     """`day`'s empty bucket (the shared object)."""
-    return fresh_window(day)[0]
+    bucket = _fresh_buckets.get(day)
+    if bucket is None:
+        bucket = fresh_window(day)[0]
+        _fresh_buckets[bucket.day] = bucket
+    return bucket
 
 
 def split_last_day(state: DeviceState) -> DeviceState:
