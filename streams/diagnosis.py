@@ -281,7 +281,7 @@ def _transfer_causes(
 def _backup_causes(
     state: DeviceState, dest: DestinationState, now: datetime, policy: Policy, hints: Hints
 ) -> Iterator[Cause]:
-    last_contact = dest.last_connected
+    last_contact = state.last_connected_to(dest)
     silence = now - backup_reference(dest)
     # Out of reach for most of the time no data arrived: the connection is the cause
     # (data often stops a little before the device goes dark).

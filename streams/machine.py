@@ -100,10 +100,6 @@ _bucket_day = attrgetter("day")
 _destination_key = attrgetter("destination_id")
 
 
-def _later(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b > a else a
-
-
 def _add_to_window(
     days: tuple[DayBucket, ...],
     at: datetime,
@@ -277,33 +273,27 @@ def _apply_heartbeat(
     reachable = event.reachable_destinations
     if state is None:
         return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
-    last_connected, destinations = state.last_connected, state.destinations
+    last_connected, destinations, reached = (
+        state.last_connected,
+        state.destinations,
+        state.reached,
+    )
     if reachable:
-        if last_connected is None or at > last_connected:
-            last_connected = at
         if (
-            len(destinations) == 1
+            len(reached) == 1
             and len(reachable) == 1
-            and destinations[0].destination_id == reachable[0]
+            and reached[0] == reachable[0]
+            and last_connected is not None
+            and at >= last_connected
         ):
-            # The common case: the one destination the device has, reached again.
-            # A destination's first_seen is never later than its last_connected, so
-            # only an event older than that can move it: the common, newer event skips
-            # the comparison.
-            dest = destinations[0]
-            reached_at = dest.last_connected
-            if reached_at is None:
-                destinations = (
-                    replace(dest, last_connected=at)
-                    if dest.first_seen <= at
-                    else replace(dest, last_connected=at, first_seen=at),
-                )
-            elif at > reached_at:
-                destinations = (replace(dest, last_connected=at),)
-            elif at < reached_at and dest.first_seen > at:
-                destinations = (replace(dest, first_seen=at),)
+            # The common case: the destination of the device's newest connection,
+            # reached again, later (or at once). Its last contact is the device's (see
+            # `DeviceState.reached`), and its first_seen is before that.
+            last_connected = at
         else:
-            destinations = _touch_destinations(destinations, reachable, at)
+            destinations, reached, last_connected = _reach(
+                destinations, reached, last_connected, reachable, at
+            )
     report = state.heartbeat
     heartbeat_at, heartbeat_fp = state.last_heartbeat, state.heartbeat_fp
     user_id, org_id = state.user_id, state.org_id
@@ -396,12 +386,12 @@ def _apply_heartbeat(
         clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
         last_clamped_at=now if clamped else state.last_clamped_at,
     )
-    if window_start == state.window_start:
+    if window_start == state.window_start and reached is state.reached:
         return updated
-    # A day rolled off, or the first bucket: a second copy, rather than a fifteenth
-    # keyword above. Python passes a call of more than 14 keywords a dict it builds
-    # (CALL_FUNCTION_EX), which took a copy from ~0.15 to ~0.7 µs.
-    return replace(updated, window_start=window_start)
+    # A day rolled off, the first bucket, or other destinations reached: a second copy,
+    # rather than more keywords above. Python passes a call of more than 14 keywords a
+    # dict it builds (CALL_FUNCTION_EX), which took a copy from ~0.15 to ~0.7 µs.
+    return replace(updated, window_start=window_start, reached=reached)
 
 
 def _next_heartbeat_day(
@@ -455,7 +445,8 @@ def _born_of_heartbeat(
     """A device first seen by a heartbeat (what folding it into an empty state gives)."""
     report = _heartbeat_report(event)
     reachable = report.reachable
-    window = fresh_window(day) if in_window else ()
+    reached = reachable if len(reachable) < 2 else shared_ids(sorted(set(reachable)))
+    window: tuple[DayBucket, ...] = fresh_window(day) if in_window else ()
     return DeviceState(
         event.device_id,
         event.user_id,
@@ -465,11 +456,11 @@ def _born_of_heartbeat(
         at,
         fp,
         at if reachable else None,
-        (DestinationState(reachable[0], at, at),)
-        if len(reachable) == 1
-        else tuple(
-            DestinationState(destination_id, at, at) for destination_id in sorted(set(reachable))
-        ),
+        # Reached by this heartbeat, the device's newest connection: their last contact
+        # is the device's.
+        (DestinationState(reached[0], at),)
+        if len(reached) == 1
+        else tuple(DestinationState(destination_id, at) for destination_id in reached),
         # The heartbeat is counted in `last_day_heartbeats`; the bucket is for the
         # day's other activity.
         day_buckets=window,
@@ -482,45 +473,53 @@ def _born_of_heartbeat(
         changed_at=now,
         # Born under the org's current policy: its first decisions are not a change.
         policy_revision=policy.revision,
+        reached=reached,
     )
 
 
-def _touch_destinations(
-    destinations: tuple[DestinationState, ...], reachable: list[str], at: datetime
-) -> tuple[DestinationState, ...]:
-    if len(reachable) == 1:
-        # The common case: one destination reached, already known.
-        reached = reachable[0]
-        for i, dest in enumerate(destinations):
-            if dest.destination_id == reached:
-                last = dest.last_connected
-                if last is not None and last >= at and dest.first_seen <= at:
-                    return destinations
-                dest = replace(
-                    dest,
-                    last_connected=at if last is None or at > last else last,
-                    first_seen=min(dest.first_seen, at),
-                )
-                return (*destinations[:i], dest, *destinations[i + 1 :])
-    updated = []
-    seen = set()
+def _reach(
+    destinations: tuple[DestinationState, ...],
+    reached: tuple[str, ...],
+    last_connected: datetime | None,
+    destination_ids: list[str] | tuple[str, ...],
+    at: datetime,
+) -> tuple[tuple[DestinationState, ...], tuple[str, ...], datetime]:
+    """(destinations, reached, the device's last_connected) once `destination_ids` are
+    reached at `at`, new ones added.
+
+    The result depends only on each destination's last contact, never on the order the
+    contacts arrived in: the destinations last reached at the device's newest contact are
+    `reached` and write no time of their own; every other one keeps its own.
+    """
+    contact: dict[str, datetime | None] = {}
+    known: dict[str, DestinationState] = {}
     for dest in destinations:
-        if dest.destination_id in reachable:
-            seen.add(dest.destination_id)
-            dest = replace(
-                dest,
-                last_connected=_later(dest.last_connected, at),
-                first_seen=min(dest.first_seen, at),
-            )
+        destination_id = dest.destination_id
+        known[destination_id] = dest
+        contact[destination_id] = (
+            last_connected if destination_id in reached else dest.own_last_connected
+        )
+    for destination_id in destination_ids:
+        dest_or_none = known.get(destination_id)
+        if dest_or_none is None:
+            known[destination_id] = DestinationState(shared(destination_id), first_seen=at)
+            contact[destination_id] = at
+            continue
+        if dest_or_none.first_seen > at:
+            known[destination_id] = replace(dest_or_none, first_seen=at)
+        before = contact[destination_id]
+        if before is None or at > before:
+            contact[destination_id] = at
+    newest = at if last_connected is None or at > last_connected else last_connected
+    now_reached = shared_ids(sorted(i for i, t in contact.items() if t == newest))
+    updated = []
+    for destination_id in sorted(known):
+        dest = known[destination_id]
+        own = None if destination_id in now_reached else contact[destination_id]
+        if dest.own_last_connected != own:
+            dest = replace(dest, own_last_connected=own)
         updated.append(dest)
-    for destination_id in reachable:
-        if destination_id not in seen:
-            seen.add(destination_id)
-            updated.append(
-                DestinationState(shared(destination_id), first_seen=at, last_connected=at)
-            )
-    updated.sort(key=_destination_key)
-    return tuple(updated)
+    return tuple(updated), now_reached, newest
 
 
 def _apply_progress(
@@ -582,9 +581,6 @@ def _apply_progress(
             event.network_throttled,
             event.backup_interval_s,
         )
-    last_connected = dest.last_connected
-    if reached and (last_connected is None or at > last_connected):
-        last_connected = at
     last_activity = dest.last_activity
     if last_activity is None or at > last_activity:
         last_activity = at
@@ -597,7 +593,7 @@ def _apply_progress(
     dest = DestinationState(
         dest.destination_id,
         dest.first_seen if dest.first_seen <= at else at,
-        last_connected,
+        dest.own_last_connected,
         last_activity,
         last_new_data,
         last_completed,
@@ -662,11 +658,27 @@ def _apply_progress(
             # The window rolled: so may the heartbeats of the newest heartbeat's day.
             counted = _counted_since(state, oldest)
         window_start = days[0].day if days else 0
-    last_connected = state.last_connected
-    if reached and (last_connected is None or at > last_connected):
-        last_connected = at
+    last_connected, reached_ids = state.last_connected, state.reached
+    if reached:
+        if last_connected is None and not reached_ids:
+            # The device's first contact with any destination.
+            last_connected, reached_ids = at, shared_ids([destination_id])
+        elif (
+            len(reached_ids) == 1
+            and reached_ids[0] == destination_id
+            and last_connected is not None
+            and at >= last_connected
+        ):
+            # The destination of the device's newest connection, reached again, later
+            # (or at once).
+            last_connected = at
+        else:
+            destinations, reached_ids, last_connected = _reach(
+                destinations, reached_ids, last_connected, (destination_id,), at
+            )
     return replace(
         state,
+        reached=reached_ids,
         first_seen=state.first_seen if state.first_seen <= at else at,
         last_connected=last_connected,
         destinations=destinations,

@@ -34,6 +34,7 @@ __all__ = [
     "shared_ids",
     "split_last_day",
     "unpack_fingerprints",
+    "with_reached",
 ]
 
 
@@ -81,7 +82,11 @@ class DestinationState(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
     destination_id: str
     first_seen: datetime
-    last_connected: datetime | None = None
+    # When the destination was last reached, while that is before the device's newest
+    # connection; None while it is one of the destinations of that connection (the
+    # device's `reached`) or was never reached. Read it as
+    # `DeviceState.last_connected_to(dest)`.
+    own_last_connected: datetime | None = None
     # The last progress report of any kind ("Last Activity" in the console).
     last_activity: datetime | None = None
     last_new_data: datetime | None = None
@@ -259,6 +264,12 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # The first day `day_buckets` holds (0 when it holds none): a heartbeat sees from it
     # that no bucket is due to roll off without reading the buckets.
     window_start: int = 0
+    # The destinations last reached at `last_connected` (sorted ids): their last contact
+    # is the device's, not written in each. A heartbeat that reaches the destinations of
+    # the one before, the common case, then moves one time in the device rather than
+    # copying each destination and the tuple of them. (Empty in states written before
+    # this field: each destination's own time is its last contact.)
+    reached: tuple[str, ...] = ()
 
     @property
     def days(self) -> tuple[DayBucket, ...]:
@@ -272,6 +283,12 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     def fingerprints(self) -> tuple[int, ...]:
         """The fingerprints in `recent`, oldest first."""
         return unpack_fingerprints(self.recent)
+
+    def last_connected_to(self, dest: DestinationState) -> datetime | None:
+        """When the device last reached `dest` (None: never)."""
+        if dest.destination_id in self.reached:
+            return self.last_connected
+        return dest.own_last_connected
 
     def destination(self, destination_id: str) -> DestinationState | None:
         for dest in self.destinations:
@@ -404,6 +421,24 @@ def split_last_day(state: DeviceState) -> DeviceState:
     )
 
 
+def with_reached(state: DeviceState) -> DeviceState:
+    """`state` with the destinations last reached at the device's last contact in
+    `reached`, as `apply` keeps them (for states written before that field existed,
+    where each destination holds its own time)."""
+    newest = state.last_connected
+    reached = tuple(d.destination_id for d in state.destinations if d.own_last_connected == newest)
+    return msgspec.structs.replace(
+        state,
+        destinations=tuple(
+            msgspec.structs.replace(d, own_last_connected=None)
+            if d.destination_id in reached
+            else d
+            for d in state.destinations
+        ),
+        reached=shared_ids(list(reached)),
+    )
+
+
 # Identifiers and labels that many devices share (org and destination ids, OS names,
 # app versions) are kept as one object each: a device's state then points at a string
 # that is already in the CPU cache, and a comparison with it is an identity check.
@@ -468,5 +503,9 @@ def decode_state(data: bytes) -> DeviceState:
     if state.window_start == 0 and state.day_buckets:
         # Written before `last_day_heartbeats` and `window_start` existed (in the first
         # or the second layout): every heartbeat is in the buckets.
-        return split_last_day(state)
+        state = split_last_day(state)
+    if not state.reached and state.last_connected is not None:
+        # Written before `reached` existed: some destination was reached at the
+        # device's last contact.
+        state = with_reached(state)
     return state

@@ -157,7 +157,7 @@ def device_status(
             destination_id=d.destination_id,
             backup_state=d.backup.level,
             completion_state=d.completion.level,
-            last_connected=d.last_connected,
+            last_connected=state.last_connected_to(d),
             last_activity=d.last_activity,
             last_new_data=d.last_new_data,
             last_completed_backup=d.last_completed,

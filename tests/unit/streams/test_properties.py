@@ -24,7 +24,9 @@ destinations = st.sampled_from(["cloud", "nas"])
 def heartbeats(draw: Any) -> Any:
     return heartbeat(
         draw(offsets),
-        reachable_destinations=draw(st.sampled_from([[], ["cloud"], ["cloud", "nas"]])),
+        reachable_destinations=draw(
+            st.sampled_from([[], ["cloud"], ["nas"], ["cloud", "nas"], ["nas", "cloud", "nas"]])
+        ),
         backup_paused=draw(st.booleans()),
         service_state=draw(st.sampled_from(["running", "running", "stopping"])),
         hostname=draw(st.sampled_from(["a", "b"])),

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from streams import decode_state, encode_state
+from streams import DeviceState, decode_state, encode_state
 from streams.state_v1 import _DeviceStateV1, _HeartbeatReportV1
 from tests.unit.factories import DAY, SECOND, T0, command, heartbeat, progress, run
 
@@ -19,6 +19,11 @@ def _in_old_layout(state):  # type: ignore[no-untyped-def]
         state.last_heartbeat, state.heartbeat_fp, *msgspec.structs.astuple(hb)
     )
     fields["recent"] = state.fingerprints
+    # Before `reached`, each destination held its own last contact.
+    fields["destinations"] = tuple(
+        msgspec.structs.replace(d, own_last_connected=state.last_connected_to(d))
+        for d in state.destinations
+    )
     return msgspec.msgpack.encode(_DeviceStateV1(**fields))
 
 
@@ -85,3 +90,24 @@ def test_a_state_in_the_second_layout_counts_on_where_it_stopped() -> None:
         (20759, 1),
     ]
     assert from_old == from_scratch
+
+
+def test_a_state_written_before_reached_existed_decodes_to_the_same_state() -> None:
+    state, _ = run(
+        [
+            heartbeat(T0 - DAY, reachable_destinations=["cloud", "nas"]),
+            progress(T0 - DAY / 2, destination="nas", percent=60.0, session_state="sending"),
+            heartbeat(T0 - DAY / 4, reachable_destinations=["cloud"]),
+        ],
+        now=T0,
+    )
+    assert state.reached == ("cloud",)
+    # That layout ended before `reached`, and each destination held its own last contact.
+    fields = list(msgspec.structs.astuple(state))
+    assert fields[-1] == state.reached
+    fields[DeviceState.__struct_fields__.index("destinations")] = tuple(
+        msgspec.structs.replace(d, own_last_connected=state.last_connected_to(d))
+        for d in state.destinations
+    )
+    old = msgspec.msgpack.encode(fields[:-1])
+    assert decode_state(old) == state
