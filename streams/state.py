@@ -384,16 +384,10 @@ def fresh_window(day: int) -> tuple[DayBucket]:
     return window
 
 
-_fresh_buckets: dict[int, DayBucket] = {}
-
-
 def fresh_bucket(day: int) -> DayBucket:
     """`day`'s empty bucket (the shared object)."""
-    bucket = _fresh_buckets.get(day)
-    if bucket is None:
-        bucket = fresh_window(day)[0]
-        _fresh_buckets[bucket.day] = bucket
-    return bucket
+    # One lookup, not a call of `fresh_window`: a heartbeat on a later day takes this.
+    return (_fresh_windows.get(day) or fresh_window(day))[0]
 
 
 def split_last_day(state: DeviceState) -> DeviceState:
