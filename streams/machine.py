@@ -356,9 +356,7 @@ def _apply_heartbeat(
                     fresh_bucket(day),
                 )
             else:
-                buckets = _next_heartbeat_day(
-                    buckets, None if previous_at is None else previous_day, counted, day
-                )
+                buckets = _next_heartbeat_day(buckets, previous_day, counted, day)
             counted = 1
         else:
             # Days roll off (or this one is already out of the window).
@@ -395,11 +393,11 @@ def _apply_heartbeat(
 
 
 def _next_heartbeat_day(
-    buckets: tuple[DayBucket, ...], previous_day: int | None, counted: int, day: int
+    buckets: tuple[DayBucket, ...], previous_day: int, counted: int, day: int
 ) -> tuple[DayBucket, ...]:
     """The buckets once the newest heartbeat moves on to a later `day`, none of them
-    rolling off: the `counted` heartbeats of `previous_day` go into its bucket, and `day`
-    has a bucket (its heartbeats are counted apart)."""
+    rolling off: the `counted` heartbeats of `previous_day` (-1: no heartbeat before) go
+    into its bucket, and `day` has a bucket (its heartbeats are counted apart)."""
     kept: list[DayBucket] = []
     for bucket in buckets:
         if bucket.day == previous_day:
@@ -408,7 +406,7 @@ def _next_heartbeat_day(
         elif bucket.day == day:
             day = -1
         kept.append(bucket)
-    if counted and previous_day is not None:
+    if counted and previous_day >= 0:
         kept.append(DayBucket(shared_day(previous_day), counted))
     if day >= 0:
         kept.append(fresh_bucket(day))
