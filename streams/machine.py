@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 import msgspec
-from msgspec.structs import replace
+from msgspec.structs import astuple, replace
 from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
@@ -236,6 +236,11 @@ def apply(
     # `in`: `bytes.__contains__` first tries its argument as an int and formats and
     # discards a TypeError for every bytes argument, which doubled the check's cost.
     if state is not None:
+        # Every field of the state, loaded at once before any is used. At fleet scale
+        # each points at memory the CPU has not seen since the device's last event;
+        # loads issued together wait for memory together, where the reads below would
+        # wait one after another (about 3 % of an event's cost in `bench.core`).
+        astuple(state)
         found = state.recent.find(key)
         if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
             return state, []
