@@ -36,8 +36,6 @@ from streams.state import (
     ProgressReport,
     Slot,
     day_number,
-    fresh_bucket,
-    fresh_window,
     shared,
     shared_day,
     shared_ids,
@@ -104,7 +102,6 @@ def _add_to_window(
     days: tuple[DayBucket, ...],
     at: datetime,
     now: datetime,
-    heartbeats: int = 0,
     bytes_sent: int = 0,
     completions: int = 0,
     locked: int = 0,
@@ -124,7 +121,7 @@ def _add_to_window(
         if bucket.day == day:
             bucket = DayBucket(
                 day,
-                bucket.heartbeats + heartbeats,
+                bucket.heartbeats,
                 bucket.bytes_sent + bytes_sent,
                 bucket.completions + completions,
                 bucket.locked + locked,
@@ -138,7 +135,7 @@ def _add_to_window(
         kept.append(
             DayBucket(
                 day,
-                heartbeats,
+                0,
                 bytes_sent,
                 completions,
                 locked,
@@ -151,15 +148,24 @@ def _add_to_window(
     return tuple(kept)
 
 
-def _rolled(state: DeviceState, now: datetime) -> tuple[tuple[DayBucket, ...], int, int]:
-    """The state's (day_buckets, last_day_heartbeats, window_start) without the days
-    before the window."""
+# A device's daily window as stored: (day_buckets, last_day_heartbeats,
+# earlier_heartbeats, window_start).
+_Window = tuple[tuple[DayBucket, ...], int, tuple[int, ...], int]
+
+
+def _rolled(state: DeviceState, now: datetime) -> _Window:
+    """The state's window without the days before it."""
     oldest = _day(now) - WINDOW_DAYS + 1
-    buckets = state.day_buckets
-    if not buckets or buckets[0].day >= oldest:
-        return buckets, state.last_day_heartbeats, state.window_start
+    buckets, counted = state.day_buckets, state.last_day_heartbeats
+    earlier, window_start = state.earlier_heartbeats, state.window_start
+    if window_start >= oldest or not window_start:
+        return buckets, counted, earlier, window_start
     buckets = tuple(b for b in buckets if b.day >= oldest)
-    return buckets, _counted_since(state, oldest), buckets[0].day if buckets else 0
+    counted = _counted_since(state, oldest)
+    earlier = _earlier_since(earlier, oldest)
+    last_heartbeat = state.last_heartbeat
+    newest_day = _day(last_heartbeat) if last_heartbeat is not None else -1
+    return buckets, counted, earlier, _window_start(buckets, earlier, newest_day, counted)
 
 
 def _counted_since(state: DeviceState, oldest: int) -> int:
@@ -328,10 +334,11 @@ def _apply_heartbeat(
             user_id = event.user_id
         if event.org_id != org_id:
             org_id = shared(event.org_id)
-    # Heartbeats are counted per UTC day; those of the newest heartbeat's day are in
-    # `last_day_heartbeats`, not in its bucket (see `DeviceState.last_day_heartbeats`).
+    # Heartbeats are counted per UTC day apart from the buckets: those of the newest
+    # heartbeat's day in `last_day_heartbeats`, those of earlier days in
+    # `earlier_heartbeats` (see `DeviceState.earlier_heartbeats`).
     buckets, counted = state.day_buckets, state.last_day_heartbeats
-    window_start = state.window_start
+    earlier, window_start = state.earlier_heartbeats, state.window_start
     if previous_at is None:
         previous_day = -1
     elif at is previous_at:
@@ -340,38 +347,20 @@ def _apply_heartbeat(
         previous_day = previous_at.toordinal() - _EPOCH_ORDINAL
     else:
         previous_day = _day(previous_at)
-    if day == previous_day:
-        # Another heartbeat on the newest heartbeat's day: the common case.
-        if day >= oldest:
-            counted += 1
-            if window_start < oldest:
-                # A day has rolled off since the buckets were written (not this one).
-                buckets = tuple(b for b in buckets if b.day >= oldest)
-                window_start = buckets[0].day if buckets else 0
-    elif newest:
-        # The first heartbeat of a later day: the heartbeats counted so far go into
-        # their day's bucket, and this day gets a bucket for its other activity.
-        if day >= oldest and window_start >= oldest:
-            last = buckets[-1] if buckets else None
-            if last is not None and last.day == previous_day:
-                # The newest bucket is the previous heartbeat's day: the common case.
-                buckets = (
-                    *buckets[:-1],
-                    replace(last, heartbeats=last.heartbeats + counted) if counted else last,
-                    fresh_bucket(day),
-                )
-            else:
-                buckets = _next_heartbeat_day(buckets, previous_day, counted, day)
-            counted = 1
-        else:
-            # Days roll off (or this one is already out of the window).
-            buckets = _add_to_window(state.days, at, now)
-            counted = 1 if day >= oldest else 0
-        window_start = buckets[0].day if buckets else 0
+    if counted and day == previous_day and window_start >= oldest:
+        # Another heartbeat on the newest heartbeat's day, nothing to roll off: the
+        # common case.
+        counted += 1
+    elif counted and day > previous_day and window_start >= oldest:
+        # The first heartbeat of a later day, nothing to roll off: the count so far
+        # joins the earlier days'. (The window still starts where it did: on or before
+        # the previous day.)
+        earlier = (*earlier, shared_day(previous_day), counted)
+        counted = 1
     else:
-        # A late heartbeat of an earlier day is counted in that day's bucket.
-        buckets = _add_to_window(buckets, at, now, 1)
-        window_start = buckets[0].day if buckets else 0
+        buckets, earlier, counted, window_start = _count_heartbeat(
+            buckets, earlier, counted, previous_day, day, oldest
+        )
     updated = replace(
         state,
         user_id=user_id,
@@ -384,40 +373,87 @@ def _apply_heartbeat(
         destinations=destinations,
         day_buckets=buckets,
         last_day_heartbeats=counted,
+        earlier_heartbeats=earlier,
         recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
+    )
+    if window_start == state.window_start and reached is state.reached and not clamped:
+        return updated
+    # A day rolled off, the first bucket, other destinations reached, or a clamped
+    # time: a second copy, rather than more keywords above. Python passes a call of
+    # more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which took a copy from
+    # ~0.15 to ~0.7 µs.
+    return replace(
+        updated,
+        window_start=window_start,
+        reached=reached,
         clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
         last_clamped_at=now if clamped else state.last_clamped_at,
     )
-    if window_start == state.window_start and reached is state.reached:
-        return updated
-    # A day rolled off, the first bucket, or other destinations reached: a second copy,
-    # rather than more keywords above. Python passes a call of more than 14 keywords a
-    # dict it builds (CALL_FUNCTION_EX), which took a copy from ~0.15 to ~0.7 µs.
-    return replace(updated, window_start=window_start, reached=reached)
 
 
-def _next_heartbeat_day(
-    buckets: tuple[DayBucket, ...], previous_day: int, counted: int, day: int
-) -> tuple[DayBucket, ...]:
-    """The buckets once the newest heartbeat moves on to a later `day`, none of them
-    rolling off: the `counted` heartbeats of `previous_day` (-1: no heartbeat before) go
-    into its bucket, and `day` has a bucket (its heartbeats are counted apart)."""
-    kept: list[DayBucket] = []
-    for bucket in buckets:
-        if bucket.day == previous_day:
-            bucket = replace(bucket, heartbeats=bucket.heartbeats + counted)
-            counted = 0
-        elif bucket.day == day:
-            day = -1
-        kept.append(bucket)
-    if counted and previous_day >= 0:
-        kept.append(DayBucket(shared_day(previous_day), counted))
-    if day >= 0:
-        kept.append(fresh_bucket(day))
-    if len(kept) > len(buckets):
-        kept.sort(key=_bucket_day)
-    return tuple(kept)
+def _count_heartbeat(
+    buckets: tuple[DayBucket, ...],
+    earlier: tuple[int, ...],
+    counted: int,
+    previous_day: int,
+    day: int,
+    oldest: int,
+) -> tuple[tuple[DayBucket, ...], tuple[int, ...], int, int]:
+    """(day_buckets, earlier_heartbeats, last_day_heartbeats, window_start) once a
+    heartbeat of `day` is counted, the newest heartbeat before it being of
+    `previous_day` (-1: none) and `oldest` the first day of the window: the cases other
+    than the two common ones (days roll off, a device's first heartbeat, a late
+    heartbeat of an earlier day, a day out of the window)."""
+    if buckets and buckets[0].day < oldest:
+        buckets = tuple(b for b in buckets if b.day >= oldest)
+    earlier = _earlier_since(earlier, oldest)
+    if previous_day < oldest:
+        # The newest heartbeat's day has rolled off, and its count with it.
+        counted = 0
+    if day >= oldest:
+        if day == previous_day:
+            counted += 1
+        elif day > previous_day:
+            # The newest heartbeat now: its previous day's count joins the earlier days'.
+            if counted:
+                earlier = (*earlier, shared_day(previous_day), counted)
+            counted = 1
+        else:
+            earlier = _count_earlier(earlier, day)
+    newest_day = day if day > previous_day else previous_day
+    return buckets, earlier, counted, _window_start(buckets, earlier, newest_day, counted)
+
+
+def _window_start(
+    buckets: tuple[DayBucket, ...], earlier: tuple[int, ...], newest_day: int, counted: int
+) -> int:
+    """The first day a window holds anything (buckets or heartbeats counted apart), 0
+    when it holds nothing; `newest_day` is the newest heartbeat's, whose `counted`
+    heartbeats are in `last_day_heartbeats`."""
+    # Earlier heartbeats are of days before the newest heartbeat's.
+    first = earlier[0] if earlier else (newest_day if counted else 0)
+    if buckets and (not first or buckets[0].day < first):
+        return buckets[0].day
+    return first
+
+
+def _count_earlier(earlier: tuple[int, ...], day: int) -> tuple[int, ...]:
+    """`earlier` (day, count pairs, oldest first) with one more heartbeat on `day`."""
+    for i in range(0, len(earlier), 2):
+        if earlier[i] == day:
+            return (*earlier[: i + 1], earlier[i + 1] + 1, *earlier[i + 2 :])
+        if earlier[i] > day:
+            return (*earlier[:i], shared_day(day), 1, *earlier[i:])
+    return (*earlier, shared_day(day), 1)
+
+
+def _earlier_since(earlier: tuple[int, ...], oldest: int) -> tuple[int, ...]:
+    """`earlier` without the days before `oldest`."""
+    for i in range(0, len(earlier), 2):
+        if earlier[i] >= oldest:
+            return earlier[i:] if i else earlier
+    return ()
 
 
 def _heartbeat_report(event: Heartbeat) -> HeartbeatReport:
@@ -449,7 +485,6 @@ def _born_of_heartbeat(
     report = _heartbeat_report(event)
     reachable = report.reachable
     reached = reachable if len(reachable) < 2 else shared_ids(sorted(set(reachable)))
-    window: tuple[DayBucket, ...] = fresh_window(day) if in_window else ()
     return DeviceState(
         event.device_id,
         event.user_id,
@@ -464,12 +499,9 @@ def _born_of_heartbeat(
         (DestinationState(reached[0], at),)
         if len(reached) == 1
         else tuple(DestinationState(destination_id, at) for destination_id in reached),
-        # The heartbeat is counted in `last_day_heartbeats`; the bucket is for the
-        # day's other activity.
-        day_buckets=window,
+        # The heartbeat is counted in `last_day_heartbeats`.
         last_day_heartbeats=1 if in_window else 0,
-        # The shared int of the day (the window's).
-        window_start=window[0].day if in_window else 0,
+        window_start=shared_day(day) if in_window else 0,
         clamped_events=1 if clamped else 0,
         last_clamped_at=now if clamped else None,
         recent=key,
@@ -619,8 +651,7 @@ def _apply_progress(
         errors.vanished,
         errors.changed_during_backup,
     )
-    days = state.day_buckets
-    counted = state.last_day_heartbeats
+    days, counted, earlier = state.day_buckets, state.last_day_heartbeats, state.earlier_heartbeats
     day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
     oldest = bounds[3]
     window_start = state.window_start
@@ -641,26 +672,28 @@ def _apply_progress(
                 b.changed + changed,
             ),
         )
-    elif day > newest_day and day >= oldest and (window_start >= oldest or not days):
-        # The device's first activity of a later day, nothing rolling off (or a window
-        # to start): a bucket at the end. The heartbeats counted apart keep their day,
-        # whose bucket is in the window.
+    elif day > newest_day and day >= oldest and (window_start >= oldest or not window_start):
+        # The device's first report of a later day, nothing rolling off (or a window to
+        # start): a bucket at the end.
         days = (
             *days,
             DayBucket(
                 shared_day(day), 0, bytes_sent, completions, locked, denied, vanished, changed
             ),
         )
-        if window_start == 0:
-            window_start = days[0].day
-    else:
+        if not window_start or day < window_start:
+            window_start = days[-1].day
+    elif day >= oldest:
+        # Days roll off, or a report of an earlier day.
         days = _add_to_window(
-            days, at, now, 0, bytes_sent, completions, locked, denied, vanished, changed
+            days, at, now, bytes_sent, completions, locked, denied, vanished, changed
         )
-        if day >= oldest:
-            # The window rolled: so may the heartbeats of the newest heartbeat's day.
-            counted = _counted_since(state, oldest)
-        window_start = days[0].day if days else 0
+        counted = _counted_since(state, oldest)
+        earlier = _earlier_since(earlier, oldest)
+        last_heartbeat = state.last_heartbeat
+        window_start = _window_start(
+            days, earlier, _day(last_heartbeat) if last_heartbeat is not None else -1, counted
+        )
     last_connected, reached_ids = state.last_connected, state.reached
     if reached:
         if last_connected is None and not reached_ids:
@@ -687,6 +720,7 @@ def _apply_progress(
         destinations=destinations,
         day_buckets=days,
         last_day_heartbeats=counted,
+        earlier_heartbeats=earlier,
         window_start=window_start,
         recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
@@ -908,16 +942,16 @@ def advance(
 
     `reason` overrides the reason the transitions carry (e.g. "policy_changed").
     """
-    days, counted, window_start = _rolled(state, now)
+    window = _rolled(state, now)
     if state.policy_revision != policy.revision:
         reason = reason or "policy_changed"
         state = replace(state, policy_revision=policy.revision)
     if state.deactivated:
-        return _settle(state, days, counted, window_start, state.snoozed_until), []
+        return _settle(state, window, state.snoozed_until), []
     snoozed_until = state.snoozed_until
     if snoozed_until is not None:
         if now < snoozed_until:
-            return _settle(state, days, counted, window_start, snoozed_until), []
+            return _settle(state, window, snoozed_until), []
         snoozed_until = None
         reason = reason or "snooze_ended"
     decider = _Decider(state, now, policy, reason)
@@ -946,6 +980,7 @@ def advance(
             dest_changed = True
         destinations.append(dest)
     transitions = decider.transitions
+    days, counted, earlier, window_start = window
     if not transitions and days is state.day_buckets and state.changed_at is None:
         if snoozed_until == state.snoozed_until:
             return state, []
@@ -955,6 +990,7 @@ def advance(
         destinations=tuple(destinations) if dest_changed else state.destinations,
         day_buckets=days,
         last_day_heartbeats=counted,
+        earlier_heartbeats=earlier,
         window_start=window_start,
         snoozed_until=snoozed_until,
         changed_at=None,
@@ -962,13 +998,8 @@ def advance(
     ), transitions
 
 
-def _settle(
-    state: DeviceState,
-    days: tuple[DayBucket, ...],
-    counted: int,
-    window_start: int,
-    snoozed_until: datetime | None,
-) -> DeviceState:
+def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None) -> DeviceState:
+    days, counted, earlier, window_start = window
     if (
         days is state.day_buckets
         and state.changed_at is None
@@ -979,6 +1010,7 @@ def _settle(
         state,
         day_buckets=days,
         last_day_heartbeats=counted,
+        earlier_heartbeats=earlier,
         window_start=window_start,
         changed_at=None,
         snoozed_until=snoozed_until,

@@ -32,7 +32,7 @@ __all__ = [
     "shared",
     "shared_day",
     "shared_ids",
-    "split_last_day",
+    "split_heartbeats",
     "unpack_fingerprints",
     "with_reached",
 ]
@@ -236,8 +236,9 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # of order end in the state their issue order gives.
     activation_changed_at: datetime | None = None
     snooze_changed_at: datetime | None = None
-    # The daily window as stored; read it as `days`, which adds the heartbeats counted
-    # in `last_day_heartbeats`.
+    # The daily window as stored: the days with progress reports. Read it as `days`,
+    # which adds the heartbeats, counted apart (`last_day_heartbeats`,
+    # `earlier_heartbeats`).
     day_buckets: tuple[DayBucket, ...] = ()
     # Events whose device time ran ahead of the clock by more than the allowed skew.
     clamped_events: int = 0
@@ -255,14 +256,15 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # The policy revision of the last decision (see `Policy.revision`).
     policy_revision: str = ""
     parked: tuple[Parked, ...] = ()
-    # The heartbeats of the UTC day of `last_heartbeat`, which are not in that day's
-    # bucket. Nearly every heartbeat falls on the same day as the newest one before it;
-    # counting it here changes a small int in the state, where counting it in the bucket
+    # The heartbeats of the UTC day of `last_heartbeat` (0 once that day has left the
+    # window). Nearly every heartbeat falls on the same day as the newest one before it;
+    # counting it here changes a small int in the state, where counting it in a bucket
     # copied the bucket and the tuple of buckets and freed the old ones: at fleet scale,
     # where each of those objects is a cache miss, that was ~6 % of an event's cost.
     last_day_heartbeats: int = 0
-    # The first day `day_buckets` holds (0 when it holds none): a heartbeat sees from it
-    # that no bucket is due to roll off without reading the buckets.
+    # The first day the window holds anything, buckets or heartbeats (0 when it holds
+    # nothing): an event sees from it that nothing is due to roll off without reading
+    # the buckets.
     window_start: int = 0
     # The destinations last reached at `last_connected` (sorted ids): their last contact
     # is the device's, not written in each. A heartbeat that reaches the destinations of
@@ -270,14 +272,24 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # copying each destination and the tuple of them. (Empty in states written before
     # this field: each destination's own time is its last contact.)
     reached: tuple[str, ...] = ()
+    # The heartbeats of the days before `last_heartbeat`'s, as (day, count) pairs laid
+    # flat, oldest day first. Counted here, a device's first heartbeat of a day appends
+    # two ints where counting it in a bucket read, copied and freed the bucket and the
+    # tuple of buckets (~4 % of an event's cost in `bench.core`). (States written before
+    # this field hold them in the buckets, one bucket for each day with a heartbeat.)
+    earlier_heartbeats: tuple[int, ...] = ()
 
     @property
     def days(self) -> tuple[DayBucket, ...]:
         """The daily window, oldest day first (the last fourteen UTC days with activity)."""
+        days = self.day_buckets
+        earlier = self.earlier_heartbeats
+        for i in range(0, len(earlier), 2):
+            days = _with_heartbeats(days, earlier[i], earlier[i + 1])
         counted = self.last_day_heartbeats
-        if not counted or self.last_heartbeat is None:
-            return self.day_buckets
-        return _with_heartbeats(self.day_buckets, day_number(self.last_heartbeat), counted)
+        if counted and self.last_heartbeat is not None:
+            days = _with_heartbeats(days, day_number(self.last_heartbeat), counted)
+        return days
 
     @property
     def fingerprints(self) -> tuple[int, ...]:
@@ -368,51 +380,41 @@ def shared_day(day: int) -> int:
     return _day_numbers.setdefault(day, day)
 
 
-# The bucket a day starts with (nothing counted yet in it) and the window holding only
-# that bucket, one object each per day, shared by every device: a device's first event
-# of a day, and a new device, then allocate neither (at fleet scale each new object is
-# memory the CPU has not seen). Bounded like `_day_numbers`.
-_fresh_windows: dict[int, tuple[DayBucket]] = {}
-
-
-def fresh_window(day: int) -> tuple[DayBucket]:
-    """The window holding only `day`'s empty bucket (the shared tuple)."""
-    window = _fresh_windows.get(day)
-    if window is None:
-        day = shared_day(day)
-        window = _fresh_windows[day] = (DayBucket(day),)
-    return window
-
-
-def fresh_bucket(day: int) -> DayBucket:
-    """`day`'s empty bucket (the shared object)."""
-    # One lookup, not a call of `fresh_window`: a heartbeat on a later day takes this.
-    return (_fresh_windows.get(day) or fresh_window(day))[0]
-
-
-def split_last_day(state: DeviceState) -> DeviceState:
-    """`state` with the heartbeats of its newest heartbeat's day moved from that day's
-    bucket into `last_day_heartbeats`, as `apply` keeps them (for states written before
-    that field existed, whose buckets hold every heartbeat)."""
-    buckets = state.days
-    counted = 0
-    if state.last_heartbeat is not None:
-        day = day_number(state.last_heartbeat)
-        for i, bucket in enumerate(buckets):
-            if bucket.day == day:
+def split_heartbeats(state: DeviceState) -> DeviceState:
+    """`state` with the heartbeats its buckets hold moved out of them, as `apply` keeps
+    them: the newest heartbeat's day into `last_day_heartbeats`, earlier days into
+    `earlier_heartbeats` (for states written before those fields existed). A bucket
+    left with nothing in it but held heartbeats is dropped: `apply` keeps buckets for
+    the days with progress reports."""
+    newest = day_number(state.last_heartbeat) if state.last_heartbeat is not None else -1
+    counted = state.last_day_heartbeats
+    earlier: list[int] = []
+    buckets = []
+    for bucket in state.days:
+        if bucket.heartbeats or bucket.day == newest:
+            if bucket.day == newest:
                 counted = bucket.heartbeats
-                buckets = (
-                    *buckets[:i],
-                    msgspec.structs.replace(bucket, heartbeats=0),
-                    *buckets[i + 1 :],
-                )
-                break
+            else:
+                earlier += (shared_day(bucket.day), bucket.heartbeats)
+            bucket = msgspec.structs.replace(bucket, heartbeats=0)
+            if bucket == DayBucket(bucket.day):
+                continue
+        buckets.append(bucket)
+    days = [b.day for b in buckets] + earlier[:1] + ([newest] if counted else [])
     return msgspec.structs.replace(
         state,
-        day_buckets=buckets,
+        day_buckets=tuple(buckets),
         last_day_heartbeats=counted,
-        window_start=buckets[0].day if buckets else 0,
+        earlier_heartbeats=tuple(earlier),
+        window_start=shared_day(min(days)) if days else 0,
     )
+
+
+def _heartbeats_in_buckets(buckets: tuple[DayBucket, ...]) -> bool:
+    for bucket in buckets:
+        if bucket.heartbeats:
+            return True
+    return False
 
 
 def with_reached(state: DeviceState) -> DeviceState:
@@ -494,10 +496,13 @@ def decode_state(data: bytes) -> DeviceState:
             state = decode_v1(data)
         except msgspec.MsgspecError:
             raise err from None
-    if state.window_start == 0 and state.day_buckets:
-        # Written before `last_day_heartbeats` and `window_start` existed (in the first
-        # or the second layout): every heartbeat is in the buckets.
-        state = split_last_day(state)
+    if (state.window_start == 0 and state.day_buckets) or (
+        not state.earlier_heartbeats and _heartbeats_in_buckets(state.day_buckets)
+    ):
+        # Written before `earlier_heartbeats` existed: the buckets hold the heartbeats of
+        # the days before the newest heartbeat's (and, before `last_day_heartbeats` and
+        # `window_start`, that day's too).
+        state = split_heartbeats(state)
     if not state.reached and state.last_connected is not None:
         # Written before `reached` existed: some destination was reached at the
         # device's last contact.

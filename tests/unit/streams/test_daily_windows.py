@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streams import DEFAULT_POLICY, advance, apply
 from streams.machine import WINDOW_DAYS
+from streams.state import day_number
 from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 
 
@@ -84,3 +90,61 @@ def test_the_heartbeats_of_the_newest_day_roll_off_with_their_day() -> None:
     assert state.days == ()
     state, _ = run([heartbeat(T0 + WINDOW_DAYS * DAY)], now=T0 + WINDOW_DAYS * DAY, state=state)
     assert [b.heartbeats for b in state.days] == [1]
+
+
+HOUR = DAY / 24
+
+
+@settings(max_examples=300)
+@given(
+    hours=st.lists(st.integers(min_value=-18 * 24, max_value=24), min_size=1, max_size=24),
+    progress_hours=st.lists(st.integers(min_value=-18 * 24, max_value=24), max_size=4),
+    data=st.data(),
+)
+def test_each_days_heartbeats_are_counted_in_any_order(
+    hours: list[int], progress_hours: list[int], data: st.DataObject
+) -> None:
+    now = T0 + DAY
+    # Distinct heartbeats (a hostname each), so that none is a duplicate of another.
+    beats = [heartbeat(T0 + h * HOUR, hostname=f"host-{i}") for i, h in enumerate(hours)]
+    reports = [progress(T0 + h * HOUR, bytes_sent=100) for h in progress_hours]
+    events = data.draw(st.permutations(beats + reports))
+    state, _ = run(events, now=now)
+    oldest = day_number(now) - WINDOW_DAYS + 1
+    expected = Counter(
+        day_number(b.event_time) for b in beats if day_number(b.event_time) >= oldest
+    )
+    assert {d.day: d.heartbeats for d in state.days if d.heartbeats} == expected
+    # Every day with activity in the window has one bucket, in order.
+    active = set(expected) | {
+        day_number(r.event_time) for r in reports if day_number(r.event_time) >= oldest
+    }
+    assert [d.day for d in state.days] == sorted(active)
+
+
+@settings(max_examples=300)
+@given(
+    hours=st.lists(st.integers(min_value=0, max_value=30 * 24), min_size=1, max_size=24),
+    progress_hours=st.lists(st.integers(min_value=0, max_value=30 * 24), max_size=4),
+    data=st.data(),
+)
+def test_each_days_heartbeats_are_counted_while_the_clock_moves(
+    hours: list[int], progress_hours: list[int], data: st.DataObject
+) -> None:
+    # Each event is folded in at a clock that never goes back and is at least its own
+    # time, so days roll off while events, late ones among them, come in.
+    beats = [heartbeat(T0 + h * HOUR, hostname=f"host-{i}") for i, h in enumerate(hours)]
+    reports = [progress(T0 + h * HOUR, bytes_sent=100) for h in progress_hours]
+    events = data.draw(st.permutations(beats + reports))
+    state = None
+    now = T0
+    for event in events:
+        now = max(now, event.event_time + data.draw(st.sampled_from([0, 1, 36])) * HOUR)
+        state, _ = apply(state, event, now, DEFAULT_POLICY)
+    assert state is not None
+    state, _ = advance(state, now, DEFAULT_POLICY)
+    oldest = day_number(now) - WINDOW_DAYS + 1
+    expected = Counter(
+        day_number(b.event_time) for b in beats if day_number(b.event_time) >= oldest
+    )
+    assert {d.day: d.heartbeats for d in state.days if d.heartbeats} == expected

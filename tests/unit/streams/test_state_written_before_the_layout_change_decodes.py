@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from streams import DeviceState, decode_state, encode_state
+from streams.state import day_number
 from streams.state_v1 import _DeviceStateV1, _HeartbeatReportV1
 from tests.unit.factories import DAY, SECOND, T0, command, heartbeat, progress, run
 
@@ -92,6 +93,42 @@ def test_a_state_in_the_second_layout_counts_on_where_it_stopped() -> None:
     assert from_old == from_scratch
 
 
+def _with_earlier_heartbeats_in_buckets(state: DeviceState) -> list[Any]:
+    """The state's fields as written before `earlier_heartbeats` existed (the last
+    field): a bucket for each day with activity, an earlier day's heartbeats in it (and
+    the newest heartbeat's day's in `last_day_heartbeats`)."""
+    assert state.last_heartbeat is not None
+    newest = day_number(state.last_heartbeat)
+    fields = list(msgspec.structs.astuple(state))
+    assert fields[-1] == state.earlier_heartbeats
+    fields[DeviceState.__struct_fields__.index("day_buckets")] = tuple(
+        msgspec.structs.replace(b, heartbeats=0) if b.day == newest else b for b in state.days
+    )
+    return fields[:-1]
+
+
+def test_a_state_written_before_earlier_heartbeats_existed_decodes_to_the_same_state() -> None:
+    history = [
+        heartbeat(T0 - 3 * DAY, reachable_destinations=["cloud"]),
+        heartbeat(T0 - 3 * DAY + SECOND, reachable_destinations=["cloud"]),
+        progress(T0 - 2 * DAY, percent=60.0, session_state="sending", bytes_sent=5000),
+        heartbeat(T0 - DAY, reachable_destinations=["cloud"]),
+        heartbeat(T0 - DAY / 2, reachable_destinations=["cloud"]),
+        heartbeat(T0 - DAY / 4, reachable_destinations=["cloud"]),
+    ]
+    state, _ = run(history, now=T0)
+    assert len(state.earlier_heartbeats) == 4
+    assert [b.bytes_sent for b in state.day_buckets] == [5000]
+    old = decode_state(msgspec.msgpack.encode(_with_earlier_heartbeats_in_buckets(state)))
+    assert old == state
+    assert [(b.day, b.heartbeats, b.bytes_sent) for b in old.days] == [
+        (b.day, b.heartbeats, b.bytes_sent) for b in state.days
+    ]
+    # It counts on where it stopped: a late heartbeat, another day.
+    later = [heartbeat(T0 - 3 * DAY + 2 * SECOND), heartbeat(T0 + DAY)]
+    assert run(later, now=T0 + DAY, state=old)[0] == run(history + later, now=T0 + DAY)[0]
+
+
 def test_a_state_written_before_reached_existed_decodes_to_the_same_state() -> None:
     state, _ = run(
         [
@@ -103,7 +140,7 @@ def test_a_state_written_before_reached_existed_decodes_to_the_same_state() -> N
     )
     assert state.reached == ("cloud",)
     # That layout ended before `reached`, and each destination held its own last contact.
-    fields = list(msgspec.structs.astuple(state))
+    fields = _with_earlier_heartbeats_in_buckets(state)
     assert fields[-1] == state.reached
     fields[DeviceState.__struct_fields__.index("destinations")] = tuple(
         msgspec.structs.replace(d, own_last_connected=state.last_connected_to(d))
