@@ -526,6 +526,25 @@ def _reach(
     contacts arrived in: the destinations last reached at the device's newest contact are
     `reached` and write no time of their own; every other one keeps its own.
     """
+    if len(destination_ids) == 1 and last_connected is not None and at > last_connected:
+        # One known destination reached after every contact before, the common case of
+        # a device that alternates between two destinations: it alone is reached at the
+        # newest contact, and those reached at the one before keep that as their own.
+        destination_id = destination_ids[0]
+        updated: list[DestinationState] = []
+        known_one = False
+        for dest in destinations:
+            if dest.destination_id == destination_id:
+                known_one = True
+                if dest.own_last_connected is not None or dest.first_seen > at:
+                    dest = replace(
+                        dest, own_last_connected=None, first_seen=min(dest.first_seen, at)
+                    )
+            elif dest.destination_id in reached:
+                dest = replace(dest, own_last_connected=last_connected)
+            updated.append(dest)
+        if known_one:
+            return tuple(updated), shared_ids([destination_id]), at
     contact: dict[str, datetime | None] = {}
     known: dict[str, DestinationState] = {}
     for dest in destinations:

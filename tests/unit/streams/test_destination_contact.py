@@ -45,6 +45,21 @@ def _expected_contacts(history: list[Any]) -> dict[str, datetime | None]:
     return contacts
 
 
+def _expected_first_seen(history: list[Any]) -> dict[str, datetime]:
+    """Each destination's first sighting: the earliest event that reached it or
+    reported on it."""
+    first: dict[str, datetime] = {}
+    for event in history:
+        if isinstance(event, Heartbeat):
+            named = event.reachable_destinations
+        else:
+            named = [event.destination_id]
+        for destination_id in named:
+            if destination_id not in first or event.event_time < first[destination_id]:
+                first[destination_id] = event.event_time
+    return first
+
+
 def test_a_destination_reached_again_later_moves_only_the_device_time() -> None:
     state = _fold([heartbeat(T0 - DAY)])
     later, _ = apply(state, heartbeat(T0 - HOUR), T0, DEFAULT_POLICY)
@@ -101,6 +116,19 @@ def test_a_destination_in_progress_reports_but_never_reached_has_no_contact() ->
     assert _contacts(state) == {"cloud": T0 - HOUR, "nas": None}
 
 
+def test_a_destination_reached_before_its_first_report_was_first_seen_then() -> None:
+    state = _fold(
+        [
+            heartbeat(T0 - 5 * HOUR, reachable_destinations=["cloud"]),
+            progress(T0 - HOUR, destination="nas", session_state="idle", bytes_sent=0, percent=5.0),
+            heartbeat(T0 - 3 * HOUR, reachable_destinations=["nas"]),
+        ]
+    )
+    assert state.reached == ("nas",)
+    assert _contacts(state) == {"cloud": T0 - 5 * HOUR, "nas": T0 - 3 * HOUR}
+    assert state.destination("nas").first_seen == T0 - 3 * HOUR  # type: ignore[union-attr]
+
+
 times = st.integers(min_value=-6, max_value=0).map(lambda h: T0 + h * HOUR)
 
 
@@ -135,5 +163,8 @@ def test_each_destination_reads_its_latest_contact_whatever_the_order(
     newest = state.last_connected
     assert state.reached == tuple(
         sorted(i for i, t in _contacts(state).items() if newest is not None and t == newest)
+    )
+    assert {d.destination_id: d.first_seen for d in state.destinations} == (
+        _expected_first_seen(history)
     )
     assert decode_state(encode_state(state)) == state
