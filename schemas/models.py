@@ -79,7 +79,7 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True, gc=False):
     network_limit_kbps: Annotated[int, msgspec.Meta(ge=1)] | None = None
     # Destinations the device can reach right now; empty while it is online to the
     # cloud but cannot reach any destination (communication blocked).
-    reachable_destinations: list[Id] = []
+    reachable_destinations: tuple[Id, ...] = ()
     # What the app saw when a destination connection failed, when it knows:
     # "blocked" (refused or reset by the network), "local_interference" (another
     # application on the device, e.g. a firewall or VPN client, intercepted it).

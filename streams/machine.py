@@ -327,7 +327,7 @@ def _apply_heartbeat(
             and report.cpu_limit_percent == event.cpu_limit_percent
             and report.network_limit_kbps == event.network_limit_kbps
             and report.connect_error == event.connect_error
-            and report.reachable == tuple(reachable)
+            and report.reachable == reachable
         ):
             report = _heartbeat_report(event)
         if event.user_id != user_id:

@@ -454,7 +454,7 @@ def shared(value: str) -> str:
     return value
 
 
-def shared_ids(values: list[str]) -> tuple[str, ...]:
+def shared_ids(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The shared copy of the tuple of `values` (an equal tuple of shared strings)."""
     ids = tuple(values)
     found = _shared_ids.get(ids)

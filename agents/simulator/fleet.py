@@ -600,7 +600,7 @@ class Fleet:
                 10 + b.salt % 16 if fault == "cpu_throttled" else b.cpu_limit_percent
             ),
             network_limit_kbps=256 if fault == "network_throttled" else None,
-            reachable_destinations=reachable,
+            reachable_destinations=tuple(reachable),
             connect_error=error,  # type: ignore[arg-type]
         )
 
