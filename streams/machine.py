@@ -355,7 +355,7 @@ def _apply_heartbeat(
         # The first heartbeat of a later day, nothing to roll off: the count so far
         # joins the earlier days'. (The window still starts where it did: on or before
         # the previous day.)
-        earlier = (*earlier, shared_day(previous_day), counted)
+        earlier = earlier + (shared_day(previous_day), counted)
         counted = 1
     else:
         buckets, earlier, counted, window_start = _count_heartbeat(
@@ -417,7 +417,7 @@ def _count_heartbeat(
         elif day > previous_day:
             # The newest heartbeat now: its previous day's count joins the earlier days'.
             if counted:
-                earlier = (*earlier, shared_day(previous_day), counted)
+                earlier = earlier + (shared_day(previous_day), counted)
             counted = 1
         else:
             earlier = _count_earlier(earlier, day)
@@ -678,8 +678,8 @@ def _apply_progress(
     if day == newest_day and window_start >= oldest:
         # Today's bucket is the newest and nothing has rolled off: the common case.
         b = days[-1]
-        days = (
-            *days[:-1],
+        # Tuples joined rather than unpacked into a new one, which builds a list first.
+        days = days[:-1] + (
             DayBucket(
                 b.day,
                 b.heartbeats,
@@ -694,8 +694,7 @@ def _apply_progress(
     elif day > newest_day and day >= oldest and (window_start >= oldest or not window_start):
         # The device's first report of a later day, nothing rolling off (or a window to
         # start): a bucket at the end.
-        days = (
-            *days,
+        days = days + (
             DayBucket(
                 shared_day(day), 0, bytes_sent, completions, locked, denied, vanished, changed
             ),
