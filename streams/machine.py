@@ -379,8 +379,8 @@ def _apply_heartbeat(
     )
     if window_start == state.window_start and reached is state.reached and not clamped:
         return updated
-    # A day rolled off, the first bucket, other destinations reached, or a clamped
-    # time: a second copy, rather than more keywords above. Python passes a call of
+    # A day rolled off, the window's first day, other destinations reached, or a
+    # clamped time: a second copy, rather than more keywords above. Python passes a call of
     # more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which took a copy from
     # ~0.15 to ~0.7 µs.
     return replace(
@@ -999,7 +999,9 @@ def advance(
         destinations.append(dest)
     transitions = decider.transitions
     days, counted, earlier, window_start = window
-    if not transitions and days is state.day_buckets and state.changed_at is None:
+    # Rolling moves the window's first day, so an unmoved first day is an unrolled window.
+    rolled = window_start != state.window_start
+    if not transitions and not rolled and state.changed_at is None:
         if snoozed_until == state.snoozed_until:
             return state, []
     return replace(
@@ -1019,7 +1021,7 @@ def advance(
 def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None) -> DeviceState:
     days, counted, earlier, window_start = window
     if (
-        days is state.day_buckets
+        window_start == state.window_start
         and state.changed_at is None
         and snoozed_until == state.snoozed_until
     ):

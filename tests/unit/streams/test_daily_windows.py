@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from streams import DEFAULT_POLICY, advance, apply
 from streams.machine import WINDOW_DAYS
 from streams.state import day_number
-from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
+from tests.unit.factories import DAY, T0, command, healthy, heartbeat, progress, run
 
 
 def test_activity_is_counted_in_the_bucket_of_its_day() -> None:
@@ -148,3 +148,14 @@ def test_each_days_heartbeats_are_counted_while_the_clock_moves(
         day_number(b.event_time) for b in beats if day_number(b.event_time) >= oldest
     )
     assert {d.day: d.heartbeats for d in state.days if d.heartbeats} == expected
+
+
+def test_a_window_of_heartbeats_alone_rolls_on_a_decision_that_changes_nothing_else() -> None:
+    # Deactivated: the decision settles the window and decides nothing.
+    state, _ = run(
+        [heartbeat(T0 - DAY), heartbeat(T0), command("deactivate", T0)], now=T0 + DAY / 24
+    )
+    assert [b.heartbeats for b in state.days] == [1, 1]
+    later, _ = advance(state, T0 + (WINDOW_DAYS + 1) * DAY, DEFAULT_POLICY)
+    assert later.days == ()
+    assert later.window_start == 0
