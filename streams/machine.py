@@ -39,6 +39,7 @@ from streams.state import (
     shared,
     shared_day,
     shared_ids,
+    window_start_of,
 )
 from streams.transitions import Transition
 
@@ -160,21 +161,17 @@ def _rolled(state: DeviceState, now: datetime) -> _Window:
     earlier, window_start = state.earlier_heartbeats, state.window_start
     if window_start >= oldest or not window_start:
         return buckets, counted, earlier, window_start
-    buckets = tuple(b for b in buckets if b.day >= oldest)
-    counted = _counted_since(state, oldest)
-    earlier = _earlier_since(earlier, oldest)
+    return _window_since(state, tuple(b for b in buckets if b.day >= oldest), oldest)
+
+
+def _window_since(state: DeviceState, buckets: tuple[DayBucket, ...], oldest: int) -> _Window:
+    """The state's window once `buckets` (already without the days before `oldest`)
+    replace its own: the heartbeats counted apart roll off with their days."""
     last_heartbeat = state.last_heartbeat
     newest_day = _day(last_heartbeat) if last_heartbeat is not None else -1
-    return buckets, counted, earlier, _window_start(buckets, earlier, newest_day, counted)
-
-
-def _counted_since(state: DeviceState, oldest: int) -> int:
-    """`state.last_day_heartbeats`, or 0 when their day is before `oldest` (they roll
-    off with the bucket they belong to)."""
-    counted = state.last_day_heartbeats
-    if counted and state.last_heartbeat is not None and _day(state.last_heartbeat) < oldest:
-        return 0
-    return counted
+    counted = state.last_day_heartbeats if newest_day >= oldest else 0
+    earlier = _earlier_since(state.earlier_heartbeats, oldest)
+    return buckets, counted, earlier, window_start_of(buckets, earlier, newest_day, counted)
 
 
 # What one `now` implies for every event folded in at it: the latest device time
@@ -422,20 +419,7 @@ def _count_heartbeat(
         else:
             earlier = _count_earlier(earlier, day)
     newest_day = day if day > previous_day else previous_day
-    return buckets, earlier, counted, _window_start(buckets, earlier, newest_day, counted)
-
-
-def _window_start(
-    buckets: tuple[DayBucket, ...], earlier: tuple[int, ...], newest_day: int, counted: int
-) -> int:
-    """The first day a window holds anything (buckets or heartbeats counted apart), 0
-    when it holds nothing; `newest_day` is the newest heartbeat's, whose `counted`
-    heartbeats are in `last_day_heartbeats`."""
-    # Earlier heartbeats are of days before the newest heartbeat's.
-    first = earlier[0] if earlier else (newest_day if counted else 0)
-    if buckets and (not first or buckets[0].day < first):
-        return buckets[0].day
-    return first
+    return buckets, earlier, counted, window_start_of(buckets, earlier, newest_day, counted)
 
 
 def _count_earlier(earlier: tuple[int, ...], day: int) -> tuple[int, ...]:
@@ -703,14 +687,12 @@ def _apply_progress(
             window_start = days[-1].day
     elif day >= oldest:
         # Days roll off, or a report of an earlier day.
-        days = _add_to_window(
-            days, at, now, bytes_sent, completions, locked, denied, vanished, changed
-        )
-        counted = _counted_since(state, oldest)
-        earlier = _earlier_since(earlier, oldest)
-        last_heartbeat = state.last_heartbeat
-        window_start = _window_start(
-            days, earlier, _day(last_heartbeat) if last_heartbeat is not None else -1, counted
+        days, counted, earlier, window_start = _window_since(
+            state,
+            _add_to_window(
+                days, at, now, bytes_sent, completions, locked, denied, vanished, changed
+            ),
+            oldest,
         )
     last_connected, reached_ids = state.last_connected, state.reached
     if reached:

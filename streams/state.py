@@ -34,6 +34,7 @@ __all__ = [
     "shared_ids",
     "split_heartbeats",
     "unpack_fingerprints",
+    "window_start_of",
     "with_reached",
 ]
 
@@ -400,14 +401,27 @@ def split_heartbeats(state: DeviceState) -> DeviceState:
             if bucket == DayBucket(bucket.day):
                 continue
         buckets.append(bucket)
-    days = [b.day for b in buckets] + earlier[:1] + ([newest] if counted else [])
+    kept, pairs = tuple(buckets), tuple(earlier)
     return msgspec.structs.replace(
         state,
-        day_buckets=tuple(buckets),
+        day_buckets=kept,
         last_day_heartbeats=counted,
-        earlier_heartbeats=tuple(earlier),
-        window_start=shared_day(min(days)) if days else 0,
+        earlier_heartbeats=pairs,
+        window_start=window_start_of(kept, pairs, newest, counted),
     )
+
+
+def window_start_of(
+    buckets: tuple[DayBucket, ...], earlier: tuple[int, ...], newest_day: int, counted: int
+) -> int:
+    """The first day a window holds anything (`DeviceState.window_start`: buckets or
+    heartbeats counted apart), 0 when it holds nothing; `newest_day` is the newest
+    heartbeat's, whose `counted` heartbeats are in `last_day_heartbeats`."""
+    # Earlier heartbeats are of days before the newest heartbeat's.
+    first = earlier[0] if earlier else (shared_day(newest_day) if counted else 0)
+    if buckets and (not first or buckets[0].day < first):
+        return buckets[0].day
+    return first
 
 
 def _heartbeats_in_buckets(buckets: tuple[DayBucket, ...]) -> bool:
