@@ -154,9 +154,8 @@ def _add_to_window(
 _Window = tuple[tuple[DayBucket, ...], int, tuple[int, ...], int]
 
 
-def _rolled(state: DeviceState, now: datetime) -> _Window:
-    """The state's window without the days before it."""
-    oldest = _day(now) - WINDOW_DAYS + 1
+def _rolled(state: DeviceState, oldest: int) -> _Window:
+    """The state's window without the days before `oldest`."""
     buckets, counted = state.day_buckets, state.last_day_heartbeats
     earlier, window_start = state.earlier_heartbeats, state.window_start
     if window_start >= oldest or not window_start:
@@ -235,15 +234,15 @@ def apply(
     if fp is None:
         fp = fingerprint(event)
     key = _pack_fp(fp & 0xFFFFFFFF)
-    # Most events are new: one search of the ring says so without a call. `find`, not
-    # `in`: `bytes.__contains__` first tries its argument as an int and formats and
-    # discards a TypeError for every bytes argument, which doubled the check's cost.
     if state is not None:
         # Every field of the state, loaded at once before any is used. At fleet scale
         # each points at memory the CPU has not seen since the device's last event;
         # loads issued together wait for memory together, where the reads below would
         # wait one after another (about 3 % of an event's cost in `bench.core`).
         astuple(state)
+        # Most events are new: one search of the ring says so without a call. `find`,
+        # not `in`: `bytes.__contains__` first tries its argument as an int and formats
+        # and discards a TypeError for every bytes argument, which doubled its cost.
         found = state.recent.find(key)
         if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
             return state, []
@@ -355,9 +354,9 @@ def _apply_heartbeat(
         earlier = earlier + (shared_day(previous_day), counted)
         counted = 1
     else:
-        buckets, earlier, counted, window_start = _count_heartbeat(
-            buckets, earlier, counted, previous_day, day, oldest
-        )
+        buckets, counted, earlier, _ = _rolled(state, oldest)
+        earlier, counted = _count_heartbeat(earlier, counted, previous_day, day, oldest)
+        window_start = window_start_of(buckets, earlier, max(day, previous_day), counted)
     updated = replace(
         state,
         user_id=user_id,
@@ -377,9 +376,9 @@ def _apply_heartbeat(
     if window_start == state.window_start and reached is state.reached and not clamped:
         return updated
     # A day rolled off, the window's first day, other destinations reached, or a
-    # clamped time: a second copy, rather than more keywords above. Python passes a call of
-    # more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which took a copy from
-    # ~0.15 to ~0.7 µs.
+    # clamped time: a second copy, rather than more keywords above. Python passes a
+    # call of more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which took a
+    # copy from ~0.15 to ~0.7 µs.
     return replace(
         updated,
         window_start=window_start,
@@ -390,36 +389,23 @@ def _apply_heartbeat(
 
 
 def _count_heartbeat(
-    buckets: tuple[DayBucket, ...],
-    earlier: tuple[int, ...],
-    counted: int,
-    previous_day: int,
-    day: int,
-    oldest: int,
-) -> tuple[tuple[DayBucket, ...], tuple[int, ...], int, int]:
-    """(day_buckets, earlier_heartbeats, last_day_heartbeats, window_start) once a
-    heartbeat of `day` is counted, the newest heartbeat before it being of
-    `previous_day` (-1: none) and `oldest` the first day of the window: the cases other
-    than the two common ones (days roll off, a device's first heartbeat, a late
-    heartbeat of an earlier day, a day out of the window)."""
-    if buckets and buckets[0].day < oldest:
-        buckets = tuple(b for b in buckets if b.day >= oldest)
-    earlier = _earlier_since(earlier, oldest)
-    if previous_day < oldest:
-        # The newest heartbeat's day has rolled off, and its count with it.
-        counted = 0
-    if day >= oldest:
-        if day == previous_day:
-            counted += 1
-        elif day > previous_day:
-            # The newest heartbeat now: its previous day's count joins the earlier days'.
-            if counted:
-                earlier = earlier + (shared_day(previous_day), counted)
-            counted = 1
-        else:
-            earlier = _count_earlier(earlier, day)
-    newest_day = day if day > previous_day else previous_day
-    return buckets, earlier, counted, window_start_of(buckets, earlier, newest_day, counted)
+    earlier: tuple[int, ...], counted: int, previous_day: int, day: int, oldest: int
+) -> tuple[tuple[int, ...], int]:
+    """(earlier_heartbeats, last_day_heartbeats), both already without the days before
+    `oldest`, once a heartbeat of `day` is counted, the newest heartbeat before it being
+    of `previous_day` (-1: none): the cases other than the two common ones (days rolled
+    off, a device's first heartbeat, a late heartbeat of an earlier day, a day out of
+    the window)."""
+    if day < oldest:
+        return earlier, counted
+    if day == previous_day:
+        return earlier, counted + 1
+    if day > previous_day:
+        # The newest heartbeat now: its previous day's count joins the earlier days'.
+        if counted:
+            earlier = earlier + (shared_day(previous_day), counted)
+        return earlier, 1
+    return _count_earlier(earlier, day), counted
 
 
 def _count_earlier(earlier: tuple[int, ...], day: int) -> tuple[int, ...]:
@@ -942,7 +928,7 @@ def advance(
 
     `reason` overrides the reason the transitions carry (e.g. "policy_changed").
     """
-    window = _rolled(state, now)
+    window = _rolled(state, _day(now) - WINDOW_DAYS + 1)
     if state.policy_revision != policy.revision:
         reason = reason or "policy_changed"
         state = replace(state, policy_revision=policy.revision)
