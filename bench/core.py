@@ -1,6 +1,6 @@
 """Decode + validate + apply per event, on one core, against plain orjson + a dict update.
 
-    python -m bench.core [--events N] [--devices N] [--runs N]
+    python -m bench.core [--events N] [--devices N] [--runs N] [--parts]
 
 Both loops run in the same process on the same records; the figures are medians of
 `--runs` runs. The baseline does what the least a worker could do: parse the JSON and
@@ -9,6 +9,11 @@ remember the newest time per device, with no validation and no domain logic.
 The core applies each record at the clock a worker would: the latest tick before it
 (DESIGN §3), one every 30 s of event time, the worker's default. Both loops walk the
 records in those batches.
+
+`--parts` also times two loops that stop short of the core, to show where its time over
+the baseline goes: the records decoded and each device's state looked up and put back
+unchanged, and that plus a copy of the state with the event's time and fingerprint (the
+least an event changes). A new device's state is made by `apply` in both, as in the core.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import orjson
+from msgspec.structs import replace
 
 from bench.workload import START, fleet_records
 from schemas import decode
@@ -82,6 +88,46 @@ def core(batches: Batches) -> int:
     return len(fold(batches))
 
 
+def looked_up(batches: Batches) -> int:
+    """The core's loop without the domain logic: each record decoded and fingerprinted,
+    its device's state looked up and put back as it was."""
+    states: dict[str, DeviceState | None] = {}
+    policy = DEFAULT_POLICY
+    for now, records in batches:
+        for _key, value in records:
+            event = decode(value)
+            device = event.device_id
+            fp = record_fingerprint(value)
+            state = states.get(device)
+            if state is None:
+                state, _ = apply(None, event, now, policy, fp)
+            states[device] = state
+    return len(states)
+
+
+def copied(batches: Batches) -> int:
+    """`looked_up`, and each known device's state copied with the event's time and its
+    fingerprint in the duplicate ring: the least any event changes in a frozen state."""
+    states: dict[str, DeviceState | None] = {}
+    policy = DEFAULT_POLICY
+    for now, records in batches:
+        for _key, value in records:
+            event = decode(value)
+            device = event.device_id
+            fp = record_fingerprint(value)
+            state = states.get(device)
+            if state is None:
+                state, _ = apply(None, event, now, policy, fp)
+            else:
+                state = replace(
+                    state,
+                    changed_at=event.event_time,
+                    recent=state.recent[4:] + fp.to_bytes(4, "little"),
+                )
+            states[device] = state
+    return len(states)
+
+
 def _time(fn: Callable[[Batches], int], batches: Batches) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of this process) for one run of `fn`."""
     gc.collect()
@@ -120,34 +166,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--parts", action="store_true", help="also time the core's loop without its logic"
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     print(f"workload: {args.events} events, {args.devices} devices, 80 % heartbeats")
     records = fleet_records(args.events, args.devices)
     batches = at_ticks(records)
     print(f"clock: a tick every {TICK.total_seconds():g} s of event time, {len(batches)} ticks")
-    base_runs: list[tuple[float, float]] = []
-    core_runs: list[tuple[float, float]] = []
+    loops: dict[str, Callable[[Batches], int]] = {"baseline": baseline, "core": core}
+    if args.parts:
+        loops = {"baseline": baseline, "looked up": looked_up, "copied": copied, "core": core}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
     for run in range(args.runs):
-        base_runs.append(_time(baseline, batches))
-        core_runs.append(_time(core, batches))
+        for name, loop in loops.items():
+            runs[name].append(_time(loop, batches))
         print(
-            f"  run {run + 1}: baseline {base_runs[-1][0]:.2f} s, core {core_runs[-1][0]:.2f} s"
-            f" (CPU {base_runs[-1][1]:.2f} s, {core_runs[-1][1]:.2f} s)"
+            f"  run {run + 1}: "
+            + ", ".join(f"{name} {runs[name][-1][0]:.2f} s" for name in loops)
+            + " (CPU "
+            + ", ".join(f"{runs[name][-1][1]:.2f} s" for name in loops)
+            + ")"
         )
     n = len(records)
     # Wall-clock time is what the targets speak of; the process's CPU time is printed
     # beside it because on a shared machine it moves less when other processes run.
     for clock, which in (("wall clock", 0), ("CPU time", 1)):
-        base = statistics.median(r[which] for r in base_runs)
-        ours = statistics.median(r[which] for r in core_runs)
+        took = {name: statistics.median(r[which] for r in runs[name]) for name in loops}
+        base, ours = took["baseline"], took["core"]
         print(f"{clock}:")
-        for label, took in (
-            ("baseline (orjson.loads + dict update)", base),
-            ("core (decode + validate + apply)", ours),
+        for label, name in (
+            ("baseline (orjson.loads + dict update)", "baseline"),
+            ("core (decode + validate + apply)", "core"),
         ):
-            print(f"  {label:<40} {n / took:>10,.0f} events/s  {took / n * 1e6:.2f} µs/event")
+            print(
+                f"  {label:<40} {n / took[name]:>10,.0f} events/s"
+                f"  {took[name] / n * 1e6:.2f} µs/event"
+            )
         print(f"  ratio core/baseline time: {ours / base:.2f}x (target ≤ 4x; ≥ 150k events/s)")
+        if args.parts:
+            print("  the core's loop in parts, each with the ones above (ratio to the baseline):")
+            for label, name in (
+                ("decoded, state looked up and put back", "looked up"),
+                ("and the state copied (time, ring)", "copied"),
+                ("and applied (the core)", "core"),
+            ):
+                print(
+                    f"    {label:<38} {took[name] / n * 1e6:.2f} µs/event  {took[name] / base:.2f}x"
+                )
     resident, encoded = state_bytes(batches)
     print(
         f"state per device: {resident:,.0f} B resident (Python objects), {encoded:,.0f} B encoded"
