@@ -1,6 +1,6 @@
 """Decode + validate + apply per event, on one core, against plain orjson + a dict update.
 
-    python -m bench.core [--events N] [--devices N] [--runs N] [--parts]
+    python -m bench.core [--events N] [--devices N] [--runs N] [--parts] [--known]
 
 Both loops run in the same process on the same records; the figures are medians of
 `--runs` runs. The baseline does what the least a worker could do: parse the JSON and
@@ -14,6 +14,10 @@ records in those batches.
 the baseline goes: the records decoded and each device's state looked up and put back
 unchanged, and that plus a copy of the state with the event's time and fingerprint (the
 least an event changes). A new device's state is made by `apply` in both, as in the core.
+
+The workload starts with no device known, so about one event in five is a device's
+first. `--known` starts each run with every device known, as a worker's restored states
+are: each run first folds as many records of the three days before, untimed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from msgspec.structs import replace
@@ -58,8 +63,9 @@ def at_ticks(records: Records, tick: timedelta = TICK) -> Batches:
     return batches
 
 
-def baseline(batches: Batches) -> int:
-    last_seen: dict[str, str] = {}
+def baseline(batches: Batches, last_seen: dict[str, str] | None = None) -> int:
+    if last_seen is None:
+        last_seen = {}
     for _clock, records in batches:
         for _key, value in records:
             event = orjson.loads(value)
@@ -69,9 +75,12 @@ def baseline(batches: Batches) -> int:
     return len(last_seen)
 
 
-def fold(batches: Batches) -> dict[str, DeviceState | None]:
+def fold(
+    batches: Batches, states: dict[str, DeviceState | None] | None = None
+) -> dict[str, DeviceState | None]:
     """Each device's state after the records, decoded and applied as the worker does."""
-    states: dict[str, DeviceState | None] = {}
+    if states is None:
+        states = {}
     policy = DEFAULT_POLICY
     for now, records in batches:
         for _key, value in records:
@@ -84,14 +93,15 @@ def fold(batches: Batches) -> dict[str, DeviceState | None]:
     return states
 
 
-def core(batches: Batches) -> int:
-    return len(fold(batches))
+def core(batches: Batches, states: dict[str, DeviceState | None] | None = None) -> int:
+    return len(fold(batches, states))
 
 
-def looked_up(batches: Batches) -> int:
+def looked_up(batches: Batches, states: dict[str, DeviceState | None] | None = None) -> int:
     """The core's loop without the domain logic: each record decoded and fingerprinted,
     its device's state looked up and put back as it was."""
-    states: dict[str, DeviceState | None] = {}
+    if states is None:
+        states = {}
     policy = DEFAULT_POLICY
     for now, records in batches:
         for _key, value in records:
@@ -105,10 +115,11 @@ def looked_up(batches: Batches) -> int:
     return len(states)
 
 
-def copied(batches: Batches) -> int:
+def copied(batches: Batches, states: dict[str, DeviceState | None] | None = None) -> int:
     """`looked_up`, and each known device's state copied with the event's time and its
     fingerprint in the duplicate ring: the least any event changes in a frozen state."""
-    states: dict[str, DeviceState | None] = {}
+    if states is None:
+        states = {}
     policy = DEFAULT_POLICY
     for now, records in batches:
         for _key, value in records:
@@ -128,11 +139,18 @@ def copied(batches: Batches) -> int:
     return len(states)
 
 
-def _time(fn: Callable[[Batches], int], batches: Batches) -> tuple[float, float]:
-    """(wall-clock seconds, CPU seconds of this process) for one run of `fn`."""
+# A loop over the batches into a dict of its own, per device (empty, or as `warm` left it).
+Loop = Callable[[Batches, Any], int]
+
+
+def _time(fn: Loop, batches: Batches, warm: Batches) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds of this process) for one run of `fn` over
+    `batches`, after an untimed run over `warm` (if any) into the same dict."""
+    into: dict[str, Any] = {}
+    fn(warm, into)
     gc.collect()
     started, cpu_started = time.perf_counter(), time.process_time()
-    fn(batches)
+    fn(batches, into)
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
@@ -169,19 +187,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parts", action="store_true", help="also time the core's loop without its logic"
     )
+    parser.add_argument(
+        "--known",
+        action="store_true",
+        help="every device known before the timed events (as after a worker's restart): "
+        "each run first folds as many records of the three days before, untimed",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     print(f"workload: {args.events} events, {args.devices} devices, 80 % heartbeats")
     records = fleet_records(args.events, args.devices)
     batches = at_ticks(records)
+    warm: Batches = []
+    if args.known:
+        warm = at_ticks(
+            fleet_records(args.events, args.devices, seed=8, start=START - timedelta(days=3))
+        )
+        print(f"devices known before: {baseline(warm)} (from {args.events} earlier records)")
     print(f"clock: a tick every {TICK.total_seconds():g} s of event time, {len(batches)} ticks")
-    loops: dict[str, Callable[[Batches], int]] = {"baseline": baseline, "core": core}
+    loops: dict[str, Loop] = {"baseline": baseline, "core": core}
     if args.parts:
         loops = {"baseline": baseline, "looked up": looked_up, "copied": copied, "core": core}
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
     for run in range(args.runs):
         for name, loop in loops.items():
-            runs[name].append(_time(loop, batches))
+            runs[name].append(_time(loop, batches, warm))
         print(
             f"  run {run + 1}: "
             + ", ".join(f"{name} {runs[name][-1][0]:.2f} s" for name in loops)

@@ -20,3 +20,13 @@ def test_parts_are_reported_with_their_ratios(capsys: pytest.CaptureFixture[str]
     assert "ratio core/baseline time" in out
     for part in ("decoded, state looked up and put back", "and the state copied", "and applied"):
         assert out.count(part) == 2  # wall clock and CPU time
+
+
+def test_known_devices_are_folded_in_before_the_timed_events(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--events", "2000", "--devices", "300", "--runs", "1", "--known"]) == 0
+    out = capsys.readouterr().out
+    known = int(out.split("devices known before: ")[1].split()[0])
+    assert 0 < known <= 300
+    assert "ratio core/baseline time" in out
