@@ -102,26 +102,16 @@ def core(batches: Batches, states: dict[str, DeviceState | None] | None = None) 
 def looked_up(batches: Batches, states: dict[str, DeviceState | None] | None = None) -> int:
     """The core's loop without the domain logic: each record decoded and fingerprinted,
     its device's state looked up and put back as it was."""
-    if states is None:
-        states = {}
-    policy = DEFAULT_POLICY
-    for now, records in batches:
-        for _key, value in records:
-            event = decode(value)
-            device = event.device_id
-            fp = record_fingerprint(value)
-            state = states.get(device)
-            if state is None:
-                state, _ = apply(None, event, now, policy, fp)
-            states[device] = state
-    return len(states)
+    return _without_logic(batches, {} if states is None else states, copy=False)
 
 
 def copied(batches: Batches, states: dict[str, DeviceState | None] | None = None) -> int:
     """`looked_up`, and each known device's state copied with the event's time and its
     fingerprint in the duplicate ring: the least any event changes in a frozen state."""
-    if states is None:
-        states = {}
+    return _without_logic(batches, {} if states is None else states, copy=True)
+
+
+def _without_logic(batches: Batches, states: dict[str, DeviceState | None], copy: bool) -> int:
     policy = DEFAULT_POLICY
     for now, records in batches:
         for _key, value in records:
@@ -131,7 +121,7 @@ def copied(batches: Batches, states: dict[str, DeviceState | None] | None = None
             state = states.get(device)
             if state is None:
                 state, _ = apply(None, event, now, policy, fp)
-            else:
+            elif copy:
                 state = replace(
                     state,
                     changed_at=event.event_time,
