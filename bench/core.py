@@ -14,7 +14,8 @@ records in those batches.
 the baseline goes: the records decoded and each device's state looked up and put back
 unchanged, and that plus a copy of the state with the event's time and fingerprint (the
 least an event changes). A new device's state is made by `apply` in both, as in the core.
-Each loop keeps the states it makes, which for these two hold less than the core's: their
+Each loop keeps the states it makes, which for these two hold less than the core's (the
+copy keeps a ring of one fingerprint, the newest replacing the one before): their
 figures are floors.
 
 The workload starts with no device known, so about one event in five is a device's
