@@ -26,6 +26,7 @@ from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy
+from streams.diagnosis import CAUSES
 from streams.errors import InvalidPolicy
 from streams.policy import policy_from_record
 from streams.report import (
@@ -236,6 +237,18 @@ class Api:
     async def openapi(self, request: web.Request) -> web.Response:
         return _json(openapi_document())
 
+    async def causes(self, request: web.Request) -> web.Response:
+        # Every code a diagnosis can give, so that a client (the dashboard's list, an
+        # integration) can show what a device row's `top_cause` means.
+        return _json(
+            {
+                "causes": [
+                    {"code": code, "summary": summary, "action": action}
+                    for code, (summary, action) in CAUSES.items()
+                ]
+            }
+        )
+
     # -- admin writes -------------------------------------------------------------------
 
     def _authorize(self, request: web.Request) -> web.Response | None:
@@ -408,6 +421,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/api/devices/{device_id}/unsnooze", "unsnooze"),
     ("POST", "/api/devices/{device_id}/deactivate", "deactivate"),
     ("POST", "/api/devices/{device_id}/reactivate", "reactivate"),
+    ("GET", "/api/causes", "causes"),
     ("GET", "/api/openapi.json", "openapi"),
 )
 

@@ -209,6 +209,24 @@ _SCHEMAS: dict[str, Any] = {
             "score": {"type": "number"},
         },
     },
+    "CauseCatalogue": {
+        "type": "object",
+        "required": ["causes"],
+        "properties": {
+            "causes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "summary", "action"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "summary": {"type": "string"},
+                        "action": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
     "OpenAlert": {
         "type": "object",
         "required": ["kind", "state", "episode_start", "days_observed", "diagnosis"],
@@ -495,6 +513,16 @@ def _document() -> dict[str, Any]:
                         "200": _json(_ref("OrgSummary"), "The org."),
                         **_errors(400, 404),
                     },
+                }
+            },
+            "/api/causes": {
+                "get": {
+                    "summary": "Every diagnosis code, with its one-line summary and action",
+                    "description": (
+                        "The codes a device row's `top_cause` and an alert's diagnosis "
+                        "use, in the order the diagnosis knows them."
+                    ),
+                    "responses": {"200": _json(_ref("CauseCatalogue"), "The causes.")},
                 }
             },
             "/api/orgs/{org_id}/policy": {

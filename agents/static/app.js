@@ -8,6 +8,7 @@ const ui = {
   org: "",
   loaded: 100, // rows shown; a refresh reloads as many
   timer: null,
+  causes: new Map(), // diagnosis code -> { summary, action } (GET /api/causes, once)
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -48,13 +49,42 @@ function bytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+// Completed % with one decimal, cut rather than rounded: a backup at 99.96 % reads
+// 99.9 %, and only a finished one reads 100 %.
+function percentLabel(pct) {
+  return pct >= 100 ? "100%" : `${(Math.floor(pct * 10) / 10).toFixed(1)}%`;
+}
+
 // The console's rule: the bar's colour is the backup freshness state (green: new data
 // within the warning threshold, yellow: warning, red: critical); its fill is completed %.
 function progressBar(state, percent) {
   const pct = Math.max(0, Math.min(100, Number(percent) || 0));
-  return el("div", { class: "bar", dataset: { state, percent: String(pct) } },
-    el("div", { class: `fill ${state}`, style: `width:${pct}%` }),
-    el("span", { class: "pct" }, `${pct.toFixed(pct % 1 ? 1 : 0)}%`));
+  return el("div", {
+    class: "bar",
+    dataset: { state, percent: String(pct) },
+    title: `backup ${state} · ${percentLabel(pct)} complete`,
+  },
+  el("div", { class: `fill ${state}`, style: `width:${pct}%` }),
+  el("span", { class: "pct" }, percentLabel(pct)));
+}
+
+// A diagnosis code in words ("backup_interval_too_short": "Backup interval too short"),
+// its summary and action on hover.
+function causeCell(code) {
+  if (!code) return "";
+  const words = code.replaceAll("_", " ");
+  const known = ui.causes.get(code);
+  return el("span", {
+    class: "cause-name",
+    dataset: { cause: code },
+    title: known ? `${known.summary}. ${known.action}` : code,
+  }, words.charAt(0).toUpperCase() + words.slice(1));
+}
+
+async function loadCauses() {
+  if (ui.causes.size) return;
+  const catalogue = await api("/api/causes");
+  ui.causes = new Map(catalogue.causes.map((c) => [c.code, c]));
 }
 
 function badge(state, text) {
@@ -139,7 +169,7 @@ function deviceRow(d) {
   el("td", {}, ago(d.last_completed_backup, d.stream_time)),
   el("td", {}, ago(d.last_connected, d.stream_time)),
   el("td", {}, `${d.days_inactive} d`),
-  el("td", {}, d.top_cause ? el("code", {}, d.top_cause) : ""));
+  el("td", {}, causeCell(d.top_cause)));
 }
 
 // mode: "reset" (first page), "refresh" (as many rows as shown), "more" (the next page).
@@ -282,7 +312,10 @@ async function render() {
   $("#device").hidden = !match;
   try {
     if (match) await showDevice(decodeURIComponent(match[1]));
-    else await Promise.all([loadSummary(), loadDevices("refresh")]);
+    else {
+      await loadCauses();
+      await Promise.all([loadSummary(), loadDevices("refresh")]);
+    }
     document.body.dataset.loaded = String(Date.now());
   } catch (err) {
     $("#view-info").textContent = `error: ${err.message}`;

@@ -7,6 +7,7 @@ Screenshots go to `var/test-artifacts/` (or `BACKUPWATCH_TEST_ARTIFACTS`).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -79,17 +80,37 @@ async def rows_on_page(page: Page) -> list[dict[str, Any]]:
         """rows => rows.map(tr => {
             const bar = tr.querySelector('.bar');
             const fill = bar.querySelector('.fill');
+            const cause = tr.querySelector('.cause-name');
             return {
                 device_id: tr.dataset.deviceId,
                 worst_state: tr.dataset.worstState,
                 backup_state: bar.dataset.state,
                 percent: Number(bar.dataset.percent),
+                label: bar.querySelector('.pct').textContent,
+                cause: cause ? [cause.dataset.cause, cause.textContent, cause.title] : null,
                 colour: getComputedStyle(fill).backgroundColor,
                 width: fill.getBoundingClientRect().width / bar.getBoundingClientRect().width,
             };
         })""",
     )
     return rows
+
+
+def percent_label(percent: float) -> str:
+    """Completed % as the dashboard writes it: one decimal, cut rather than rounded."""
+    return "100%" if percent >= 100 else f"{math.floor(percent * 10) / 10:.1f}%"
+
+
+async def test_a_backup_short_of_100_percent_never_reads_100(fed: Fed, page: Page) -> None:
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+    percents = [99.96, 99.99, 99.9, 100, 80, 35.55, 0.04, 0]
+    labels = await page.evaluate(
+        "ps => ps.map(p => progressBar('ok', p).querySelector('.pct').textContent)", percents
+    )
+
+    assert labels == ["99.9%", "99.9%", "99.9%", "100%", "80.0%", "35.5%", "0.0%", "0.0%"]
+    assert labels == [percent_label(p) for p in percents]
 
 
 async def tile(page: Page, name: str) -> int:
@@ -109,6 +130,8 @@ async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
     assert await tile(page, "devices") == summary["totals"]["devices"]
 
     _, api_page, _ = call(fed.worker, "/api/devices?limit=100")
+    _, catalogue, _ = call(fed.worker, "/api/causes")
+    causes = {c["code"]: c for c in catalogue["causes"]}
     shown = await rows_on_page(page)
     assert [r["device_id"] for r in shown] == [d["device_id"] for d in api_page["devices"]]
     by_id = {d["device_id"]: d for d in api_page["devices"]}
@@ -120,7 +143,21 @@ async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
         assert row["colour"] == COLOURS[row["backup_state"]], row
         assert row["percent"] == pytest.approx(device["percent_complete"])
         assert row["width"] == pytest.approx(device["percent_complete"] / 100, abs=0.02)
+        assert row["label"] == percent_label(device["percent_complete"]), row
+        # The top cause in words, its summary and action on hover.
+        if device["top_cause"] is None:
+            assert row["cause"] is None
+        else:
+            code = device["top_cause"]
+            cause = causes[code]
+            words = code.replace("_", " ")
+            assert row["cause"] == [
+                code,
+                words[0].upper() + words[1:],
+                f"{cause['summary']}. {cause['action']}",
+            ]
     assert {r["colour"] for r in shown} >= {COLOURS["ok"]}
+    assert any(r["cause"] for r in shown)
     total = await page.get_attribute("#count", "data-total")
     assert total is not None and int(total) == api_page["total"]
 

@@ -35,6 +35,7 @@ from agents.settings import Settings
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.models import DeviceCommand, OrgPolicy
+from streams.diagnosis import CAUSES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.report import COLUMNS, CSV_COLUMNS, QUERY_PARAMETERS
 from streams.state import DeviceState, encode_state
@@ -295,6 +296,7 @@ READS = [
     ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary?top=many", 400),
     ("/api/orgs/{org_id}/summary", "/api/orgs/org-404/summary", 404),
     ("/api/devices.csv", "/api/devices.csv?state=purple", 400),
+    ("/api/causes", "/api/causes", 200),
     ("/api/openapi.json", "/api/openapi.json", 200),
 ]
 
@@ -388,6 +390,26 @@ async def test_the_org_summary_carries_its_policy_and_counts(api: Served) -> Non
     assert [d["device_id"] for d in org_1["most_urgent"]] == ["dev-2"]
     assert org_1["policy"]["connection_warning_days"] == 2.0
     assert org_2["policy"] is None
+
+
+async def test_the_cause_catalogue_explains_every_code_the_api_gives(api: Served) -> None:
+    _, catalogue = await api.call("GET", "/api/causes")
+    _, page = await api.call("GET", "/api/devices?limit=1000")
+    details = [
+        (await api.call("GET", f"/api/devices/{d['device_id']}"))[1] for d in page["devices"]
+    ]
+
+    known = {c["code"]: c for c in catalogue["causes"]}
+    assert list(known) == list(CAUSES)
+    given = {d["top_cause"] for d in page["devices"] if d["top_cause"]}
+    diagnosed = [c for d in details for a in d["open_alerts"] for c in a["diagnosis"]]
+    assert given and diagnosed
+    assert given <= set(known)
+    for cause in diagnosed:
+        assert (cause["summary"], cause["action"]) == (
+            known[cause["code"]]["summary"],
+            known[cause["code"]]["action"],
+        )
 
 
 async def test_an_answer_is_given_again_only_while_nothing_it_reads_changed(
