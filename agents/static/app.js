@@ -43,7 +43,7 @@ function ago(iso, now) {
 }
 
 function bytes(n) {
-  const units = ["B", "KB", "MB", "GB", "TB"];
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
@@ -72,7 +72,7 @@ function progressBar(state, percent) {
 // its summary and action on hover.
 function causeCell(code) {
   if (!code) return "";
-  const words = code.replaceAll("_", " ");
+  const words = code.replaceAll("_", " ").replace(/\bcpu\b/, "CPU");
   const known = ui.causes.get(code);
   return el("span", {
     class: "cause-name",
@@ -218,8 +218,11 @@ function chart(days) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "chart");
+  // Drawn at its natural size, shrunk to fit a narrower card.
+  svg.setAttribute("viewBox", `0 0 ${width} ${height + 14}`);
   svg.setAttribute("width", String(width));
-  svg.setAttribute("height", String(height + 14));
+  svg.style.maxWidth = "100%";
+  svg.style.height = "auto";
   days.forEach((d, i) => {
     const add = (cls, x, w, value, max, title) => {
       const h = Math.round((value / max) * height);
@@ -245,6 +248,14 @@ function chart(days) {
   return svg;
 }
 
+// An evidence figure as a reader takes it in: sizes in bytes with their unit, other
+// numbers with thousands separators; the field's name stays as the API gives it.
+function evidenceValue(name, value) {
+  if (typeof value !== "number") return JSON.stringify(value);
+  if (name.includes("bytes")) return bytes(value);
+  return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
+}
+
 function facts(pairs) {
   return el("dl", {}, pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v ?? "—")]));
 }
@@ -265,7 +276,7 @@ async function showDevice(deviceId) {
       el("span", { class: "muted" }, ` ${a.days_observed} days`)),
     a.diagnosis.map((c) => el("div", { class: "cause", dataset: { cause: c.code } },
       el("div", {}, el("code", {}, c.code), ` — ${c.summary}`),
-      el("div", { class: "evidence" }, Object.entries(c.evidence).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(" · ")),
+      el("div", { class: "evidence" }, Object.entries(c.evidence).map(([k, v]) => `${k}: ${evidenceValue(k, v)}`).join(" · ")),
       el("div", {}, el("strong", {}, "Action: "), c.action)))));
   const destinations = d.destinations.map((x) => el("div", { class: "card destination", dataset: { destination: x.destination_id } },
     el("h3", {}, x.destination_id, " ", badge(x.backup_state, `backup ${x.backup_state}`), " ",

@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's), against a worker fed by the
 simulator: tiles and rows agree with the API, bar colours follow the console's rule,
-filters work, a click opens the device with its destinations, chart and diagnosis.
+filters work, a click opens the device with its destinations, chart and diagnosis;
+percentages, sizes and diagnosis codes read as a person reads them.
 
 Screenshots go to `var/test-artifacts/` (or `BACKUPWATCH_TEST_ARTIFACTS`).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -113,6 +115,21 @@ async def test_a_backup_short_of_100_percent_never_reads_100(fed: Fed, page: Pag
     assert labels == [percent_label(p) for p in percents]
 
 
+async def test_evidence_figures_read_with_units_and_separators(fed: Fed, page: Page) -> None:
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+    figures = [
+        ["todo_bytes", 36_649_989_611],
+        ["bytes_sent_14d", 512],
+        ["locked_files", 12_345],
+        ["estimated_hours_to_finish", 255.234],
+        ["session_state", "sending"],
+    ]
+    shown = await page.evaluate("fs => fs.map(([k, v]) => evidenceValue(k, v))", figures)
+
+    assert shown == ["34.1 GiB", "512 B", "12,345", "255.23", '"sending"']
+
+
 async def tile(page: Page, name: str) -> int:
     text = await page.inner_text(f'.tile[data-tile="{name}"] .n')
     return int(text)
@@ -150,7 +167,7 @@ async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
         else:
             code = device["top_cause"]
             cause = causes[code]
-            words = code.replace("_", " ")
+            words = code.replace("_", " ").replace("cpu", "CPU")
             assert row["cause"] == [
                 code,
                 words[0].upper() + words[1:],
@@ -199,6 +216,17 @@ async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page:
     assert sorted(map(tuple, alerts)) == expected
     causes = await page.eval_on_selector_all("#device .cause", "cs => cs.map(c => c.dataset.cause)")
     assert causes[0] == device["open_alerts"][0]["diagnosis"][0]["code"]
+    # The evidence names the fields as the API does; sizes read with their unit.
+    evidence = await page.eval_on_selector_all(
+        "#device .cause .evidence", "es => es.map(e => e.textContent)"
+    )
+    diagnosed = [c for a in device["open_alerts"] for c in a["diagnosis"]]
+    assert len(evidence) == len(diagnosed)
+    for text, cause in zip(evidence, diagnosed, strict=True):
+        for name, value in cause["evidence"].items():
+            assert f"{name}: " in text
+            if "bytes" in name and isinstance(value, int):
+                assert re.search(rf"{name}: \d+(\.\d)? (B|KiB|MiB|GiB|TiB)\b", text), text
     destinations = await page.eval_on_selector_all(
         "#device .destination", "ds => ds.map(d => d.dataset.destination)"
     )
@@ -208,6 +236,11 @@ async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page:
         "#device .chart rect title", "ts => ts.map(t => t.textContent)"
     )
     assert len(titles) == 2 * 14
+    chart_right, card_right = await page.eval_on_selector(
+        "#device .chart",
+        "svg => [svg, svg.closest('.card')].map(e => e.getBoundingClientRect().right)",
+    )
+    assert chart_right <= card_right, "the chart overflows its card"
     for day in device["daily"]:
         if day["date"] >= titles[0][:10]:
             assert f"{day['date']}: {day['heartbeats']} heartbeats" in titles
