@@ -109,11 +109,25 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
     return facts
 
 
-def _evidence(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
+_SIZE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
+
+
+def _evidence(name: str, value: Any) -> str:
+    """An evidence figure as a reader takes it in: a size with its unit (and its exact
+    count), other numbers with thousands separators; the field's name stays as is."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, int) and "bytes" in name:
+        size, unit = float(value), 0
+        while size >= 1024 and unit < len(_SIZE_UNITS) - 1:
+            size, unit = size / 1024, unit + 1
+        return (
+            f"{value:,} bytes" if unit == 0 else f"{size:.1f} {_SIZE_UNITS[unit]} ({value:,} bytes)"
+        )
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
 
 
@@ -122,7 +136,7 @@ def _causes_text(causes: Sequence[Cause]) -> list[str]:
     for rank, cause in enumerate(causes, start=1):
         lines.append(f"{rank}. {cause.summary}")
         for key, value in cause.evidence.items():
-            lines.append(f"     {key}: {_evidence(value)}")
+            lines.append(f"     {key}: {_evidence(key, value)}")
         lines.append(f"   What to do: {cause.action}")
     return lines
 
@@ -144,7 +158,7 @@ def _causes_html(causes: Sequence[Cause]) -> str:
     items = []
     for cause in causes:
         evidence = "".join(
-            f"<li><code>{html.escape(key)}</code>: {html.escape(_evidence(value))}</li>"
+            f"<li><code>{html.escape(key)}</code>: {html.escape(_evidence(key, value))}</li>"
             for key, value in cause.evidence.items()
         )
         items.append(

@@ -160,6 +160,39 @@ def test_the_body_lists_the_facts_and_every_cause_in_rank_order() -> None:
     assert "Threshold:" in content.text
 
 
+def test_evidence_figures_read_with_units_and_separators() -> None:
+    alert = example_alert(
+        kind="completion",
+        diagnosis=[
+            cause(
+                "backup_interval_too_short",
+                evidence={
+                    "todo_bytes": 36_649_989_611,
+                    "bytes_sent_14d": 512,
+                    "locked_files": 12_345,
+                    "estimated_hours_to_finish": 255.234,
+                    "backup_interval_hours": 4.0,
+                    "backup_paused": True,
+                    "session_state": "sending",
+                },
+            )
+        ],
+    )
+    content = render_alert(alert)
+    for line in (
+        "todo_bytes: 34.1 GiB (36,649,989,611 bytes)",
+        "bytes_sent_14d: 512 bytes",
+        "locked_files: 12,345",
+        "estimated_hours_to_finish: 255.23",
+        "backup_interval_hours: 4",
+        "backup_paused: yes",
+        "session_state: sending",
+    ):
+        assert f"     {line}\n" in content.text
+        name, value = line.split(": ", 1)
+        assert f"<code>{name}</code>: {value}</li>" in content.html
+
+
 def test_without_a_dashboard_there_is_no_link() -> None:
     content = render_alert(example_alert(), "")
     assert "#/devices/" not in content.text and "#/devices/" not in content.html
