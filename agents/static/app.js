@@ -163,7 +163,8 @@ function deviceRow(d) {
   el("td", {}, el("div", {}, d.hostname || d.device_id), el("div", { class: "muted" }, d.device_id)),
   el("td", {}, d.user_id),
   el("td", {}, d.org_id),
-  el("td", {}, d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
+  el("td", { title: ["connection", "backup", "completion"].map((k) => `${k} ${d.alert_states[k]}`).join(" · ") },
+    d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
     d.snoozed ? el("span", { class: "muted" }, " snoozed") : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
   el("td", {}, progressBar(d.alert_states.backup, d.percent_complete)),
   el("td", {}, ago(d.last_completed_backup, d.stream_time)),
@@ -172,8 +173,32 @@ function deviceRow(d) {
   el("td", {}, causeCell(d.top_cause)));
 }
 
+// The column headers sort as the Sort and Order fields do (a click on the sorted
+// column turns its order round); the sorted one says so (aria-sort, and an arrow).
+function markSorted() {
+  const form = $("#filters");
+  for (const th of document.querySelectorAll("#devices th[data-sort]")) {
+    if (th.dataset.sort === form.sort.value) {
+      th.setAttribute("aria-sort", form.order.value === "asc" ? "ascending" : "descending");
+    } else {
+      th.removeAttribute("aria-sort");
+    }
+  }
+}
+
+function sortBy(column) {
+  const form = $("#filters");
+  if (form.sort.value === column) form.order.value = form.order.value === "asc" ? "desc" : "asc";
+  else {
+    form.sort.value = column;
+    form.order.value = column === "hostname" ? "asc" : "desc";
+  }
+  loadDevices();
+}
+
 // mode: "reset" (first page), "refresh" (as many rows as shown), "more" (the next page).
 async function loadDevices(mode = "reset") {
+  markSorted();
   const params = filterParams();
   $("#csv").href = `/api/devices.csv?${params}`;
   const tbody = $("#devices tbody");
@@ -344,6 +369,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadDevices(); });
   $("#filters").q.addEventListener("input", () => loadDevices());
   $("#more").addEventListener("click", () => loadDevices("more"));
+  for (const th of document.querySelectorAll("#devices th[data-sort]")) {
+    th.addEventListener("click", () => sortBy(th.dataset.sort));
+  }
   window.addEventListener("hashchange", render);
   render();
   schedule();

@@ -197,6 +197,40 @@ async def test_filtering_critical_devices_shows_exactly_those(fed: Fed, page: Pa
     assert [r["device_id"] for r in await rows_on_page(page)] == [shown[0]["device_id"]]
 
 
+async def test_a_column_header_sorts_the_table_and_a_second_click_turns_it_round(
+    fed: Fed, page: Page
+) -> None:
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+
+    for order, arrow in (("desc", "descending"), ("asc", "ascending")):
+        await page.click('#devices th[data-sort="days_inactive"]')
+        _, expected, _ = call(fed.worker, f"/api/devices?sort=days_inactive&order={order}")
+        ids = [d["device_id"] for d in expected["devices"]]
+        await page.wait_for_function(
+            "ids => [...document.querySelectorAll('#devices tbody tr')]"
+            ".map(tr => tr.dataset.deviceId).join() === ids.join()",
+            arg=ids,
+        )
+        sorted_by = await page.eval_on_selector_all(
+            "#devices th[aria-sort]", "ths => ths.map(th => [th.dataset.sort, th.ariaSort])"
+        )
+        assert sorted_by == [["days_inactive", arrow]]
+        assert await page.input_value('select[name="sort"]') == "days_inactive"
+        assert await page.input_value('select[name="order"]') == order
+
+    # The state column says which kinds the worst state comes from.
+    states = await page.eval_on_selector_all(
+        "#devices tbody tr td:nth-child(4)", "tds => tds.map(td => td.title)"
+    )
+    by_id = {d["device_id"]: d for d in expected["devices"]}
+    for device_id, title in zip(ids, states, strict=True):
+        kinds = by_id[device_id]["alert_states"]
+        assert title == " · ".join(
+            f"{k} {kinds[k]}" for k in ("connection", "backup", "completion")
+        )
+
+
 async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page: Page) -> None:
     _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1")
     device_id = critical["devices"][0]["device_id"]
