@@ -51,6 +51,8 @@ class Settings:
     # tick that makes the whole fleet due is carried out in slices of this many, so
     # the worker never holds every decision at once (~3 KB per device until written).
     decisions_per_result: int = 10_000
+    # Replicas of each topic the worker creates (inputs, alerts, dead letters, its
+    # changelog): 1 for a single broker, 3 for a production cluster.
     replication_factor: int = 1
 
     def __post_init__(self) -> None:
@@ -79,6 +81,10 @@ class Settings:
             raise ConfigError(
                 "BACKUPWATCH_DECISIONS_PER_RESULT must be 1..10000000, "
                 f"got {self.decisions_per_result}"
+            )
+        if not 1 <= self.replication_factor <= 32:
+            raise ConfigError(
+                f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {self.replication_factor}"
             )
         if not 1 <= self.batch_size <= 100_000:
             raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")

@@ -37,6 +37,7 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
         ("BACKUPWATCH_LOG_LEVEL", "loud", "BACKUPWATCH_LOG_LEVEL must be one of"),
         ("BACKUPWATCH_WEB_PORT", "70000", "BACKUPWATCH_WEB_PORT must be 0..65535"),
         ("BACKUPWATCH_REPORT_NICE", "20", "BACKUPWATCH_REPORT_NICE must be 0..19"),
+        ("BACKUPWATCH_REPLICATION_FACTOR", "0", "BACKUPWATCH_REPLICATION_FACTOR must be 1..32"),
         (
             "BACKUPWATCH_DECISIONS_PER_RESULT",
             "0",
