@@ -1,0 +1,30 @@
+"""The README's metrics tables name every metric the worker and the notifier export
+(counters as Prometheus shows them, with `_total`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from agents.metrics import WorkerMetrics
+from agents.notify.metrics import NotifyMetrics
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _exported(registry: CollectorRegistry) -> set[str]:
+    return {
+        family.name + "_total" if family.type == "counter" else family.name
+        for family in registry.collect()
+    }
+
+
+def test_every_exported_metric_is_documented_and_every_documented_one_exported() -> None:
+    exported = _exported(WorkerMetrics(CollectorRegistry()).registry) | _exported(
+        NotifyMetrics(CollectorRegistry()).registry
+    )
+    documented = set(re.findall(r"`(backupwatch_[a-z_]+)", README.read_text(encoding="utf-8")))
+
+    assert sorted(exported) == sorted(documented)
