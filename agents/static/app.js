@@ -9,6 +9,7 @@ const ui = {
   loaded: 100, // rows shown; a refresh reloads as many
   timer: null,
   causes: new Map(), // diagnosis code -> { summary, action } (GET /api/causes, once)
+  fleet: "#/", // the fleet view's address with its filters, for "← all devices"
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -99,6 +100,33 @@ function setInfo(view) {
 }
 
 // -- the fleet ---------------------------------------------------------------------
+
+// The fleet view's filters live in the address (`#/?state=critical&org=org-01`), so a
+// link to them can be shared or bookmarked and the back button returns to them.
+const DEFAULTS = { sort: "worst_state", order: "desc" };
+const FILTERS = ["state", "kind", "online", "q", "sort", "order"];
+
+function fleetHash() {
+  const params = filterParams();
+  for (const [key, value] of Object.entries(DEFAULTS)) {
+    if (params.get(key) === value) params.delete(key);
+  }
+  const query = params.toString();
+  return query ? `#/?${query}` : "#/";
+}
+
+function applyHash() {
+  const query = location.hash.startsWith("#/?") ? location.hash.slice(3) : "";
+  const params = new URLSearchParams(query);
+  const form = $("#filters");
+  for (const name of FILTERS) form[name].value = params.get(name) ?? DEFAULTS[name] ?? "";
+  ui.org = params.get("org") || "";
+  const select = $("#org");
+  if (ui.org && ![...select.options].some((o) => o.value === ui.org)) {
+    select.append(el("option", { value: ui.org }, ui.org));
+  }
+  select.value = ui.org;
+}
 
 function filterParams() {
   const params = new URLSearchParams();
@@ -199,6 +227,8 @@ function sortBy(column) {
 // mode: "reset" (first page), "refresh" (as many rows as shown), "more" (the next page).
 async function loadDevices(mode = "reset") {
   markSorted();
+  ui.fleet = fleetHash();
+  if (location.hash !== ui.fleet) history.replaceState(null, "", ui.fleet);
   const params = filterParams();
   $("#csv").href = `/api/devices.csv?${params}`;
   const tbody = $("#devices tbody");
@@ -291,7 +321,7 @@ async function showDevice(deviceId) {
   try {
     d = await api(`/api/devices/${encodeURIComponent(deviceId)}`);
   } catch (err) {
-    section.replaceChildren(el("a", { href: "#/" }, "← all devices"), el("p", {}, String(err.message)));
+    section.replaceChildren(el("a", { href: ui.fleet }, "← all devices"), el("p", {}, String(err.message)));
     return;
   }
   setInfo(d.view);
@@ -320,7 +350,7 @@ async function showDevice(deviceId) {
     el("td", {}, t.at.replace("T", " ").slice(0, 16)), el("td", {}, t.kind), el("td", {}, t.destination_id || ""),
     el("td", {}, badge(t.from), " → ", badge(t.to)), el("td", {}, t.reason)));
   section.replaceChildren(
-    el("a", { href: "#/" }, "← all devices"),
+    el("a", { href: ui.fleet }, "← all devices"),
     el("h2", { dataset: { deviceId: d.device_id } }, d.hostname || d.device_id, " ", badge(d.worst_state)),
     el("div", { class: "cards" },
       el("div", { class: "card" }, el("h3", {}, "Device"), facts([
@@ -344,6 +374,7 @@ async function showDevice(deviceId) {
 
 async function render() {
   const match = location.hash.match(/^#\/devices\/(.+)$/);
+  if (!match) applyHash();
   $("#fleet").hidden = Boolean(match);
   $("#device").hidden = !match;
   try {
@@ -364,7 +395,12 @@ function schedule() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("#org").addEventListener("change", (e) => { ui.org = e.target.value; ui.loaded = 100; render(); });
+  $("#org").addEventListener("change", (e) => {
+    ui.org = e.target.value;
+    ui.loaded = 100;
+    history.replaceState(null, "", fleetHash());
+    render();
+  });
   $("#filters").addEventListener("change", () => loadDevices());
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadDevices(); });
   $("#filters").q.addEventListener("input", () => loadDevices());

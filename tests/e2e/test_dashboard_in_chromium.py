@@ -231,6 +231,39 @@ async def test_a_column_header_sorts_the_table_and_a_second_click_turns_it_round
         )
 
 
+async def test_the_filters_are_in_the_address_and_come_back_after_a_device(
+    fed: Fed, page: Page
+) -> None:
+    query = "state=critical&sort=days_inactive&order=asc"
+    await page.goto(f"{fed.worker.web}/#/?{query}")
+    _, expected, _ = call(fed.worker, f"/api/devices?{query}")
+    ids = [d["device_id"] for d in expected["devices"]]
+    assert ids
+    rows = "[...document.querySelectorAll('#devices tbody tr')].map(tr => tr.dataset.deviceId)"
+    await page.wait_for_function(f"ids => {rows}.join() === ids.join()", arg=ids)
+    assert await page.input_value('select[name="state"]') == "critical"
+    assert await page.input_value('select[name="sort"]') == "days_inactive"
+    assert await page.input_value('select[name="order"]') == "asc"
+
+    # A filter changed in the page is written back to the address.
+    await page.select_option('select[name="kind"]', "connection")
+    await page.wait_for_function("() => location.hash.includes('kind=connection')")
+    hash_ = await page.evaluate("location.hash")
+    assert hash_ == f"#/?{query.replace('&sort', '&kind=connection&sort')}"
+    _, expected, _ = call(fed.worker, f"/api/devices?{hash_[3:]}")
+    ids = [d["device_id"] for d in expected["devices"]]
+    await page.wait_for_function(f"ids => {rows}.join() === ids.join()", arg=ids)
+
+    # A device and back: the same filters, the same rows.
+    if ids:
+        await page.click(f'#devices tbody tr[data-device-id="{ids[0]}"]')
+        await page.wait_for_selector(f'#device h2[data-device-id="{ids[0]}"]')
+        await page.click("text=← all devices")
+        await page.wait_for_function(f"ids => {rows}.join() === ids.join()", arg=ids)
+        assert await page.evaluate("location.hash") == hash_
+        assert await page.input_value('select[name="kind"]') == "connection"
+
+
 async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page: Page) -> None:
     _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1")
     device_id = critical["devices"][0]["device_id"]
