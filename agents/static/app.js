@@ -82,10 +82,16 @@ function causeCell(code) {
   }, words.charAt(0).toUpperCase() + words.slice(1));
 }
 
+// Only the hover text depends on it: without it (a reader restarting), the table still
+// loads, and the next refresh asks again.
 async function loadCauses() {
   if (ui.causes.size) return;
-  const catalogue = await api("/api/causes");
-  ui.causes = new Map(catalogue.causes.map((c) => [c.code, c]));
+  try {
+    const catalogue = await api("/api/causes");
+    ui.causes = new Map(catalogue.causes.map((c) => [c.code, c]));
+  } catch (err) {
+    console.warn(`no diagnosis catalogue yet: ${err.message}`);
+  }
 }
 
 function badge(state, text) {
