@@ -9,6 +9,7 @@ their evidence and what to do.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,11 +113,22 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
 _SIZE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
 
+_UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[:.\d]*(\+00:00|Z)")
+
+
 def _evidence(name: str, value: Any) -> str:
     """An evidence figure as a reader takes it in: a size with its unit (and its exact
-    count), other numbers with thousands separators; the field's name stays as is."""
+    count), other numbers with thousands separators, UTC times to the minute; the
+    field's name stays as is."""
+    if value is None:
+        return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_evidence(name, v) for v in value)
+    if isinstance(value, str):
+        utc = _UTC_TIME.fullmatch(value)
+        return f"{utc[1]} {utc[2]} UTC" if utc else value
     if isinstance(value, int) and "bytes" in name:
         size, unit = float(value), 0
         while size >= 1024 and unit < len(_SIZE_UNITS) - 1:

@@ -310,11 +310,23 @@ function chart(days) {
 }
 
 // An evidence figure as a reader takes it in: sizes in bytes with their unit, other
-// numbers with thousands separators; the field's name stays as the API gives it.
+// numbers with thousands separators, UTC times to the minute, yes/no, "—" for none;
+// the field's name stays as the API gives it.
 function evidenceValue(name, value) {
-  if (typeof value !== "number") return JSON.stringify(value);
-  if (name.includes("bytes")) return bytes(value);
-  return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") {
+    if (name.includes("bytes")) return bytes(value);
+    return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
+  }
+  if (Array.isArray(value)) return value.map((v) => evidenceValue(name, v)).join(", ");
+  if (typeof value !== "string") return JSON.stringify(value);
+  const utc = value.match(/^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[:.\d]*(\+00:00|Z)$/);
+  return utc ? `${utc[1]} ${utc[2]} UTC` : value;
+}
+
+function count(n) {
+  return Number(n).toLocaleString("en-US");
 }
 
 function facts(pairs) {
@@ -349,8 +361,8 @@ async function showDevice(deviceId) {
       ["Last completed", ago(x.last_completed_backup, now)],
       ["Last activity", ago(x.last_activity, now)],
       ["Session", x.session_state],
-      ["Selected", `${x.selected_files} files, ${bytes(x.selected_bytes)}`],
-      ["To do", `${x.todo_files} files, ${bytes(x.todo_bytes)}`],
+      ["Selected", `${count(x.selected_files)} files, ${bytes(x.selected_bytes)}`],
+      ["To do", `${count(x.todo_files)} files, ${bytes(x.todo_bytes)}`],
     ])));
   const transitions = d.recent_transitions.map((t) => el("tr", {},
     el("td", {}, t.at.replace("T", " ").slice(0, 16)), el("td", {}, t.kind), el("td", {}, t.destination_id || ""),
@@ -373,7 +385,11 @@ async function showDevice(deviceId) {
     el("h3", {}, "Open alerts"), alerts.length ? el("div", { class: "cards" }, alerts) : el("p", { class: "muted" }, "None."),
     el("h3", {}, "Destinations"), el("div", { class: "cards" }, destinations),
     el("h3", {}, "Recent transitions"),
-    transitions.length ? el("table", {}, el("tbody", {}, transitions)) : el("p", { class: "muted" }, "None."));
+    transitions.length
+      ? el("table", { class: "transitions" },
+        el("thead", {}, el("tr", {}, ["When (UTC)", "Kind", "Destination", "Change", "Reason"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, transitions))
+      : el("p", { class: "muted" }, "None."));
 }
 
 // -- routing and refresh ------------------------------------------------------------

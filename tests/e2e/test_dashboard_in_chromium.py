@@ -124,10 +124,28 @@ async def test_evidence_figures_read_with_units_and_separators(fed: Fed, page: P
         ["locked_files", 12_345],
         ["estimated_hours_to_finish", 255.234],
         ["session_state", "sending"],
+        ["last_heartbeat", "2026-11-03T03:57:35+00:00"],
+        ["last_completed", "2026-11-03T03:57:35.250000+00:00"],
+        ["local_time", "2026-11-03T03:57:35+02:00"],
+        ["newer_device_last_seen", None],
+        ["online", False],
+        ["reachable", ["cloud-eu", "nas-office"]],
     ]
     shown = await page.evaluate("fs => fs.map(([k, v]) => evidenceValue(k, v))", figures)
 
-    assert shown == ["34.1 GiB", "512 B", "12,345", "255.23", '"sending"']
+    assert shown == [
+        "34.1 GiB",
+        "512 B",
+        "12,345",
+        "255.23",
+        "sending",
+        "2026-11-03 03:57 UTC",
+        "2026-11-03 03:57 UTC",
+        "2026-11-03T03:57:35+02:00",
+        "—",
+        "no",
+        "cloud-eu, nas-office",
+    ]
 
 
 async def tile(page: Page, name: str) -> int:

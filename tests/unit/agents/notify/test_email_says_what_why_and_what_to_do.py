@@ -174,6 +174,10 @@ def test_evidence_figures_read_with_units_and_separators() -> None:
                     "backup_interval_hours": 4.0,
                     "backup_paused": True,
                     "session_state": "sending",
+                    "last_heartbeat": "2026-11-03T03:57:35+00:00",
+                    "local_time": "2026-11-03T03:57:35+02:00",
+                    "newer_device_last_seen": None,
+                    "reachable": ["cloud-eu", "nas-office"],
                 },
             )
         ],
@@ -187,6 +191,10 @@ def test_evidence_figures_read_with_units_and_separators() -> None:
         "backup_interval_hours: 4",
         "backup_paused: yes",
         "session_state: sending",
+        "last_heartbeat: 2026-11-03 03:57 UTC",
+        "local_time: 2026-11-03T03:57:35+02:00",
+        "newer_device_last_seen: none",
+        "reachable: cloud-eu, nas-office",
     ):
         assert f"     {line}\n" in content.text
         name, value = line.split(": ", 1)
