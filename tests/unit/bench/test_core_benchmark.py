@@ -1,6 +1,9 @@
-"""`bench.core` on a small workload: its loops agree, and `--parts` reports each."""
+"""`bench.core` on a small workload: its loops agree, `--parts` reports each, and
+`--processes` the median over fresh processes."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -30,3 +33,21 @@ def test_known_devices_are_folded_in_before_the_timed_events(
     known = int(out.split("devices known before: ")[1].split()[0])
     assert 0 < known <= 300
     assert "ratio core/baseline time" in out
+
+
+def test_processes_report_each_one_and_the_median(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--events", "1500", "--devices", "200", "--runs", "1", "--processes", "3"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("  process ")]
+    assert len(lines) == 3
+    ratios = sorted(float(line.split("µs/event, ")[-1].split("x")[0]) for line in lines)
+    summary = out.splitlines()[-1]
+    assert summary.startswith("over 3 processes")
+    assert f"ratio {ratios[1]:.2f}x ({ratios[0]:.2f}–{ratios[2]:.2f}x)" in summary
+    assert re.search(r"at or under 4x in [0-3] of 3$", summary)
+
+
+def test_processes_must_be_at_least_one() -> None:
+    with pytest.raises(SystemExit):
+        main(["--processes", "0"])
