@@ -53,7 +53,7 @@ $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	@touch $@
 
 bench: setup $(VENV)/.bench-installed ## the standard benchmark set (see docs/benchmarks.md)
-	$(BIN)/python -m bench.core
+	$(BIN)/python -m bench.core --runs 3 --processes 8
 	$(BIN)/python -m bench.pipeline --records 100000 --devices 10000 --runs 3
 	$(BIN)/python -m bench.notify --alerts 1000 --devices 100 --runs 3
 	$(BIN)/python -m bench.api latency --devices 100000 --requests 100
