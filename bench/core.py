@@ -54,6 +54,8 @@ from streams import DEFAULT_POLICY, DeviceState, apply, encode_state, record_fin
 __all__ = ["main"]
 
 TICK = timedelta(seconds=30)
+# The issue's bound on the core's time against the baseline's.
+TARGET_RATIO = 4.0
 
 Records = list[tuple[bytes, bytes]]
 # The records cut where the clock moves: (the clock, the records applied at it).
@@ -179,14 +181,13 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
 
 
-TARGET_RATIO = 4.0
-
-
 def in_processes(argv: list[str], processes: int) -> int:
-    """The benchmark (`argv`, without `--processes`) in `processes` fresh processes, one
-    after another; each one's figures as it ends, then their medians."""
+    """The benchmark in `processes` fresh processes, one after another, each with `argv`
+    and one process of its own (the last `--processes` given wins); each one's figures
+    as it ends, then their medians."""
+    argv = [*argv, "--processes", "1"]
     print(f"machine: {machine()}")
-    print(f"{processes} processes of: python -m bench.core {' '.join(argv)}", flush=True)
+    print(f"{processes} fresh processes, each: python -m bench.core {' '.join(argv)}", flush=True)
     figures = []
     for number in range(1, processes + 1):
         child = subprocess.run(  # noqa: S603 - this interpreter, this module
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes < 1:
         parser.error(f"--processes must be at least 1, got {args.processes}")
     if args.processes > 1:
-        return in_processes(_without_processes(argv), args.processes)
+        return in_processes(argv, args.processes)
     print(f"machine: {machine()}")
     print(f"workload: {args.events} events, {args.devices} devices, 80 % heartbeats")
     records = fleet_records(args.events, args.devices)
@@ -282,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {label:<40} {n / took[name]:>10,.0f} events/s"
                 f"  {took[name] / n * 1e6:.2f} µs/event"
             )
-        print(f"  ratio core/baseline time: {ours / base:.2f}x (target ≤ 4x; ≥ 150k events/s)")
+        print(
+            f"  ratio core/baseline time: {ours / base:.2f}x "
+            f"(target ≤ {TARGET_RATIO:g}x; ≥ 150k events/s)"
+        )
         if args.parts:
             print("  the core's loop in parts, each with the ones above (ratio to the baseline):")
             for label, name in (
@@ -306,19 +310,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(summary))
     return 0
-
-
-def _without_processes(argv: list[str]) -> list[str]:
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--processes":
-            skip = True
-        elif not arg.startswith("--processes="):
-            kept.append(arg)
-    return kept
 
 
 if __name__ == "__main__":

@@ -111,8 +111,6 @@ def _facts(alert: Alert) -> list[tuple[str, str]]:
 
 
 _SIZE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
-
-
 _UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[:.\d]*(\+00:00|Z)")
 
 
