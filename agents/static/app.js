@@ -69,17 +69,21 @@ function progressBar(state, percent) {
   el("span", { class: "pct" }, percentLabel(pct)));
 }
 
-// A diagnosis code in words ("backup_interval_too_short": "Backup interval too short"),
-// its summary and action on hover.
+// A diagnosis code in words: "backup_interval_too_short" is "Backup interval too short".
+function causeWords(code) {
+  const words = code.replaceAll("_", " ").replace(/\bcpu\b/, "CPU");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// The table's diagnosis cell: the top cause in words, its summary and action on hover.
 function causeCell(code) {
   if (!code) return "";
-  const words = code.replaceAll("_", " ").replace(/\bcpu\b/, "CPU");
   const known = ui.causes.get(code);
   return el("span", {
     class: "cause-name",
     dataset: { cause: code },
     title: known ? `${known.summary}. ${known.action}` : code,
-  }, words.charAt(0).toUpperCase() + words.slice(1));
+  }, causeWords(code));
 }
 
 // Only the hover text depends on it: without it (a reader restarting), the table still
@@ -348,7 +352,7 @@ async function showDevice(deviceId) {
     el("h3", {}, badge(a.state), ` ${a.kind}${a.destination_id ? ` · ${a.destination_id}` : ""}`,
       el("span", { class: "muted" }, ` ${a.days_observed} days`)),
     a.diagnosis.map((c) => el("div", { class: "cause", dataset: { cause: c.code } },
-      el("div", {}, el("code", {}, c.code), ` — ${c.summary}`),
+      el("div", {}, el("strong", {}, causeWords(c.code)), ` — ${c.summary} `, el("code", { class: "muted" }, c.code)),
       el("div", { class: "evidence" }, Object.entries(c.evidence).map(([k, v]) => `${k}: ${evidenceValue(k, v)}`).join(" · ")),
       el("div", {}, el("strong", {}, "Action: "), c.action)))));
   const destinations = d.destinations.map((x) => el("div", { class: "card destination", dataset: { destination: x.destination_id } },

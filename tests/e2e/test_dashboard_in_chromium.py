@@ -98,6 +98,12 @@ async def rows_on_page(page: Page) -> list[dict[str, Any]]:
     return rows
 
 
+def cause_words(code: str) -> str:
+    """A diagnosis code as the dashboard writes it."""
+    words = code.replace("_", " ").replace("cpu", "CPU")
+    return words[0].upper() + words[1:]
+
+
 def percent_label(percent: float) -> str:
     """Completed % as the dashboard writes it: one decimal, cut rather than rounded."""
     return "100%" if percent >= 100 else f"{math.floor(percent * 10) / 10:.1f}%"
@@ -185,10 +191,9 @@ async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
         else:
             code = device["top_cause"]
             cause = causes[code]
-            words = code.replace("_", " ").replace("cpu", "CPU")
             assert row["cause"] == [
                 code,
-                words[0].upper() + words[1:],
+                cause_words(code),
                 f"{cause['summary']}. {cause['action']}",
             ]
     assert {r["colour"] for r in shown} >= {COLOURS["ok"]}
@@ -301,6 +306,12 @@ async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page:
     assert sorted(map(tuple, alerts)) == expected
     causes = await page.eval_on_selector_all("#device .cause", "cs => cs.map(c => c.dataset.cause)")
     assert causes[0] == device["open_alerts"][0]["diagnosis"][0]["code"]
+    # Each cause in words, as in the table, with its summary and its code.
+    names = await page.eval_on_selector_all(
+        "#device .cause", "cs => cs.map(c => c.querySelector('div').textContent)"
+    )
+    first = device["open_alerts"][0]["diagnosis"][0]
+    assert names[0] == f"{cause_words(first['code'])} — {first['summary']} {first['code']}"
     # The evidence names the fields as the API does; sizes read with their unit.
     evidence = await page.eval_on_selector_all(
         "#device .cause .evidence", "es => es.map(e => e.textContent)"
