@@ -113,13 +113,19 @@ function setInfo(view) {
 
 // The fleet view's filters live in the address (`#/?state=critical&org=org-01`), so a
 // link to them can be shared or bookmarked and the back button returns to them.
-const DEFAULTS = { sort: "worst_state", order: "desc" };
-const FILTERS = ["state", "kind", "online", "q", "sort", "order"];
+// The fields are the form's; a field's default is its first option ("" for the search).
+function filterFields() {
+  return [...$("#filters").elements].filter((field) => field.name);
+}
+
+function defaultOf(field) {
+  return field.options ? field.options[0].value : "";
+}
 
 function fleetHash() {
   const params = filterParams();
-  for (const [key, value] of Object.entries(DEFAULTS)) {
-    if (params.get(key) === value) params.delete(key);
+  for (const field of filterFields()) {
+    if (params.get(field.name) === defaultOf(field)) params.delete(field.name);
   }
   const query = params.toString();
   return query ? `#/?${query}` : "#/";
@@ -128,8 +134,7 @@ function fleetHash() {
 function applyHash() {
   const query = location.hash.startsWith("#/?") ? location.hash.slice(3) : "";
   const params = new URLSearchParams(query);
-  const form = $("#filters");
-  for (const name of FILTERS) form[name].value = params.get(name) ?? DEFAULTS[name] ?? "";
+  for (const field of filterFields()) field.value = params.get(field.name) ?? defaultOf(field);
   ui.org = params.get("org") || "";
   const select = $("#org");
   if (ui.org && ![...select.options].some((o) => o.value === ui.org)) {
