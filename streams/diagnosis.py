@@ -15,9 +15,9 @@ from typing import Any
 
 from schemas.models import Cause
 from schemas.types import AlertKind
-from streams.machine import backup_reference
+from streams.machine import WINDOW_DAYS, backup_reference, window_as_of
 from streams.policy import DEFAULT_POLICY, Policy
-from streams.state import DestinationState, DeviceState
+from streams.state import DestinationState, DeviceState, day_number
 
 __all__ = ["CAUSES", "Hints", "diagnose", "estimated_time_to_finish"]
 
@@ -102,8 +102,6 @@ CAUSES: dict[str, tuple[str, str]] = {
     ),
 }
 
-_WINDOW = timedelta(days=14)
-
 
 def _cause(code: str, score: float, evidence: dict[str, Any]) -> Cause:
     summary, action = CAUSES[code]
@@ -124,24 +122,48 @@ def _days(delta: timedelta) -> float:
     return round(delta.total_seconds() / 86400, 2)
 
 
-def estimated_time_to_finish(state: DeviceState, dest: DestinationState) -> timedelta | None:
+def _receiving(state: DeviceState, now: datetime) -> list[DestinationState]:
+    """The destinations that received new data within the daily window."""
+    oldest = day_number(now) - WINDOW_DAYS + 1
+    return [
+        dest
+        for dest in state.destinations
+        if dest.last_new_data is not None and day_number(dest.last_new_data) >= oldest
+    ]
+
+
+# The longest estimate a timedelta holds; a backlog that would take longer at the
+# window's rate is as good as never finished.
+_NEVER = timedelta.max.total_seconds()
+
+
+def estimated_time_to_finish(
+    state: DeviceState, dest: DestinationState, now: datetime
+) -> timedelta | None:
     """Time to send the destination's to-do bytes at the rate of the daily windows.
 
-    None when nothing is to do; `timedelta.max` when nothing was sent in the window.
+    The windows count the device's bytes, not each destination's: when several
+    destinations received new data in the window, the rate is taken as shared equally
+    among them (an estimate). None when nothing is to do; `timedelta.max` when this
+    destination received nothing in the window, or when the backlog would take longer
+    than a timedelta holds.
     """
     if dest.todo_bytes <= 0:
         return None
-    sent = sum(day.bytes_sent for day in state.days)
-    active_days = sum(1 for day in state.days if day.bytes_sent > 0)
-    if sent <= 0 or active_days == 0:
+    window = window_as_of(state, now)
+    sent = sum(day.bytes_sent for day in window)
+    active_days = sum(1 for day in window if day.bytes_sent > 0)
+    receiving = _receiving(state, now)
+    if sent <= 0 or active_days == 0 or dest not in receiving:
         return timedelta.max
-    per_second = sent / (active_days * 86400)
-    return timedelta(seconds=dest.todo_bytes / per_second)
+    per_second = sent / len(receiving) / (active_days * 86400)
+    seconds = dest.todo_bytes / per_second
+    return timedelta.max if seconds >= _NEVER else timedelta(seconds=seconds)
 
 
-def _window_totals(state: DeviceState) -> dict[str, int]:
+def _window_totals(state: DeviceState, now: datetime) -> dict[str, int]:
     totals = {"locked": 0, "permission_denied": 0, "vanished": 0, "changed": 0, "bytes_sent": 0}
-    for day in state.days:
+    for day in window_as_of(state, now):
         totals["locked"] += day.locked
         totals["permission_denied"] += day.permission_denied
         totals["vanished"] += day.vanished
@@ -151,8 +173,11 @@ def _window_totals(state: DeviceState) -> dict[str, int]:
 
 
 def _connection_causes(
-    state: DeviceState, now: datetime, policy: Policy, hints: Hints
+    state: DeviceState, now: datetime, policy: Policy, hints: Hints, quiet: timedelta
 ) -> Iterator[Cause]:
+    """Why the device reaches no destination. `quiet` is the heartbeat silence from which
+    the device reads as off: the connection warning for the connection alert; for a
+    backup alert, at most half the silence the alert measures."""
     last_contact = state.last_connected or state.first_seen
     online = state.last_heartbeat is not None and now - state.last_heartbeat < policy.online_window
     heartbeat_age = now - (state.last_heartbeat or state.first_seen)
@@ -178,43 +203,50 @@ def _connection_causes(
                 "last_heartbeat": _iso(state.last_heartbeat),
             },
         )
-    # Reaching the cloud while no destination is reachable points at the path to the
-    # destinations, not at the device being off.
-    talks_to_cloud = state.last_heartbeat is not None and state.last_heartbeat > last_contact
-    if talks_to_cloud and state.service_state == "running":
-        evidence = {
-            "online": online,
-            "last_heartbeat": _iso(state.last_heartbeat),
-            "last_connected": _iso(state.last_connected),
-            "reachable_destinations": list(state.reachable),
-            "connect_error": state.connect_error,
-        }
+    if state.service_state != "running":
+        return
+    # Heartbeats after the last contact: the device talked to the cloud without reaching
+    # a destination, which points at the path to the destinations.
+    talked_without_contact = (
+        state.last_heartbeat is not None and state.last_heartbeat > last_contact
+    )
+    blocked_evidence = {
+        "online": online,
+        "last_heartbeat": _iso(state.last_heartbeat),
+        "last_connected": _iso(state.last_connected),
+        "reachable_destinations": list(state.reachable),
+        "connect_error": state.connect_error,
+    }
+    if talked_without_contact and heartbeat_age < quiet:
         if state.connect_error == "local_interference":
-            yield _cause("interfering_application", 0.85, evidence)
-            yield _cause("communication_blocked", 0.5, evidence)
+            yield _cause("interfering_application", 0.85, blocked_evidence)
+            yield _cause("communication_blocked", 0.5, blocked_evidence)
         else:
             score = 0.85 if state.connect_error == "blocked" else (0.75 if online else 0.6)
-            yield _cause("communication_blocked", score, evidence)
-            yield _cause("interfering_application", 0.3, evidence)
-    elif state.service_state == "running":
-        # Silent towards the cloud as well: off, or not in use.
-        yield _cause(
-            "extended_leave_or_powered_off",
-            0.8 if heartbeat_age >= policy.connection.warning else 0.5,
-            {
-                "online": online,
-                "last_heartbeat": _iso(state.last_heartbeat),
-                "days_since_heartbeat": _days(heartbeat_age),
-                "days_since_connected": _days(now - last_contact),
-            },
-        )
+            yield _cause("communication_blocked", score, blocked_evidence)
+            yield _cause("interfering_application", 0.3, blocked_evidence)
+        return
+    # Silent towards the cloud as well: off, or not in use.
+    yield _cause(
+        "extended_leave_or_powered_off",
+        0.8 if heartbeat_age >= quiet else 0.5,
+        {
+            "online": online,
+            "last_heartbeat": _iso(state.last_heartbeat),
+            "days_since_heartbeat": _days(heartbeat_age),
+            "days_since_connected": _days(now - last_contact),
+        },
+    )
+    if talked_without_contact:
+        # Before it went quiet, it talked to the cloud without reaching a destination.
+        yield _cause("communication_blocked", 0.4, blocked_evidence)
 
 
 def _transfer_causes(
     state: DeviceState, dest: DestinationState, now: datetime, policy: Policy
 ) -> Iterator[Cause]:
     """Causes shared by backup and completion alerts: why data does not get through."""
-    totals = _window_totals(state)
+    totals = _window_totals(state, now)
     if state.backup_paused or dest.session_state == "paused":
         yield _cause(
             "paused_by_user",
@@ -248,34 +280,37 @@ def _transfer_causes(
                 "permission_denied_last_session": dest.permission_denied_files,
             },
         )
+    # A throttle the session itself reports is why its transfers are slow, and comes
+    # before the estimate below that those slow transfers make too long.
     if dest.cpu_throttled or state.cpu_limit_percent < 50:
         yield _cause(
             "cpu_throttled",
-            0.7 if dest.cpu_throttled else 0.5,
+            0.8 if dest.cpu_throttled else 0.5,
             {"cpu_throttled": dest.cpu_throttled, "cpu_limit_percent": state.cpu_limit_percent},
         )
     if dest.network_throttled or state.network_limit_kbps is not None:
         yield _cause(
             "network_throttled",
-            0.7 if dest.network_throttled else 0.5,
+            0.8 if dest.network_throttled else 0.5,
             {
                 "network_throttled": dest.network_throttled,
                 "network_limit_kbps": state.network_limit_kbps,
             },
         )
-    eta = estimated_time_to_finish(state, dest)
+    eta = estimated_time_to_finish(state, dest, now)
     interval = timedelta(seconds=dest.backup_interval_s)
-    if eta is not None and eta > interval and totals["bytes_sent"] > 0:
-        yield _cause(
-            "backup_interval_too_short",
-            0.75 if eta > 4 * interval else 0.6,
-            {
-                "todo_bytes": dest.todo_bytes,
-                "bytes_sent_14d": totals["bytes_sent"],
-                "estimated_hours_to_finish": round(eta.total_seconds() / 3600, 2),
-                "backup_interval_hours": round(dest.backup_interval_s / 3600, 2),
-            },
-        )
+    if eta is not None and eta != timedelta.max and eta > interval:
+        evidence: dict[str, Any] = {
+            "todo_bytes": dest.todo_bytes,
+            "bytes_sent_14d": totals["bytes_sent"],
+            "estimated_hours_to_finish": round(eta.total_seconds() / 3600, 2),
+            "backup_interval_hours": round(dest.backup_interval_s / 3600, 2),
+        }
+        receiving = len(_receiving(state, now))
+        if receiving > 1:
+            # The bytes are the device's; the estimate gives this destination its share.
+            evidence["destinations_receiving_data"] = receiving
+        yield _cause("backup_interval_too_short", 0.75 if eta > 4 * interval else 0.6, evidence)
 
 
 def _backup_causes(
@@ -285,23 +320,28 @@ def _backup_causes(
     silence = now - backup_reference(dest)
     # Out of reach for most of the time no data arrived: the connection is the cause
     # (data often stops a little before the device goes dark).
-    if last_contact is None or now - last_contact > silence / 2:
-        yield _cause(
-            "no_connection",
-            0.8,
-            {
-                "destination_id": dest.destination_id,
-                "last_connected": _iso(last_contact),
-                "device_connection_state": state.connection.level,
-            },
-        )
-        # The device's own connection causes apply only when it reaches no destination
-        # at all; one unreached destination among reached ones is not a powered-off device.
-        device_contact = state.last_connected
-        if device_contact is None or now - device_contact > silence / 2:
-            for cause in _connection_causes(state, now, policy, hints):
-                yield _cause(cause.code, cause.score * 0.9, cause.evidence)
-    yield from _transfer_causes(state, dest, now, policy)
+    if last_contact is not None and now - last_contact <= silence / 2:
+        yield from _transfer_causes(state, dest, now, policy)
+        return
+    unreached = {
+        "destination_id": dest.destination_id,
+        "last_connected": _iso(last_contact),
+        "device_connection_state": state.connection.level,
+    }
+    device_contact = state.last_connected
+    if device_contact is None or now - device_contact > silence / 2:
+        # The device reaches no destination at all: why it does not is the cause, and
+        # this destination's silence follows from it.
+        quiet = min(policy.connection.warning, silence / 2)
+        yield from _connection_causes(state, now, policy, hints, quiet)
+        yield _cause("no_connection", 0.55, unreached)
+    else:
+        # Other destinations are reached: the way to this one is the cause.
+        yield _cause("no_connection", 0.8, unreached)
+    # Nothing can arrive while the destination is out of reach: what slowed the
+    # transfers before comes second.
+    for cause in _transfer_causes(state, dest, now, policy):
+        yield _cause(cause.code, cause.score / 2, cause.evidence)
 
 
 def _completion_causes(
@@ -339,7 +379,7 @@ def diagnose(
     hints = hints or Hints()
     causes: list[Cause]
     if kind == "connection":
-        causes = list(_connection_causes(state, now, policy, hints))
+        causes = list(_connection_causes(state, now, policy, hints, policy.connection.warning))
     else:
         dest = _pick_destination(state, kind, destination_id)
         if dest is None:

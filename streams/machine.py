@@ -53,6 +53,7 @@ __all__ = [
     "level_for",
     "next_deadline",
     "record_fingerprint",
+    "window_as_of",
 ]
 
 WINDOW_DAYS = 14
@@ -815,6 +816,17 @@ def _log(
     if not entries:
         return history
     return (*history, *entries)[-HISTORY_LENGTH:]
+
+
+def window_as_of(state: DeviceState, now: datetime) -> tuple[DayBucket, ...]:
+    """The device's daily window as of `now`: its last WINDOW_DAYS UTC days, oldest
+    first. The stored window rolls only when an event or a decision touches the
+    device, so a device long silent still holds the days it had when it went quiet."""
+    oldest = day_number(now) - WINDOW_DAYS + 1
+    days = state.days
+    if not days or days[0].day >= oldest:
+        return days
+    return tuple(day for day in days if day.day >= oldest)
 
 
 def backup_reference(dest: DestinationState) -> datetime:

@@ -10,7 +10,12 @@ from typing import Any
 from schemas.models import Alert, DailyActivity, DestinationStatus, DeviceStatus
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, diagnose
-from streams.machine import backup_reference, completion_reference, connection_reference
+from streams.machine import (
+    backup_reference,
+    completion_reference,
+    connection_reference,
+    window_as_of,
+)
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DeviceState
 from streams.transitions import Transition
@@ -209,7 +214,7 @@ def device_status(
                 vanished=b.vanished,
                 changed=b.changed,
             )
-            for b in state.days
+            for b in window_as_of(state, now)
         ],
         top_cause=alerts[0]["diagnosis"][0]["code"] if alerts else None,
         stream_time=now,

@@ -941,10 +941,10 @@ class Expectation:
         return problems
 
 
-def _silent(connection: str, backup: str, level: Level = "critical") -> Expectation:
+def _silent(cause: str, level: Level = "critical") -> Expectation:
     return Expectation(
         worst={"backup": level, "connection": level},
-        top_cause={"backup": backup, "connection": connection},
+        top_cause={"backup": cause, "connection": cause},
     )
 
 
@@ -956,22 +956,20 @@ def _completion(cause: str) -> Expectation:
     return Expectation(worst={"completion": "critical"}, top_cause={"completion": cause})
 
 
-# The backup alert of a device that went silent names the destination's lost
-# connection first, unless a device-wide cause scores higher (the core scales those by
-# 0.9 against `no_connection`'s 0.8): leaving the org, replacement, uninstalling.
+# A device that went silent reaches no destination at all, so its backup alert names
+# the same cause as its connection alert: why it is silent comes before the
+# destination it no longer reaches.
 EXPECTATIONS: dict[str, Expectation] = {
     HEALTHY: Expectation(worst={}, top_cause={}),
-    "powered_off": _silent("extended_leave_or_powered_off", "no_connection"),
+    "powered_off": _silent("extended_leave_or_powered_off"),
     # Snoozed at 3.5 days: the warnings open, nothing escalates.
-    "extended_leave": _silent("extended_leave_or_powered_off", "no_connection", "warning"),
-    "left_org": _silent("left_organization", "left_organization"),
-    "replaced": _silent("replaced_by_newer_device", "replaced_by_newer_device"),
-    "uninstalled": _silent(
-        "app_uninstalled_or_service_stopped", "app_uninstalled_or_service_stopped"
-    ),
-    "service_stopped": _silent("app_uninstalled_or_service_stopped", "no_connection"),
-    "blocked_network": _silent("communication_blocked", "no_connection"),
-    "interfering_app": _silent("interfering_application", "no_connection"),
+    "extended_leave": _silent("extended_leave_or_powered_off", "warning"),
+    "left_org": _silent("left_organization"),
+    "replaced": _silent("replaced_by_newer_device"),
+    "uninstalled": _silent("app_uninstalled_or_service_stopped"),
+    "service_stopped": _silent("app_uninstalled_or_service_stopped"),
+    "blocked_network": _silent("communication_blocked"),
+    "interfering_app": _silent("interfering_application"),
     "paused": _backup("paused_by_user"),
     "permission_denied": _backup("locked_or_permission_denied"),
     "locked_files": _completion("locked_files_block_completion"),
@@ -983,7 +981,10 @@ EXPECTATIONS: dict[str, Expectation] = {
     # Deactivated at 4 days: the warnings open, then everything resolves.
     "deactivated": Expectation(
         worst={"backup": "warning", "connection": "warning"},
-        top_cause={"backup": "no_connection", "connection": "extended_leave_or_powered_off"},
+        top_cause={
+            "backup": "extended_leave_or_powered_off",
+            "connection": "extended_leave_or_powered_off",
+        },
         ends_resolved_by="deactivated",
     ),
 }

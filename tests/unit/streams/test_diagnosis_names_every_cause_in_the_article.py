@@ -17,7 +17,16 @@ import pytest
 from schemas.types import AlertKind
 from streams import DeviceState, Hints, diagnose
 from streams.diagnosis import CAUSES, estimated_time_to_finish
-from tests.unit.factories import DAY, SECOND, T0, command, healthy, heartbeat, progress, run
+from tests.unit.factories import (
+    DAY,
+    SECOND,
+    T0,
+    command,
+    healthy,
+    heartbeat,
+    progress,
+    run,
+)
 
 
 @dataclass(frozen=True)
@@ -319,7 +328,7 @@ CASES = [
     ),
     pytest.param(
         stalled(cpu_throttled=True),
-        Expected("cpu_throttled", 0.7, {"cpu_throttled": True, "cpu_limit_percent": 100}),
+        Expected("cpu_throttled", 0.8, {"cpu_throttled": True, "cpu_limit_percent": 100}),
         id="CPU throttled, says the session",
     ),
     pytest.param(
@@ -329,7 +338,7 @@ CASES = [
     ),
     pytest.param(
         stalled(network_throttled=True),
-        Expected("network_throttled", 0.7, {"network_throttled": True, "network_limit_kbps": None}),
+        Expected("network_throttled", 0.8, {"network_throttled": True, "network_limit_kbps": None}),
         id="network throttled, says the session",
     ),
     pytest.param(
@@ -409,10 +418,10 @@ def test_a_diagnosis_is_ranked_by_score_then_code_without_repeats() -> None:
 
     assert [(c.code, c.score) for c in causes] == [
         ("paused_by_user", 0.9),
-        ("vanished_temporary_files", 0.8),
         # Equal scores: the code decides, so the order never depends on rule order.
-        ("cpu_throttled", 0.7),
-        ("network_throttled", 0.7),
+        ("cpu_throttled", 0.8),
+        ("network_throttled", 0.8),
+        ("vanished_temporary_files", 0.8),
         ("constantly_changing_files", 0.55),
         ("locked_or_permission_denied", 0.525),
     ]
@@ -431,23 +440,25 @@ def test_a_backup_diagnosis_names_the_short_interval_too() -> None:
 # --- no_connection: a backup alert on a destination the device does not reach ---------
 
 
-def test_an_unreached_destination_is_named_first_in_a_backup_diagnosis() -> None:
+def test_a_dark_device_s_backup_diagnosis_names_why_it_is_dark_before_the_destination() -> None:
     now = T0 + 4 * DAY
     state, _ = run([], now=now, state=healthy())
     assert state.destinations[0].backup.level == "warning"
 
     causes = diagnose(state, "backup", now, destination_id="cloud")
 
-    assert causes[0].code == "no_connection"
-    assert causes[0].score == 0.8
-    assert causes[0].evidence == {
+    # The device reaches no destination at all: why is the cause; the destination's
+    # silence follows from it.
+    assert [(c.code, c.score) for c in causes] == [
+        ("extended_leave_or_powered_off", 0.8),
+        ("no_connection", 0.55),
+    ]
+    assert causes[1].evidence == {
         "destination_id": "cloud",
         "last_connected": iso(T0),
         "device_connection_state": "warning",
     }
-    assert causes[0].action == CAUSES["no_connection"][1]
-    # The device's own connection causes follow, at nine tenths of their weight.
-    assert (causes[1].code, causes[1].score) == ("extended_leave_or_powered_off", 0.72)
+    assert causes[1].action == CAUSES["no_connection"][1]
 
 
 def test_a_strong_connection_cause_outranks_the_missing_connection_itself() -> None:
@@ -456,10 +467,65 @@ def test_a_strong_connection_cause_outranks_the_missing_connection_itself() -> N
 
     causes = diagnose(state, "backup", now, destination_id="cloud")
 
-    assert [(c.code, c.score) for c in causes[:2]] == [
-        ("left_organization", 0.855),
-        ("no_connection", 0.8),
+    assert [(c.code, c.score) for c in causes] == [
+        ("left_organization", 0.95),
+        ("extended_leave_or_powered_off", 0.8),
+        ("no_connection", 0.55),
     ]
+
+
+def test_what_slowed_the_transfers_comes_after_the_lost_connection() -> None:
+    # Backups with a few locked files every day, then the device is switched off.
+    events: list[Any] = []
+    for day in range(4):
+        at = T0 + day * DAY
+        events += [
+            heartbeat(at),
+            progress(at, session_state="sending", bytes_sent=1_000_000, errors={"locked": 40}),
+        ]
+    now = T0 + 10 * DAY
+    state, _ = run(events, now=now)
+    assert state.destinations[0].backup.level == "critical"
+
+    causes = diagnose(state, "backup", now, destination_id="cloud")
+
+    assert [(c.code, c.score) for c in causes] == [
+        ("extended_leave_or_powered_off", 0.8),
+        ("no_connection", 0.55),
+        # Half their weight: nothing can arrive while the device is off.
+        ("locked_or_permission_denied", 0.425),
+    ]
+
+
+def test_a_device_that_talked_to_the_cloud_then_went_dark_reads_as_powered_off() -> None:
+    # Reached its destination at T0, then a day of heartbeats that reach none, then
+    # nothing for twelve days.
+    events = [
+        heartbeat(T0 + DAY + timedelta(hours=h), reachable_destinations=[]) for h in range(24)
+    ]
+    now = T0 + 14 * DAY
+    state, _ = run(events, now=now, state=healthy())
+    assert state.connection.level == "critical"
+
+    causes = diagnose(state, "connection", now)
+
+    assert [(c.code, c.score) for c in causes] == [
+        ("extended_leave_or_powered_off", 0.8),
+        # Before it went quiet, it reached the cloud but no destination.
+        ("communication_blocked", 0.4),
+    ]
+    assert causes[0].evidence["days_since_heartbeat"] == 12.04
+    assert causes[1].evidence["online"] is False
+
+
+def test_a_device_still_talking_to_the_cloud_reads_as_blocked_in_a_backup_alert() -> None:
+    events = [heartbeat(T0 + day * DAY, reachable_destinations=[]) for day in range(1, 5)]
+    now = T0 + 4 * DAY
+    state, _ = run(events, now=now, state=healthy())
+
+    causes = diagnose(state, "backup", now, destination_id="cloud")
+
+    assert [c.code for c in causes][:2] == ["communication_blocked", "no_connection"]
 
 
 @pytest.mark.parametrize(
@@ -494,7 +560,8 @@ def test_an_online_device_is_not_called_powered_off_for_one_unreached_destinatio
 
     causes = diagnose(state, "backup", now, destination_id="nas")
 
-    assert causes[0].code == "no_connection"
+    assert (causes[0].code, causes[0].score) == ("no_connection", 0.8)
+    assert causes[0].evidence["destination_id"] == "nas"
     assert "extended_leave_or_powered_off" not in [c.code for c in causes]
 
 
@@ -549,7 +616,7 @@ def test_the_time_to_finish_divides_the_todo_by_the_rate_of_active_days() -> Non
     ]
     state, _ = run(events, now=now)
 
-    eta = estimated_time_to_finish(state, state.destinations[0])
+    eta = estimated_time_to_finish(state, state.destinations[0], now)
 
     # 6 GB over 3 active days = 2 GB a day; 5 GB to do = 2.5 days.
     assert eta is not None
@@ -565,7 +632,7 @@ def test_the_time_to_finish_counts_only_the_last_fourteen_days() -> None:
         state=early,
     )
 
-    eta = estimated_time_to_finish(state, state.destinations[0])
+    eta = estimated_time_to_finish(state, state.destinations[0], now)
 
     assert eta is not None
     assert eta.total_seconds() == pytest.approx(3 * 86400, abs=0.001)
@@ -574,13 +641,13 @@ def test_the_time_to_finish_counts_only_the_last_fourteen_days() -> None:
 def test_there_is_no_time_to_finish_when_nothing_is_to_do() -> None:
     state = healthy()
 
-    assert estimated_time_to_finish(state, state.destinations[0]) is None
+    assert estimated_time_to_finish(state, state.destinations[0], T0) is None
 
 
 def test_the_time_to_finish_is_unbounded_when_nothing_was_sent() -> None:
     state, _ = run([progress(T0, percent=40.0, bytes_sent=0)], now=T0)
 
-    assert estimated_time_to_finish(state, state.destinations[0]) == timedelta.max
+    assert estimated_time_to_finish(state, state.destinations[0], T0) == timedelta.max
 
 
 # One day that sent 86.4 MB: 1000 bytes a second, so the todo in bytes / 1000 is the

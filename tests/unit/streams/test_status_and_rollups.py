@@ -277,8 +277,9 @@ def test_a_destination_alert_names_its_destination_and_is_diagnosed_for_it() -> 
         "cloud",
         transition.alert_id,
     )
-    assert alert.diagnosis[0].code == "no_connection"
-    assert alert.diagnosis[0].evidence["destination_id"] == "cloud"
+    # The device reaches no destination: why comes first, then the destination.
+    assert [c.code for c in alert.diagnosis] == ["extended_leave_or_powered_off", "no_connection"]
+    assert alert.diagnosis[1].evidence["destination_id"] == "cloud"
 
 
 def test_a_resolved_alert_has_no_diagnosis_and_no_threshold() -> None:
