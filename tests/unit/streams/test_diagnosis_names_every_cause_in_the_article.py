@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from schemas.types import AlertKind
-from streams import DeviceState, Hints, diagnose
+from streams import DeviceState, Hints, device_status, diagnose, to_alert
 from streams.diagnosis import CAUSES, estimated_time_to_finish
 from tests.unit.factories import (
     DAY,
@@ -674,3 +674,118 @@ def test_the_interval_is_too_short_only_when_the_estimate_exceeds_it(
     scores = {c.code: c.score for c in diagnose(state, "completion", T0, destination_id="cloud")}
 
     assert scores.get("backup_interval_too_short") == score
+
+
+# --- what the estimate and the evidence count ------------------------------------------
+
+
+def test_a_backlog_that_would_never_finish_neither_crashes_nor_blames_the_interval() -> None:
+    # 1 KB got through in a week against 2 TB to do: beyond what a timedelta holds.
+    events: list[Any] = []
+    for day in range(8):
+        at = T0 + day * DAY
+        events += [
+            heartbeat(at),
+            progress(
+                at,
+                percent=1.0,
+                session_state="sending",
+                bytes_sent=1_000 if day == 0 else 0,
+                selected_bytes=2_100_000_000_000,
+                todo_bytes=2_000_000_000_000,
+            ),
+        ]
+    now = T0 + 8 * DAY
+    state, transitions = run(events, now=now)
+
+    assert estimated_time_to_finish(state, state.destinations[0], now) == timedelta.max
+    causes = diagnose(state, "backup", now, destination_id="cloud")
+    assert "backup_interval_too_short" not in [c.code for c in causes]
+    assert [to_alert(t, state, now).kind for t in transitions]
+    assert device_status(state, now).worst_state == "critical"
+
+
+def test_a_destination_that_received_nothing_is_not_given_the_device_s_rate() -> None:
+    # "cloud" receives 10 GB a day; "nas" is reached every day but receives nothing.
+    events: list[Any] = []
+    for day in range(6):
+        at = T0 + day * DAY
+        events += [
+            heartbeat(at, reachable_destinations=["cloud", "nas"]),
+            progress(at, destination="cloud", bytes_sent=10_000_000_000),
+            progress(
+                at,
+                destination="nas",
+                percent=40.0,
+                session_state="scanning",
+                bytes_sent=0,
+                selected_bytes=200_000_000_000,
+                todo_bytes=100_000_000_000,
+            ),
+        ]
+    now = T0 + 5 * DAY
+    state, _ = run(events, now=now)
+    nas = state.destination("nas")
+    assert nas is not None and nas.backup.level == "warning"
+
+    assert estimated_time_to_finish(state, nas, now) == timedelta.max
+    causes = diagnose(state, "backup", now, destination_id="nas")
+    assert "backup_interval_too_short" not in [c.code for c in causes]
+
+
+def test_destinations_that_both_receive_data_share_the_device_s_rate() -> None:
+    events: list[Any] = []
+    for day in range(4):
+        at = T0 + day * DAY
+        for destination in ("cloud", "nas"):
+            events.append(
+                progress(
+                    at,
+                    destination=destination,
+                    percent=50.0,
+                    session_state="sending",
+                    bytes_sent=1_000_000_000,
+                    todo_bytes=8_000_000_000,
+                )
+            )
+    now = T0 + 3 * DAY
+    state, _ = run(events, now=now)
+    nas = state.destination("nas")
+    assert nas is not None
+
+    eta = estimated_time_to_finish(state, nas, now)
+
+    # 8 GB over 4 days, 2 GB a day for the device, 1 GB a day for each destination.
+    assert eta is not None
+    assert eta.total_seconds() == pytest.approx(8 * 86400, abs=0.001)
+    interval = next(
+        c
+        for c in diagnose(state, "completion", now, destination_id="nas")
+        if c.code == "backup_interval_too_short"
+    )
+    assert interval.evidence["destinations_receiving_data"] == 2
+    assert interval.evidence["estimated_hours_to_finish"] == 8 * 24.0
+
+
+def test_a_long_silent_device_s_evidence_and_days_are_of_the_last_fourteen_days() -> None:
+    events: list[Any] = []
+    for day in range(3):
+        at = T0 + day * DAY
+        events += [
+            heartbeat(at),
+            progress(
+                at, percent=90.0, session_state="idle", bytes_sent=1000, errors={"locked": 40}
+            ),
+        ]
+    state, _ = run(events, now=T0 + 3 * DAY)
+    # Nothing touches the device for a month: its stored window still holds those days.
+    now = T0 + 30 * DAY
+    assert state.days
+
+    causes = diagnose(state, "backup", now, destination_id="cloud")
+
+    locked = next(c for c in causes if c.code == "locked_or_permission_denied")
+    # The last session's figures still stand; the window's month-old counts do not.
+    assert locked.evidence["locked_14d"] == 0
+    assert locked.evidence["locked_last_session"] == 40
+    assert device_status(state, now).daily == []
