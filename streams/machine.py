@@ -27,7 +27,6 @@ from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import Level
 from streams.policy import Policy, Thresholds
 from streams.state import (
-    OK_SLOT,
     DayBucket,
     DestinationState,
     DeviceState,
@@ -36,6 +35,7 @@ from streams.state import (
     ProgressReport,
     Slot,
     day_number,
+    ok_slot,
     shared,
     shared_day,
     shared_ids,
@@ -769,14 +769,21 @@ def _resolve_all(
             transitions.append(
                 _resolution(state, "completion", dest.destination_id, dest.completion, now, reason)
             )
-        destinations.append(replace(dest, backup=OK_SLOT, completion=OK_SLOT))
+        destinations.append(
+            replace(dest, backup=_resolved(dest.backup), completion=_resolved(dest.completion))
+        )
     state = replace(
         state,
-        connection=OK_SLOT,
+        connection=_resolved(state.connection),
         destinations=tuple(destinations),
         history=_log(state.history, transitions),
     )
     return state, transitions
+
+
+def _resolved(slot: Slot) -> Slot:
+    """`slot` once resolved (it is, or goes back to, ok)."""
+    return slot if slot.level == "ok" else ok_slot(slot.transitions + 1)
 
 
 def _resolution(
@@ -802,6 +809,7 @@ def _resolution(
         decided_at=now,
         observed_s=(now - episode).total_seconds(),
         threshold_s=None,
+        sequence=slot.transitions,
     )
 
 
@@ -888,14 +896,15 @@ class _Decider:
                 thresholds,
                 "reminder",
             )
-            return Slot(level, slot.episode_start, now)
+            return Slot(level, slot.episode_start, now, slot.transitions)
         episode = slot.episode_start if slot.level != "ok" and slot.episode_start else reference
         if self.reason is not None:
             reason = self.reason
         else:
             reason = "threshold" if _RANK[level] > _RANK[slot.level] else "new_event"
         self._emit(slot, level, kind, destination_id, episode, elapsed, thresholds, reason)
-        return OK_SLOT if level == "ok" else Slot(level, episode, now)
+        count = slot.transitions + 1
+        return ok_slot(count) if level == "ok" else Slot(level, episode, now, count)
 
     def _emit(
         self,
@@ -929,6 +938,7 @@ class _Decider:
                 decided_at=self.now,
                 observed_s=elapsed.total_seconds(),
                 threshold_s=threshold,
+                sequence=slot.transitions,
             )
         )
 

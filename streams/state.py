@@ -28,6 +28,7 @@ __all__ = [
     "day_number",
     "decode_state",
     "encode_state",
+    "ok_slot",
     "pack_fingerprints",
     "shared",
     "shared_day",
@@ -48,9 +49,23 @@ class Slot(msgspec.Struct, frozen=True, array_like=True, gc=False):
     episode_start: datetime | None = None
     # The last time consumers were told about this episode (transition or reminder).
     notified_at: datetime | None = None
+    # How many transitions (reminders aside) this slot has made; part of the alert id,
+    # so that an alert reopened with the reference time of an earlier one (after a
+    # policy change or a reactivation, the device still silent), or a second escalation
+    # after a late event de-escalated the first, gets an id of its own.
+    transitions: int = 0
 
 
 OK_SLOT = Slot()
+# An ok slot after `n` transitions, one shared object for each `n` (index n).
+_OK_SLOTS = [OK_SLOT]
+
+
+def ok_slot(transitions: int) -> Slot:
+    """The ok slot that has made `transitions` transitions (a shared object)."""
+    while len(_OK_SLOTS) <= min(transitions, 255):
+        _OK_SLOTS.append(Slot(transitions=len(_OK_SLOTS)))
+    return _OK_SLOTS[transitions] if transitions <= 255 else Slot(transitions=transitions)
 
 
 class ProgressReport(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -31,21 +31,27 @@ def alert_id(
     to_level: str,
     episode_start: datetime,
     at: datetime | None = None,
+    sequence: int = 0,
 ) -> str:
     """Deterministic: the same transition of the same episode always gets the same id,
     so a worker that re-sends after a crash produces a duplicate consumers can drop.
-    `at` tells reminders of one episode apart."""
-    key = "|".join(
-        (
-            device_id,
-            kind,
-            destination_id or "",
-            from_level,
-            to_level,
-            episode_start.isoformat(),
-            at.isoformat() if at is not None else "",
-        )
-    )
+    `at` tells reminders of one episode apart; `sequence`, the transitions the slot made
+    before this one, tells apart transitions that repeat with one reference time (an
+    alert reopened while the device is still silent, a second escalation)."""
+    parts = [
+        device_id,
+        kind,
+        destination_id or "",
+        from_level,
+        to_level,
+        episode_start.isoformat(),
+        at.isoformat() if at is not None else "",
+    ]
+    if sequence:
+        # Left out at 0, so a slot's first transitions keep the ids they had before
+        # slots counted them.
+        parts.append(str(sequence))
+    key = "|".join(parts)
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
@@ -60,7 +66,7 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     destination_id: str | None
     from_level: Level
     to_level: Level
-    # "threshold", "new_event", "deactivated", "snooze_ended", "reactivated", "reminder"
+    # "threshold", "new_event", "reminder", "deactivated", "snooze_ended", "policy_changed"
     reason: str
     episode_start: datetime
     decided_at: datetime
@@ -68,6 +74,8 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     observed_s: float
     # The threshold crossed (for `to_level`), None when resolved.
     threshold_s: float | None
+    # The transitions the slot made before this one (see `Slot.transitions`).
+    sequence: int = 0
 
     @property
     def name(self) -> str:
@@ -83,4 +91,5 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
             self.to_level,
             self.episode_start,
             self.decided_at if self.from_level == self.to_level else None,
+            self.sequence,
         )
