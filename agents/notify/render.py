@@ -9,6 +9,7 @@ their evidence and what to do.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,8 +117,8 @@ _UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[:.\d]*(\+00:00|Z)")
 
 def _evidence(name: str, value: Any) -> str:
     """An evidence figure as a reader takes it in: a size with its unit (and its exact
-    count), other numbers with thousands separators, UTC times to the minute; the
-    field's name stays as is."""
+    count), a percentage to one decimal, other numbers with thousands separators, UTC
+    times to the minute; the field's name stays as is."""
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -136,6 +137,10 @@ def _evidence(name: str, value: Any) -> str:
         )
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float) and "percent" in name:
+        # Cut, not rounded, as the dashboard shows it: a backup short of 100 % never
+        # reads 100.
+        return f"{math.floor(value * 10) / 10:.1f}".removesuffix(".0")
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)
