@@ -54,15 +54,23 @@ def _problem(alert: Alert) -> str:
 
 
 def _recovery(alert: Alert) -> str:
-    """What changed when an alert resolves."""
+    """What closed an alert. Only a new event says the device is back: a policy change,
+    or the end of a snooze (over which the policy may have changed), can close one with
+    nothing new from the device, so those say how long it has been."""
+    if alert.reason == "new_event":
+        to = f" to {alert.destination_id}" if alert.destination_id else ""
+        if alert.kind == "connection":
+            return "is connecting to its backup destinations again"
+        if alert.kind == "backup":
+            return f"is backing up{to} again"
+        return f"completed its backup{to} again"
     if alert.reason == "deactivated":
         return "was deactivated; its alert is closed"
-    to = f" to {alert.destination_id}" if alert.destination_id else ""
-    if alert.kind == "connection":
-        return "is connecting to its backup destinations again"
-    if alert.kind == "backup":
-        return f"is backing up{to} again"
-    return f"completed its backup{to} again"
+    if alert.reason == "policy_changed":
+        return f"{_problem(alert)}, within the org's new thresholds"
+    if alert.reason == "snooze_ended":
+        return f"{_problem(alert)}, within the thresholds when its snooze ended"
+    return f"{_problem(alert)}; its alert is closed ({alert.reason})"
 
 
 def subject(alert: Alert) -> str:
