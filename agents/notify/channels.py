@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -31,6 +32,9 @@ USER_AGENT = "backupwatch-notify/1"
 # SMTP replies that mean our login is wrong: the operator fixes it, the mail waits.
 _AUTH_CODES = (530, 534, 535, 538)
 _UNFOLDED = SMTP.clone(max_line_length=998)
+# The subject carries what devices report about themselves (hostname, destination
+# names): a line break there would end the header, and the library refuses it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class Channel(Protocol):
@@ -47,7 +51,7 @@ def build_email(delivery: Delivery, settings: NotifySettings) -> EmailMessage:
     else:
         content = render_alert(delivery.items[0].alert, settings.dashboard_url)
     message = EmailMessage()
-    message["Subject"] = content.subject
+    message["Subject"] = _header_text(content.subject)
     message["From"] = settings.from_address
     message["To"] = delivery.recipient
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
@@ -63,6 +67,11 @@ def build_email(delivery: Delivery, settings: NotifySettings) -> EmailMessage:
     message.set_content(content.text, cte="quoted-printable")
     message.add_alternative(content.html, subtype="html", cte="quoted-printable")
     return message
+
+
+def _header_text(value: str) -> str:
+    """`value` with each run of control characters (line breaks among them) a space."""
+    return _CONTROL.sub(" ", value)
 
 
 class EmailChannel:

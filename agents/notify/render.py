@@ -9,6 +9,7 @@ their evidence and what to do.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,15 +54,23 @@ def _problem(alert: Alert) -> str:
 
 
 def _recovery(alert: Alert) -> str:
-    """What changed when an alert resolves."""
+    """What closed an alert. Only a new event says the device is back: a policy change,
+    or the end of a snooze (over which the policy may have changed), can close one with
+    nothing new from the device, so those say how long it has been."""
+    if alert.reason == "new_event":
+        to = f" to {alert.destination_id}" if alert.destination_id else ""
+        if alert.kind == "connection":
+            return "is connecting to its backup destinations again"
+        if alert.kind == "backup":
+            return f"is backing up{to} again"
+        return f"completed its backup{to} again"
     if alert.reason == "deactivated":
         return "was deactivated; its alert is closed"
-    to = f" to {alert.destination_id}" if alert.destination_id else ""
-    if alert.kind == "connection":
-        return "is connecting to its backup destinations again"
-    if alert.kind == "backup":
-        return f"is backing up{to} again"
-    return f"completed its backup{to} again"
+    if alert.reason == "policy_changed":
+        return f"{_problem(alert)}, within the org's new thresholds"
+    if alert.reason == "snooze_ended":
+        return f"{_problem(alert)}, within the thresholds when its snooze ended"
+    return f"{_problem(alert)}; its alert is closed ({alert.reason})"
 
 
 def subject(alert: Alert) -> str:
@@ -116,8 +125,8 @@ _UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)[:.\d]*(\+00:00|Z)")
 
 def _evidence(name: str, value: Any) -> str:
     """An evidence figure as a reader takes it in: a size with its unit (and its exact
-    count), other numbers with thousands separators, UTC times to the minute; the
-    field's name stays as is."""
+    count), a percentage to one decimal, other numbers with thousands separators, UTC
+    times to the minute; the field's name stays as is."""
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -136,6 +145,10 @@ def _evidence(name: str, value: Any) -> str:
         )
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, float) and "percent" in name:
+        # Cut, not rounded, as the dashboard shows it: a backup short of 100 % never
+        # reads 100.
+        return f"{math.floor(value * 10) / 10:.1f}".removesuffix(".0")
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     return str(value)

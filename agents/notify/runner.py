@@ -324,7 +324,7 @@ class Notifier:
                     if delivery.dropped:
                         return True
                     delivery.attempting = True
-                    await channel.send(delivery)
+                    await _attempt(channel, delivery)
             except DeliveryFailed as failure:
                 if failure.permanent or attempt >= s.max_attempts:
                     reason = failure.reason if failure.permanent else "attempts_exhausted"
@@ -526,6 +526,21 @@ class Notifier:
             if position is None:
                 position = await consumer.position(tp)
             self.metrics.consumer_lag.labels(str(tp.partition)).set(max(0, end - position))
+
+
+async def _attempt(channel: Channel, delivery: Delivery) -> None:
+    """One attempt. An error the channel did not foresee (a bug, a message the email
+    library will not write) counts as a refusal: another attempt would meet it again, and the
+    lane's later alerts would wait behind it for good."""
+    try:
+        await channel.send(delivery)
+    except DeliveryFailed:
+        raise
+    except Exception as err:
+        log.exception("%s to %s failed unexpectedly", delivery.channel, _shown(delivery))
+        raise DeliveryFailed(
+            "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
+        ) from err
 
 
 def _shown(delivery: Delivery) -> str:
