@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -79,17 +80,23 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+_LEADING_DIGITS = re.compile(r"\d+")
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """`"11.2.1.4"` → `(11, 2, 1, 4)`; non-numeric parts count as 0.
+    """`"11.2.1.4"` → `(11, 2, 1, 4)`; a part without leading digits counts as 0.
 
+    The version ends at the first part with something after its digits: `11.1.2-hotfix3`
+    and `11.1.2b2` are 11.1.2 (a hotfix's or a build's number is not a fourth part, and
+    run together with the third it would read as 11.1.23).
     Trailing zeros are dropped: 11.2 and 11.2.0 are one version, and neither is below the
     other (as tuples, (11, 2) < (11, 2, 0))."""
     parts = []
     for piece in text.strip().split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
+        digits = _LEADING_DIGITS.match(piece)
+        parts.append(int(digits.group()) if digits else 0)
+        if digits is not None and digits.end() < len(piece):
+            break
     while parts and parts[-1] == 0:
         parts.pop()
     return tuple(parts)

@@ -187,6 +187,12 @@ def test_a_device_that_never_sent_a_heartbeat_is_offline() -> None:
         ("11.4", "11.4.1", True),
         ("11.10.0", "11.9", False),  # numeric, not alphabetical
         ("12.0", "11.9.9", False),
+        # A hotfix, beta or build suffix ends the version: 11.1.2, not 11.1.23.
+        ("11.1.2-hotfix3", "11.1.10", True),
+        ("10.0.3b2", "10.0.4", True),
+        ("11.2.1 build 42", "11.3", True),
+        ("11.0.0-rc1", "11.0.1", True),
+        ("11.1.2-hotfix3", "11.1.2", False),
     ],
 )
 def test_the_app_version_is_outdated_below_the_org_minimum(
