@@ -26,6 +26,7 @@ from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy
+from schemas.types import as_utc
 from streams.diagnosis import CAUSES
 from streams.errors import InvalidPolicy
 from streams.policy import policy_from_record
@@ -401,11 +402,17 @@ def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Respons
         until = None
     if until is None or until.tzinfo is None:
         return _error(400, f"expected an RFC 3339 time with offset, got {raw!r}", "until")
+    # Checked before anything converts it: a time near the end of year 9999 with a
+    # negative offset is past what a datetime can hold once in UTC.
+    try:
+        until = as_utc(until, "until")
+    except ValueError as err:
+        return _error(400, str(err), "until")
     if until <= now:
         return _error(
             400, f"{raw} is not after the device's stream time {now.isoformat()}", "until"
         )
-    return until.astimezone(UTC)
+    return until
 
 
 # (method, path, handler name): the routes the OpenAPI document must describe.

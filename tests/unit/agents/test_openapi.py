@@ -603,6 +603,9 @@ async def test_a_device_command_is_published_to_the_command_topic(
         ({"until": "tomorrow"}, "until"),
         ({"until": "2026-12-01T00:00:00"}, "until"),  # no offset
         ({"until": T0.isoformat()}, "until"),  # before the device's stream time
+        # Past the years a record may hold; in UTC, past the years a datetime can hold.
+        ({"until": "2200-01-01T00:00:00+00:00"}, "until"),
+        ({"until": "9999-12-31T23:59:59-01:00"}, "until"),
         ({"hours": 1, "reason": 7}, "reason"),
     ],
 )
