@@ -382,8 +382,11 @@ class Api:
 
 
 def _field_of(message: str) -> str | None:
-    """The field a validation message names (msgspec says "... - at `$.field`")."""
-    match = re.search(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)", message)
+    """The field a validation message names: msgspec says "... - at `$.field`", a
+    record's own checks begin "`field` ..."."""
+    match = re.search(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)", message) or re.match(
+        r"`([A-Za-z_][A-Za-z0-9_]*)`", message
+    )
     return match.group(1) if match else None
 
 

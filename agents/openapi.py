@@ -403,8 +403,17 @@ _SCHEMAS: dict[str, Any] = {
             "online_window_minutes": {"type": "number", "exclusiveMinimum": 0},
             "minimum_app_version": {"type": ["string", "null"]},
             "reminder_hours": {"type": ["number", "null"]},
-            "alert_emails": {"type": "array", "items": {"type": "string"}},
-            "webhook_urls": {"type": "array", "items": {"type": "string"}},
+            "alert_emails": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 320},
+                "description": "Email addresses (local@domain, no whitespace or control "
+                "characters); any other is refused with a 400.",
+            },
+            "webhook_urls": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 2048},
+                "description": "http(s) URLs with a host; any other is refused with a 400.",
+            },
         },
     },
     "Accepted": {
