@@ -31,11 +31,13 @@ from streams.diagnosis import CAUSES
 from streams.errors import InvalidPolicy
 from streams.policy import policy_from_record
 from streams.report import (
+    DeviceQuery,
     QueryError,
     csv_lines,
     parse_query,
     row_json,
     select,
+    single_parameters,
     summarize_fleet,
     summarize_org,
     summarize_user,
@@ -133,7 +135,7 @@ class Api:
     async def devices(self, request: web.Request) -> web.Response:
         await self.view.refresh()
         try:
-            query = parse_query(request.query)
+            query = _device_query(request, paging=True)
         except QueryError as err:
             return _error(400, err.message, err.parameter)
         ctx = self.view.context()
@@ -149,9 +151,8 @@ class Api:
 
     async def devices_csv(self, request: web.Request) -> web.StreamResponse:
         await self.view.refresh()
-        params = {k: v for k, v in request.query.items() if k not in ("limit", "cursor")}
         try:
-            query = parse_query(params)
+            query = _device_query(request, paging=False)
         except QueryError as err:
             return _error(400, err.message, err.parameter)
         ctx = self.view.context()
@@ -220,9 +221,13 @@ class Api:
         if not rows:
             return self._not_found("org", org_id)
         try:
-            top = int(request.query.get("top", "10"))
+            raw_top = single_parameters(request.query.items()).get("top", "10")
+        except QueryError as err:
+            return _error(400, err.message, err.parameter)
+        try:
+            top = int(raw_top)
         except ValueError:
-            return _error(400, f"expected a whole number, got {request.query['top']!r}", "top")
+            return _error(400, f"expected a whole number, got {raw_top!r}", "top")
         if not 1 <= top <= 1000:
             return _error(400, f"must be between 1 and 1000, got {top}", "top")
         body = summarize_org(org_id, rows, self.view.context(), top=top)
@@ -379,6 +384,17 @@ class Api:
             content_type=_STATIC_TYPES[suffix],
             headers={"Cache-Control": "no-cache"},
         )
+
+
+def _device_query(request: web.Request, *, paging: bool) -> DeviceQuery:
+    """The device list's query from the URL, for the JSON pages and the CSV download
+    alike (which has every match: it ignores the paging); `QueryError` names a bad or
+    repeated parameter."""
+    params = single_parameters(request.query.items())
+    if not paging:
+        params.pop("limit", None)
+        params.pop("cursor", None)
+    return parse_query(params)
 
 
 def _field_of(message: str) -> str | None:

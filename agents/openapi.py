@@ -28,7 +28,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
-        400: "A bad parameter or body; `parameter` names it.",
+        400: "A bad parameter or body, or a query parameter given more than once; "
+        "`parameter` names it.",
         401: "Missing or wrong bearer token.",
         403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker).",
         404: "No such device, user or org.",

@@ -44,6 +44,7 @@ __all__ = [
     "parse_query",
     "row_json",
     "select",
+    "single_parameters",
     "summarize_fleet",
     "summarize_org",
     "summarize_user",
@@ -352,6 +353,17 @@ def _number(name: str, raw: str, low: float, high: float) -> float:
     if not math.isfinite(value) or not low <= value <= high:
         raise QueryError(name, f"must be between {low:g} and {high:g}, got {raw!r}")
     return value
+
+
+def single_parameters(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """URL parameters (name, value) as one value per name; `QueryError` names the first
+    given more than once: which of its values was meant cannot be known."""
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise QueryError(name, "given more than once; give each parameter once")
+        params[name] = value
+    return params
 
 
 def parse_query(params: Mapping[str, str]) -> DeviceQuery:
