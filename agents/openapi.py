@@ -481,7 +481,11 @@ def _document() -> dict[str, Any]:
                     "parameters": _FILTERS,
                     "responses": {
                         "200": {
-                            "description": "CSV with a header row.",
+                            "description": (
+                                "CSV with a header row. A text cell that would start a "
+                                "spreadsheet formula (=, +, -, @, tab, CR) is written after "
+                                "a single quote."
+                            ),
                             "content": {"text/csv": {"schema": {"type": "string"}}},
                         },
                         **_errors(400),
