@@ -26,15 +26,18 @@ from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy
+from schemas.types import as_utc
 from streams.diagnosis import CAUSES
 from streams.errors import InvalidPolicy
 from streams.policy import policy_from_record
 from streams.report import (
+    DeviceQuery,
     QueryError,
     csv_lines,
     parse_query,
     row_json,
     select,
+    single_parameters,
     summarize_fleet,
     summarize_org,
     summarize_user,
@@ -132,7 +135,7 @@ class Api:
     async def devices(self, request: web.Request) -> web.Response:
         await self.view.refresh()
         try:
-            query = parse_query(request.query)
+            query = _device_query(request, paging=True)
         except QueryError as err:
             return _error(400, err.message, err.parameter)
         ctx = self.view.context()
@@ -148,9 +151,8 @@ class Api:
 
     async def devices_csv(self, request: web.Request) -> web.StreamResponse:
         await self.view.refresh()
-        params = {k: v for k, v in request.query.items() if k not in ("limit", "cursor")}
         try:
-            query = parse_query(params)
+            query = _device_query(request, paging=False)
         except QueryError as err:
             return _error(400, err.message, err.parameter)
         ctx = self.view.context()
@@ -219,9 +221,13 @@ class Api:
         if not rows:
             return self._not_found("org", org_id)
         try:
-            top = int(request.query.get("top", "10"))
+            raw_top = single_parameters(request.query.items()).get("top", "10")
+        except QueryError as err:
+            return _error(400, err.message, err.parameter)
+        try:
+            top = int(raw_top)
         except ValueError:
-            return _error(400, f"expected a whole number, got {request.query['top']!r}", "top")
+            return _error(400, f"expected a whole number, got {raw_top!r}", "top")
         if not 1 <= top <= 1000:
             return _error(400, f"must be between 1 and 1000, got {top}", "top")
         body = summarize_org(org_id, rows, self.view.context(), top=top)
@@ -380,9 +386,23 @@ class Api:
         )
 
 
+def _device_query(request: web.Request, *, paging: bool) -> DeviceQuery:
+    """The device list's query from the URL, for the JSON pages and the CSV download
+    alike (which has every match: it ignores the paging); `QueryError` names a bad or
+    repeated parameter."""
+    params = single_parameters(request.query.items())
+    if not paging:
+        params.pop("limit", None)
+        params.pop("cursor", None)
+    return parse_query(params)
+
+
 def _field_of(message: str) -> str | None:
-    """The field a validation message names (msgspec says "... - at `$.field`")."""
-    match = re.search(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)", message)
+    """The field a validation message names: msgspec says "... - at `$.field`", a
+    record's own checks begin "`field` ..."."""
+    match = re.search(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)", message) or re.match(
+        r"`([A-Za-z_][A-Za-z0-9_]*)`", message
+    )
     return match.group(1) if match else None
 
 
@@ -401,11 +421,17 @@ def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Respons
         until = None
     if until is None or until.tzinfo is None:
         return _error(400, f"expected an RFC 3339 time with offset, got {raw!r}", "until")
+    # Checked before anything converts it: a time near the end of year 9999 with a
+    # negative offset is past what a datetime can hold once in UTC.
+    try:
+        until = as_utc(until, "until")
+    except ValueError as err:
+        return _error(400, str(err), "until")
     if until <= now:
         return _error(
             400, f"{raw} is not after the device's stream time {now.isoformat()}", "until"
         )
-    return until.astimezone(UTC)
+    return until
 
 
 # (method, path, handler name): the routes the OpenAPI document must describe.

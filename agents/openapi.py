@@ -28,7 +28,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
-        400: "A bad parameter or body; `parameter` names it.",
+        400: "A bad parameter or body, or a query parameter given more than once; "
+        "`parameter` names it.",
         401: "Missing or wrong bearer token.",
         403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker).",
         404: "No such device, user or org.",
@@ -403,8 +404,17 @@ _SCHEMAS: dict[str, Any] = {
             "online_window_minutes": {"type": "number", "exclusiveMinimum": 0},
             "minimum_app_version": {"type": ["string", "null"]},
             "reminder_hours": {"type": ["number", "null"]},
-            "alert_emails": {"type": "array", "items": {"type": "string"}},
-            "webhook_urls": {"type": "array", "items": {"type": "string"}},
+            "alert_emails": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 320},
+                "description": "Email addresses (local@domain, no whitespace or control "
+                "characters); any other is refused with a 400.",
+            },
+            "webhook_urls": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 2048},
+                "description": "http(s) URLs with a host; any other is refused with a 400.",
+            },
         },
     },
     "Accepted": {
@@ -471,7 +481,11 @@ def _document() -> dict[str, Any]:
                     "parameters": _FILTERS,
                     "responses": {
                         "200": {
-                            "description": "CSV with a header row.",
+                            "description": (
+                                "CSV with a header row. A text cell that would start a "
+                                "spreadsheet formula (=, +, -, @, tab, CR) is written after "
+                                "a single quote."
+                            ),
                             "content": {"text/csv": {"schema": {"type": "string"}}},
                         },
                         **_errors(400),

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec.structs import force_setattr
 
+from schemas.recipients import is_email_address, is_http_url, redact_url
 from schemas.types import (
     EARLIEST,
     LATEST,
@@ -173,6 +174,20 @@ class DeviceCommand(_Record, tag="device_command/1", frozen=True, gc=False):
 
 
 PositiveDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
+EmailAddress = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=320,
+        description="An email address (local@domain), without whitespace or control characters",
+    ),
+]
+WebhookUrl = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=2048,
+        description="An http or https URL with a host, without whitespace or control characters",
+    ),
+]
 
 
 class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
@@ -190,11 +205,22 @@ class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
     minimum_app_version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     # Repeat an open alert every N hours; None or absent = no reminders.
     reminder_hours: Annotated[float, msgspec.Meta(gt=0, le=8760)] | None = None
-    alert_emails: list[Annotated[str, msgspec.Meta(max_length=320)]] = []
-    webhook_urls: list[Annotated[str, msgspec.Meta(max_length=2048)]] = []
+    alert_emails: list[EmailAddress] = []
+    webhook_urls: list[WebhookUrl] = []
 
     def __post_init__(self) -> None:
         _normalize_times(self, "updated_at")
+        # Refused here rather than by the notifier: it could only retry each alert to an
+        # unusable recipient until it dead-letters it.
+        for index, address in enumerate(self.alert_emails):
+            if not is_email_address(address):
+                raise ValueError(f"`alert_emails`[{index}] {address!r} is not an email address")
+        for index, url in enumerate(self.webhook_urls):
+            if not is_http_url(url):
+                # Shown without its path: a chat webhook carries its token there.
+                raise ValueError(
+                    f"`webhook_urls`[{index}] {redact_url(url)!r} is not an http(s) URL"
+                )
 
 
 class Cause(msgspec.Struct, frozen=True, kw_only=True):

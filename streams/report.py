@@ -44,6 +44,7 @@ __all__ = [
     "parse_query",
     "row_json",
     "select",
+    "single_parameters",
     "summarize_fleet",
     "summarize_org",
     "summarize_user",
@@ -354,6 +355,17 @@ def _number(name: str, raw: str, low: float, high: float) -> float:
     return value
 
 
+def single_parameters(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """URL parameters (name, value) as one value per name; `QueryError` names the first
+    given more than once: which of its values was meant cannot be known."""
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name in params:
+            raise QueryError(name, "given more than once; give each parameter once")
+        params[name] = value
+    return params
+
+
 def parse_query(params: Mapping[str, str]) -> DeviceQuery:
     """A query from URL parameters; `QueryError` names the first bad one."""
     unknown = sorted(set(params) - set(QUERY_PARAMETERS))
@@ -632,8 +644,19 @@ def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
     }
 
 
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
+# A spreadsheet opening the download runs a cell starting with one of these as a formula
+# (CSV injection): text a device or an admin chose is written after a single quote, which
+# makes it text (OWASP's advice). Numbers and times are written by this code, and stay
+# numbers, negative ones too.
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+
+
+def _inert(text: str) -> str:
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
+
+
+def _text(value: str | None) -> str:
+    return "" if value is None else _inert(value)
 
 
 def _yes(value: bool) -> str:
@@ -646,12 +669,12 @@ def _csv_time(value: Timestamp | None) -> str:
 
 # How each CSV column is written; the same values `row_json` gives, cheaper per row.
 _CSV_FIELDS: dict[str, Callable[[DeviceRow, ReportContext], str]] = {
-    "org_id": lambda r, _c: r.org_id,
-    "user_id": lambda r, _c: r.user_id,
-    "device_id": lambda r, _c: r.device_id,
-    "hostname": lambda r, _c: r.hostname,
-    "destinations": lambda r, _c: " ".join(r.destinations),
-    "app_version": lambda r, _c: r.app_version,
+    "org_id": lambda r, _c: _inert(r.org_id),
+    "user_id": lambda r, _c: _inert(r.user_id),
+    "device_id": lambda r, _c: _inert(r.device_id),
+    "hostname": lambda r, _c: _inert(r.hostname),
+    "destinations": lambda r, _c: _inert(" ".join(r.destinations)),
+    "app_version": lambda r, _c: _inert(r.app_version),
     "worst_state": lambda r, _c: r.worst_state,
     "connection": lambda r, _c: r.connection,
     "backup": lambda r, _c: r.backup,

@@ -43,7 +43,7 @@ from agents.notify.offsets import OffsetTracker
 from agents.notify.plan import EMAIL, WEBHOOK, Delivery, Item, delivery_key
 from agents.notify.recipients import RecipientBook
 from agents.notify.retry import retry_delay
-from agents.notify.settings import NotifySettings, redact_url
+from agents.notify.settings import NotifySettings
 from agents.notify.store import DeliveredStore
 from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
 from agents.notify.web import start_web
@@ -51,6 +51,7 @@ from agents.topics import ALERTS
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
+from schemas.recipients import redact_url
 
 __all__ = ["Notifier"]
 

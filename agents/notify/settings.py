@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from agents.notify.errors import ConfigError
+from schemas.recipients import is_email_address, is_http_url, redact_url
 
-__all__ = ["SMTP_TLS_MODES", "NotifySettings", "redact_url", "variable"]
+__all__ = ["SMTP_TLS_MODES", "NotifySettings", "variable"]
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -94,19 +94,19 @@ class NotifySettings:
                 "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD "
                 "go together: set both or neither"
             )
-        if not _is_address(self.from_address):
+        if not is_email_address(self.from_address):
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_FROM must be an email address, got {self.from_address!r}"
             )
         for address in self.emails:
-            if not _is_address(address):
+            if not is_email_address(address):
                 raise ConfigError(f"BACKUPWATCH_NOTIFY_EMAILS: {address!r} is not an email address")
         if self.emails and not self.smtp_host:
             raise ConfigError(
                 "BACKUPWATCH_NOTIFY_EMAILS is set but BACKUPWATCH_NOTIFY_SMTP_HOST is empty"
             )
         for url in self.webhook_urls:
-            if not _is_http_url(url):
+            if not is_http_url(url):
                 raise ConfigError(
                     f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r} is not an http(s) URL"
                 )
@@ -115,7 +115,7 @@ class NotifySettings:
                 "BACKUPWATCH_NOTIFY_WEBHOOK_URLS is set but BACKUPWATCH_NOTIFY_WEBHOOK_SECRET "
                 "is empty: receivers could not tell our requests from forged ones"
             )
-        if self.dashboard_url and not _is_http_url(self.dashboard_url):
+        if self.dashboard_url and not is_http_url(self.dashboard_url):
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
                 f"got {self.dashboard_url!r}"
@@ -211,25 +211,3 @@ def _parse(name: str, raw: str, default: object) -> object:
     if name in ("BACKUPWATCH_LOG_LEVEL", "BACKUPWATCH_NOTIFY_SMTP_TLS"):
         return text.lower()
     return text
-
-
-def _is_address(text: str) -> bool:
-    local, at, domain = text.rpartition("@")
-    return bool(at and local and domain) and not any(c.isspace() for c in text)
-
-
-def _is_http_url(text: str) -> bool:
-    parts = urlsplit(text)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-def redact_url(url: str) -> str:
-    """scheme://host[:port]/… — enough to tell webhooks apart in logs, no token."""
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparseable URL)"
-    if not parts.scheme or not parts.hostname:
-        return "(unparseable URL)"
-    return f"{parts.scheme}://{parts.hostname}{port}/…"

@@ -157,10 +157,15 @@ function tile(label, n, cls, onclick) {
     el("div", { class: "n" }, n), el("div", { class: "label" }, label));
 }
 
+// A state tile counts the active devices of the org (or fleet) in that state, whatever
+// the filters: its click lists exactly those.
 function pickState(state) {
   const form = $("#filters");
   form.state.value = state;
   form.kind.value = "";
+  form.online.value = "";
+  form.deactivated.value = "false";
+  form.q.value = "";
   loadDevices();
 }
 

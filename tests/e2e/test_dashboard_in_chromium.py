@@ -220,6 +220,25 @@ async def test_filtering_critical_devices_shows_exactly_those(fed: Fed, page: Pa
     assert [r["device_id"] for r in await rows_on_page(page)] == [shown[0]["device_id"]]
 
 
+async def test_a_state_tile_lists_as_many_devices_as_it_counts(fed: Fed, page: Page) -> None:
+    # The tiles leave deactivated devices out (the simulated fleet has some).
+    await page.goto(f"{fed.worker.web}/")
+    await page.wait_for_selector("#devices tbody tr")
+    await page.wait_for_selector('.tile[data-tile="ok"]')
+    _, summary, _ = call(fed.worker, "/api/summary")
+
+    for state in ("ok", "warning", "critical"):
+        counted = await tile(page, state)
+        assert counted == summary["totals"][state], state
+        await page.click(f'.tile[data-tile="{state}"]')
+        await page.wait_for_function(
+            "([state, n]) => location.hash.includes(`state=${state}`)"
+            " && document.querySelector('#count').dataset.total === String(n)",
+            arg=[state, counted],
+        )
+        assert await page.input_value('select[name="deactivated"]') == "false"
+
+
 async def test_a_column_header_sorts_the_table_and_a_second_click_turns_it_round(
     fed: Fed, page: Page
 ) -> None:

@@ -536,6 +536,11 @@ async def test_a_policy_change_is_published_to_the_policy_topic(api: Served) -> 
         ({"org_id": "org-9"}, "org_id"),
         ({"connection_warning_days": -1}, "connection_warning_days"),
         ({"connection_warning_days": "two"}, "connection_warning_days"),
+        # Recipients the notifier could not deliver to.
+        ({"webhook_urls": ["ftp://x"]}, "webhook_urls"),
+        ({"webhook_urls": ["not a url"]}, "webhook_urls"),
+        ({"alert_emails": ["not an email"]}, "alert_emails"),
+        ({"alert_emails": ["it@acme.example\r\nBcc: all@acme.example"]}, "alert_emails"),
     ],
 )
 async def test_a_bad_policy_is_refused_naming_the_field(
@@ -546,6 +551,19 @@ async def test_a_bad_policy_is_refused_naming_the_field(
     assert status == 400
     assert answer["parameter"] == parameter
     check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_an_unusable_recipient_is_refused_naming_its_value(api: Served) -> None:
+    body = {"alert_emails": ["it@acme.example", "not an email"]}
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    assert answer == {
+        "error": "`alert_emails`[1] 'not an email' is not an email address",
+        "parameter": "alert_emails",
+    }
     assert api.worker.producer.sent == []
 
 
@@ -603,6 +621,9 @@ async def test_a_device_command_is_published_to_the_command_topic(
         ({"until": "tomorrow"}, "until"),
         ({"until": "2026-12-01T00:00:00"}, "until"),  # no offset
         ({"until": T0.isoformat()}, "until"),  # before the device's stream time
+        # Past the years a record may hold; in UTC, past the years a datetime can hold.
+        ({"until": "2200-01-01T00:00:00+00:00"}, "until"),
+        ({"until": "9999-12-31T23:59:59-01:00"}, "until"),
         ({"hours": 1, "reason": 7}, "reason"),
     ],
 )
