@@ -497,7 +497,9 @@ class PartitionProcessor:
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
             # A policy changed: the org's devices are due now (their revision differs).
-            for device_id in list(part.index.scheduled):
+            # Those without a deadline (every alert critical, no reminders) are not in
+            # the index, but are among the troubled.
+            for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled]):
                 state = self._state(device_id, part)
                 if state is not None and state.org_id in orgs:
                     part.index.schedule(

@@ -133,3 +133,30 @@ def test_a_new_devices_first_alerts_are_not_put_down_to_a_policy_change(
     old = log.record(heartbeat(T0, "dev-1", reachable_destinations=[]))
     result = worker.process([old] + log.tick(T0 + 4 * DAY + STEP, P))
     assert connection(result.alerts) == [("dev-1", "opened", "warning", "threshold")]
+
+
+def test_a_device_whose_every_alert_is_critical_is_decided_again_under_a_new_policy() -> None:
+    # Critical on connection and backup, no reminders: nothing is due for it until an
+    # event arrives, so it waits in no deadline index.
+    worker, log = Worker(), Log()
+    worker.process(
+        [log.record(heartbeat(T0, "dev-1", org_id="org-1"))]
+        + log.tick(T0, P)
+        + log.tick(T0 + 8 * DAY, P)
+    )
+    assert worker.state("dev-1").connection.level == "critical"
+    looser = policy_from_record(
+        OrgPolicy(
+            org_id="org-1",
+            updated_at=T0 + 9 * DAY,
+            connection_warning_days=10,
+            connection_critical_days=20,
+        )
+    )
+
+    worker.policies["org-1"] = looser
+    worker.processor.policy_changed("org-1")
+    alerts = worker.process(log.tick(T0 + 9 * DAY, P)).alerts
+
+    assert connection(alerts) == [("dev-1", "resolved", "ok", "policy_changed")]
+    assert worker.state("dev-1").policy_revision == looser.revision
