@@ -22,6 +22,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The port each TLS mode is usually served on, when BACKUPWATCH_NOTIFY_SMTP_PORT is unset.
 _SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _SECRETS = ("smtp_password", "webhook_secret")
+_LONGEST_BACKOFF = 86400.0
 
 # field -> environment variable where it is not BACKUPWATCH_NOTIFY_<FIELD>.
 _SHARED = {
@@ -127,6 +128,13 @@ class NotifySettings:
         if not 0 <= self.digest_minutes <= 7 * 24 * 60:
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_DIGEST_MINUTES must be 0..10080, got {self.digest_minutes}"
+            )
+        # A retrying delivery holds its lane and its partition's committed offset while
+        # it waits: an endless cap would let one failing recipient stall both for good.
+        if not 0 < self.retry_max <= _LONGEST_BACKOFF:
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_RETRY_MAX must be 0..{_LONGEST_BACKOFF:g} s (a day), "
+                f"got {self.retry_max:g}"
             )
         if not 0 < self.retry_base <= self.retry_max:
             raise ConfigError(
