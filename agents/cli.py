@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agents.errors import ConfigError, TopicLayoutError
+from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.settings import Settings
 
 __all__ = ["main"]
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (ConfigError, TopicLayoutError) as err:
+    except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
         print(f"backupwatch: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from agents.settings import Settings
 from agents.simulator.fleet import Fleet, tick_times
 from agents.ticks import encode_tick
-from agents.topics import INPUTS
+from agents.topics import INPUTS, start_client
 from schemas import encode
 
 __all__ = ["Progress", "SimulationSummary", "simulate"]
@@ -211,7 +211,7 @@ async def simulate(
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=60_000,
     )
-    await producer.start()
+    await start_client(producer, settings.bootstrap_servers)
     try:
         return await _run(
             producer,
