@@ -18,7 +18,7 @@ import logging
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.settings import Settings
@@ -132,7 +132,13 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.follow import produce_lines
 
-    source = sys.stdin.buffer if args.file in (None, "-") else Path(args.file).open("rb")  # noqa: SIM115
+    source: BinaryIO = sys.stdin.buffer
+    if args.file not in (None, "-"):
+        try:
+            source = Path(args.file).open("rb")  # noqa: SIM115
+        except OSError as err:
+            print(f"backupwatch: cannot read {args.file}: {err.strerror or err}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(produce_lines(settings, args.topic, source))
     finally:
