@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from agents.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_bootstrap_servers"]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _STORES = ("memory", "rocksdb")
@@ -21,6 +22,45 @@ _DURATION_RANGES = {
     "tick_interval": (timedelta(0), timedelta(hours=1), "0 to 1h (0 = off)"),
     "max_skew": (timedelta(0), timedelta(days=1), "0 to 1d"),
 }
+
+
+def check_bootstrap_servers(servers: str) -> None:
+    """Raise `ConfigError` unless `servers` is the comma-separated list of addresses
+    Kafka clients read: `host`, `host:port`, an IPv6 literal, `[ipv6]:port`."""
+    if not servers.strip():
+        raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+    if not all(_is_broker_address(entry.strip()) for entry in servers.split(",")):
+        raise ConfigError(
+            "BACKUPWATCH_BOOTSTRAP_SERVERS must be host:port addresses, comma separated "
+            f"([::1]:9092 for IPv6), got {servers!r}"
+        )
+
+
+def _is_broker_address(entry: str) -> bool:
+    if entry.startswith("["):
+        host, bracket, port = entry[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            return False
+        return _is_ipv6(host) and _is_port(port[1:] if port else "9092")
+    if ":" not in entry:
+        host, port = entry, "9092"
+    elif _is_ipv6(entry):
+        return True
+    else:
+        host, _, port = entry.rpartition(":")
+    return bool(host) and not any(c in host for c in ":/ ") and _is_port(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _bootstrap_default(env: Mapping[str, str]) -> str:
@@ -64,8 +104,7 @@ class Settings:
     replication_factor: int = 1
 
     def __post_init__(self) -> None:
-        if not self.bootstrap_servers.strip():
-            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        check_bootstrap_servers(self.bootstrap_servers)
         if not 1 <= self.partitions <= 1024:
             raise ConfigError(f"BACKUPWATCH_PARTITIONS must be 1..1024, got {self.partitions}")
         scheme, separator, _ = self.store.partition("://")

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agents.notify.errors import ConfigError
+from agents.settings import check_bootstrap_servers
 
 __all__ = ["SMTP_TLS_MODES", "NotifySettings", "redact_url", "variable"]
 
@@ -73,8 +74,7 @@ class NotifySettings:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        if not self.bootstrap_servers.strip():
-            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        check_bootstrap_servers(self.bootstrap_servers)
         if not self.group.strip():
             raise ConfigError("BACKUPWATCH_NOTIFY_GROUP is empty")
         if self.log_level not in _LOG_LEVELS:

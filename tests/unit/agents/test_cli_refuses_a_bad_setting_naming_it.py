@@ -14,6 +14,7 @@ from agents.cli import main
         ("BACKUPWATCH_MAX_SKEW", "inf", "BACKUPWATCH_MAX_SKEW='inf' is not a duration"),
         ("BACKUPWATCH_TICK_INTERVAL", "1e12d", "BACKUPWATCH_TICK_INTERVAL='1e12d' is not"),
         ("BACKUPWATCH_STORE", "memory", "BACKUPWATCH_STORE must be memory:// or rocksdb://"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:abc", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
     ],
 )
 def test_a_bad_setting_stops_topics_create_with_one_line_naming_it(
@@ -23,9 +24,11 @@ def test_a_bad_setting_stops_topics_create_with_one_line_naming_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # No broker listens there: a refusal that came too late would name it instead.
+    monkeypatch.setenv("BACKUPWATCH_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv(variable, value)
 
-    code = main(["topics", "create", "--bootstrap-servers", "127.0.0.1:1"])
+    code = main(["topics", "create"])
 
     err = capsys.readouterr().err
     assert code == 2

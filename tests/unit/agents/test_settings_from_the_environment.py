@@ -43,6 +43,13 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
         ("BACKUPWATCH_MAX_SKEW", "-1m", "BACKUPWATCH_MAX_SKEW must be 0 to 1d"),
         ("BACKUPWATCH_MAX_SKEW", "2d", "BACKUPWATCH_MAX_SKEW must be 0 to 1d"),
         ("BACKUPWATCH_LOG_LEVEL", "loud", "BACKUPWATCH_LOG_LEVEL must be one of"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:abc", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:99999", "BACKUPWATCH_BOOTSTRAP_SERVERS must"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:0", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "[::1:9092", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "a:9092,,b:9092", "BACKUPWATCH_BOOTSTRAP_SERVERS"),
+        ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka://k:9092", "BACKUPWATCH_BOOTSTRAP_SERVERS"),
         ("BACKUPWATCH_WEB_PORT", "70000", "BACKUPWATCH_WEB_PORT must be 0..65535"),
         ("BACKUPWATCH_REPORT_NICE", "20", "BACKUPWATCH_REPORT_NICE must be 0..19"),
         ("BACKUPWATCH_REPLICATION_FACTOR", "0", "BACKUPWATCH_REPLICATION_FACTOR must be 1..32"),
@@ -66,6 +73,15 @@ def test_an_invalid_value_is_refused_naming_the_variable(
 def test_durations_take_units(text: str, seconds: int) -> None:
     settings = Settings.from_env({"BACKUPWATCH_MAX_SKEW": text})
     assert settings.max_skew == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    "servers", ["kafka", "kafka:9092", "a:9092, b:9093", "10.0.0.1:9092", "::1", "[::1]:9092"]
+)
+def test_bootstrap_servers_take_the_forms_kafka_clients_read(servers: str) -> None:
+    assert Settings.from_env({"BACKUPWATCH_BOOTSTRAP_SERVERS": servers}).bootstrap_servers == (
+        servers
+    )
 
 
 def test_a_refused_duration_names_the_accepted_forms() -> None:
