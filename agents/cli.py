@@ -15,12 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from agents.errors import ConfigError, TopicLayoutError
+from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.settings import Settings
 
 __all__ = ["main"]
@@ -37,6 +39,42 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "no_ticker", False):
         overrides["tick_interval"] = timedelta(0)
     return Settings.from_env(**overrides)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_number(most: float) -> Callable[[str], float]:
+    """A parser of finite numbers above 0 and at most `most`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and 0 < value <= most):
+            limit = "" if math.isinf(most) else f" and at most {most:g}"
+            raise argparse.ArgumentTypeError(f"must be a number above 0{limit}, got {text}")
+        return value
+
+    return parse
+
+
+def _moment(text: str) -> datetime:
+    """An ISO 8601 time; one without an offset is local time, as `date` shows it."""
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: past year 1 or 9999 in UTC
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time such as 2026-10-01T00:00:00Z: {text!r}"
+        ) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -79,15 +117,32 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.simulator.fleet import Fleet
-    from agents.simulator.producer import simulate
+    from agents.simulator.producer import FUTURE_LIMIT, simulate
     from agents.topics import ensure_topics
+    from schemas.types import EARLIEST
 
+    now = datetime.now(UTC).replace(microsecond=0)
+    span = timedelta(days=args.days)
+    start: datetime = args.start or now - span
+    # Both refused before anything is written: the records carry no time before
+    # EARLIEST, and Kafka refuses record times more than an hour ahead of its clock.
+    if start < EARLIEST:
+        print(
+            f"backupwatch: the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
+            f"{EARLIEST:%Y-%m-%d}, the earliest time a record may carry: give a later "
+            "--start or fewer --days",
+            file=sys.stderr,
+        )
+        return 2
+    if start > now + FUTURE_LIMIT - span:
+        print(
+            f"backupwatch: the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
+            "day(s) would end in the future: Kafka refuses record times more than an hour "
+            "ahead of its clock; give an earlier --start or fewer --days",
+            file=sys.stderr,
+        )
+        return 2
     asyncio.run(ensure_topics(settings))
-    start = (
-        datetime.fromisoformat(args.start).astimezone(UTC)
-        if args.start
-        else datetime.now(UTC).replace(microsecond=0) - timedelta(days=args.days)
-    )
     fleet = Fleet(devices=args.devices, seed=args.seed, start=start)
     width = 40
 
@@ -132,7 +187,13 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.follow import produce_lines
 
-    source = sys.stdin.buffer if args.file in (None, "-") else Path(args.file).open("rb")  # noqa: SIM115
+    source: BinaryIO = sys.stdin.buffer
+    if args.file not in (None, "-"):
+        try:
+            source = Path(args.file).open("rb")  # noqa: SIM115
+        except OSError as err:
+            print(f"backupwatch: cannot read {args.file}: {err.strerror or err}", file=sys.stderr)
+            return 2
     try:
         return asyncio.run(produce_lines(settings, args.topic, source))
     finally:
@@ -189,19 +250,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="produce a simulated fleet in simulated time")
     _common(sim)
-    sim.add_argument("--devices", type=int, default=200)
-    sim.add_argument("--days", type=float, default=30.0)
+    sim.add_argument("--devices", type=_positive_int, default=200)
+    sim.add_argument(
+        "--days",
+        type=_positive_number(most=3650),
+        default=30.0,
+        help="simulated days, at most 3650, ending in the past (default: 30)",
+    )
     sim.add_argument("--seed", type=int, default=42)
-    sim.add_argument("--start", help="simulated start, RFC 3339 (default: DAYS ago)")
+    sim.add_argument(
+        "--start",
+        type=_moment,
+        help="simulated start, ISO 8601 such as 2026-10-01T00:00:00Z (default: DAYS ago)",
+    )
     sim.add_argument(
         "--tick-minutes",
-        type=float,
+        type=_positive_number(most=1440),
         default=5.0,
         help="simulated minutes per tick (at most the workers' max skew, 5 min by default)",
     )
     sim.add_argument(
         "--speed",
-        type=float,
+        type=_positive_number(most=math.inf),
         default=None,
         help="simulated seconds per wall second (default: as fast as possible)",
     )
@@ -240,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (ConfigError, TopicLayoutError) as err:
+    except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
         print(f"backupwatch: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

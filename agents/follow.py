@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from agents.settings import Settings
-from agents.topics import ALERTS, INPUTS, ORG_POLICIES
+from agents.topics import ALERTS, INPUTS, ORG_POLICIES, start_client
 from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, OrgPolicy
@@ -52,7 +52,7 @@ async def follow_alerts(
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
     )
-    await consumer.start()
+    await start_client(consumer, settings.bootstrap_servers)
     try:
         async for record in consumer:
             try:
@@ -102,7 +102,7 @@ async def produce_lines(settings: Settings, topic: str, source: BinaryIO | Itera
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
     )
-    await producer.start()
+    await start_client(producer, settings.bootstrap_servers)
     try:
         futures = [
             await producer.send(settings.topic(topic), value, key=key) for key, value in records

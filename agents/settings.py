@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -10,9 +11,56 @@ from pathlib import Path
 
 from agents.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "check_bootstrap_servers"]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_STORES = ("memory", "rocksdb")
+_DURATION_FORMS = "a number of seconds, or a number with a unit s, m, h or d (30s, 5m, 2h, 1d)"
+# field -> (shortest, longest, how the README says it). A tick more than an hour apart
+# leaves silence unnoticed for that long; a device clock a day ahead is a broken clock.
+_DURATION_RANGES = {
+    "tick_interval": (timedelta(0), timedelta(hours=1), "0 to 1h (0 = off)"),
+    "max_skew": (timedelta(0), timedelta(days=1), "0 to 1d"),
+}
+
+
+def check_bootstrap_servers(servers: str) -> None:
+    """Raise `ConfigError` unless `servers` is the comma-separated list of addresses
+    Kafka clients read: `host`, `host:port`, an IPv6 literal, `[ipv6]:port`."""
+    if not servers.strip():
+        raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+    if not all(_is_broker_address(entry.strip()) for entry in servers.split(",")):
+        raise ConfigError(
+            "BACKUPWATCH_BOOTSTRAP_SERVERS must be host:port addresses, comma separated "
+            f"([::1]:9092 for IPv6), got {servers!r}"
+        )
+
+
+def _is_broker_address(entry: str) -> bool:
+    if entry.startswith("["):
+        host, bracket, port = entry[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            return False
+        return _is_ipv6(host) and _is_port(port[1:] if port else "9092")
+    if ":" not in entry:
+        host, port = entry, "9092"
+    elif _is_ipv6(entry):
+        return True
+    else:
+        host, _, port = entry.rpartition(":")
+    return bool(host) and not any(c in host for c in ":/ ") and _is_port(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _bootstrap_default(env: Mapping[str, str]) -> str:
@@ -56,18 +104,20 @@ class Settings:
     replication_factor: int = 1
 
     def __post_init__(self) -> None:
-        if not self.bootstrap_servers.strip():
-            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        check_bootstrap_servers(self.bootstrap_servers)
         if not 1 <= self.partitions <= 1024:
             raise ConfigError(f"BACKUPWATCH_PARTITIONS must be 1..1024, got {self.partitions}")
-        if self.store.split("://")[0] not in ("memory", "rocksdb"):
+        scheme, separator, _ = self.store.partition("://")
+        if not separator or scheme not in _STORES:
             raise ConfigError(
                 f"BACKUPWATCH_STORE must be memory:// or rocksdb://, got {self.store!r}"
             )
-        if self.tick_interval < timedelta(0):
-            raise ConfigError("BACKUPWATCH_TICK_INTERVAL cannot be negative")
-        if self.max_skew < timedelta(0):
-            raise ConfigError("BACKUPWATCH_MAX_SKEW cannot be negative")
+        for name, (shortest, longest, accepted) in _DURATION_RANGES.items():
+            value: timedelta = getattr(self, name)
+            if not shortest <= value <= longest:
+                raise ConfigError(
+                    f"BACKUPWATCH_{name.upper()} must be {accepted}, got {value.total_seconds():g}s"
+                )
         if not 0 <= self.web_port <= 65535:
             raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
         if not 0 <= self.report_nice <= 19:
@@ -106,7 +156,7 @@ class Settings:
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
-            values[field.name] = _parse(name, raw, field.type)
+            values[field.name] = _parse(field.name, raw, field.type)
         try:
             # Values were parsed by field type above; the checker cannot follow that.
             return replace(cls(), **{**values, **overrides})  # type: ignore[arg-type]
@@ -137,13 +187,18 @@ class Settings:
         return "\n".join(lines)
 
 
-def _parse(name: str, raw: str, kind: object) -> object:
+def _parse(field: str, raw: str, kind: object) -> object:
+    name = f"BACKUPWATCH_{field.upper()}"
     text = raw.strip()
+    if kind in ("timedelta", timedelta):
+        duration = _duration(text)
+        if duration is None:
+            _, _, accepted = _DURATION_RANGES[field]
+            raise ConfigError(f"{name}={raw!r} is not a duration of {accepted}: {_DURATION_FORMS}")
+        return duration
     try:
         if kind in ("int", int):
             return int(text)
-        if kind in ("timedelta", timedelta):
-            return _duration(text)
         if kind in ("Path", Path):
             return Path(text)
         if name == "BACKUPWATCH_LOG_LEVEL":
@@ -153,10 +208,14 @@ def _parse(name: str, raw: str, kind: object) -> object:
         raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
 
 
-def _duration(text: str) -> timedelta:
-    """`30`, `30s`, `5m`, `2h`, `1d` → a timedelta (bare numbers are seconds)."""
+def _duration(text: str) -> timedelta | None:
+    """`30`, `30s`, `5m`, `2h`, `1d` → a timedelta (bare numbers are seconds); None for
+    anything else, and for numbers no timedelta holds (`inf`, `nan`, `1e12d`)."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    unit = text[-1].lower()
-    if unit in units:
-        return timedelta(seconds=float(text[:-1]) * units[unit])
-    return timedelta(seconds=float(text))
+    number, scale = (
+        (text[:-1], units[text[-1].lower()]) if text[-1:].lower() in units else (text, 1)
+    )
+    try:
+        return timedelta(seconds=float(number) * scale)
+    except (ValueError, OverflowError):
+        return None

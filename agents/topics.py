@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from agents.errors import TopicLayoutError
+from agents.errors import KafkaUnreachable, TopicLayoutError
 from agents.settings import Settings
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "TopicSpec",
     "assign_whole_topic",
     "ensure_topics",
+    "start_client",
     "topic_specs",
 ]
 
@@ -62,6 +63,20 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+async def start_client(client: Any, bootstrap_servers: str) -> None:
+    """Start an aiokafka producer, consumer or admin client; when no broker answers,
+    release it and raise `KafkaUnreachable` naming the address tried."""
+    from aiokafka.errors import KafkaError
+
+    try:
+        await client.start()
+    except KafkaError as err:
+        # Released, or asyncio reports the half-started client at exit. Admin clients
+        # close; producers and consumers stop.
+        await (client.stop() if hasattr(client, "stop") else client.close())
+        raise KafkaUnreachable(bootstrap_servers, err) from None
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; refuse when the inputs' partition counts differ.
 
@@ -70,7 +85,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
+    await start_client(admin, settings.bootstrap_servers)
     try:
         existing = set(await admin.list_topics())
         specs = topic_specs(settings)

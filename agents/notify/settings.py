@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from agents.notify.errors import ConfigError
+from agents.settings import check_bootstrap_servers
 from schemas.recipients import is_email_address, is_http_url, redact_url
 
 __all__ = ["SMTP_TLS_MODES", "NotifySettings", "variable"]
@@ -22,6 +23,7 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The port each TLS mode is usually served on, when BACKUPWATCH_NOTIFY_SMTP_PORT is unset.
 _SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _SECRETS = ("smtp_password", "webhook_secret")
+_LONGEST_BACKOFF = 86400.0
 
 # field -> environment variable where it is not BACKUPWATCH_NOTIFY_<FIELD>.
 _SHARED = {
@@ -72,8 +74,7 @@ class NotifySettings:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        if not self.bootstrap_servers.strip():
-            raise ConfigError("BACKUPWATCH_BOOTSTRAP_SERVERS is empty")
+        check_bootstrap_servers(self.bootstrap_servers)
         if not self.group.strip():
             raise ConfigError("BACKUPWATCH_NOTIFY_GROUP is empty")
         if self.log_level not in _LOG_LEVELS:
@@ -127,6 +128,13 @@ class NotifySettings:
         if not 0 <= self.digest_minutes <= 7 * 24 * 60:
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_DIGEST_MINUTES must be 0..10080, got {self.digest_minutes}"
+            )
+        # A retrying delivery holds its lane and its partition's committed offset while
+        # it waits: an endless cap would let one failing recipient stall both for good.
+        if not 0 < self.retry_max <= _LONGEST_BACKOFF:
+            raise ConfigError(
+                f"BACKUPWATCH_NOTIFY_RETRY_MAX must be 0..{_LONGEST_BACKOFF:g} s (a day), "
+                f"got {self.retry_max:g}"
             )
         if not 0 < self.retry_base <= self.retry_max:
             raise ConfigError(

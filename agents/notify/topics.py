@@ -7,7 +7,7 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
-from agents.topics import ALERTS, ORG_POLICIES
+from agents.topics import ALERTS, ORG_POLICIES, start_client
 
 __all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "ensure_notify_topics"]
 
@@ -47,13 +47,7 @@ async def ensure_notify_topics(
     from aiokafka.errors import KafkaError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        await admin.start()
-    except KafkaError as err:
-        raise TopicLayoutError(
-            f"cannot reach Kafka at BACKUPWATCH_BOOTSTRAP_SERVERS={settings.bootstrap_servers}: "
-            f"{err}"
-        ) from None
+    await start_client(admin, settings.bootstrap_servers)
     try:
         loop = asyncio.get_running_loop()
         inputs = {settings.topic(ALERTS), settings.topic(ORG_POLICIES)}

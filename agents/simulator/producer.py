@@ -23,16 +23,16 @@ from typing import Any, Literal
 from agents.settings import Settings
 from agents.simulator.fleet import Fleet, tick_times
 from agents.ticks import encode_tick
-from agents.topics import INPUTS
+from agents.topics import INPUTS, start_client
 from schemas import encode
 
-__all__ = ["Progress", "SimulationSummary", "simulate"]
+__all__ = ["FUTURE_LIMIT", "Progress", "SimulationSummary", "simulate"]
 
 log = logging.getLogger(__name__)
 
 # Kafka 4 refuses record timestamps more than `message.timestamp.after.max.ms` (one hour
 # by default) ahead of the broker's clock.
-_FUTURE_LIMIT = timedelta(minutes=55)
+FUTURE_LIMIT = timedelta(minutes=55)
 
 # (simulated seconds done, simulated seconds in all, events sent so far by topic)
 Progress = Callable[[float, float, dict[str, int]], None]
@@ -188,7 +188,7 @@ async def simulate(
         raise ValueError(f"`days` must be positive, got {days}")
     start = start or fleet.start
     end = start + timedelta(days=days)
-    if record_timestamps == "simulated" and end > datetime.now(UTC) + _FUTURE_LIMIT:
+    if record_timestamps == "simulated" and end > datetime.now(UTC) + FUTURE_LIMIT:
         # Refuse before writing anything, rather than leave half a simulation behind.
         raise ValueError(
             f"the simulation ends at {end.isoformat()}, in the future: Kafka refuses record "
@@ -211,7 +211,7 @@ async def simulate(
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=60_000,
     )
-    await producer.start()
+    await start_client(producer, settings.bootstrap_servers)
     try:
         return await _run(
             producer,

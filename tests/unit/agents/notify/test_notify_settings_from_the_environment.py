@@ -116,6 +116,18 @@ def test_the_smtp_port_defaults_to_the_one_of_its_tls_mode(smtp_tls: str, port: 
             "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD go together",
         ),
         ({"BACKUPWATCH_LOG_LEVEL": "loud"}, "BACKUPWATCH_LOG_LEVEL must be one of"),
+        ({"BACKUPWATCH_BOOTSTRAP_SERVERS": "kafka:abc"}, "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
+        (
+            {"BACKUPWATCH_NOTIFY_RETRY_MAX": "inf"},
+            "BACKUPWATCH_NOTIFY_RETRY_MAX must be 0..86400 s",
+        ),
+        (
+            {"BACKUPWATCH_NOTIFY_RETRY_MAX": "nan"},
+            "BACKUPWATCH_NOTIFY_RETRY_MAX must be 0..86400 s",
+        ),
+        ({"BACKUPWATCH_NOTIFY_RETRY_MAX": "1e300"}, "BACKUPWATCH_NOTIFY_RETRY_MAX must be"),
+        ({"BACKUPWATCH_NOTIFY_RETRY_BASE": "nan"}, "BACKUPWATCH_NOTIFY_RETRY_BASE must be > 0"),
+        ({"BACKUPWATCH_NOTIFY_TIMEOUT": "inf"}, "BACKUPWATCH_NOTIFY_TIMEOUT must be 0..600 s"),
         ({"BACKUPWATCH_NOTIFY_GROUP": " "}, None),
     ],
 )
