@@ -27,7 +27,7 @@ from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy
 from schemas.types import as_utc
-from streams.diagnosis import CAUSES
+from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy
 from streams.policy import policy_from_record
 from streams.report import (
@@ -37,6 +37,7 @@ from streams.report import (
     parse_query,
     row_json,
     select,
+    sibling,
     single_parameters,
     summarize_fleet,
     summarize_org,
@@ -179,7 +180,9 @@ class Api:
             return self._not_found("device", device_id)
         now = self.view.now_of_partition(row.partition)
         policy = self.view.policy_for(state.org_id)
-        status = device_status(state, now, policy)
+        # The user's other devices tell whether a newer one replaced this one.
+        siblings = [sibling(other) for other in self.view.of_user(state.user_id)]
+        status = device_status(state, now, policy, newer_device_hint(state, siblings, now, policy))
         body = msgspec.to_builtins(status)
         body.pop("schema", None)
         body["days_inactive"] = row_json(row, self.view.context())["days_inactive"]

@@ -8,7 +8,7 @@ the evidence points at its cause; the highest score comes first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,14 @@ from streams.machine import WINDOW_DAYS, backup_reference, window_as_of
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DestinationState, DeviceState, day_number
 
-__all__ = ["CAUSES", "Hints", "diagnose", "estimated_time_to_finish"]
+__all__ = [
+    "CAUSES",
+    "Hints",
+    "Sibling",
+    "diagnose",
+    "estimated_time_to_finish",
+    "newer_device_hint",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +36,40 @@ class Hints:
     # A newer device of the same user that is active (it replaced this one).
     newer_device_id: str | None = None
     newer_device_last_seen: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """Another device of the same user, as far as `newer_device_hint` needs it."""
+
+    device_id: str
+    first_seen: datetime
+    last_heartbeat: datetime | None
+    deactivated: bool = False
+
+
+def newer_device_hint(
+    state: DeviceState, siblings: Iterable[Sibling], now: datetime, policy: Policy = DEFAULT_POLICY
+) -> Hints:
+    """What the user's other devices say about this one: a device first seen after this
+    one, heard from since this one last was and in use now (within the connection
+    warning), has replaced it. The most recently heard one is named."""
+    heard = state.last_heartbeat or state.first_seen
+    hint = Hints()
+    for other in siblings:
+        seen = other.last_heartbeat
+        if (
+            other.device_id == state.device_id
+            or other.deactivated
+            or other.first_seen <= state.first_seen
+            or seen is None
+            or seen <= heard
+            or now - seen >= policy.connection.warning
+        ):
+            continue
+        if hint.newer_device_last_seen is None or seen > hint.newer_device_last_seen:
+            hint = Hints(newer_device_id=other.device_id, newer_device_last_seen=seen)
+    return hint
 
 
 # code -> (summary, recommended action); the wording follows the console's article.

@@ -25,7 +25,7 @@ import msgspec
 import orjson
 
 from schemas.types import AlertKind, Level
-from streams.diagnosis import diagnose
+from streams.diagnosis import Sibling, diagnose
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
 from streams.state import DeviceState, shared, shared_ids
 from streams.status import KINDS, LEVELS, device_figures, worst
@@ -44,6 +44,7 @@ __all__ = [
     "parse_query",
     "row_json",
     "select",
+    "sibling",
     "single_parameters",
     "summarize_fleet",
     "summarize_org",
@@ -102,6 +103,17 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     # The encoded state the row was cut from, which the fleet view keeps for the device
     # detail: here rather than in a second dict by device id (~40 bytes a device).
     encoded_state: bytes = b""
+
+
+def sibling(row: DeviceRow) -> Sibling:
+    """The row's device as one of its user's devices (for `newer_device_hint`)."""
+    heard = row.last_heartbeat
+    return Sibling(
+        row.device_id,
+        _moment(row.first_seen),
+        _moment(heard) if heard is not None else None,
+        row.deactivated,
+    )
 
 
 def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:

@@ -331,6 +331,8 @@ function evidenceValue(name, value) {
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (typeof value === "number") {
     if (name.includes("bytes")) return bytes(value);
+    // Cut, not rounded, as the progress bars are: 99.96 % never reads 100 %.
+    if (name.includes("percent")) return percentLabel(value);
     return value.toLocaleString("en-US", { maximumFractionDigits: 2 });
   }
   if (Array.isArray(value)) return value.map((v) => evidenceValue(name, v)).join(", ");

@@ -136,6 +136,7 @@ async def test_evidence_figures_read_with_units_and_separators(fed: Fed, page: P
         ["newer_device_last_seen", None],
         ["online", False],
         ["reachable", ["cloud-eu", "nas-office"]],
+        ["percent_complete", 99.996],
     ]
     shown = await page.evaluate("fs => fs.map(([k, v]) => evidenceValue(k, v))", figures)
 
@@ -151,6 +152,7 @@ async def test_evidence_figures_read_with_units_and_separators(fed: Fed, page: P
         "—",
         "no",
         "cloud-eu, nas-office",
+        "99.9%",
     ]
 
 
