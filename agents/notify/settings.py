@@ -47,7 +47,7 @@ class NotifySettings:
     # The notifier's own consumer group on the alerts topic.
     group: str = "backupwatch-notify"
     # No SMTP host: email is off, and an org policy naming addresses gets its alerts
-    # dead-lettered (reason `email_not_configured`) rather than silently dropped.
+    # dead-lettered (reason `not_configured`) rather than silently dropped.
     smtp_host: str = ""
     # 0: the usual port of the TLS mode (25, 587, 465).
     smtp_port: int = 0
