@@ -21,6 +21,7 @@ from schemas.recipients import is_email_address, is_http_url, redact_url
 from schemas.types import (
     EARLIEST,
     LATEST,
+    MAX_COUNT,
     AlertKind,
     Count,
     Id,
@@ -77,7 +78,7 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True, gc=False):
     # Percent of one CPU the backup may use while the user is present (100 = no limit).
     cpu_limit_percent: Annotated[int, msgspec.Meta(ge=1, le=100)] = 100
     # Upload limit set in the app or by org network settings; None = unlimited.
-    network_limit_kbps: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    network_limit_kbps: Annotated[int, msgspec.Meta(ge=1, le=MAX_COUNT)] | None = None
     # Destinations the device can reach right now; empty while it is online to the
     # cloud but cannot reach any destination (communication blocked).
     reachable_destinations: tuple[Id, ...] = ()

@@ -14,6 +14,7 @@ import msgspec
 __all__ = [
     "EARLIEST",
     "LATEST",
+    "MAX_COUNT",
     "MAX_ID_LENGTH",
     "AlertKind",
     "Count",
@@ -37,7 +38,11 @@ _EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
 _LATEST_MS = int(LATEST.timestamp() * 1000)
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+# The largest integer every JSON reader keeps exactly (one holding numbers as doubles,
+# as a browser does): 9 PB, 9 quadrillion files. A count beyond it is a broken agent,
+# and would overflow the 64-bit integers a device's state is stored with once summed.
+MAX_COUNT = 2**53 - 1
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 
 # RFC 3339 with an offset, or epoch milliseconds; records normalize both to aware UTC

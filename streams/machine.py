@@ -24,7 +24,7 @@ from msgspec.structs import astuple, replace
 from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
-from schemas.types import Level
+from schemas.types import MAX_COUNT, Level
 from streams.policy import Policy, Thresholds
 from streams.state import (
     DayBucket,
@@ -121,15 +121,17 @@ def _add_to_window(
         if bucket.day < oldest:
             continue
         if bucket.day == day:
-            bucket = DayBucket(
-                day,
-                bucket.heartbeats,
-                bucket.bytes_sent + bytes_sent,
-                bucket.completions + completions,
-                bucket.locked + locked,
-                bucket.permission_denied + permission_denied,
-                bucket.vanished + vanished,
-                bucket.changed + changed,
+            bucket = _bounded(
+                DayBucket(
+                    day,
+                    bucket.heartbeats,
+                    bucket.bytes_sent + bytes_sent,
+                    bucket.completions + completions,
+                    bucket.locked + locked,
+                    bucket.permission_denied + permission_denied,
+                    bucket.vanished + vanished,
+                    bucket.changed + changed,
+                )
             )
             found = True
         kept.append(bucket)
@@ -148,6 +150,32 @@ def _add_to_window(
         )
         kept.sort(key=_bucket_day)
     return tuple(kept)
+
+
+def _bounded(bucket: DayBucket) -> DayBucket:
+    """`bucket` with each sum held at MAX_COUNT. Each report's figures are at most that,
+    but their sums could pass the 64-bit integers a state is stored with, and a state
+    that cannot be stored would stop the worker on every replay of the record."""
+    # A bitwise or of non-negative ints passes MAX_COUNT (2**53 - 1) exactly when one
+    # of them does: one test for the five sums, on every progress report.
+    if (
+        bucket.bytes_sent
+        | bucket.locked
+        | bucket.permission_denied
+        | bucket.vanished
+        | bucket.changed
+    ) <= MAX_COUNT:
+        return bucket
+    return DayBucket(
+        bucket.day,
+        bucket.heartbeats,
+        min(bucket.bytes_sent, MAX_COUNT),
+        bucket.completions,
+        min(bucket.locked, MAX_COUNT),
+        min(bucket.permission_denied, MAX_COUNT),
+        min(bucket.vanished, MAX_COUNT),
+        min(bucket.changed, MAX_COUNT),
+    )
 
 
 # A device's daily window as stored: (day_buckets, last_day_heartbeats,
@@ -651,15 +679,17 @@ def _apply_progress(
         b = days[-1]
         # Tuples joined rather than unpacked into a new one, which builds a list first.
         days = days[:-1] + (
-            DayBucket(
-                b.day,
-                b.heartbeats,
-                b.bytes_sent + bytes_sent,
-                b.completions + completions,
-                b.locked + locked,
-                b.permission_denied + denied,
-                b.vanished + vanished,
-                b.changed + changed,
+            _bounded(
+                DayBucket(
+                    b.day,
+                    b.heartbeats,
+                    b.bytes_sent + bytes_sent,
+                    b.completions + completions,
+                    b.locked + locked,
+                    b.permission_denied + denied,
+                    b.vanished + vanished,
+                    b.changed + changed,
+                )
             ),
         )
     elif day > newest_day and day >= oldest and (window_start >= oldest or not window_start):

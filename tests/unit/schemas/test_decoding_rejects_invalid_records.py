@@ -119,6 +119,24 @@ REJECTED = [
         "$.file_errors.locked",
         id="negative error count",
     ),
+    pytest.param(
+        record(PROGRESS, selected_bytes=2**70),
+        "invalid_field",
+        "$.selected_bytes",
+        id="bytes past what a JSON reader keeps exactly",
+    ),
+    pytest.param(
+        record(PROGRESS, file_errors={"vanished": 2**53}),
+        "invalid_field",
+        "$.file_errors.vanished",
+        id="error count past 2**53 - 1",
+    ),
+    pytest.param(
+        record(HEARTBEAT, network_limit_kbps=2**63),
+        "invalid_field",
+        "$.network_limit_kbps",
+        id="network limit past 2**53 - 1",
+    ),
     pytest.param(record(HEARTBEAT, device_id=""), "invalid_field", "$.device_id", id="empty id"),
     pytest.param(
         record(HEARTBEAT, device_id="d" * (MAX_ID_LENGTH + 1)),

@@ -7,10 +7,11 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import DEFAULT_POLICY, advance, apply
+from schemas.types import MAX_COUNT
+from streams import DEFAULT_POLICY, advance, apply, decode_state, encode_state
 from streams.machine import WINDOW_DAYS
 from streams.state import day_number
-from tests.unit.factories import DAY, T0, command, healthy, heartbeat, progress, run
+from tests.unit.factories import DAY, SECOND, T0, command, healthy, heartbeat, progress, run
 
 
 def test_activity_is_counted_in_the_bucket_of_its_day() -> None:
@@ -159,3 +160,27 @@ def test_a_window_of_heartbeats_alone_rolls_on_a_decision_that_changes_nothing_e
     later, _ = advance(state, T0 + (WINDOW_DAYS + 1) * DAY, DEFAULT_POLICY)
     assert later.days == ()
     assert later.window_start == 0
+
+
+def test_sums_past_what_a_count_holds_are_held_there_and_the_state_still_stores() -> None:
+    # Each report at the largest count a record may carry: two of them on one day sum
+    # past it, and a few thousand past the 64-bit integers a state is stored with.
+    big = {"locked": MAX_COUNT, "permission_denied": MAX_COUNT, "vanished": MAX_COUNT}
+    events = [
+        progress(
+            T0 + i * SECOND,
+            percent=50.0,
+            session_state="sending",
+            bytes_sent=MAX_COUNT,
+            selected_bytes=MAX_COUNT,
+            errors={**big, "changed_during_backup": MAX_COUNT},
+        )
+        for i in range(3)
+    ]
+    state, _ = run(events, now=T0)
+
+    (day,) = state.days
+    assert (day.bytes_sent, day.locked, day.permission_denied, day.vanished, day.changed) == (
+        MAX_COUNT,
+    ) * 5
+    assert decode_state(encode_state(state)) == state
