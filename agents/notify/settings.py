@@ -30,6 +30,7 @@ _SHARED = {
     "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
     "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
     "log_level": "BACKUPWATCH_LOG_LEVEL",
+    "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
 }
 
@@ -44,6 +45,9 @@ class NotifySettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "backupwatch."
     log_level: str = "info"
+    # Of the topics the notifier creates (what it delivered, its dead letters): as the
+    # worker's, so that a cluster that wants 3 replicas gets them for these too.
+    replication_factor: int = 1
     # The notifier's own consumer group on the alerts topic.
     group: str = "backupwatch-notify"
     # No SMTP host: email is off, and an org policy naming addresses gets its alerts
@@ -120,6 +124,10 @@ class NotifySettings:
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
                 f"got {self.dashboard_url!r}"
+            )
+        if not 1 <= self.replication_factor <= 32:
+            raise ConfigError(
+                f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {self.replication_factor}"
             )
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(

@@ -66,7 +66,10 @@ async def ensure_notify_topics(
         if missing:
             try:
                 response = await admin.create_topics(
-                    [NewTopic(name, 1, 1, topic_configs=specs[name]) for name in missing]
+                    [
+                        NewTopic(name, 1, settings.replication_factor, topic_configs=specs[name])
+                        for name in missing
+                    ]
                 )
             except KafkaError as err:
                 raise TopicLayoutError(

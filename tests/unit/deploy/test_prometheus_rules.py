@@ -75,3 +75,33 @@ def test_the_rules_select_only_metrics_the_worker_or_the_notifier_exports() -> N
             if n not in (notifier if n.startswith("backupwatch_notify_") else worker)
         }
         assert not unknown, (rule["alert"], unknown)
+
+
+def test_the_kubernetes_config_names_each_job_after_its_service(tmp_path: Path) -> None:
+    # rules.yml's worker-down alert selects on job="backupwatch-worker": in a cluster the
+    # job takes the annotated Service's name, as the compose stack's static job has it.
+    config = yaml.safe_load((PROMETHEUS / "kubernetes.yml").read_text())
+    assert config["rule_files"] == ["rules.yml"]
+    (job,) = config["scrape_configs"]
+    relabels = job["relabel_configs"]
+    assert {
+        "source_labels": ["__meta_kubernetes_service_name"],
+        "target_label": "job",
+    } in relabels
+    worker_down = next(r for r in _rules() if r["alert"] == "BackupwatchWorkerDown")
+    assert 'job="backupwatch-worker"' in worker_down["expr"]
+    services = [
+        document["metadata"]
+        for name in ("worker-service.yaml", "notifier-service.yaml")
+        for document in yaml.safe_load_all((REPO / "deploy/k8s" / name).read_text())
+        if "prometheus.io/scrape" in document["metadata"].get("annotations", {})
+    ]
+    assert {s["name"] for s in services} == {"backupwatch-worker", "backupwatch-notify"}
+    assert all(s["annotations"]["prometheus.io/scrape"] == "true" for s in services)
+    # Debian's promtool is built without Kubernetes discovery: check the rest of the
+    # config with the discovery swapped for a static target.
+    del job["kubernetes_sd_configs"]
+    job["static_configs"] = [{"targets": ["backupwatch-worker:6066"]}]
+    (tmp_path / "rules.yml").write_text((PROMETHEUS / "rules.yml").read_text())
+    (tmp_path / "kubernetes.yml").write_text(yaml.safe_dump(config))
+    assert "SUCCESS" in promtool("check", "config", str(tmp_path / "kubernetes.yml"))

@@ -23,6 +23,7 @@ def test_every_documented_variable_is_read() -> None:
         "BACKUPWATCH_BOOTSTRAP_SERVERS": "kafka:9092",
         "BACKUPWATCH_TOPIC_PREFIX": "bw.",
         "BACKUPWATCH_LOG_LEVEL": "DEBUG",
+        "BACKUPWATCH_REPLICATION_FACTOR": "3",
         "BACKUPWATCH_NOTIFY_GROUP": "notify-eu",
         "BACKUPWATCH_NOTIFY_SMTP_HOST": "smtp.example.com",
         "BACKUPWATCH_NOTIFY_SMTP_PORT": "2525",
@@ -41,6 +42,7 @@ def test_every_documented_variable_is_read() -> None:
     }
     s = NotifySettings.from_env(env)
     assert (s.bootstrap_servers, s.topic_prefix, s.log_level) == ("kafka:9092", "bw.", "debug")
+    assert s.replication_factor == 3
     assert (s.group, s.smtp_host, s.smtp_port, s.smtp_tls) == (
         "notify-eu",
         "smtp.example.com",
@@ -116,6 +118,7 @@ def test_the_smtp_port_defaults_to_the_one_of_its_tls_mode(smtp_tls: str, port: 
             "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD go together",
         ),
         ({"BACKUPWATCH_LOG_LEVEL": "loud"}, "BACKUPWATCH_LOG_LEVEL must be one of"),
+        ({"BACKUPWATCH_REPLICATION_FACTOR": "0"}, "BACKUPWATCH_REPLICATION_FACTOR must be 1..32"),
         ({"BACKUPWATCH_BOOTSTRAP_SERVERS": "kafka:abc"}, "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
         (
             {"BACKUPWATCH_NOTIFY_RETRY_MAX": "inf"},
