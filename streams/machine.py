@@ -402,18 +402,26 @@ def _apply_heartbeat(
         recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
     )
-    if window_start == state.window_start and reached is state.reached and not clamped:
+    if (
+        window_start == state.window_start
+        and reached is state.reached
+        and not clamped
+        and org_id is state.org_id
+    ):
         return updated
-    # A day rolled off, the window's first day, other destinations reached, or a
-    # clamped time: a second copy, rather than more keywords above. Python passes a
-    # call of more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which took a
-    # copy from ~0.15 to ~0.7 µs.
+    # A day rolled off, the window's first day, other destinations reached, a clamped
+    # time, or another org: a second copy, rather than more keywords above. Python
+    # passes a call of more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which
+    # took a copy from ~0.15 to ~0.7 µs.
     return replace(
         updated,
         window_start=window_start,
         reached=reached,
         clamped_events=state.clamped_events + 1 if clamped else state.clamped_events,
         last_clamped_at=now if clamped else state.last_clamped_at,
+        # A device that moved is under its new org's policy (the one passed in) from
+        # now on: its next decisions follow from the move, not from a policy change.
+        policy_revision=state.policy_revision if org_id is state.org_id else policy.revision,
     )
 
 
