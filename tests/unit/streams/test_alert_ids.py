@@ -129,25 +129,3 @@ def test_a_slot_s_first_transitions_keep_the_ids_they_had_before_slots_counted()
     assert connection.alert_id == alert_id(
         "dev-1", "connection", None, "ok", "warning", connection.episode_start
     )
-
-
-def test_a_device_that_moves_org_is_decided_for_its_news_not_for_a_policy_change() -> None:
-    # Silent in org-1 until a connection warning; then a heartbeat names org-2, whose
-    # policy is another revision: the alert resolves because the device is back.
-    org_1 = Policy(revision="org-1's")
-    org_2 = Policy(revision="org-2's")
-    state, _ = apply(None, heartbeat(T0), T0, org_1)
-    state, _ = advance(state, T0, org_1)
-    state, opened = advance(state, T0 + 3 * DAY, org_1)
-    assert [(t.kind, t.reason) for t in opened if t.kind == "connection"] == [
-        ("connection", "threshold")
-    ]
-
-    back = T0 + 3 * DAY + HOUR
-    state, _ = apply(state, heartbeat(back, org_id="org-2"), back, org_2)
-    state, decided = advance(state, back, org_2)
-
-    connection = [(t.to_level, t.reason) for t in decided if t.kind == "connection"]
-    assert connection == [("ok", "new_event")]
-    assert {t.reason for t in decided} == {"new_event"}
-    assert (state.org_id, state.policy_revision) == ("org-2", "org-2's")
