@@ -494,6 +494,12 @@ class PartitionProcessor:
                 return True
             clock = observed
         started = self._stopwatch()
+        # Records parked at an earlier tick of their topic came before this tick there:
+        # they belong before its decisions, and applied at their epoch they leave their
+        # device due at once if its facts changed. (Taken when the tick is first taken:
+        # a resumed slice finds none left.)
+        for device_id in part.waiting.pop_before(clock):
+            self._unpark(device_id, part, clock, result, inclusive=False)
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
             # A policy changed: the org's devices are due now (their revision differs).
@@ -515,9 +521,9 @@ class PartitionProcessor:
                     took += self._stopwatch() - started
                     self._unfinished = (envelope, clock, advanced, took)
                     return False
-        # Records parked until this clock: they follow the decision at their epoch.
+        # Records parked at this very tick of their topic follow its decisions.
         for device_id in part.waiting.pop_due(clock):
-            self._unpark(device_id, part, clock, result)
+            self._unpark(device_id, part, clock, result, inclusive=True)
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
         result.homes[clock_key] = part.number
@@ -532,17 +538,25 @@ class PartitionProcessor:
         part: _Partition,
         clock: datetime,
         result: BatchResult,
+        *,
+        inclusive: bool,
     ) -> None:
+        """Apply the device's records parked at an epoch before `clock` (or at it too,
+        with `inclusive`), in epoch order; the others stay parked."""
         state = self._state(device_id, part)
         if state is None or not state.parked:
             return
-        ready = sorted(
-            (p for p in state.parked if p.epoch <= clock),
+
+        def ready(parked: Parked) -> bool:
+            return parked.epoch < clock or (inclusive and parked.epoch == clock)
+
+        due = sorted(
+            (p for p in state.parked if ready(p)),
             key=lambda p: (p.epoch, p.topic, p.offset),
         )
-        rest = tuple(p for p in state.parked if p.epoch > clock)
+        rest = tuple(p for p in state.parked if not ready(p))
         self._put(part, replace(state, parked=rest))
-        for parked in ready:
+        for parked in due:
             # It decoded when it was parked; the codec is the same.
             event = decode(parked.value)
             envelope = Envelope(
