@@ -380,15 +380,17 @@ class PartitionProcessor:
                 DeadLetter(envelope, "wrong_key", f"{reason}: records are keyed by device_id")
             )
             return
-        # A device known on this partition is at home; otherwise ask the partitioner,
-        # so that a mis-keying producer cannot split a device's state.
-        if device_id not in part.index and device_id not in part.cache:
+        # A device whose state this partition holds is at home, whatever the partitioner
+        # says now (it changes its mind when partitions are added): its state is never
+        # split. Any other device's home is the partitioner's, so that a mis-keying
+        # producer cannot split a device's state either.
+        state = self._state(device_id, part)
+        if state is None:
             home = self._partition_for(envelope.key)
             if home != envelope.partition:
                 result.outcomes[(topic, "rerouted")] += 1
                 result.reroutes.append(Reroute(envelope, home))
                 return
-        state = self._state(device_id, part)
         if state is not None and envelope.offset <= state.offsets[topic]:
             result.outcomes[(topic, "replayed")] += 1
             return
