@@ -23,6 +23,7 @@ from msgspec.structs import replace
 from schemas.codec import decode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
+from schemas.types import EARLIEST, LATEST
 from streams.deadlines import DeadlineIndex
 from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
@@ -168,6 +169,24 @@ def _millis(at: datetime | None) -> str:
 
 def _from_millis(text: bytes | str) -> datetime:
     return datetime.fromtimestamp(int(text) / 1000, UTC)
+
+
+_EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+_LATEST_MS = int(LATEST.timestamp() * 1000)
+
+
+def _tick_time(value: bytes) -> datetime | None:
+    """The stream time a tick stands for, or None when its value is not epoch milliseconds
+    in the years an event time may be in: a tick from a ticker with a wrong clock (or in
+    the wrong unit) would otherwise hold its topic's time there for good, parking every
+    later record of the topic behind it."""
+    try:
+        millis = int(value)
+    except ValueError:
+        return None
+    if not _EARLIEST_MS <= millis < _LATEST_MS:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def _encode_clock(part: _Partition) -> bytes:
@@ -479,13 +498,14 @@ class PartitionProcessor:
         else:
             advanced, took = 0, 0.0
             result.outcomes[(envelope.topic, "tick")] += 1
-            try:
-                at = _from_millis(envelope.value)
-            except ValueError:
+            at = _tick_time(envelope.value)
+            if at is None:
                 result.invalid["invalid_tick"] += 1
-                result.dead_letters.append(
-                    DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
+                message = (
+                    "tick value is not epoch milliseconds"
+                    f" from {EARLIEST.year} to {LATEST.year - 1}"
                 )
+                result.dead_letters.append(DeadLetter(envelope, "invalid_tick", message))
                 return True
             before = part.latest_ticks[envelope.topic]
             observed = part.observe_tick(envelope.topic, at)
