@@ -497,9 +497,9 @@ class PartitionProcessor:
             _, clock, advanced, took = resumed
         else:
             advanced, took = 0, 0.0
-            result.outcomes[(envelope.topic, "tick")] += 1
             at = _tick_time(envelope.value)
             if at is None:
+                result.outcomes[(envelope.topic, "invalid")] += 1
                 result.invalid["invalid_tick"] += 1
                 message = (
                     "tick value is not epoch milliseconds"
@@ -507,6 +507,7 @@ class PartitionProcessor:
                 )
                 result.dead_letters.append(DeadLetter(envelope, "invalid_tick", message))
                 return True
+            result.outcomes[(envelope.topic, "tick")] += 1
             before = part.latest_ticks[envelope.topic]
             observed = part.observe_tick(envelope.topic, at)
             if observed is None or (part.decided is not None and observed <= part.decided):

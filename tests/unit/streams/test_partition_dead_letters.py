@@ -122,6 +122,8 @@ def test_a_tick_whose_value_is_no_time_from_2000_to_2099_is_an_invalid_tick_dead
     assert [(d.envelope, d.reason) for d in result.dead_letters] == [(bad, "invalid_tick")]
     assert "2000" in result.dead_letters[0].message
     assert result.invalid == {"invalid_tick": 1}
+    # Counted as invalid, like any record sent to dead letters, not as a tick.
+    assert result.outcomes == {(0, "invalid"): 1, (0, "accepted"): 1}
     assert (result.parked, list(result.writes)) == (0, ["dev-1"])
     # The topic's time is where it was: the next ticks move the clock, and the records
     # after them are applied, not parked for good.
