@@ -44,8 +44,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOPIC_COUNT = 3  # heartbeats, backup-progress, device-commands
-# Table keys that hold a partition's clock instead of a device; device ids never start
-# with "~" in practice, and the suffix is chosen so the key hashes to its partition.
+# Table keys that hold a partition's clock instead of a device (a record whose device id
+# starts so is a `reserved_id` dead letter); the suffix is chosen so the key hashes to
+# its partition.
 CLOCK_KEY_PREFIX = "~clock~"
 
 
@@ -391,6 +392,20 @@ class PartitionProcessor:
             result.dead_letters.append(DeadLetter(envelope, err.reason, err.message))
             return
         device_id = event.device_id
+        if device_id.startswith(CLOCK_KEY_PREFIX):
+            # The table keeps each partition's clock under such a key: a device of that
+            # name would overwrite a clock, or be skipped when the partition is indexed.
+            result.outcomes[(topic, "invalid")] += 1
+            result.invalid["reserved_id"] += 1
+            result.dead_letters.append(
+                DeadLetter(
+                    envelope,
+                    "reserved_id",
+                    f"device ids starting with {CLOCK_KEY_PREFIX} are reserved"
+                    " (the partition clocks are stored under them)",
+                )
+            )
+            return
         if envelope.key is None or envelope.key.decode("utf-8", "replace") != device_id:
             reason = "missing key" if envelope.key is None else "key differs from device_id"
             result.outcomes[(topic, "invalid")] += 1

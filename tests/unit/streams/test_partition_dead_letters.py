@@ -12,7 +12,7 @@ import pytest
 from agents.ticks import encode_tick
 from schemas.codec import MAX_RECORD_BYTES, encode
 from schemas.types import EARLIEST, LATEST
-from tests.unit.factories import DAY, T0, heartbeat
+from tests.unit.factories import DAY, T0, command, heartbeat, progress
 from tests.unit.streams.test_partition_processor import Log, Worker, partition_of
 
 P = partition_of(b"dev-1")
@@ -134,3 +134,38 @@ def test_a_tick_whose_value_is_no_time_from_2000_to_2099_is_an_invalid_tick_dead
         assert worker.processor.clock(P) == T0 + n * DAY
     assert worker.state("dev-1").last_heartbeat == heard[-1].timestamp
     assert worker.state("dev-1").connection.level == "ok"
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["the partition's clock key", "~clock~", "~clock~laptop", "~clock~1~0"],
+)
+@pytest.mark.parametrize("kind", ["heartbeat", "progress", "command"])
+def test_a_device_id_in_the_clock_keys_namespace_is_a_reserved_id_dead_letter(
+    device: str, kind: str
+) -> None:
+    worker, log = Worker(), Log()
+    if device == "the partition's clock key":
+        device = worker.processor.clock_key(P)
+    worker.process(log.ticks(T0) + [log.record(heartbeat(T0 + MINUTE))])
+    stored = {p: dict(data) for p, data in worker.store.items()}
+    event = {
+        "heartbeat": heartbeat(T0 + MINUTE, device),
+        "progress": progress(T0 + MINUTE, device),
+        "command": command("deactivate", T0 + MINUTE, device),
+    }[kind]
+    reserved = log.record(event, partition=P)
+    valid = log.record(heartbeat(T0 + 2 * MINUTE))
+    result = worker.process([reserved, valid])
+    assert [(d.envelope, d.reason) for d in result.dead_letters] == [(reserved, "reserved_id")]
+    assert "~clock~" in result.dead_letters[0].message
+    assert result.invalid == {"reserved_id": 1}
+    assert result.outcomes == {(reserved.topic, "invalid"): 1, (0, "accepted"): 1}
+    assert (result.reroutes, result.parked, list(result.writes)) == ([], 0, ["dev-1"])
+    stored[P]["dev-1"] = worker.store[P]["dev-1"]
+    assert worker.store == stored
+    # Nor does the partition's clock or its devices' count change.
+    worker.restart()
+    worker.processor.ensure(P)
+    assert worker.processor.clock(P) == T0
+    assert worker.processor.device_counts()[("connection", "ok")] == 1
