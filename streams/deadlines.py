@@ -45,10 +45,16 @@ class DeadlineIndex:
 
     def pop_due(self, now: datetime) -> Iterator[str]:
         """Remove and yield every device whose deadline is at or before `now`."""
-        limit = now.timestamp()
+        return self._pop(now.timestamp(), inclusive=True)
+
+    def pop_before(self, now: datetime) -> Iterator[str]:
+        """Remove and yield every device whose deadline is before `now`."""
+        return self._pop(now.timestamp(), inclusive=False)
+
+    def _pop(self, limit: float, *, inclusive: bool) -> Iterator[str]:
         heap = self._heap
         scheduled = self.scheduled
-        while heap and heap[0][0] <= limit:
+        while heap and (heap[0][0] <= limit if inclusive else heap[0][0] < limit):
             at, device_id = heapq.heappop(heap)
             if scheduled.get(device_id) == at:
                 del scheduled[device_id]

@@ -23,6 +23,7 @@ from msgspec.structs import replace
 from schemas.codec import decode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
+from schemas.types import EARLIEST, LATEST
 from streams.deadlines import DeadlineIndex
 from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
@@ -43,8 +44,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOPIC_COUNT = 3  # heartbeats, backup-progress, device-commands
-# Table keys that hold a partition's clock instead of a device; device ids never start
-# with "~" in practice, and the suffix is chosen so the key hashes to its partition.
+# Table keys that hold a partition's clock instead of a device (a record whose device id
+# starts so is a `reserved_id` dead letter); the suffix is chosen so the key hashes to
+# its partition.
 CLOCK_KEY_PREFIX = "~clock~"
 
 
@@ -168,6 +170,24 @@ def _millis(at: datetime | None) -> str:
 
 def _from_millis(text: bytes | str) -> datetime:
     return datetime.fromtimestamp(int(text) / 1000, UTC)
+
+
+_EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+_LATEST_MS = int(LATEST.timestamp() * 1000)
+
+
+def _tick_time(value: bytes) -> datetime | None:
+    """The stream time a tick stands for, or None when its value is not epoch milliseconds
+    in the years an event time may be in: a tick from a ticker with a wrong clock (or in
+    the wrong unit) would otherwise hold its topic's time there for good, parking every
+    later record of the topic behind it."""
+    try:
+        millis = int(value)
+    except ValueError:
+        return None
+    if not _EARLIEST_MS <= millis < _LATEST_MS:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def _encode_clock(part: _Partition) -> bytes:
@@ -372,6 +392,20 @@ class PartitionProcessor:
             result.dead_letters.append(DeadLetter(envelope, err.reason, err.message))
             return
         device_id = event.device_id
+        if device_id.startswith(CLOCK_KEY_PREFIX):
+            # The table keeps each partition's clock under such a key: a device of that
+            # name would overwrite a clock, or be skipped when the partition is indexed.
+            result.outcomes[(topic, "invalid")] += 1
+            result.invalid["reserved_id"] += 1
+            result.dead_letters.append(
+                DeadLetter(
+                    envelope,
+                    "reserved_id",
+                    f"device ids starting with {CLOCK_KEY_PREFIX} are reserved"
+                    " (the partition clocks are stored under them)",
+                )
+            )
+            return
         if envelope.key is None or envelope.key.decode("utf-8", "replace") != device_id:
             reason = "missing key" if envelope.key is None else "key differs from device_id"
             result.outcomes[(topic, "invalid")] += 1
@@ -380,15 +414,17 @@ class PartitionProcessor:
                 DeadLetter(envelope, "wrong_key", f"{reason}: records are keyed by device_id")
             )
             return
-        # A device known on this partition is at home; otherwise ask the partitioner,
-        # so that a mis-keying producer cannot split a device's state.
-        if device_id not in part.index and device_id not in part.cache:
+        # A device whose state this partition holds is at home, whatever the partitioner
+        # says now (it changes its mind when partitions are added): its state is never
+        # split. Any other device's home is the partitioner's, so that a mis-keying
+        # producer cannot split a device's state either.
+        state = self._state(device_id, part)
+        if state is None:
             home = self._partition_for(envelope.key)
             if home != envelope.partition:
                 result.outcomes[(topic, "rerouted")] += 1
                 result.reroutes.append(Reroute(envelope, home))
                 return
-        state = self._state(device_id, part)
         if state is not None and envelope.offset <= state.offsets[topic]:
             result.outcomes[(topic, "replayed")] += 1
             return
@@ -476,15 +512,17 @@ class PartitionProcessor:
             _, clock, advanced, took = resumed
         else:
             advanced, took = 0, 0.0
-            result.outcomes[(envelope.topic, "tick")] += 1
-            try:
-                at = _from_millis(envelope.value)
-            except ValueError:
+            at = _tick_time(envelope.value)
+            if at is None:
+                result.outcomes[(envelope.topic, "invalid")] += 1
                 result.invalid["invalid_tick"] += 1
-                result.dead_letters.append(
-                    DeadLetter(envelope, "invalid_tick", "tick value is not epoch milliseconds")
+                message = (
+                    "tick value is not epoch milliseconds"
+                    f" from {EARLIEST.year} to {LATEST.year - 1}"
                 )
+                result.dead_letters.append(DeadLetter(envelope, "invalid_tick", message))
                 return True
+            result.outcomes[(envelope.topic, "tick")] += 1
             before = part.latest_ticks[envelope.topic]
             observed = part.observe_tick(envelope.topic, at)
             if observed is None or (part.decided is not None and observed <= part.decided):
@@ -494,6 +532,12 @@ class PartitionProcessor:
                 return True
             clock = observed
         started = self._stopwatch()
+        # Records parked at an earlier tick of their topic came before this tick there:
+        # they belong before its decisions, and applied at their epoch they leave their
+        # device due at once if its facts changed. (Taken when the tick is first taken:
+        # a resumed slice finds none left.)
+        for device_id in part.waiting.pop_before(clock):
+            self._unpark(device_id, part, clock, result, inclusive=False)
         orgs = self._reevaluate.pop(envelope.partition, None)
         if orgs:
             # A policy changed: the org's devices are due now (their revision differs).
@@ -515,9 +559,9 @@ class PartitionProcessor:
                     took += self._stopwatch() - started
                     self._unfinished = (envelope, clock, advanced, took)
                     return False
-        # Records parked until this clock: they follow the decision at their epoch.
+        # Records parked at this very tick of their topic follow its decisions.
         for device_id in part.waiting.pop_due(clock):
-            self._unpark(device_id, part, clock, result)
+            self._unpark(device_id, part, clock, result, inclusive=True)
         part.decided = clock
         result.writes[clock_key] = _encode_clock(part)
         result.homes[clock_key] = part.number
@@ -532,17 +576,25 @@ class PartitionProcessor:
         part: _Partition,
         clock: datetime,
         result: BatchResult,
+        *,
+        inclusive: bool,
     ) -> None:
+        """Apply the device's records parked at an epoch before `clock` (or at it too,
+        with `inclusive`), in epoch order; the others stay parked."""
         state = self._state(device_id, part)
         if state is None or not state.parked:
             return
-        ready = sorted(
-            (p for p in state.parked if p.epoch <= clock),
+
+        def ready(parked: Parked) -> bool:
+            return parked.epoch < clock or (inclusive and parked.epoch == clock)
+
+        due = sorted(
+            (p for p in state.parked if ready(p)),
             key=lambda p: (p.epoch, p.topic, p.offset),
         )
-        rest = tuple(p for p in state.parked if p.epoch > clock)
+        rest = tuple(p for p in state.parked if not ready(p))
         self._put(part, replace(state, parked=rest))
-        for parked in ready:
+        for parked in due:
             # It decoded when it was parked; the codec is the same.
             event = decode(parked.value)
             envelope = Envelope(

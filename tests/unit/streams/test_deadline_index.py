@@ -54,6 +54,23 @@ def test_pop_due_yields_exactly_the_devices_due_by_now_in_deadline_order(
 
 
 @pytest.mark.parametrize(
+    ("now", "before", "at"),
+    [
+        (T0 + HOUR, [], ["dev-a"]),
+        (T0 + 2 * HOUR, ["dev-a"], ["dev-b", "dev-e"]),
+        (T0 + 2 * HOUR + timedelta(microseconds=1000), ["dev-a", "dev-b", "dev-e"], []),
+    ],
+)
+def test_pop_before_leaves_the_devices_due_exactly_at_now(
+    now: datetime, before: list[str], at: list[str]
+) -> None:
+    index = index_of(DEADLINES)
+    assert list(index.pop_before(now)) == before
+    assert sorted(index.scheduled) == sorted(set(DEADLINES) - set(before))
+    assert list(index.pop_due(now)) == at
+
+
+@pytest.mark.parametrize(
     ("first", "second"),
     [(T0 + HOUR, T0 + 3 * HOUR), (T0 + 3 * HOUR, T0 + HOUR)],
     ids=["later", "earlier"],

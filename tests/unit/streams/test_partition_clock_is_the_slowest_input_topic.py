@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from agents.ticks import decode_tick
-from tests.unit.factories import DAY, T0, heartbeat
+from streams.pipeline import Envelope
+from tests.unit.factories import DAY, T0, heartbeat, progress
 from tests.unit.streams.test_partition_processor import (
     PARTITIONS,
     TOPICS,
@@ -123,3 +124,107 @@ def test_a_device_is_decided_only_by_its_own_partitions_clock() -> None:
     assert sorted({a.device_id for a in alerts_of(results)}) == ["dev-2"]
     results = worker.run(log.ticks(T0 + 4 * DAY, [1]), 5)
     assert sorted({a.device_id for a in alerts_of(results)}) == ["dev-1"]
+
+
+# -- topics read at different paces ---------------------------------------------------
+#
+# The same per-topic logs, each topic read in its own order but the topics interleaved
+# differently: the heartbeats topic (the fullest) read ahead of the others. A record read
+# ahead of the clock is parked, and so is any later record of its device; each must be
+# applied where it stands in its own topic: before the decision at the next tick of that
+# topic, or after it when it follows that tick.
+
+T1 = T0 + 3 * DAY - 5 * MINUTE
+T2 = T0 + 3 * DAY  # dev-1's connection warning is due here, unless it is heard from
+T3 = T2 + 5 * MINUTE
+
+
+ORDERS = ("stream order", "heartbeats read ahead", "heartbeats read ahead, one batch")
+
+
+def read_orders(
+    first: list[Envelope], behind: list[Envelope], second: list[Envelope], ahead: list[Envelope]
+) -> dict[str, list[list[Envelope]]]:
+    """Batches of two rounds of ticks, `first` (at T1) and `second` (at T2, heartbeats
+    topic first), with `behind` (records after T1 on another topic than the heartbeats)
+    and `ahead` (records after T2 on the heartbeats topic)."""
+    orders = {
+        "stream order": [first, behind, second, ahead],
+        "heartbeats read ahead": [first, [second[0], *ahead], behind, second[1:]],
+        "heartbeats read ahead, one batch": [[*first, second[0], *ahead, *behind, *second[1:]]],
+    }
+    assert tuple(orders) == ORDERS
+    return orders
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_record_parked_behind_a_later_one_counts_for_the_decision_after_its_tick(
+    order: str,
+) -> None:
+    # dev-1 sends data after T1 (it reached its destination), and heartbeats after T2.
+    # Read ahead, the heartbeat is parked, and the data behind it; the data still comes
+    # before the decision at T2.
+    worker, log = Worker(), Log()
+    worker.process(log.tick(T0, P) + [log.record(heartbeat(T0))])
+    first = log.tick(T1, P)
+    data = log.record(progress(T1 + MINUTE, session_state="sending", percent=50.0))
+    second = log.tick(T2, P)
+    later = log.record(heartbeat(T2 + MINUTE))
+    results = [
+        worker.process(batch)
+        for batch in read_orders(first, [data], second, [later])[order] + [log.tick(T3, P)]
+    ]
+    assert alerts_of(results) == []
+    state = worker.state("dev-1")
+    assert (state.parked, state.last_heartbeat) == ((), T2 + MINUTE)
+    assert sum(r.outcomes[(t, "accepted")] for r in results for t in TOPICS) == 2
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_record_parked_after_the_tick_that_decides_follows_the_decision(order: str) -> None:
+    # dev-1 is silent until just after T2: the warning at T2 stands, resolved at T3.
+    worker, log = Worker(), Log()
+    worker.process(log.tick(T0, P) + [log.record(heartbeat(T0))])
+    first = log.tick(T1, P)
+    second = log.tick(T2, P)
+    later = log.record(heartbeat(T2 + MINUTE))
+    results = [
+        worker.process(batch)
+        for batch in read_orders(first, [], second, [later])[order] + [log.tick(T3, P)]
+    ]
+    assert transitions(alerts_of(results)) == [("opened", T2), ("resolved", T3)]
+    assert worker.state("dev-1").parked == ()
+
+
+@pytest.mark.parametrize(("max_decisions", "slices"), [(1, 3), (2, 2), (None, 1)])
+def test_a_tick_in_slices_applies_each_parked_record_once_and_in_its_place(
+    max_decisions: int | None, slices: int
+) -> None:
+    # dev-5 and dev-9 (same partition) fall silent and are warned at T2; dev-1's data
+    # parked behind its heartbeat counts before the decision (dev-1 is decided too, its
+    # facts changed), its heartbeat after it: three decisions, in slices of at most
+    # `max_decisions`.
+    silent = ["dev-5", "dev-9"]
+    assert {partition_of(d.encode()) for d in silent} == {P}
+    worker, log = Worker(), Log()
+    worker.process(log.tick(T0, P) + [log.record(heartbeat(T0, d)) for d in ["dev-1", *silent]])
+    worker.process(log.tick(T1, P))
+    data = log.record(progress(T1 + MINUTE, session_state="sending", percent=50.0))
+    second = log.tick(T2, P)
+    later = log.record(heartbeat(T2 + MINUTE))
+    batch = [second[0], later, data, *second[1:]]
+    results = []
+    while batch:
+        result = worker.processor.process(batch, max_decisions)
+        for key, value in result.writes.items():
+            worker.store[result.homes[key]][key] = value
+        results.append(result)
+        batch = result.rest
+    assert len(results) == slices
+    warned = [(a.device_id, a.transition, a.decided_at) for a in alerts_of(results)]
+    assert sorted(set(warned)) == [(d, "opened", T2) for d in silent]
+    assert sum(r.outcomes[(t, "accepted")] for r in results for t in TOPICS) == 2
+    assert sum(r.outcomes[(t, "tick")] for r in results for t in TOPICS) == 3
+    state = worker.state("dev-1")
+    assert (state.parked, state.last_heartbeat) == ((), T2 + MINUTE)
+    assert [(t.clock, t.devices_advanced) for r in results for t in r.ticks] == [(T2, 3)]

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agents.ticks import encode_tick
 from schemas.codec import MAX_RECORD_BYTES, encode
-from tests.unit.factories import T0, heartbeat
+from schemas.types import EARLIEST, LATEST
+from tests.unit.factories import DAY, T0, command, heartbeat, progress
 from tests.unit.streams.test_partition_processor import Log, Worker, partition_of
 
 P = partition_of(b"dev-1")
+MINUTE = timedelta(minutes=1)
 HEARTBEAT = json.loads(encode(heartbeat(T0, "dev-1")))
 
 
@@ -89,3 +93,79 @@ def test_dead_letters_are_counted_per_topic_and_reason() -> None:
     assert result.outcomes == Counter({(0, "invalid"): 2, (1, "invalid"): 2, (2, "invalid"): 1})
     assert len(result.dead_letters) == 5
     assert worker.store[P] == {}
+
+
+BAD_TICKS = {
+    "not a number": b"not-a-number",
+    "empty": b"",
+    "not utf-8": b"\xff\xfe",
+    "a fraction": b"1793779200000.5",
+    "too large for a float": b"9" * 400,
+    "too large for a time": b"99999999999999999999",
+    "too long for an int": b"9" * 5000,
+    "before 2000": encode_tick(EARLIEST - MINUTE)[0],
+    "2100 or later": encode_tick(LATEST)[0],
+    "year 2999": encode_tick(datetime(2999, 1, 1, tzinfo=UTC))[0],
+    "seconds for milliseconds": str(int(T0.timestamp())).encode(),
+}
+
+
+@pytest.mark.parametrize("value", BAD_TICKS.values(), ids=BAD_TICKS.keys())
+def test_a_tick_whose_value_is_no_time_from_2000_to_2099_is_an_invalid_tick_dead_letter(
+    value: bytes,
+) -> None:
+    worker, log = Worker(), Log()
+    worker.process(log.tick(T0, P) + [log.record(heartbeat(T0 + MINUTE))])
+    bad = log.tick(T0, P, [0])[0]
+    bad.value = value
+    result = worker.process([bad, log.record(heartbeat(T0 + 2 * MINUTE))])
+    assert [(d.envelope, d.reason) for d in result.dead_letters] == [(bad, "invalid_tick")]
+    assert "2000" in result.dead_letters[0].message
+    assert result.invalid == {"invalid_tick": 1}
+    # Counted as invalid, like any record sent to dead letters, not as a tick.
+    assert result.outcomes == {(0, "invalid"): 1, (0, "accepted"): 1}
+    assert (result.parked, list(result.writes)) == (0, ["dev-1"])
+    # The topic's time is where it was: the next ticks move the clock, and the records
+    # after them are applied, not parked for good.
+    heard = [log.record(heartbeat(T0 + n * DAY + MINUTE)) for n in range(1, 4)]
+    for n, record in enumerate(heard, start=1):
+        result = worker.process(log.tick(T0 + n * DAY, P) + [record])
+        assert result.parked == 0
+        assert worker.processor.clock(P) == T0 + n * DAY
+    assert worker.state("dev-1").last_heartbeat == heard[-1].timestamp
+    assert worker.state("dev-1").connection.level == "ok"
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["the partition's clock key", "~clock~", "~clock~laptop", "~clock~1~0"],
+)
+@pytest.mark.parametrize("kind", ["heartbeat", "progress", "command"])
+def test_a_device_id_in_the_clock_keys_namespace_is_a_reserved_id_dead_letter(
+    device: str, kind: str
+) -> None:
+    worker, log = Worker(), Log()
+    if device == "the partition's clock key":
+        device = worker.processor.clock_key(P)
+    worker.process(log.ticks(T0) + [log.record(heartbeat(T0 + MINUTE))])
+    stored = {p: dict(data) for p, data in worker.store.items()}
+    event = {
+        "heartbeat": heartbeat(T0 + MINUTE, device),
+        "progress": progress(T0 + MINUTE, device),
+        "command": command("deactivate", T0 + MINUTE, device),
+    }[kind]
+    reserved = log.record(event, partition=P)
+    valid = log.record(heartbeat(T0 + 2 * MINUTE))
+    result = worker.process([reserved, valid])
+    assert [(d.envelope, d.reason) for d in result.dead_letters] == [(reserved, "reserved_id")]
+    assert "~clock~" in result.dead_letters[0].message
+    assert result.invalid == {"reserved_id": 1}
+    assert result.outcomes == {(reserved.topic, "invalid"): 1, (0, "accepted"): 1}
+    assert (result.reroutes, result.parked, list(result.writes)) == ([], 0, ["dev-1"])
+    stored[P]["dev-1"] = worker.store[P]["dev-1"]
+    assert worker.store == stored
+    # Nor does the partition's clock or its devices' count change.
+    worker.restart()
+    worker.processor.ensure(P)
+    assert worker.processor.clock(P) == T0
+    assert worker.processor.device_counts()[("connection", "ok")] == 1

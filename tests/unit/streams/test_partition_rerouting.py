@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from schemas.models import InputRecord
-from tests.unit.factories import T0, command, heartbeat, progress
+from streams import decode_state
+from tests.unit.factories import DAY, T0, command, heartbeat, progress
 from tests.unit.streams.test_partition_processor import PARTITIONS, Log, Worker, partition_of
 
 MINUTE = timedelta(minutes=1)
@@ -76,3 +77,31 @@ def test_a_stray_record_is_rerouted_even_when_its_device_was_read_earlier_in_the
     assert worker.state("dev-1").offsets[0] == home.offset
     following = worker.process([log.record(heartbeat(T0 + 2 * MINUTE))])
     assert following.outcomes == {(0, "accepted"): 1}
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same processor", "new processor"])
+@pytest.mark.parametrize("left_out", ["deactivated", "every alert critical"])
+def test_a_device_stored_on_its_partition_but_without_a_deadline_is_not_checked_again(
+    left_out: str, restart: bool
+) -> None:
+    # Neither a deactivated device nor one whose every alert is critical (no reminders)
+    # has a deadline: the deadline index leaves them out, the stored state does not.
+    worker, log = Worker(), Log()
+    worker.process(
+        log.ticks(T0) + [log.record(heartbeat(T0 + MINUTE)), log.record(progress(T0 + MINUTE))]
+    )
+    if left_out == "deactivated":
+        worker.process([log.record(command("deactivate", T0 + 2 * MINUTE))])
+    for day in range(1, 16):
+        worker.process(log.ticks(T0 + day * DAY))
+    if restart:
+        worker.restart()
+        worker.processor.ensure(HOME)
+    assert worker.processor.devices_indexed() == 0
+    worker.moved["dev-1"] = (HOME + 1) % PARTITIONS
+    later = log.record(heartbeat(T0 + 15 * DAY + MINUTE), partition=HOME)
+    result = worker.process([later])
+    assert result.reroutes == []
+    assert result.outcomes == {(0, "accepted"): 1}
+    assert [p for p, data in worker.store.items() if "dev-1" in data] == [HOME]
+    assert decode_state(worker.store[HOME]["dev-1"]).last_heartbeat == later.timestamp
