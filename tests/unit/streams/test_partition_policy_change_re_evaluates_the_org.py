@@ -145,18 +145,10 @@ def test_a_device_whose_every_alert_is_critical_is_decided_again_under_a_new_pol
         + log.tick(T0 + 8 * DAY, P)
     )
     assert worker.state("dev-1").connection.level == "critical"
-    looser = policy_from_record(
-        OrgPolicy(
-            org_id="org-1",
-            updated_at=T0 + 9 * DAY,
-            connection_warning_days=10,
-            connection_critical_days=20,
-        )
-    )
 
-    worker.policies["org-1"] = looser
+    worker.policies["org-1"] = LOOSER
     worker.processor.policy_changed("org-1")
     alerts = worker.process(log.tick(T0 + 9 * DAY, P)).alerts
 
     assert connection(alerts) == [("dev-1", "resolved", "ok", "policy_changed")]
-    assert worker.state("dev-1").policy_revision == looser.revision
+    assert worker.state("dev-1").policy_revision == LOOSER.revision
