@@ -51,10 +51,13 @@ class Sibling:
 def newer_device_hint(
     state: DeviceState, siblings: Iterable[Sibling], now: datetime, policy: Policy = DEFAULT_POLICY
 ) -> Hints:
-    """What the user's other devices say about this one: a device first seen after this
-    one, heard from since this one last was and in use now (within the connection
-    warning), has replaced it. The most recently heard one is named."""
+    """What the user's other devices say about this one: a device that appeared around
+    when this one went quiet (first seen after it, and no earlier than the connection
+    warning before this one was last heard from), heard from since and in use now
+    (within the connection warning), has replaced it. The most recently heard one is
+    named. A second device the user had all along is not a replacement."""
     heard = state.last_heartbeat or state.first_seen
+    appeared_from = heard - policy.connection.warning
     hint = Hints()
     for other in siblings:
         seen = other.last_heartbeat
@@ -62,6 +65,7 @@ def newer_device_hint(
             other.device_id == state.device_id
             or other.deactivated
             or other.first_seen <= state.first_seen
+            or other.first_seen < appeared_from
             or seen is None
             or seen <= heard
             or now - seen >= policy.connection.warning

@@ -1,9 +1,10 @@
 """The user's other devices tell whether a newer one has replaced a silent device.
 
-`newer_device_hint` names a device of the same user first seen after this one, heard
-from since this one last was, and in use now (within the connection warning); the
+`newer_device_hint` names a device of the same user that appeared around when this one
+went quiet (first seen after it, and at most the connection warning before it was last
+heard from), heard from since, and in use now (within the connection warning); the
 device detail passes it to the diagnosis, whose "replaced by a newer device" then
-comes first.
+comes first. A second device the user had all along is no replacement.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from streams.diagnosis import Sibling, newer_device_hint
 from tests.unit.factories import DAY, SECOND, T0, heartbeat, progress, run
 
 NOW = T0 + 6 * DAY
-# The old device: first seen at T0 - 1 day, last heard at T0, silent since.
-OLD_FIRST_SEEN = T0 - DAY
+# The old device: first seen ten days before T0, last heard at T0, silent since.
+OLD_FIRST_SEEN = T0 - 10 * DAY
 
 
 def old_device() -> DeviceState:
@@ -46,7 +47,10 @@ def new(
     [
         pytest.param(new(), True, id="newer, in use"),
         pytest.param(new(first_seen=OLD_FIRST_SEEN), False, id="first seen with it"),
-        pytest.param(new(first_seen=T0 - 2 * DAY), False, id="older"),
+        pytest.param(new(first_seen=T0 - 11 * DAY), False, id="older"),
+        pytest.param(new(first_seen=T0 - 9 * DAY), False, id="a second device all along"),
+        pytest.param(new(first_seen=T0 - 3 * DAY), True, id="appeared as it went quiet"),
+        pytest.param(new(first_seen=T0 - 3 * DAY - SECOND), False, id="appeared a second earlier"),
         pytest.param(new(deactivated=True), False, id="deactivated"),
         pytest.param(new(heard=None), False, id="never heard from"),
         pytest.param(new(heard=T0), False, id="not heard since the old one was"),
