@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from streams.diagnosis import Hints, appeared_as_it_went_quiet, newer_device_hint
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
 from streams.policy import Policy
-from streams.report import DeviceRow, ReportContext, device_row
+from streams.report import DeviceRow, ReportContext, device_row, sibling
 from streams.state import DeviceState, decode_state
 
 if TYPE_CHECKING:
@@ -127,12 +128,60 @@ class FleetView:
         seen = state.last_heartbeat or state.first_seen
         if self._latest_seen is None or seen > self._latest_seen:
             self._latest_seen = seen
-        now = self.clocks.get(partition) or seen
-        row = device_row(state, now, self.policy_for(state.org_id), partition, value)
-        self._share_user_id(row)
+        row = self._cut(state, value, partition)
         self._rows[device_id] = row
         self._by_org.add(row.org_id, device_id)
         self._by_user.add(row.user_id, device_id)
+        self._recut_replaced(row, previous)
+
+    def _cut(self, state: DeviceState, value: bytes, partition: int) -> DeviceRow:
+        """The device's row, judged at its partition's clock."""
+        now = self.clocks.get(partition) or state.last_heartbeat or state.first_seen
+        policy = self.policy_for(state.org_id)
+        row = device_row(state, now, policy, partition, value, self._hints(state, now, policy))
+        self._share_user_id(row)
+        return row
+
+    def _hints(self, state: DeviceState, now: datetime, policy: Policy) -> Hints | None:
+        """What the user's other devices say of a device in trouble: a newer one that
+        replaced it (`newer_device_hint`), among those known when the row is cut."""
+        if state.connection.level == "ok" and all(
+            d.backup.level == "ok" and d.completion.level == "ok" for d in state.destinations
+        ):
+            return None
+        rows = self._rows
+        siblings = [
+            sibling(rows[other])
+            for other in self._by_user.members(state.user_id)
+            if other != state.device_id and other in rows
+        ]
+        return newer_device_hint(state, siblings, now, policy) if siblings else None
+
+    def _recut_replaced(self, row: DeviceRow, previous: DeviceRow | None) -> None:
+        """Cut again the rows of the user's devices in trouble that `row`'s device may
+        just have become the replacement of, cut before it was known. Once per pair:
+        when the device first appears as such, not on its every heartbeat."""
+        candidate = sibling(row)
+        before = sibling(previous) if previous is not None else None
+        for other in self._by_user.members(row.user_id):
+            troubled = self._rows.get(other)
+            if (
+                troubled is None
+                or other == row.device_id
+                or troubled.worst_state == "ok"
+                or troubled.top_cause == "replaced_by_newer_device"
+            ):
+                continue
+            quiet = sibling(troubled)
+            heard = quiet.last_heartbeat or quiet.first_seen
+            policy = self.policy_for(troubled.org_id)
+            if not appeared_as_it_went_quiet(candidate, quiet.first_seen, heard, policy) or (
+                before is not None
+                and appeared_as_it_went_quiet(before, quiet.first_seen, heard, policy)
+            ):
+                continue
+            state = decode_state(troubled.encoded_state)
+            self._rows[other] = self._cut(state, troubled.encoded_state, troubled.partition)
 
     def _share_user_id(self, row: DeviceRow) -> None:
         """Let `row` hold the user id string of the user's other devices: decoding gave

@@ -23,6 +23,7 @@ __all__ = [
     "CAUSES",
     "Hints",
     "Sibling",
+    "appeared_as_it_went_quiet",
     "diagnose",
     "estimated_time_to_finish",
     "newer_device_hint",
@@ -48,24 +49,33 @@ class Sibling:
     deactivated: bool = False
 
 
+def appeared_as_it_went_quiet(
+    other: Sibling, first_seen: datetime, heard: datetime, policy: Policy = DEFAULT_POLICY
+) -> bool:
+    """Whether `other` may have replaced a device first seen at `first_seen` and last
+    heard from at `heard`: it is active, and appeared around when that one went quiet
+    (first seen after it, no earlier than the connection warning before `heard`). A
+    second device the user had all along did not replace it."""
+    return (
+        not other.deactivated
+        and other.first_seen > first_seen
+        and other.first_seen >= heard - policy.connection.warning
+    )
+
+
 def newer_device_hint(
     state: DeviceState, siblings: Iterable[Sibling], now: datetime, policy: Policy = DEFAULT_POLICY
 ) -> Hints:
-    """What the user's other devices say about this one: a device that appeared around
-    when this one went quiet (first seen after it, and no earlier than the connection
-    warning before this one was last heard from), heard from since and in use now
-    (within the connection warning), has replaced it. The most recently heard one is
-    named. A second device the user had all along is not a replacement."""
+    """What the user's other devices say about this one: one that appeared as it went
+    quiet (`appeared_as_it_went_quiet`), heard from since and in use now (within the
+    connection warning), has replaced it. The most recently heard one is named."""
     heard = state.last_heartbeat or state.first_seen
-    appeared_from = heard - policy.connection.warning
     hint = Hints()
     for other in siblings:
         seen = other.last_heartbeat
         if (
             other.device_id == state.device_id
-            or other.deactivated
-            or other.first_seen <= state.first_seen
-            or other.first_seen < appeared_from
+            or not appeared_as_it_went_quiet(other, state.first_seen, heard, policy)
             or seen is None
             or seen <= heard
             or now - seen >= policy.connection.warning

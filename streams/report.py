@@ -25,7 +25,7 @@ import msgspec
 import orjson
 
 from schemas.types import AlertKind, Level
-from streams.diagnosis import Sibling, diagnose
+from streams.diagnosis import Hints, Sibling, diagnose
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
 from streams.state import DeviceState, shared, shared_ids
 from streams.status import KINDS, LEVELS, device_figures, worst
@@ -141,8 +141,10 @@ def device_row(
     policy: Policy = DEFAULT_POLICY,
     partition: int = 0,
     encoded_state: bytes = b"",
+    hints: Hints | None = None,
 ) -> DeviceRow:
-    """The report row of a device; `now` is its stream time (for the diagnosis)."""
+    """The report row of a device; `now` is its stream time (for the diagnosis, with
+    what `hints` say of the user's other devices)."""
     destinations = state.destinations
     if len(destinations) == 1:
         backup, completion = destinations[0].backup.level, destinations[0].completion.level
@@ -156,7 +158,9 @@ def device_row(
     )
     if slot is not None:
         kind, destination_id = slot
-        causes = diagnose(state, kind, now, destination_id=destination_id, policy=policy)
+        causes = diagnose(
+            state, kind, now, destination_id=destination_id, policy=policy, hints=hints
+        )
         top_cause = causes[0].code if causes else None
     figures = device_figures(state)
     last_heartbeat = _timestamp(state.last_heartbeat)

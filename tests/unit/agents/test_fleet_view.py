@@ -17,7 +17,7 @@ from streams.pipeline import PartitionProcessor
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import device_row
 from streams.state import DeviceState, encode_state
-from tests.unit.factories import DAY, T0, healthy, run
+from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 from tests.unit.streams.test_partition_processor import PARTITIONS, Log, Worker, history
 
 HOUR = timedelta(hours=1)
@@ -321,3 +321,40 @@ async def test_refreshing_in_chunks_makes_every_row() -> None:
 
     assert len(view._pending) == 0
     assert sorted(view.rows) == sorted(f"dev-{n}" for n in range(25))
+
+
+def test_a_troubled_device_s_row_names_the_newer_device_that_appears_after_it() -> None:
+    now = T0 + 6 * DAY
+    old, _ = run(
+        [heartbeat(T0 - DAY, "dev-old"), heartbeat(T0, "dev-old"), progress(T0, "dev-old")],
+        now=now,
+    )
+    view = FleetView(policy_for)
+    view.take(b"dev-old", encode_state(old), 0)
+    assert view.rows["dev-old"].top_cause == "extended_leave_or_powered_off"
+
+    new, _ = run(
+        [heartbeat(T0 + DAY, "dev-new"), heartbeat(now, "dev-new"), progress(now, "dev-new")],
+        now=now,
+    )
+    view.take(b"dev-new", encode_state(new), 0)
+    assert view.rows["dev-old"].top_cause == "replaced_by_newer_device"
+    cut = view.rows["dev-old"]
+
+    # The newer device's later states do not cut the old device's row again.
+    later, _ = run([heartbeat(now + HOUR, "dev-new")], now=now + HOUR, state=new)
+    view.take(b"dev-new", encode_state(later), 0)
+    assert view.rows["dev-old"] is cut
+
+
+def test_a_second_device_the_user_had_all_along_is_no_replacement_in_the_row() -> None:
+    now = T0 + 6 * DAY
+    # dev-b appeared a day after dev-a, nine days before dev-a went quiet.
+    both = [heartbeat(T0 - 10 * DAY, "dev-a"), heartbeat(T0 - 9 * DAY, "dev-b")]
+    old, _ = run([*both[:1], heartbeat(T0, "dev-a"), progress(T0, "dev-a")], now=now)
+    other, _ = run([*both[1:], heartbeat(now, "dev-b"), progress(now, "dev-b")], now=now)
+    view = FleetView(policy_for)
+    view.take(b"dev-a", encode_state(old), 0)
+    view.take(b"dev-b", encode_state(other), 0)
+
+    assert view.rows["dev-a"].top_cause == "extended_leave_or_powered_off"
