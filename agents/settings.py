@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agents.errors import ConfigError
 
-__all__ = ["Settings", "check_bootstrap_servers"]
+__all__ = ["Settings", "check_bootstrap_servers", "check_replication_factor"]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _STORES = ("memory", "rocksdb")
@@ -22,6 +22,13 @@ _DURATION_RANGES = {
     "tick_interval": (timedelta(0), timedelta(hours=1), "0 to 1h (0 = off)"),
     "max_skew": (timedelta(0), timedelta(days=1), "0 to 1d"),
 }
+
+
+def check_replication_factor(replicas: int) -> None:
+    """Raise `ConfigError` unless `replicas` is a replication factor a topic can have
+    (BACKUPWATCH_REPLICATION_FACTOR, read by the worker and the notifier alike)."""
+    if not 1 <= replicas <= 32:
+        raise ConfigError(f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {replicas}")
 
 
 def check_bootstrap_servers(servers: str) -> None:
@@ -132,10 +139,7 @@ class Settings:
                 "BACKUPWATCH_DECISIONS_PER_RESULT must be 1..10000000, "
                 f"got {self.decisions_per_result}"
             )
-        if not 1 <= self.replication_factor <= 32:
-            raise ConfigError(
-                f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {self.replication_factor}"
-            )
+        check_replication_factor(self.replication_factor)
         if not 1 <= self.batch_size <= 100_000:
             raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from agents.notify.errors import ConfigError
-from agents.settings import check_bootstrap_servers
+from agents.settings import check_bootstrap_servers, check_replication_factor
 from schemas.recipients import is_email_address, is_http_url, redact_url
 
 __all__ = ["SMTP_TLS_MODES", "NotifySettings", "variable"]
@@ -125,10 +125,7 @@ class NotifySettings:
                 f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
                 f"got {self.dashboard_url!r}"
             )
-        if not 1 <= self.replication_factor <= 32:
-            raise ConfigError(
-                f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {self.replication_factor}"
-            )
+        check_replication_factor(self.replication_factor)
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_MAX_ATTEMPTS must be 1..100, got {self.max_attempts}"
