@@ -35,6 +35,7 @@ import tempfile
 import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
 
+from agents.serving import guarded_runner, serving_limits
 from agents.settings import Settings
 
 __all__ = ["ReportReader", "main", "serve"]
@@ -195,7 +196,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
 
     app = web.Application()
     attach_routes(app.router, settings, view, policies, publish)
-    runner = web.AppRunner(app, access_log=None)
+    runner = guarded_runner(app, serving_limits(settings.web_max_connections))
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)  # left by a reader that was killed

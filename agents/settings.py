@@ -11,7 +11,12 @@ from pathlib import Path
 
 from agents.errors import ConfigError
 
-__all__ = ["Settings", "check_bootstrap_servers", "check_replication_factor"]
+__all__ = [
+    "Settings",
+    "check_bootstrap_servers",
+    "check_replication_factor",
+    "check_web_max_connections",
+]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _STORES = ("memory", "rocksdb")
@@ -29,6 +34,12 @@ def check_replication_factor(replicas: int) -> None:
     (BACKUPWATCH_REPLICATION_FACTOR, read by the worker and the notifier alike)."""
     if not 1 <= replicas <= 32:
         raise ConfigError(f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {replicas}")
+
+
+def check_web_max_connections(bound: int, variable: str) -> None:
+    """Raise `ConfigError` unless `bound` is a web server's connection bound."""
+    if not 1 <= bound <= 1_000_000:
+        raise ConfigError(f"{variable} must be 1..1000000, got {bound}")
 
 
 def check_bootstrap_servers(servers: str) -> None:
@@ -95,6 +106,9 @@ class Settings:
     max_skew: timedelta = timedelta(minutes=5)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # Connections the web server holds at once (agents.serving): the next one closes the
+    # one idle longest. Kept below the open-file limit, with room left for Kafka.
+    web_max_connections: int = 1000
     api_token: str = ""
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
@@ -127,6 +141,7 @@ class Settings:
                 )
         if not 0 <= self.web_port <= 65535:
             raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
+        check_web_max_connections(self.web_max_connections, "BACKUPWATCH_WEB_MAX_CONNECTIONS")
         if not 0 <= self.report_nice <= 19:
             raise ConfigError(f"BACKUPWATCH_REPORT_NICE must be 0..19, got {self.report_nice}")
         if self.log_level not in _LOG_LEVELS:

@@ -47,6 +47,7 @@ from agents.notify.settings import NotifySettings
 from agents.notify.store import DeliveredStore
 from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
 from agents.notify.web import start_web
+from agents.serving import serving_limits
 from agents.topics import ALERTS
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
@@ -110,7 +111,13 @@ class Notifier:
         if created:
             log.info("created topics: %s", ", ".join(created))
         async with contextlib.AsyncExitStack() as stack:
-            web = await start_web(s.web_host, s.web_port, self.metrics.registry, self.health)
+            web = await start_web(
+                s.web_host,
+                s.web_port,
+                self.metrics.registry,
+                self.health,
+                serving_limits(s.web_max_connections),
+            )
             stack.push_async_callback(web.cleanup)
             self._producer = AIOKafkaProducer(
                 bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=5

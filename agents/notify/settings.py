@@ -13,7 +13,11 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from agents.notify.errors import ConfigError
-from agents.settings import check_bootstrap_servers, check_replication_factor
+from agents.settings import (
+    check_bootstrap_servers,
+    check_replication_factor,
+    check_web_max_connections,
+)
 from schemas.recipients import is_email_address, is_http_url, redact_url
 
 __all__ = ["SMTP_TLS_MODES", "NotifySettings", "variable"]
@@ -71,6 +75,8 @@ class NotifySettings:
     digest_minutes: int = 0
     web_host: str = "127.0.0.1"
     web_port: int = 6067
+    # Connections the web server holds at once, as BACKUPWATCH_WEB_MAX_CONNECTIONS.
+    web_max_connections: int = 1000
     # Backoff: attempt n waits a random time in [0, min(retry_max, retry_base * 2**(n-1))].
     retry_base: float = 1.0
     retry_max: float = 300.0
@@ -94,6 +100,7 @@ class NotifySettings:
         for name in ("smtp_port", "web_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise ConfigError(f"{variable(name)} must be 0..65535, got {getattr(self, name)}")
+        check_web_max_connections(self.web_max_connections, variable("web_max_connections"))
         if bool(self.smtp_username) != bool(self.smtp_password):
             raise ConfigError(
                 "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD "
