@@ -21,11 +21,13 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from agents import webhook_targets
 from agents.openapi import openapi_document
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy
+from schemas.recipients import redact_url
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy
@@ -322,6 +324,12 @@ class Api:
             return _error(400, err.message, _field_of(err.message))
         except InvalidPolicy as err:
             return _error(400, str(err))
+        for url in record.webhook_urls or ():
+            refused = webhook_targets.refusal(url, self.settings.webhook_internal_hosts)
+            if refused is not None:
+                return _error(
+                    400, f"{redact_url(url)}: {refused}; {webhook_targets.RULE}", "webhook_urls"
+                )
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 

@@ -110,6 +110,9 @@ class Settings:
     # one idle longest. Kept below the open-file limit, with room left for Kafka.
     web_max_connections: int = 1000
     api_token: str = ""
+    # Hosts a policy's webhooks may name although they are loopback or link-local
+    # (agents.webhook_targets): the notifier reads the same variable.
+    webhook_internal_hosts: tuple[str, ...] = ()
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
     report_nice: int = 10
@@ -190,6 +193,8 @@ class Settings:
             value = getattr(self, field.name)
             if isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}"
+            elif isinstance(value, tuple):
+                value = ",".join(value)
             env[f"BACKUPWATCH_{field.name.upper()}"] = str(value)
         return env
 
@@ -202,7 +207,9 @@ class Settings:
                 value = "****" if value else "(none: admin writes disabled)"
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}s"
-            lines.append(f"  {field.name:<18} {value}")
+            elif isinstance(value, tuple):
+                value = ", ".join(value) or "(none)"
+            lines.append(f"  {field.name:<22} {value}")
         return "\n".join(lines)
 
 
@@ -220,6 +227,8 @@ def _parse(field: str, raw: str, kind: object) -> object:
             return int(text)
         if kind in ("Path", Path):
             return Path(text)
+        if kind == "tuple[str, ...]":
+            return tuple(part.strip() for part in text.split(",") if part.strip())
         if name == "BACKUPWATCH_LOG_LEVEL":
             return text.lower()
         return text

@@ -49,6 +49,7 @@ from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_n
 from agents.notify.web import start_web
 from agents.serving import serving_limits
 from agents.topics import ALERTS
+from agents.webhook_targets import TargetResolver
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
@@ -132,7 +133,11 @@ class Notifier:
             self._recipients = RecipientBook(s)
             await self._recipients.start()
             stack.push_async_callback(self._recipients.stop)
-            session = aiohttp.ClientSession()
+            # Webhook hosts resolving to loopback or link-local addresses are refused
+            # when connecting (agents.webhook_targets).
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=TargetResolver(s.webhook_internal_hosts))
+            )
             stack.push_async_callback(session.close)
             if s.email_enabled:
                 self._channels[EMAIL] = EmailChannel(s)

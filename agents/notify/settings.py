@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from agents import webhook_targets
 from agents.notify.errors import ConfigError
 from agents.settings import (
     check_bootstrap_servers,
@@ -36,6 +37,7 @@ _SHARED = {
     "log_level": "BACKUPWATCH_LOG_LEVEL",
     "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
+    "webhook_internal_hosts": "BACKUPWATCH_WEBHOOK_INTERNAL_HOSTS",
 }
 
 
@@ -67,6 +69,9 @@ class NotifySettings:
     emails: tuple[str, ...] = ()
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
+    # Hosts webhooks may point at although they are loopback or link-local
+    # (agents.webhook_targets); shared with the worker, whose API checks policies.
+    webhook_internal_hosts: tuple[str, ...] = ()
     # Base URL of the dashboard; each email links `<base>/#/devices/<device_id>`.
     dashboard_url: str = ""
     # Attempts per delivery before it goes to the dead letters.
@@ -121,6 +126,12 @@ class NotifySettings:
             if not is_http_url(url):
                 raise ConfigError(
                     f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r} is not an http(s) URL"
+                )
+            refused = webhook_targets.refusal(url, self.webhook_internal_hosts)
+            if refused is not None:
+                raise ConfigError(
+                    f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r}: {refused}; "
+                    f"{webhook_targets.RULE}"
                 )
         if self.webhook_urls and not self.webhook_secret:
             raise ConfigError(
