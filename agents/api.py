@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from agents import webhook_targets
+from agents.answers import AnswerCache
 from agents.openapi import openapi_document
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
@@ -52,13 +53,14 @@ if TYPE_CHECKING:
     from agents.policies import PolicyBook
     from agents.settings import Settings
 
-__all__ = ["ROUTES", "Publish", "attach_routes"]
+__all__ = ["ROUTES", "Api", "Publish", "attach_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Appends one record (topic, key, value) and returns once the broker acknowledged it.
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
 STATIC = resources.files("agents") / "static"
+_STATIC_FILES = frozenset(entry.name for entry in STATIC.iterdir() if entry.is_file())
 _STATIC_TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
@@ -95,7 +97,8 @@ class Api:
         # generation and the policies' revision they were computed at. A dashboard polled
         # by several admins, or a script polling one page, asks the same question many
         # times while the view stays the same (rows are cut at most once a second).
-        self._answers: dict[str, tuple[tuple[int, int, bool], bytes]] = {}
+        # Bounded by bytes: distinct query strings are free to make.
+        self.answers = AnswerCache(_REMEMBERED_BYTES)
 
     def _as_of(self) -> tuple[int, int, bool]:
         return (self.view.generation, self.policies.revision, self.view.caught_up.is_set())
@@ -105,16 +108,14 @@ class Api:
 
         async def answer(request: web.Request) -> web.StreamResponse:
             await self.view.refresh()
-            hit = self._answers.get(request.path_qs)
-            if hit is not None and hit[0] == self._as_of():
-                return web.Response(body=hit[1], content_type="application/json")
+            hit = self.answers.get(request.path_qs, self._as_of())
+            if hit is not None:
+                return web.Response(body=hit, content_type="application/json")
             response = await handler(request)
             if isinstance(response, web.Response) and response.status == 200:
                 body = response.body
                 if isinstance(body, bytes):
-                    if len(self._answers) >= _REMEMBERED_ANSWERS:
-                        self._answers.clear()
-                    self._answers[request.path_qs] = (self._as_of(), body)
+                    self.answers.put(request.path_qs, self._as_of(), body)
             return response
 
         return answer
@@ -384,14 +385,13 @@ class Api:
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name") or "index.html"
-        if "/" in name or name.startswith("."):
-            return _error(404, f"no file {name!r}")
-        resource = STATIC / name
+        # Only the dashboard's own files: a name is looked up, never opened as a path
+        # (one longer than the file system allows would fail to open, not be missing).
         suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        if not resource.is_file() or suffix not in _STATIC_TYPES:
-            return _error(404, f"no file {name!r}")
+        if name not in _STATIC_FILES or suffix not in _STATIC_TYPES:
+            return _error(404, f"no file {name[:100]!r}")
         return web.Response(
-            body=resource.read_bytes(),
+            body=(STATIC / name).read_bytes(),
             content_type=_STATIC_TYPES[suffix],
             headers={"Cache-Control": "no-cache"},
         )
@@ -464,7 +464,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 
 _COMMANDS = ("snooze", "unsnooze", "deactivate", "reactivate")
 _REMEMBERED = ("summary", "devices", "device", "user", "org_summary")
-_REMEMBERED_ANSWERS = 512
+# Enough for every page a few dashboards poll; what distinct query strings can make it
+# hold, at most.
+_REMEMBERED_BYTES = 32 << 20
 
 
 def attach_routes(
@@ -473,8 +475,8 @@ def attach_routes(
     view: FleetView,
     policies: PolicyBook,
     publish: Publish,
-) -> None:
-    """Add the API and the dashboard to an aiohttp router."""
+) -> Api:
+    """Add the API and the dashboard to an aiohttp router; returns the API."""
     api = Api(settings, view, policies, publish)
     for method, path, name in ROUTES:
         handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
@@ -483,3 +485,4 @@ def attach_routes(
         router.add_route(method, path, handler)
     router.add_get("/", api.static)
     router.add_get("/static/{name}", api.static)
+    return api

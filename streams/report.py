@@ -34,6 +34,7 @@ __all__ = [
     "COLUMNS",
     "CSV_COLUMNS",
     "MAX_PAGE",
+    "MAX_VERSION_LENGTH",
     "DeviceQuery",
     "DeviceRow",
     "Page",
@@ -305,6 +306,10 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
 # -- the query -------------------------------------------------------------------------
 
 
+# As the `app_version` of a device's heartbeat (schemas.models).
+MAX_VERSION_LENGTH = 64
+
+
 class QueryError(ValueError):
     """A bad query parameter: which one, and what is wrong with it."""
 
@@ -414,6 +419,14 @@ def parse_query(params: Mapping[str, str]) -> DeviceQuery:
         values["completed_below"] = _number("completed_below", params["completed_below"], 0, 100)
     if "version_below" in params:
         raw = params["version_below"].strip()
+        # No app version a device reports is longer; and a part of thousands of digits
+        # is more than Python turns into a number.
+        if len(raw) > MAX_VERSION_LENGTH:
+            raise QueryError(
+                "version_below",
+                f"expected a version like 11.2.1 of at most {MAX_VERSION_LENGTH} characters, "
+                f"got {len(raw)}",
+            )
         if not raw or not any(ch.isdigit() for ch in raw):
             raise QueryError("version_below", f"expected a version like 11.2.1, got {raw!r}")
         values["version_below"] = parse_version(raw)
