@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
-from agents.settings import Settings
+from agents.settings import Settings, prepare_data_dir
 
 __all__ = ["main"]
 
@@ -87,6 +87,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    prepare_data_dir(settings.data_dir)
     from agents.topics import ensure_topics
 
     created = asyncio.run(ensure_topics(settings))

@@ -16,6 +16,7 @@ __all__ = [
     "check_bootstrap_servers",
     "check_replication_factor",
     "check_web_max_connections",
+    "prepare_data_dir",
 ]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -40,6 +41,32 @@ def check_web_max_connections(bound: int, variable: str) -> None:
     """Raise `ConfigError` unless `bound` is a web server's connection bound."""
     if not 1 <= bound <= 1_000_000:
         raise ConfigError(f"{variable} must be 1..1000000, got {bound}")
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Make the worker's data directory, or raise `ConfigError` naming
+    BACKUPWATCH_DATA_DIR when it cannot be: Faust makes only the last part, and would
+    stop with a traceback.
+
+    A missing parent is created only for the default (`var/worker`, under the current
+    directory): a parent missing from a path someone chose is more likely a typo, or a
+    volume not mounted, than a directory to make up."""
+    variable = f"BACKUPWATCH_DATA_DIR={data_dir}"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"{variable} is not a directory")
+    if not data_dir.exists():
+        parent = data_dir.parent
+        if data_dir != Settings().data_dir and not parent.is_dir():
+            raise ConfigError(
+                f"{variable}: its parent {parent} does not exist (or is not a directory); "
+                "create it, or mount the volume meant to be there"
+            )
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"{variable} cannot be created: {err.strerror}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{variable} is not writable by this user")
 
 
 def check_bootstrap_servers(servers: str) -> None:
