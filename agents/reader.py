@@ -126,7 +126,9 @@ class ReportReader:
             raise ClientConnectionError("the report reader has not started")
         if self._session is None or self._session.closed:
             self._session = ClientSession(
-                connector=UnixConnector(path=self.socket_path),
+                # Idle connections are let go before the reader's server closes them
+                # (agents.serving: 10 s), so none is reused as it is being closed.
+                connector=UnixConnector(path=self.socket_path, keepalive_timeout=5.0),
                 # A whole-fleet CSV of a million devices takes a while to write.
                 timeout=ClientTimeout(total=None, sock_connect=5, sock_read=300),
                 auto_decompress=False,
