@@ -160,6 +160,11 @@ class _GuardedServer(web.Server):
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
         self._wait(handler)
+        if self.held > self.limits.max_connections:
+            client_error(
+                f"{self.held - 1} connections held, the most allowed "
+                "(BACKUPWATCH_WEB_MAX_CONNECTIONS): closing the one idle longest"
+            )
         while self.held > self.limits.max_connections:
             if len(self._waiting) <= 1:
                 # Every other connection has a request under way: this one waits for a

@@ -109,6 +109,7 @@ async def test_malformed_requests_are_logged_rate_limited_without_traceback(
 ) -> None:
     # The limit is the process's: start as if no client error was logged lately.
     monkeypatch.setattr(CLIENT_ERRORS, "_last", float("-inf"))
+    monkeypatch.setattr(CLIENT_ERRORS, "_left_out", 0)
     caplog.set_level(logging.DEBUG, logger="aiohttp")
     caplog.set_level(logging.DEBUG, logger="agents.serving")
     for _ in range(50):
