@@ -268,7 +268,7 @@ class _ClientErrors(logging.Filter):
             self._left_out += 1
             return False
         if self._left_out:
-            text += f" ({self._left_out} more such errors in the last {now - self._last:.0f}s)"
+            text += f" (and {self._left_out} more like it in the last {now - self._last:.0f}s)"
         self._last, self._left_out = now, 0
         record.msg, record.args = "%s", (text,)
         record.levelno, record.levelname = logging.WARNING, "WARNING"
