@@ -165,7 +165,7 @@ async def flood_and_probe(
     ]
     report = FloodReport([], {path: [] for path in paths})
     in_a_row = dict.fromkeys(paths, 0)
-    started = time.monotonic()
+    flood_started = time.monotonic()
     before = most = _open_files(pid)
     clients = server = 0
     last_count = 0.0
@@ -208,7 +208,7 @@ async def flood_and_probe(
     report.attackers = [
         json.loads(p.stdout.read() or b'{"unfinished": true}') for p in processes if p.stdout
     ]
-    report.seconds = time.monotonic() - started
+    report.seconds = time.monotonic() - flood_started
     report.open_files = (before, most)
     report.most_established = (clients, server)
     report.log = log_path.read_bytes()[log_before:].decode(errors="replace").splitlines()
