@@ -35,12 +35,12 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
 
-from agents.notify.channels import Channel, EmailChannel, WebhookChannel
+from agents.notify.channels import Channel, build_channels
 from agents.notify.digest import DigestBuffer, next_digest_at
 from agents.notify.errors import DeliveryFailed
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.offsets import OffsetTracker
-from agents.notify.plan import EMAIL, WEBHOOK, Delivery, Item, delivery_key
+from agents.notify.plan import EMAIL, Delivery, Item, delivery_key
 from agents.notify.recipients import RecipientBook
 from agents.notify.retry import retry_delay
 from agents.notify.settings import NotifySettings
@@ -51,7 +51,7 @@ from agents.topics import ALERTS
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
-from schemas.recipients import redact_url
+from schemas.recipients import shown_target
 
 __all__ = ["Notifier"]
 
@@ -60,8 +60,6 @@ log = logging.getLogger(__name__)
 # Records read but not yet done, past which reading pauses (the partitions stay
 # assigned: a paused consumer still polls, so the group keeps it).
 MAX_OPEN_RECORDS = 2000
-# Attempts under way at once per channel: a mail relay is not hammered by a backlog.
-_SLOTS = {EMAIL: 4, WEBHOOK: 16}
 _COMMIT_EVERY = 0.5
 _LAG_EVERY = 5.0
 
@@ -85,7 +83,8 @@ class Notifier:
         # Set (and replaced) to wake deliveries sleeping in backoff: on stop, on revoke.
         self._wake = asyncio.Event()
         self._channels: dict[str, Channel] = {}
-        self._slots = {name: asyncio.Semaphore(n) for name, n in _SLOTS.items()}
+        # Attempts under way at once, per channel (its `slots`).
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str, str], deque[Delivery]] = {}
         self._lane_tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._inflight: dict[bytes, Delivery] = {}
@@ -122,14 +121,12 @@ class Notifier:
             )
             await self._store.start()
             stack.push_async_callback(self._store.stop)
-            self._recipients = RecipientBook(s)
+            self._recipients = RecipientBook(s, self.metrics)
             await self._recipients.start()
             stack.push_async_callback(self._recipients.stop)
             session = aiohttp.ClientSession()
             stack.push_async_callback(session.close)
-            if s.email_enabled:
-                self._channels[EMAIL] = EmailChannel(s)
-            self._channels[WEBHOOK] = WebhookChannel(s, session)
+            self._channels = build_channels(s, session)
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=s.bootstrap_servers,
                 group_id=s.group,
@@ -233,7 +230,7 @@ class Notifier:
                 waiter,
                 record,
                 "no_recipients",
-                f"org {alert.org_id} has no alert_emails or webhook_urls and the notifier "
+                f"org {alert.org_id} has no recipients and the notifier "
                 "has no defaults (BACKUPWATCH_NOTIFY_EMAILS, BACKUPWATCH_NOTIFY_WEBHOOK_URLS)",
                 topic,
             )
@@ -321,7 +318,10 @@ class Notifier:
                         "(BACKUPWATCH_NOTIFY_SMTP_HOST is empty)",
                         permanent=True,
                     )
-                async with self._slots[delivery.channel]:
+                slots = self._slots.get(delivery.channel)
+                if slots is None:
+                    slots = self._slots[delivery.channel] = asyncio.Semaphore(channel.slots)
+                async with slots:
                     if delivery.dropped:
                         return True
                     delivery.attempting = True
@@ -546,9 +546,7 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
 
 def _shown(delivery: Delivery) -> str:
     """A recipient as logs and dead letters may show it (no webhook token)."""
-    if delivery.channel == WEBHOOK:
-        return redact_url(delivery.recipient)
-    return delivery.recipient
+    return shown_target(delivery.channel, delivery.recipient)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
