@@ -95,6 +95,7 @@ def prepare(plugin: Any, message: ChatMessage, delivery_id: str, timeout: float)
     from apprise.plugins.custom_form import NotifyForm
     from apprise.plugins.custom_json import NotifyJSON
     from apprise.plugins.custom_xml import NotifyXML
+    from apprise.plugins.ntfy import NotifyNtfy
     from apprise.plugins.opsgenie import NotifyOpsgenie
     from apprise.plugins.pagerduty import NotifyPagerDuty
 
@@ -122,6 +123,8 @@ def prepare(plugin: Any, message: ChatMessage, delivery_id: str, timeout: float)
         # Apprise writes priority n as "P<n>" on the wire, while Opsgenie's P1 is the most
         # urgent: 1 is "P1" for a critical alert, 3 "P3" (Opsgenie's default) for a warning.
         plugin.priority = 1 if message.severity == "critical" else 3
+    elif isinstance(plugin, NotifyNtfy):
+        plugin.priority = {"critical": "max", "warning": "high"}.get(message.severity, "default")
     return notify_type
 
 

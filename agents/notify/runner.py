@@ -40,13 +40,19 @@ from agents.notify.digest import DigestBuffer, next_digest_at
 from agents.notify.errors import DeliveryFailed
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.offsets import OffsetTracker
-from agents.notify.plan import EMAIL, Delivery, Item, delivery_key
+from agents.notify.plan import APPRISE, EMAIL, Delivery, Item, delivery_key
 from agents.notify.recipients import RecipientBook
 from agents.notify.retry import retry_delay
 from agents.notify.settings import NotifySettings
 from agents.notify.store import DeliveredStore
-from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
+from agents.notify.topics import (
+    NOTIFY_DEAD_LETTERS,
+    NOTIFY_DELIVERED,
+    NOTIFY_TARGETS,
+    ensure_notify_topics,
+)
 from agents.notify.web import start_web
+from agents.targets import announcement
 from agents.topics import ALERTS
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
@@ -116,6 +122,9 @@ class Notifier:
             )
             await self._producer.start()
             stack.push_async_callback(self._producer.stop)
+            # The API refuses a policy naming a target this notifier does not have.
+            key, value = announcement(APPRISE, list(s.apprise_names))
+            await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
             self._store = DeliveredStore(
                 s.bootstrap_servers, s.topic(NOTIFY_DELIVERED), self._producer
             )

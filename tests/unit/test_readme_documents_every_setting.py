@@ -19,6 +19,8 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
     # Secrets may be read from files, `<VARIABLE>_FILE`; Apprise targets are
     # `BACKUPWATCH_NOTIFY_APPRISE_<NAME>`, which the pattern below reads up to the `<`.
     notifier |= {f"{name}_FILE" for name in FILE_VARIABLES} | {APPRISE_PREFIX}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
+    documented = set(
+        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", README.read_text(encoding="utf-8"))
+    )
 
     assert sorted(worker | notifier) == sorted(documented)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,8 @@ from tests.kafka_harness import MakeTopics, fresh_name, log_tail
 from tests.notify_harness import NotifierRun, SmtpRecorder, WebhookReceiver
 from tests.worker_harness import free_port
 
-SECRET = "test-signing-secret"
+# A Standard Webhooks secret: `whsec_` and the base64 of 32 bytes.
+SECRET = "whsec_" + base64.b64encode(b"test-signing-secret-of-32-bytes!").decode()
 
 
 @pytest_asyncio.fixture
