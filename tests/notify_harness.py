@@ -40,7 +40,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from agents.notify.runner import Notifier
 from agents.notify.settings import NotifySettings
 from schemas import encode
-from schemas.models import Alert
+from schemas.models import Alert, OrgPolicy
 from tests.kafka_harness import REPO, log_tail
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "SmtpRecorder",
     "WebhookReceiver",
     "produce_alerts",
+    "publish_policy",
     "read_topic",
 ]
 
@@ -247,6 +248,16 @@ class HttpRecorder:
 
     def accepted(self) -> list[Request]:
         return [r for r, status in zip(self.requests, self.answered, strict=True) if status == 200]
+
+
+async def publish_policy(bootstrap: str, topic: str, policy: OrgPolicy) -> None:
+    """Write an org policy to the policy topic, keyed by its org, and wait for the ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, encode(policy), key=policy.org_id.encode())
+    finally:
+        await producer.stop()
 
 
 async def produce_alerts(bootstrap: str, topic: str, alerts: Iterable[Alert | bytes]) -> None:

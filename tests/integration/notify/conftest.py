@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from agents.notify.settings import NotifySettings
 from tests.kafka_harness import MakeTopics, fresh_name, log_tail
-from tests.notify_harness import NotifierRun, SmtpRecorder, WebhookReceiver
+from tests.notify_harness import HttpRecorder, NotifierRun, SmtpRecorder, WebhookReceiver
 from tests.worker_harness import free_port
 
 # A Standard Webhooks secret: `whsec_` and the base64 of 32 bytes.
@@ -47,6 +47,22 @@ async def webhook() -> AsyncIterator[WebhookReceiver]:
         yield receiver
     finally:
         await receiver.stop()
+
+
+@pytest_asyncio.fixture
+async def http_recorders() -> AsyncIterator[Any]:
+    """`await http_recorders(**options)` → a started HttpRecorder; all stopped at the end."""
+    started: list[HttpRecorder] = []
+
+    async def make(**options: Any) -> HttpRecorder:
+        recorder = HttpRecorder(free_port(), **options)
+        await recorder.start()
+        started.append(recorder)
+        return recorder
+
+    yield make
+    for recorder in started:
+        await recorder.stop()
 
 
 @pytest.fixture
