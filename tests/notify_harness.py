@@ -215,6 +215,12 @@ class HttpRecorder:
     answered: list[int] = field(default_factory=list)
     # HTTPS, for plugins that only speak it (Microsoft Teams workflows).
     tls: ssl.SSLContext | None = None
+    # Requests past this many are held unanswered until `release()`, then refused with a
+    # 503 (their sender is gone by then): a delivery caught in the middle.
+    hold_after: int | None = None
+    held: int = 0
+    _taken: int = 0
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
     @property
@@ -229,6 +235,11 @@ class HttpRecorder:
                 form = {k: str(v) for k, v in (await request.post()).items()}
             elif request.content_type.startswith("multipart/"):
                 form = {k: str(v) for k, v in (await request.post()).items()}
+            if self.hold_after is not None and self._taken >= self.hold_after:
+                self.held += 1
+                await self._release.wait()
+                return web.json_response({"ok": False}, status=503)
+            self._taken += 1
             self.requests.append(
                 Request(request.method, request.path_qs, dict(request.headers), body, form)
             )
@@ -243,8 +254,14 @@ class HttpRecorder:
         await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls).start()
 
     async def stop(self) -> None:
+        self._release.set()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def release(self) -> None:
+        """Stop holding: held requests are refused, new ones answered."""
+        self.hold_after = None
+        self._release.set()
 
     def accepted(self) -> list[Request]:
         return [r for r, status in zip(self.requests, self.answered, strict=True) if status == 200]
