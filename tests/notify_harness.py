@@ -218,6 +218,8 @@ class HttpRecorder:
     # Requests past this many are held unanswered until `release()`, then refused with a
     # 503 (their sender is gone by then): a delivery caught in the middle.
     hold_after: int | None = None
+    # The JSON body of every answer (the service's documented shape), when set.
+    reply: dict[str, Any] | None = None
     held: int = 0
     _taken: int = 0
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -245,7 +247,8 @@ class HttpRecorder:
             )
             status = self.script.pop(0) if self.script else 200
             self.answered.append(status)
-            return web.json_response({"ok": status == 200}, status=status)
+            document = self.reply if self.reply is not None else {"ok": status == 200}
+            return web.json_response(document, status=status)
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", receive)

@@ -170,6 +170,10 @@ class AppriseChannel:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
         self.urls = dict(settings.apprise)
+        # Each target's Apprise store (in memory), shared by its plugin instances: a plugin
+        # keeps there what a later message needs (the ids of the Opsgenie alerts it
+        # opened, which a resolution closes), and an instance is built per attempt.
+        self._stores: dict[str, Any] = {}
 
     def shown(self, recipient: str) -> str:
         return recipient
@@ -187,6 +191,9 @@ class AppriseChannel:
         plugin = _instantiate(url)
         if plugin is None:  # checked at start; an Apprise upgrade could still refuse it
             raise DeliveryFailed("not_configured", "Apprise cannot use the URL", permanent=True)
+        store = self._stores.setdefault(delivery.recipient, plugin.store)
+        # Apprise has no setter for it: the attribute behind the `store` property.
+        plugin._NotifyBase__store = store
         message = render_chat(item.alert, self.settings.dashboard_url)
         key = delivery_key(item.alert.alert_id, APPRISE, delivery.recipient).decode()
         notify_type = prepare(plugin, message, key, self.settings.timeout)
