@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.recipients import TARGET_CHECKS
 from streams.report import COLUMNS, MAX_PAGE
 
 __all__ = ["openapi_document"]
@@ -411,7 +412,7 @@ _SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["channel", "target"],
                     "properties": {
-                        "channel": {"type": "string", "enum": ["email", "webhook", "apprise"]},
+                        "channel": {"type": "string", "enum": sorted(TARGET_CHECKS)},
                         "target": {"type": "string", "maxLength": 2048},
                     },
                 },

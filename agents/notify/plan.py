@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from schemas.models import Alert, OrgPolicy
 
 __all__ = [
-    "CHANNELS",
     "Delivery",
     "Item",
     "Target",
@@ -27,7 +26,6 @@ __all__ = [
 EMAIL = "email"
 WEBHOOK = "webhook"
 APPRISE = "apprise"
-CHANNELS = (EMAIL, WEBHOOK, APPRISE)
 
 
 @dataclass(frozen=True, slots=True)

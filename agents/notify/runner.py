@@ -18,8 +18,9 @@ How a record flows:
 
 So a crash loses nothing (uncommitted records are read again) and repeats nothing
 that was recorded; the one window left is between a server accepting a message and
-the record of it, and the message then carries the same Message-ID (email) or
-`X-Backupwatch-Delivery` key (webhook), by which recipients can spot the repeat.
+the record of it, and the message then carries the same Message-ID (email),
+`webhook-id` (webhook) or `X-Backupwatch-Delivery` (webhook, Apprise's JSON, form and XML
+targets), by which recipients can spot the repeat.
 """
 
 from __future__ import annotations
