@@ -1,4 +1,4 @@
-"""The README's settings tables name every variable the worker and the notifier read,
+"""docs/settings.md's tables name every variable the worker and the notifier read,
 and none that they do not."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from agents.notify.settings import APPRISE_PREFIX, FILE_VARIABLES, NotifySettings, variable
 from agents.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
@@ -20,7 +20,7 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
     # `BACKUPWATCH_NOTIFY_APPRISE_<NAME>`, which the pattern below reads up to the `<`.
     notifier |= {f"{name}_FILE" for name in FILE_VARIABLES} | {APPRISE_PREFIX}
     documented = set(
-        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", README.read_text(encoding="utf-8"))
+        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", SETTINGS.read_text(encoding="utf-8"))
     )
 
     assert sorted(worker | notifier) == sorted(documented)
