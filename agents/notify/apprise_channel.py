@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,22 @@ def _observe(self: requests.Session, request: Any, **kwargs: Any) -> Any:
 requests.sessions.Session.send = _observe  # type: ignore[method-assign]
 
 
+_URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://[^\s'\"<>]+")
+
+
+class _RedactUrls(logging.Filter):
+    """Apprise logs the URLs it parses and posts to ("Unparseable URL slack://…"), and
+    an Apprise URL holds its service's token: each is cut to its scheme."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _URL.sub(r"\1://…", record.getMessage())
+        record.args = ()
+        return True
+
+
+logging.getLogger("apprise").addFilter(_RedactUrls())
+
+
 def _instantiate(url: str) -> Any:
     import apprise
 
@@ -77,7 +94,14 @@ def _instantiate(url: str) -> Any:
 def url_problem(url: str) -> str | None:
     """Why Apprise cannot use `url` (shown by scheme only: the rest is a token)."""
     scheme = url.partition("://")[0] if "://" in url else "(no scheme)"
-    if _instantiate(url) is None:
+    apprise_log = logging.getLogger("apprise")
+    # Checked at start: the refusal below is the one line said; Apprise's own is muted.
+    was, apprise_log.disabled = apprise_log.disabled, True
+    try:
+        plugin = _instantiate(url)
+    finally:
+        apprise_log.disabled = was
+    if plugin is None:
         return (
             f"Apprise cannot use this {scheme}:// URL (an unknown scheme, or parts "
             "missing; see https://github.com/caronc/apprise/wiki)"

@@ -6,6 +6,7 @@ delivery's idempotency key. These are the plugin objects Apprise builds from the
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import apprise
@@ -71,3 +72,13 @@ def test_a_url_apprise_cannot_use_is_named_by_its_scheme_only() -> None:
     problem = url_problem("nosuchservice://SECRET-TOKEN@host")
     assert problem is not None
     assert "nosuchservice://" in problem and "SECRET-TOKEN" not in problem
+
+
+def test_apprise_s_own_log_lines_show_no_token(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG", logger="apprise"):
+        # Checking a URL at start: only the notifier's own one-line refusal is said.
+        assert url_problem("slack://T1/B2/SECRET-TOKEN-?x") is not None
+        logging.getLogger("apprise").warning("posting to %s", "mmost://host:8065/SECRET-TOKEN")
+    text = caplog.text
+    assert "mmost://…" in text
+    assert "SECRET-TOKEN" not in text
