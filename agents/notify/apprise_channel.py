@@ -5,13 +5,15 @@ A policy names a target (`apprise: ops-slack`); its URL, which holds the service
 is in the notifier's own configuration only. Each attempt builds the plugin from the URL
 afresh and calls it once, in a worker thread (Apprise is synchronous).
 
-Apprise answers an attempt with True or False only, and its own retries (`?retry=`) have
-no backoff we control and would hide each failure from our count. So Apprise's retries
-are turned off and every HTTP request its plugins make is observed on its way through
-`requests` (`_observe`): a 5xx, 408, 425 or 429 (with `Retry-After`), a timeout or a
-refused connection is retried by the runner with backoff and jitter, any other 4xx and a
-3xx are refused at once (dead-lettered), and a failure with no HTTP error seen (a plugin
-that refused the message itself) is retried until the attempts run out.
+Apprise answers an attempt with True or False only (its issues #538 and #1611 ask for
+more; a logging handler reading its messages is neither reliable nor safe across
+threads), and its own retries (`?retry=`) have no backoff we control and would hide each
+failure from our count. So Apprise's retries are turned off and every HTTP request its
+plugins make is observed on its way through `requests` (`_observe`): a 5xx, 408, 425 or
+429 (with `Retry-After`), a timeout or a refused connection is retried by the runner with
+backoff and jitter, any other 4xx and a 3xx are refused at once (dead-lettered), and a
+failure with no HTTP error seen (a plugin that refused the message itself) is retried
+until the attempts run out.
 """
 
 from __future__ import annotations

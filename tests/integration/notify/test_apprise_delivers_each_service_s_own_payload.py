@@ -20,10 +20,17 @@ import trustme
 
 from agents.notify.render import subject
 from agents.notify.settings import NotifySettings
+from agents.targets import NOTIFY_TARGETS, TargetDirectory
 from schemas.models import OrgPolicy, Recipient
 from tests.integration.notify.alerts import alert
 from tests.kafka_harness import eventually
-from tests.notify_harness import HttpRecorder, NotifierRun, produce_alerts, publish_policy
+from tests.notify_harness import (
+    HttpRecorder,
+    NotifierRun,
+    produce_alerts,
+    publish_policy,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,3 +135,11 @@ async def test_each_apprise_service_gets_its_own_payload_shape(
         "backupwatch_notify_deliveries_total", channel="apprise", outcome="delivered"
     )
     assert delivered == 2 * len(TARGETS)
+
+    # The notifier announced its target names (never their URLs) for the API to check
+    # policies against.
+    directory = TargetDirectory()
+    for record in await read_topic(s.bootstrap_servers, s.topic(NOTIFY_TARGETS), settle=0.3):
+        assert b"://" not in record.value
+        directory.apply_record(record.value)
+    assert directory.names("apprise") == frozenset(TARGETS)
