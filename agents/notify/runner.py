@@ -342,7 +342,7 @@ class Notifier:
                     log.error(
                         "%s to %s undeliverable after %d attempt(s) (%s): %s",
                         delivery.channel,
-                        _shown(delivery),
+                        self._shown(delivery),
                         attempt,
                         reason,
                         failure.detail,
@@ -363,7 +363,7 @@ class Notifier:
                 log.warning(
                     "%s to %s failed (attempt %d/%d, %s: %s); retrying in %.1fs",
                     delivery.channel,
-                    _shown(delivery),
+                    self._shown(delivery),
                     attempt,
                     s.max_attempts,
                     failure.reason,
@@ -494,7 +494,7 @@ class Notifier:
                 ("error", failure.detail.encode()[:4096]),
                 ("failure", failure.reason.encode()),
                 ("channel", delivery.channel.encode()),
-                ("recipient", _shown(delivery).encode()),
+                ("recipient", self._shown(delivery).encode()),
                 ("attempts", str(attempts).encode()),
                 ("alert-id", item.alert.alert_id.encode()),
                 ("source-topic", item.topic.encode()),
@@ -503,6 +503,14 @@ class Notifier:
             ]
             await self._send_dead_letter(item.alert.device_id.encode(), item.raw, headers)
             self.metrics.dead_letters.labels(delivery.channel, reason).inc()
+
+    def _shown(self, delivery: Delivery) -> str:
+        """A recipient as logs and dead letters may show it (no token): as its channel
+        says, or as the wire contract does for a channel not set up here."""
+        channel = self._channels.get(delivery.channel)
+        if channel is not None:
+            return channel.shown(delivery.recipient)
+        return shown_target(delivery.channel, delivery.recipient)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -548,15 +556,12 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
     except DeliveryFailed:
         raise
     except Exception as err:
-        log.exception("%s to %s failed unexpectedly", delivery.channel, _shown(delivery))
+        log.exception(
+            "%s to %s failed unexpectedly", delivery.channel, channel.shown(delivery.recipient)
+        )
         raise DeliveryFailed(
             "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
         ) from err
-
-
-def _shown(delivery: Delivery) -> str:
-    """A recipient as logs and dead letters may show it (no webhook token)."""
-    return shown_target(delivery.channel, delivery.recipient)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
