@@ -24,6 +24,7 @@ from aiohttp import web
 from agents import webhook_targets
 from agents.answers import AnswerCache
 from agents.openapi import openapi_document
+from agents.targets import TargetDirectory
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
@@ -87,12 +88,19 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
 
 class Api:
     def __init__(
-        self, settings: Settings, view: FleetView, policies: PolicyBook, publish: Publish
+        self,
+        settings: Settings,
+        view: FleetView,
+        policies: PolicyBook,
+        publish: Publish,
+        targets: TargetDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
         self.policies = policies
         self.publish = publish
+        # The target names the notifier announced: a policy naming another is refused.
+        self.targets = targets if targets is not None else TargetDirectory()
         # The JSON of recent answers by request (path and query), with the view's
         # generation and the policies' revision they were computed at. A dashboard polled
         # by several admins, or a script polling one page, asks the same question many
@@ -325,12 +333,12 @@ class Api:
             return _error(400, err.message, _field_of(err.message))
         except InvalidPolicy as err:
             return _error(400, str(err))
-        for url in record.webhook_urls or ():
-            refused = webhook_targets.refusal(url, self.settings.webhook_internal_hosts)
-            if refused is not None:
-                return _error(
-                    400, f"{redact_url(url)}: {refused}; {webhook_targets.RULE}", "webhook_urls"
-                )
+        unknown_target = self.targets.problem(record)
+        if unknown_target is not None:
+            return _error(400, unknown_target, "recipients")
+        refused = _refused_webhook(record, body, self.settings.webhook_internal_hosts)
+        if refused is not None:
+            return refused
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 
@@ -408,6 +416,28 @@ def _device_query(request: web.Request, *, paging: bool) -> DeviceQuery:
     return parse_query(params)
 
 
+def _refused_webhook(
+    record: OrgPolicy, body: dict[str, Any], allowed: tuple[str, ...]
+) -> web.Response | None:
+    """400 for a webhook at a loopback or link-local address not in `allowed`
+    (agents.webhook_targets), naming the field the body gave it in."""
+    for recipient in record.recipients:
+        if recipient.channel != "webhook":
+            continue
+        refused = webhook_targets.refusal(recipient.target, allowed)
+        if refused is not None:
+            given = body.get("webhook_urls")
+            field = (
+                "webhook_urls"
+                if isinstance(given, list) and recipient.target in given
+                else "recipients"
+            )
+            return _error(
+                400, f"{redact_url(recipient.target)}: {refused}; {webhook_targets.RULE}", field
+            )
+    return None
+
+
 def _field_of(message: str) -> str | None:
     """The field a validation message names: msgspec says "... - at `$.field`", a
     record's own checks begin "`field` ..."."""
@@ -475,9 +505,10 @@ def attach_routes(
     view: FleetView,
     policies: PolicyBook,
     publish: Publish,
+    targets: TargetDirectory | None = None,
 ) -> Api:
     """Add the API and the dashboard to an aiohttp router; returns the API."""
-    api = Api(settings, view, policies, publish)
+    api = Api(settings, view, policies, publish, targets)
     for method, path, name in ROUTES:
         handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
         if name in _REMEMBERED:

@@ -184,8 +184,10 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     from agents.api import attach_routes
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
+    from agents.targets import TargetDirectory
 
     policies = PolicyBook(settings)
+    targets = TargetDirectory()
     view = FleetView(policies.policy_for)
     # Consistent with the alerts within a second; each device's row is cut at most once
     # a second however often the pipeline writes it.
@@ -197,7 +199,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         await producer.send_and_wait(topic, value, key=key)
 
     app = web.Application()
-    attach_routes(app.router, settings, view, policies, publish)
+    attach_routes(app.router, settings, view, policies, publish, targets)
     runner = guarded_runner(app, serving_limits(settings.web_max_connections))
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -208,6 +210,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     tasks = [
         asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
         asyncio.create_task(policies.run(), name="follow-policies"),
+        asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
         orphaned,
     ]
     try:

@@ -5,6 +5,7 @@ to such a URL, or to a name that resolves to such an address, is refused outrigh
 
 from __future__ import annotations
 
+import base64
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ from agents.webhook_targets import TargetResolver, refusal
 from tests.unit.agents.notify.alerts import example_alert
 from tests.unit.agents.test_openapi import TOKEN, FakeWorker, Served, fill, serve
 
+SECRET = "whsec_" + base64.b64encode(b"a signing secret of 32 bytes!!!!").decode()
 REFUSED = [
     "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
     "http://127.0.0.1:6067/metrics",
@@ -100,9 +102,9 @@ async def test_the_api_accepts_it_for_a_named_internal_host() -> None:
 
 def test_the_notifier_refuses_such_a_default_webhook_at_start() -> None:
     with pytest.raises(ConfigError, match="BACKUPWATCH_NOTIFY_WEBHOOK_URLS.*169.254.169.254"):
-        NotifySettings(webhook_secret="s", webhook_urls=("http://169.254.169.254/x",))
+        NotifySettings(webhook_secret=SECRET, webhook_urls=("http://169.254.169.254/x",))
     NotifySettings(
-        webhook_secret="s",
+        webhook_secret=SECRET,
         webhook_urls=("http://127.0.0.1:9000/x",),
         webhook_internal_hosts=("127.0.0.1",),
     )
@@ -169,7 +171,7 @@ async def receiver() -> AsyncIterator[tuple[int, list[bytes]]]:
 async def _deliver(url: str, allowed: tuple[str, ...]) -> None:
     from agents.notify.plan import WEBHOOK, Delivery, Item
 
-    settings = NotifySettings(webhook_secret="s", webhook_internal_hosts=allowed, timeout=5)
+    settings = NotifySettings(webhook_secret=SECRET, webhook_internal_hosts=allowed, timeout=5)
     resolver = TargetResolver(allowed, inner=HostsFile({"hooks.corp.example": "127.0.0.1"}))
     alert = example_alert()
     item: Any = Item(alert, b"{}", "alerts", 0, 0)
