@@ -85,6 +85,17 @@ async def test_the_api_refuses_a_policy_webhook_at_the_metadata_service(api: Ser
     assert api.worker.producer.sent == []
 
 
+async def test_the_api_refuses_it_as_a_recipient_too(api: Served) -> None:
+    body = {"recipients": [{"channel": "webhook", "target": "http://[::1]:6067/metrics"}]}
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    assert answer["parameter"] == "recipients"
+    assert "::1 is a loopback address" in answer["error"]
+    assert api.worker.producer.sent == []
+
+
 async def test_the_api_accepts_it_for_a_named_internal_host() -> None:
     worker = FakeWorker(Settings(api_token=TOKEN, webhook_internal_hosts=("127.0.0.1",)))
     view = FleetView(worker.policies.policy_for)
