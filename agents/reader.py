@@ -138,7 +138,9 @@ class ReportReader:
     async def forward(self, request: web.Request) -> web.StreamResponse:
         """Pass one request to the reader and its answer back."""
         headers = {h: request.headers[h] for h in _REQUEST_HEADERS if h in request.headers}
-        body = await request.read() if request.can_read_body else None
+        # `body_exists`, not `can_read_body`: the server has read the body already
+        # (agents.serving), which leaves nothing more to read but the body to pass on.
+        body = await request.read() if request.body_exists else None
         try:
             upstream = await self._client().request(
                 request.method,
