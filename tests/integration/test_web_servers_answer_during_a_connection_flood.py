@@ -50,11 +50,12 @@ async def test_health_and_metrics_answer_while_thousands_of_connections_are_held
     assert not report.down, report.summary()
     assert all(len(times) >= 5 for times in report.latencies.values()), report.summary()
     # The attack reached the server: it held connections up to its bound (1000 by
-    # default), and not many more: those accepted in one go before any is closed
-    # (aiohttp's listen backlog, 128), Kafka's, the reader's, the probe's.
+    # default), and not many more: those accepted in one go before any is closed (up to
+    # the listen backlog, 128), those closed but not yet let go by the event loop,
+    # Kafka's, the reader's, the probe's.
     before, most = report.open_files
     bound = worker.settings.web_max_connections
-    assert before + 0.9 * bound <= most < before + bound + 300, report.summary()
+    assert before + 0.9 * bound <= most < before + bound + 500, report.summary()
     assert not [line for line in report.log if "Too many open files" in line]
     assert not [line for line in report.log if "Traceback" in line], report.log[:40]
     assert not [line for line in report.log if "[ERROR]" in line], report.log[:40]
