@@ -10,7 +10,7 @@ SYSTEM_DEPS := deploy/system-deps.sh
 
 .DEFAULT_GOAL := help
 
-.PHONY: help system-deps system-deps-run setup kafka-up kafka-down kafka-status test test-unit lint format run bench clean
+.PHONY: help system-deps system-deps-run setup kafka-up kafka-down kafka-status test test-unit lint format run screenshot bench clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,6 +55,10 @@ format: setup ## apply ruff's formatting and safe fixes
 
 run: system-deps-run setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
 	$(BIN)/python -m agents.demo
+
+screenshot: system-deps setup ## docs/dashboard.png, the README's picture: a simulated fleet in Chromium
+	BACKUPWATCH_SCREENSHOT=docs/dashboard.png $(BIN)/pytest -q \
+		tests/e2e/test_dashboard_in_chromium.py -k test_the_fleet_page_agrees_with_the_api
 
 $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -87,6 +87,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    settings.check_read_access()
     from agents.topics import ensure_topics
 
     created = asyncio.run(ensure_topics(settings))
