@@ -35,6 +35,7 @@ import tempfile
 import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
 
+from agents import logs
 from agents.access import SECURITY_HEADERS
 from agents.settings import Settings
 
@@ -256,10 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if settings.report_nice:
         os.nice(settings.report_nice)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings, args.socket, args.changelog, args.parent))
     return 0
 
