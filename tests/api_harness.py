@@ -151,6 +151,20 @@ async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> Asyn
             )
 
         await until(caught_up, "the fleet view to reach the end of the simulation")
+        # A row is cut from the changelog at most once a second: on a busy machine some
+        # may still be older than the last state written. Settled once the whole fleet
+        # reads the same twice, more than a second apart.
+        seen: dict[str, Any] = {}
+
+        def settled() -> bool:
+            rows = run.all_rows()
+            now = time.monotonic()
+            if rows != seen.get("rows"):
+                seen.update(rows=rows, since=now)
+                return False
+            return bool(now - seen["since"] > 1.5)
+
+        await until(settled, "the fleet view to settle")
         run.alerts = await pipeline.alerts()
         yield run
     finally:
