@@ -13,6 +13,8 @@ from schemas.models import (
     Heartbeat,
     InputRecord,
     OrgPolicy,
+    UserFacts,
+    UserPeriod,
 )
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "InputRecord",
     "InvalidRecord",
     "OrgPolicy",
+    "UserFacts",
+    "UserPeriod",
     "decode",
     "decode_as",
     "encode",
