@@ -21,7 +21,7 @@ class WorkerMetrics:
         self.events = Counter(
             "backupwatch_events",
             "Input records by topic and outcome "
-            "(accepted, invalid, replayed, duplicate, rerouted, ignored, tick)",
+            "(accepted, invalid, replayed, duplicate, rerouted, tick)",
             ["topic", "outcome"],
             registry=r,
         )

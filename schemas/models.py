@@ -289,7 +289,7 @@ class Alert(_Record, tag="alert/1", frozen=True):
     to_state: Level = msgspec.field(name="to")
     transition: Transition
     # Why the state changed: "threshold", "new_event", "deactivated", "snooze_ended",
-    # "policy_changed", "reminder".
+    # "policy_changed", "reminder", "user_deactivated", "leave_ended".
     reason: str
     # When the condition began: the last contact, new data or 100 % it is measured from.
     episode_start: datetime

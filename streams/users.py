@@ -18,7 +18,7 @@ the latest record they read), each taking the stream time the action takes effec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from schemas.models import UserFacts, UserPeriod
 from streams.errors import UserFactsConflict
@@ -56,7 +56,9 @@ class UserTimeline:
             if period.start > now or (period.end is not None and period.end <= now):
                 continue
             if period.kind == "deactivated":
-                return UserHold("deactivated", period.start, period.end, period.reason, period.actor)
+                return UserHold(
+                    "deactivated", period.start, period.end, period.reason, period.actor
+                )
             if leave is None or _end(period) > _end(leave):
                 leave = period
         if leave is None:
@@ -77,14 +79,12 @@ NO_USER_FACTS = UserTimeline()
 
 
 def _end(period: UserPeriod) -> datetime:
-    assert period.end is not None  # a leave always has one (checked by the record)
-    return period.end
+    # A leave always has an end (the record checks it); a deactivation may not.
+    return period.end if period.end is not None else datetime.max.replace(tzinfo=UTC)
 
 
 def timeline_from_record(record: UserFacts) -> UserTimeline:
-    return UserTimeline(
-        tuple(record.periods), f"{record.user_id}@{record.updated_at.isoformat()}"
-    )
+    return UserTimeline(tuple(record.periods), f"{record.user_id}@{record.updated_at.isoformat()}")
 
 
 def _holding(periods: list[UserPeriod], kind: str, at: datetime) -> list[int]:
