@@ -146,4 +146,3 @@ def test_a_policy_loosened_over_a_snooze_does_not_say_the_device_is_back() -> No
         "within the org's new thresholds"
     )
     assert "again" not in content.text
-
