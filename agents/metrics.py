@@ -110,6 +110,11 @@ class WorkerMetrics:
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )
+        self.user_facts_errors = Counter(
+            "backupwatch_user_facts_errors",
+            "User facts records that were refused (the user keeps the facts they had)",
+            registry=r,
+        )
 
     # Gauges of partitions and states are set whole each time: a partition handed to
     # another worker, or a state no device holds any more, must not keep its last value
