@@ -282,12 +282,13 @@ class Backupwatch:
         `decisions_per_result` devices, each sent and written before the next is
         decided: one result for the whole fleet would hold every decided state, status
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
-        if not self.users.loaded.is_set():
-            # Decided before every user's facts are read, a device of a user on leave
-            # would alert as if the leave were not there.
-            await self.users.loaded.wait()
         started = time.perf_counter()
         envelopes: list[Envelope] = list(self.envelopes(messages))
+        if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
+            # Decisions need every user fact written before their ticks: decided before
+            # it is read, a device of a user on leave would alert as if the leave were
+            # not there (docs/architecture.md §7).
+            await self.users.caught_up()
         while envelopes:
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
             await self._send_decisions(result)

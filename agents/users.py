@@ -47,6 +47,10 @@ class UserBook:
         # Counts the changes taken, so that readers can tell a cached answer is stale.
         self.revision = 0
         self.loaded = asyncio.Event()
+        # The consumer and how far it has read (set while `run` runs), for `caught_up`.
+        self._consumer: Any = None
+        self._read_to: dict[Any, int] = {}
+        self._progress = asyncio.Event()
         self._on_change = on_change
         self._metrics = metrics
 
@@ -106,23 +110,40 @@ class UserBook:
             partitions = await assign_whole_topic(consumer, topic)
             await consumer.seek_to_beginning()
             ends = await consumer.end_offsets(partitions)
+            self._consumer = consumer
             while True:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
                     for record in records:
                         self._take(record)
-                if not self.loaded.is_set() and await _reached(consumer, ends):
+                for tp in partitions:
+                    self._read_to[tp] = await consumer.position(tp)
+                self._progress.set()
+                self._progress.clear()
+                if not self.loaded.is_set() and _reached(self._read_to, ends):
                     log.info("user facts read: %d users with facts", len(self._records))
                     self.loaded.set()
         finally:
+            self._consumer = None
             await consumer.stop()
 
+    async def caught_up(self) -> None:
+        """Return once the book holds every record the topic held when called.
 
-async def _reached(consumer: Any, ends: dict[Any, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
+        A worker calls it before the decisions of a batch with ticks: a fact written
+        before a tick is then known when that tick is decided, whatever the pace of
+        the two consumers, so a live run decides as a replay does."""
+        await self.loaded.wait()
+        consumer = self._consumer
+        if consumer is None:
+            return
+        ends = await consumer.end_offsets(list(self._read_to))
+        while not _reached(self._read_to, ends) and self._consumer is consumer:
+            await self._progress.wait()
+
+
+def _reached(read_to: dict[Any, int], ends: dict[Any, int]) -> bool:
+    return all(read_to.get(tp, 0) >= end for tp, end in ends.items())
 
 
 async def read_user_record(settings: Settings, user_id: str) -> UserFacts | None:
