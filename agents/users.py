@@ -11,18 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import UserFacts
-from streams.users import NO_USER_FACTS, UserTimeline, timeline_from_record
+from streams.errors import UserFactsConflict
+from streams.users import (
+    NO_USER_FACTS,
+    UserTimeline,
+    deactivate_user,
+    end_leave,
+    put_on_leave,
+    reactivate_user,
+    timeline_from_record,
+)
 
 if TYPE_CHECKING:
     from agents.metrics import WorkerMetrics
     from agents.settings import Settings
 
-__all__ = ["UserBook", "encoded", "read_user_record"]
+__all__ = ["UserBook", "edit_user", "encoded", "read_user_record"]
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +174,53 @@ async def read_user_record(settings: Settings, user_id: str) -> UserFacts | None
 def encoded(record: UserFacts) -> tuple[bytes, bytes]:
     """The key and value a user's record is published with."""
     return record.user_id.encode(), encode(record)
+
+
+async def edit_user(
+    settings: Settings,
+    user_id: str,
+    action: str,
+    *,
+    at: datetime,
+    until: datetime | None = None,
+    reason: str = "",
+    actor: str = "cli",
+) -> UserFacts:
+    """Take one user action at stream time `at` on the user's newest record and
+    publish the result; raises `UserFactsConflict` when the facts contradict it."""
+    from aiokafka import AIOKafkaProducer
+
+    from agents.topics import USER_FACTS, start_client
+
+    previous = await read_user_record(settings, user_id)
+    updated_at = datetime.now(UTC)
+    if action == "leave":
+        if until is None:
+            raise UserFactsConflict("a leave needs an end (until when)")
+        record = put_on_leave(
+            previous,
+            user_id,
+            at=at,
+            until=until,
+            reason=reason,
+            actor=actor,
+            updated_at=updated_at,
+        )
+    elif action == "end-leave":
+        record = end_leave(previous, user_id, at=at, updated_at=updated_at)
+    elif action == "deactivate":
+        record = deactivate_user(
+            previous, user_id, at=at, reason=reason, actor=actor, updated_at=updated_at
+        )
+    elif action == "reactivate":
+        record = reactivate_user(previous, user_id, at=at, updated_at=updated_at)
+    else:
+        raise ValueError(f"unknown user action {action!r}")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    await start_client(producer, settings.bootstrap_servers)
+    try:
+        key, value = encoded(record)
+        await producer.send_and_wait(settings.topic(USER_FACTS), value, key=key)
+    finally:
+        await producer.stop()
+    return record
