@@ -43,6 +43,21 @@ async def _stream_time_reached(worker: WorkerRun, at: datetime) -> None:
     await until(reached, f"the report view to reach {at}")
 
 
+async def _decided(worker: WorkerRun, at: datetime, partitions: int) -> None:
+    """Wait until every partition's clock is at `at` or later (from /readyz)."""
+
+    def reached() -> bool:
+        try:
+            clocks = worker.clocks()
+        except OSError:
+            return False
+        return len(clocks) == partitions and all(
+            c is not None and datetime.fromisoformat(c) >= at for c in clocks.values()
+        )
+
+    await until(reached, f"every partition's clock to reach {at}")
+
+
 def _of(alerts: list[Alert], *devices: str) -> list[tuple[str, str, str, str]]:
     return sorted(
         (a.device_id, a.kind, a.to_state, a.reason) for a in alerts if a.device_id in devices
@@ -76,7 +91,7 @@ async def test_a_users_leave_covers_every_device_of_theirs_and_alerts_resume_aft
     await pipeline.send([heartbeat(T0 + 2 * DAY, "dev-c", user_id="user-l")])
     for day in range(2, 12):
         await pipeline.tick(T0 + day * DAY)
-    await pipeline.caught_up(T0 + 11 * DAY)
+    await _decided(worker, T0 + 11 * DAY, pipeline.settings.partitions)
     during = await pipeline.alerts()
     assert _of(during, "dev-a", "dev-b", "dev-c") == [], during
     # dev-x has no leave: it alerts all along.
@@ -143,7 +158,7 @@ async def test_a_deactivated_user_has_every_devices_alerts_resolved(pipeline: Pi
     # And nothing more, however long the silence.
     for day in (6, 10, 20):
         await pipeline.tick(T0 + day * DAY)
-    await pipeline.caught_up(T0 + 20 * DAY)
+    await _decided(worker, T0 + 20 * DAY, pipeline.settings.partitions)
     assert len(_of(await pipeline.alerts(), "dev-d", "dev-e", "dev-f")) == 8
     # A second deactivation contradicts the facts.
     status, answer, _ = call(worker, "/api/users/user-d/deactivate", method="POST", token=TOKEN)
@@ -183,7 +198,7 @@ async def test_commands_sent_before_a_devices_first_report_are_honoured_after_a_
     await _report(pipeline, {"dev-new-1": "user-1", "dev-new-2": "user-2"}, T0 + DAY)
     for day in range(2, 9):
         await pipeline.tick(T0 + day * DAY)
-    await pipeline.caught_up(T0 + 8 * DAY)
+    await _decided(worker, T0 + 8 * DAY, pipeline.settings.partitions)
     assert _of(await pipeline.alerts(), "dev-new-1", "dev-new-2") == []
     status, device, _ = call(worker, "/api/devices/dev-new-1")
     assert status == 200 and device["deactivated"] is True and device["user_id"] == "user-1"
