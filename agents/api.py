@@ -29,6 +29,7 @@ from schemas.models import DeviceCommand, OrgPolicy, UserFacts
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
     DeviceQuery,
@@ -392,6 +393,8 @@ class Api:
         # producers' partitioner's).
         if row is not None:
             partition = row.partition
+        elif device_id.startswith(CLOCK_KEY_PREFIX):
+            return _error(400, f"device ids starting with {CLOCK_KEY_PREFIX} are reserved")
         else:
             known = self.view.known(device_id)
             partition = known[1] if known is not None else self._partition_for(device_id)

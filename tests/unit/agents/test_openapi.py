@@ -680,6 +680,14 @@ async def test_a_command_for_a_device_not_seen_yet_is_held_for_its_first_report(
     assert (sent.topic, sent.key) == (api.worker.settings.topic(DEVICE_COMMANDS), b"dev-404")
 
 
+async def test_a_command_for_a_reserved_device_id_is_refused(api: Served) -> None:
+    status, answer = await api.call("POST", "/api/devices/~clock~1/deactivate", None, token=TOKEN)
+
+    assert status == 400 and "reserved" in answer["error"]
+    check_against_document("/api/devices/{device_id}/deactivate", "post", status, answer)
+    assert api.worker.producer.sent == []
+
+
 async def test_a_device_known_only_from_commands_reads_as_not_yet_reporting(
     api: Served,
 ) -> None:
