@@ -25,7 +25,8 @@ END = START + timedelta(days=DAYS)
 
 @pytest.fixture(scope="module")
 def fleet() -> Fleet:
-    return Fleet(devices=40, seed=11, start=START, every_fault=True, user_facts=True)
+    # Seed 51: four users with a leave or a departure, seven devices between them.
+    return Fleet(devices=40, seed=51, start=START, every_fault=True, user_facts=True)
 
 
 @pytest.fixture(scope="module")
