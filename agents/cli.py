@@ -8,7 +8,7 @@
     backupwatch notify            deliver alerts by email and webhook
     backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
 
-Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
+Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
 
 from __future__ import annotations
