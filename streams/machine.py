@@ -1060,7 +1060,7 @@ def advance(
             state, transitions = _resolve_all(state, now, "user_deactivated")
         return _settle(state, window, state.snoozed_until), transitions
     snoozed_until = state.snoozed_until
-    if snoozed_until is not None and now < snoozed_until or hold is not None:
+    if (snoozed_until is not None and now < snoozed_until) or hold is not None:
         # Snoozed, or the user on leave: nothing is decided. A policy change waits
         # (the revision is not taken), so that what it changes surfaces as a policy
         # change when the snooze or leave ends, not as their end.

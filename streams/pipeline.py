@@ -514,7 +514,9 @@ class PartitionProcessor:
             self._emit(new, transitions, now, policy, result)
             result.statuses.append(device_status(new, now, policy))
             _track(part, new)
-        part.index.schedule(device_id, self._deadline(new))
+        part.index.schedule(
+            device_id, next_deadline(new, policy, self._user_facts_for(new.user_id))
+        )
 
     def _tick(
         self,
@@ -653,8 +655,9 @@ class PartitionProcessor:
         if new is state:
             return 0
         self._put(part, new)
-        if transitions or new.user_hold != state.user_hold:
+        if transitions:
             self._emit(new, transitions, clock, policy, result)
+        if transitions or new.user_hold != state.user_hold:
             _track(part, new)
         result.statuses.append(device_status(new, clock, policy))
         return 1
