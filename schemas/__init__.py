@@ -13,6 +13,7 @@ from schemas.models import (
     Heartbeat,
     InputRecord,
     OrgPolicy,
+    Recipient,
     UserFacts,
     UserPeriod,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "InputRecord",
     "InvalidRecord",
     "OrgPolicy",
+    "Recipient",
     "UserFacts",
     "UserPeriod",
     "decode",
