@@ -114,6 +114,8 @@ def parse_create(
     """The backup `borg create --json` made. `output` is its standard output (its log
     may be mixed in); `log_lines` its standard error when that came apart."""
     text, mixed_log = _split(output)
+    if not text.strip() and any(line for line in mixed_log):
+        raise ReportError("not the JSON of `borg create --json`: no JSON document in the input")
     document = _document(text, "borg create --json")
     archive = document.get("archive")
     listed = document.get("archives")
