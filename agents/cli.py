@@ -6,6 +6,9 @@
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
+    backupwatch ingest            the HTTP endpoint endpoints post telemetry to
+    backupwatch report TOOL       send a restic or Borg backup's report, or a heartbeat
+    backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
 
 Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
+from agents.reporters.commands import add_commands
 from agents.settings import Settings
 
 __all__ = ["main"]
@@ -227,6 +231,32 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from agents.ingest.settings import IngestSettings
+
+    overrides = {
+        name: value
+        for name in ("bootstrap_servers", "topic_prefix", "web_port")
+        if (value := getattr(args, name, None)) is not None
+    }
+    settings = IngestSettings.from_env(**overrides)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    print(f"backupwatch ingest\n{settings.describe()}", file=sys.stderr)
+    from agents.ingest.server import run
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(serve())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
     notify.set_defaults(func=cmd_notify)
+
+    ingest = sub.add_parser(
+        "ingest", help="the HTTP ingest endpoint (settings: BACKUPWATCH_INGEST_*)"
+    )
+    ingest.add_argument(
+        "--bootstrap-servers", help="Kafka host:port (BACKUPWATCH_BOOTSTRAP_SERVERS)"
+    )
+    ingest.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
+    ingest.add_argument("--web-port", type=int, help="port (BACKUPWATCH_INGEST_WEB_PORT)")
+    ingest.set_defaults(func=cmd_ingest)
+    add_commands(sub)
     return parser
 
 
