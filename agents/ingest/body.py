@@ -28,6 +28,8 @@ _NAMED_FIELD = re.compile(r"`([a-z_][a-z_0-9]*)`")
 def _field(err: InvalidRecord) -> str | None:
     if err.reason in ("missing_schema", "unknown_schema"):
         return "schema"
+    if err.reason != "invalid_field":
+        return None
     found = _AT_FIELD.search(err.message) or _NAMED_FIELD.search(err.message)
     return found.group(1) if found else None
 
