@@ -1,5 +1,5 @@
-"""The README's settings tables name every variable the worker and the notifier read,
-and none that they do not."""
+"""The README's settings tables name every variable the worker, the notifier, the ingest
+endpoint and the reporters read, and none that they do not."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import dataclasses
 import re
 from pathlib import Path
 
+from agents.ingest.settings import IngestSettings
+from agents.ingest.settings import variable as ingest_variable
 from agents.notify.settings import NotifySettings, variable
+from agents.reporters.settings import ReportSettings
+from agents.reporters.settings import variable as report_variable
 from agents.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -16,6 +20,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
     worker = {f"BACKUPWATCH_{f.name.upper()}" for f in dataclasses.fields(Settings)}
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
+    ingest = {ingest_variable(f.name) for f in dataclasses.fields(IngestSettings)}
+    reporters = {report_variable(f.name) for f in dataclasses.fields(ReportSettings)}
     documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
 
-    assert sorted(worker | notifier) == sorted(documented)
+    assert sorted(worker | notifier | ingest | reporters) == sorted(documented)
