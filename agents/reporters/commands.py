@@ -98,6 +98,11 @@ def _read_input(args: argparse.Namespace) -> tuple[list[bytes], list[bytes], int
         raise ReportError(f"cannot run {command[0]}: {err.strerror or err}") from None
     sys.stderr.buffer.write(done.stderr)
     sys.stderr.flush()
+    # 0, or the tool's "made a backup, but some files could not be read".
+    finished = (0, restic.UNREADABLE_EXIT if args.tool == "restic" else borg.WARNING_EXIT)
+    if done.returncode not in finished:
+        lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+        raise ReportError(f"{command[0]} failed (exit {done.returncode}): {lines[-1]}")
     return done.stdout.splitlines(), done.stderr.splitlines(), done.returncode
 
 

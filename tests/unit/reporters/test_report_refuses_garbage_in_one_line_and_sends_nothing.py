@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,30 @@ def test_bad_options_are_refused_by_argparse(args: list[str]) -> None:
 )
 def test_the_documented_command_lines_parse(args: list[str]) -> None:
     assert cli_refusal(args) is None
+
+
+def test_a_failed_tool_run_is_one_line_with_its_exit_code_and_its_last_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RESTIC_PASSWORD", "any")
+    code = main(
+        [
+            "report",
+            "restic",
+            "--repo",
+            str(tmp_path / "none"),
+            "--url",
+            closed_port_url(),
+            "--",
+            "restic",
+            "snapshots",
+            "--json",
+            "--no-cache",
+            "--repo",
+            str(tmp_path / "none"),
+        ]
+    )
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2
+    assert last.startswith("backupwatch: restic failed (exit 1): ")
