@@ -10,7 +10,7 @@
     backupwatch report TOOL       send a restic or Borg backup's report, or a heartbeat
     backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
 
-Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
+Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's settings tables name every variable the worker, the notifier, the ingest
+"""docs/settings.md's tables name every variable the worker, the notifier, the ingest
 endpoint and the reporters read, and none that they do not."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from agents.reporters.settings import ReportSettings
 from agents.reporters.settings import variable as report_variable
 from agents.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
@@ -22,6 +22,6 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
     ingest = {ingest_variable(f.name) for f in dataclasses.fields(IngestSettings)}
     reporters = {report_variable(f.name) for f in dataclasses.fields(ReportSettings)}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
+    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
 
     assert sorted(worker | notifier | ingest | reporters) == sorted(documented)
