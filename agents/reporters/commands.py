@@ -91,6 +91,10 @@ def _read_input(args: argparse.Namespace) -> tuple[list[bytes], list[bytes], int
     `--`, run here with its standard error passed on, or from standard input."""
     command = [part for part in args.tool_command if part != "--"]
     if not command:
+        if sys.stdin.isatty():
+            raise ReportError(
+                f"no input: pipe in the {args.tool} output, or give the command after --"
+            )
         return sys.stdin.buffer.read().splitlines(), [], args.exit_code
     try:
         done = subprocess.run(command, capture_output=True, check=False)  # noqa: S603
