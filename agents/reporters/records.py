@@ -30,7 +30,7 @@ __all__ = [
     "snapshot_records",
 ]
 
-# A backup a day is what restic's and Borg's own guides schedule.
+# When nothing says otherwise: a nightly timer or cron job, the usual schedule.
 DEFAULT_INTERVAL = timedelta(days=1)
 _SHORTEST, _LONGEST = 60, 31 * 86400
 # Below 100 however few files were missed: 100 % means nothing was left out.
