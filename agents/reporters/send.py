@@ -8,6 +8,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agents.errors import KafkaUnreachable
 from agents.ingest.producer import publish, start_producer
 from agents.reporters.errors import ReportError
 from schemas.codec import encode
@@ -92,8 +93,16 @@ class KafkaSender(Sender):
     topic_prefix: str
 
     async def send(self, records: Sequence[TelemetryRecord]) -> None:
-        producer = await start_producer(self.bootstrap_servers)
+        from aiokafka.errors import KafkaError
+
+        try:
+            producer = await start_producer(self.bootstrap_servers)
+        except KafkaUnreachable as err:
+            raise ReportError(str(err)) from None
         try:
             await publish(producer, self.topic_prefix, records)
+        except KafkaError as err:
+            # Said as one line; a watcher goes on and sends them again at its next poll.
+            raise ReportError(f"Kafka did not acknowledge the records: {err}") from None
         finally:
             await producer.stop()
