@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Sequence
@@ -68,8 +69,7 @@ class HttpSender(Sender):
 
 
 def _error_of(text: str) -> str:
-    import json
-
+    """The `error` of the endpoint's JSON answer, or the answer's text."""
     try:
         message = json.loads(text).get("error")
     except (ValueError, AttributeError):

@@ -138,3 +138,27 @@ async def test_records_answered_202_reach_the_worker_across_its_restart(
     statuses = await pipeline.statuses()
     assert set(before + during) <= set(statuses)
     assert all(statuses[d].destinations for d in during)
+
+
+async def test_records_the_broker_does_not_acknowledge_are_a_503_to_send_again(
+    pipeline: Pipeline,
+) -> None:
+    # Topics that do not exist (the broker creates none by itself): the producer waits
+    # for them past the endpoint's acknowledgement timeout.
+    settings = IngestSettings(
+        bootstrap_servers=pipeline.settings.bootstrap_servers,
+        topic_prefix="no-such-topics-" + pipeline.settings.topic_prefix,
+        web_port=free_port(),
+        tokens=ANY_ORG,
+        ack_timeout=1.0,
+    )
+    run = IngestRun(settings, pipeline.tmp / "unacknowledged.log").start()
+    try:
+        status, headers, body = post(run.url, ndjson(heartbeat(T0, "lost")), token=ANY_ORG)
+        counts = run.metrics()
+    finally:
+        run.stop()
+
+    assert status == 503 and headers["Retry-After"]
+    assert "send them again" in str(body["error"])
+    assert metric(counts, "unavailable") == 1 and metric(counts, "accepted") == 0
