@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from agents.metrics import process_metrics
+
 __all__ = ["OUTCOMES", "IngestMetrics"]
 
 # Every answer the endpoint gives, by what it means for the records.
@@ -22,6 +24,7 @@ class IngestMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        process_metrics(r, "ingest")
         self.requests = Counter(
             "backupwatch_ingest_requests",
             "Ingest requests by outcome (accepted, unauthorized, forbidden, invalid, "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agents.ingest.settings import IngestSettings
 from agents.ingest.settings import variable as ingest_variable
-from agents.notify.settings import NotifySettings, variable
+from agents.notify.settings import APPRISE_PREFIX, FILE_VARIABLES, NotifySettings, variable
 from agents.reporters.settings import ReportSettings
 from agents.reporters.settings import variable as report_variable
 from agents.settings import Settings
@@ -22,6 +22,11 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
     ingest = {ingest_variable(f.name) for f in dataclasses.fields(IngestSettings)}
     reporters = {report_variable(f.name) for f in dataclasses.fields(ReportSettings)}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
+    # Secrets may be read from files, `<VARIABLE>_FILE`; Apprise targets are
+    # `BACKUPWATCH_NOTIFY_APPRISE_<NAME>`, which the pattern below reads up to the `<`.
+    notifier |= {f"{name}_FILE" for name in FILE_VARIABLES} | {APPRISE_PREFIX}
+    documented = set(
+        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", SETTINGS.read_text(encoding="utf-8"))
+    )
 
     assert sorted(worker | notifier | ingest | reporters) == sorted(documented)
