@@ -9,7 +9,6 @@ the devices' telemetry like any other input.
 
 from __future__ import annotations
 
-import hmac
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from agents.access import Tokens
 from agents.openapi import openapi_document
 from agents.targets import TargetDirectory
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
@@ -95,6 +95,7 @@ class Api:
         self.view = view
         self.policies = policies
         self.publish = publish
+        self.tokens = Tokens(settings)
         # The target names the notifier announced: a policy naming another is refused.
         self.targets = targets if targets is not None else TargetDirectory()
         # The JSON of recent answers by request (path and query), with the view's
@@ -269,18 +270,13 @@ class Api:
     # -- admin writes -------------------------------------------------------------------
 
     def _authorize(self, request: web.Request) -> web.Response | None:
-        token = self.settings.api_token
-        if not token:
+        if not self.tokens.writes_enabled:
             return _error(
                 403,
                 "admin writes are disabled on this worker: set BACKUPWATCH_API_TOKEN and send "
                 "it as 'Authorization: Bearer <token>'",
             )
-        given = request.headers.get("Authorization", "")
-        scheme, _, credentials = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            credentials.strip().encode(), token.encode()
-        ):
+        if self.tokens.role(request) != "admin":
             return web.Response(
                 body=orjson.dumps({"error": "missing or wrong bearer token"}),
                 status=401,

@@ -9,6 +9,8 @@
     backupwatch ingest            the HTTP endpoint endpoints post telemetry to
     backupwatch report TOOL       send a restic or Borg backup's report, or a heartbeat
     backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
+    backupwatch check-config      validate the settings and reach Kafka
+    backupwatch --version         the installed version
 
 Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
@@ -19,12 +21,14 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from agents import __version__, logs
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.reporters.commands import add_commands
 from agents.settings import Settings
@@ -91,12 +95,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    settings.check_read_access()
     from agents.topics import ensure_topics
 
     created = asyncio.run(ensure_topics(settings))
     if created:
-        print(f"created topics: {', '.join(created)}", file=sys.stderr)
-    print(f"backupwatch worker\n{settings.describe()}", file=sys.stderr)
+        logs.say(f"created topics: {', '.join(created)}")
+    logs.say(f"backupwatch worker {__version__}\n{settings.describe()}")
     from faust.worker import Worker
 
     from agents.app import create_app
@@ -104,8 +109,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     worker_app = create_app(settings)
     attach_views(worker_app)
-    worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True)
+    # Faust sets up logging itself when it starts: in JSON, with our formatter.
+    config = (
+        logs.logging_config(settings.log_level, "json") if settings.log_format == "json" else None
+    )
+    worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True, logging_config=config)
     worker.execute_from_commandline()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.check import check_config
+
+    for line in asyncio.run(check_config(settings)):
+        print(line)
     return 0
 
 
@@ -131,26 +149,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # Both refused before anything is written: the records carry no time before
     # EARLIEST, and Kafka refuses record times more than an hour ahead of its clock.
     if start < EARLIEST:
-        print(
-            f"backupwatch: the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
+        return _refuse(
+            f"the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
             f"{EARLIEST:%Y-%m-%d}, the earliest time a record may carry: give a later "
-            "--start or fewer --days",
-            file=sys.stderr,
+            "--start or fewer --days"
         )
-        return 2
     if start > now + FUTURE_LIMIT - span:
-        print(
-            f"backupwatch: the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
+        return _refuse(
+            f"the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
             "day(s) would end in the future: Kafka refuses record times more than an hour "
-            "ahead of its clock; give an earlier --start or fewer --days",
-            file=sys.stderr,
+            "ahead of its clock; give an earlier --start or fewer --days"
         )
-        return 2
     asyncio.run(ensure_topics(settings))
     fleet = Fleet(devices=args.devices, seed=args.seed, start=start)
     width = 40
 
     def progress(done: float, total: float, counts: dict[str, int]) -> None:
+        if logs.is_json():
+            return  # a bar redrawn in place is for a terminal, not a log
         share = 0.0 if total <= 0 else min(1.0, done / total)
         bar = "#" * int(share * width)
         events = sum(counts.values())
@@ -173,7 +189,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             progress=progress,
         )
     )
-    print(file=sys.stderr)
+    if not logs.is_json():
+        print(file=sys.stderr)
     print(summary.describe() if hasattr(summary, "describe") else summary)
     return 0
 
@@ -196,8 +213,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         try:
             source = Path(args.file).open("rb")  # noqa: SIM115
         except OSError as err:
-            print(f"backupwatch: cannot read {args.file}: {err.strerror or err}", file=sys.stderr)
-            return 2
+            return _refuse(f"cannot read {args.file}: {err.strerror or err}")
     try:
         return asyncio.run(produce_lines(settings, args.topic, source))
     finally:
@@ -214,8 +230,8 @@ def cmd_notify(args: argparse.Namespace) -> int:
         if (value := getattr(args, name, None)) is not None
     }
     settings = NotifySettings.from_env(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
-    print(f"backupwatch notify\n{settings.describe()}", file=sys.stderr)
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch notify {__version__}\n{settings.describe()}")
     from agents.notify.runner import Notifier
 
     async def run() -> None:
@@ -240,8 +256,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if (value := getattr(args, name, None)) is not None
     }
     settings = IngestSettings.from_env(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
-    print(f"backupwatch ingest\n{settings.describe()}", file=sys.stderr)
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch ingest {__version__}\n{settings.describe()}")
     from agents.ingest.server import run
 
     async def serve() -> None:
@@ -259,6 +275,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"backupwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     worker = sub.add_parser("worker", help="run a worker")
@@ -277,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = topics_sub.add_parser("create", help="create missing topics")
     _common(create)
     create.set_defaults(func=cmd_topics)
+
+    check = sub.add_parser(
+        "check-config", help="validate the settings and reach Kafka (exit 0, or 2 and why)"
+    )
+    _common(check)
+    check.set_defaults(func=cmd_check_config)
 
     sim = sub.add_parser("simulate", help="produce a simulated fleet in simulated time")
     _common(sim)
@@ -343,17 +366,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse(message: str) -> int:
+    """One line naming what is wrong, exit status 2 (a log record when logs are JSON)."""
+    if logs.is_json():
+        logs.say(message, logging.ERROR)
+    else:
+        print(f"backupwatch: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Before the settings are read, so that a refusal of them is logged as asked too.
+    log_format = os.environ.get("BACKUPWATCH_LOG_FORMAT", "").strip().lower()
+    logs.configure("info", "json" if log_format == "json" else "text")
     try:
         return int(args.func(args))
     except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
-        print(f"backupwatch: {err}", file=sys.stderr)
-        return 2
+        return _refuse(str(err))
     except KeyboardInterrupt:
         return 130
 

@@ -32,7 +32,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "A bad parameter or body, or a query parameter given more than once; "
         "`parameter` names it.",
         401: "Missing or wrong bearer token.",
-        403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker).",
+        403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker), or the "
+        "token given is a viewer token.",
         404: "No such device, user or org.",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
@@ -453,9 +454,17 @@ def openapi_document() -> dict[str, Any]:
         _ref("Error"),
         "The worker's report reader is starting; try again after `Retry-After` seconds.",
     )
+    # With any token configured, every route needs one (agents/access.py).
+    unauthorized = _json(
+        _ref("Error"),
+        "A token is configured on this worker and the request has none, or a wrong one.",
+    )
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"]["503"] = unavailable
+            operation["responses"].setdefault("401", unauthorized)
+            # A worker with no token at all answers without one.
+            operation.setdefault("security", [{"bearer": []}, {}])
     return document
 
 
@@ -466,9 +475,11 @@ def _document() -> dict[str, Any]:
             "title": "backupwatch status report API",
             "version": "1",
             "description": (
-                "The backup health of every device of the fleet, from any worker. Reads are "
-                "open; admin writes publish to the policy and command topics and need "
-                "`Authorization: Bearer <BACKUPWATCH_API_TOKEN>`."
+                "The backup health of every device of the fleet, from any worker. With any "
+                "token configured on the worker, reads need `Authorization: Bearer <token>` "
+                "with a viewer token (BACKUPWATCH_VIEWER_TOKENS) or the admin token; admin "
+                "writes publish to the policy and command topics and need the admin token "
+                "(BACKUPWATCH_API_TOKEN)."
             ),
         },
         "components": {

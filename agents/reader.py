@@ -35,6 +35,8 @@ import tempfile
 import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
 
+from agents import logs
+from agents.access import SECURITY_HEADERS
 from agents.settings import Settings
 
 __all__ = ["ReportReader", "main", "serve"]
@@ -43,7 +45,13 @@ log = logging.getLogger(__name__)
 
 # The headers of an answer that mean something to the client; hop-by-hop ones
 # (Transfer-Encoding, Connection) are the worker's own business.
-_ANSWER_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "WWW-Authenticate")
+_ANSWER_HEADERS = (
+    "Content-Type",
+    "Content-Disposition",
+    "Cache-Control",
+    "WWW-Authenticate",
+    *SECURITY_HEADERS,
+)
 _REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept")
 # Answers up to this size are passed on whole (one write); larger ones, the CSV export
 # above all, are streamed so that neither process holds them twice.
@@ -178,6 +186,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     """Answer the API on `socket_path` until the parent process is gone."""
     from aiokafka import AIOKafkaProducer
 
+    from agents.access import protect
     from agents.api import attach_routes
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
@@ -196,6 +205,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         await producer.send_and_wait(topic, value, key=key)
 
     app = web.Application()
+    protect(app, settings)
     attach_routes(app.router, settings, view, policies, publish, targets)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -250,10 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if settings.report_nice:
         os.nice(settings.report_nice)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings, args.socket, args.changelog, args.parent))
     return 0
 

@@ -2,8 +2,8 @@
 validated at start.
 
 The shared variables (`BACKUPWATCH_BOOTSTRAP_SERVERS`, `BACKUPWATCH_TOPIC_PREFIX`,
-`BACKUPWATCH_LOG_LEVEL`, `BACKUPWATCH_API_TOKEN`) mean what they mean for the worker;
-everything else is `BACKUPWATCH_INGEST_*`.
+`BACKUPWATCH_LOG_LEVEL`, `BACKUPWATCH_LOG_FORMAT`, `BACKUPWATCH_API_TOKEN`) mean what
+they mean for the worker; everything else is `BACKUPWATCH_INGEST_*`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ _SHARED = {
     "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
     "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
     "log_level": "BACKUPWATCH_LOG_LEVEL",
+    "log_format": "BACKUPWATCH_LOG_FORMAT",
     "admin_token": "BACKUPWATCH_API_TOKEN",
+    "admin_token_file": "BACKUPWATCH_API_TOKEN_FILE",
 }
 
 
@@ -40,9 +42,13 @@ class IngestSettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "backupwatch."
     log_level: str = "info"
-    # Read only to refuse an ingest token equal to it: an endpoint's token, copied to
-    # every machine of a fleet, must never open the admin writes.
+    # `text` lines for a person, `json` objects for a log pipeline.
+    log_format: str = "text"
+    # Read only to refuse an ingest token equal to it (or to one in its file): an
+    # endpoint's token, copied to every machine of a fleet, must never open the admin
+    # writes.
     admin_token: str = ""
+    admin_token_file: str = ""
     web_host: str = "127.0.0.1"
     web_port: int = 6069
     # `TOKEN` or `TOKEN:ORG`, comma separated; and/or a file of them, one a line.
@@ -64,6 +70,10 @@ class IngestSettings:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
             )
         if not 0 <= self.web_port <= 65535:
             raise ConfigError(f"BACKUPWATCH_INGEST_WEB_PORT must be 0..65535, got {self.web_port}")
@@ -90,11 +100,22 @@ class IngestSettings:
             raise ConfigError(
                 "no ingest token: set BACKUPWATCH_INGEST_TOKENS or BACKUPWATCH_INGEST_TOKENS_FILE"
             )
-        if book.holds(self.admin_token):
+        if any(book.holds(admin) for admin in self._admin_tokens()):
             raise ConfigError(
                 "an ingest token equals BACKUPWATCH_API_TOKEN: give endpoints tokens of "
                 "their own, which cannot change policies or devices"
             )
+
+    def _admin_tokens(self) -> list[str]:
+        tokens = [self.admin_token]
+        if self.admin_token_file:
+            try:
+                text = Path(self.admin_token_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                # The worker, which reads it, says what is wrong with it.
+                text = ""
+            tokens += [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        return tokens
 
     def token_book(self) -> TokenBook:
         """The tokens of both variables; raises `ConfigError` naming a bad one."""
@@ -161,4 +182,4 @@ def _parse(name: str, raw: str, kind: object) -> object:
             return float(text)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
-    return text.lower() if name == "BACKUPWATCH_LOG_LEVEL" else text
+    return text.lower() if name in ("BACKUPWATCH_LOG_LEVEL", "BACKUPWATCH_LOG_FORMAT") else text

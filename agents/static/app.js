@@ -10,6 +10,7 @@ const ui = {
   timer: null,
   causes: new Map(), // diagnosis code -> { summary, action } (GET /api/causes, once)
   fleet: "#/", // the fleet view's address with its filters, for "← all devices"
+  signingIn: false, // a token was just entered: a 401 now means it is wrong
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -18,6 +19,8 @@ function el(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+    else if (key === "style") Object.assign(node.style, value);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
@@ -28,11 +31,88 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// -- access: a worker with tokens configured answers /api/ only with one ------------
+// The token is kept for the browser session (this tab, until it is closed); any 401
+// clears it and brings back the login form.
+
+const TOKEN_KEY = "backupwatch.token";
+
+class NeedsToken extends Error {}
+
+function authorization() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function request(path, accept) {
+  const response = await fetch(path, { headers: { Accept: accept, ...authorization() } });
+  if (response.status === 401) {
+    const had = sessionStorage.getItem(TOKEN_KEY) !== null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    // Requests under way together meet the same 401: the first one says why.
+    if (had && ui.signingIn) showLogin("That token was not accepted.");
+    else if (had) showLogin("Your session has ended: the token is no longer accepted. Sign in again.");
+    else if ($("#login").hidden) showLogin("");
+    throw new NeedsToken("a token is needed");
+  }
+  return response;
+}
+
 async function api(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await request(path, "application/json");
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
+}
+
+function showLogin(message) {
+  clearTimeout(ui.timer);
+  $("#fleet").hidden = true;
+  $("#device").hidden = true;
+  $("#login").hidden = false;
+  $("#login-error").textContent = message;
+  $("#view-info").textContent = "sign in to see the fleet";
+  $("#login-form").token.focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const field = event.target.token;
+  const token = field.value.trim();
+  if (!token) {
+    $("#login-error").textContent = "Enter a token.";
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  field.value = "";
+  $("#login").hidden = true;
+  ui.signingIn = true;
+  await render();
+  schedule();
+}
+
+// The CSV goes through fetch, so that it carries the token a plain link could not.
+async function downloadCsv(event) {
+  event.preventDefault();
+  const href = event.currentTarget.getAttribute("href");
+  let response;
+  try {
+    response = await request(href, "text/csv");
+  } catch (err) {
+    if (err instanceof NeedsToken) return;
+    throw err;
+  }
+  if (!response.ok) {
+    const body = await response.json();
+    $("#count").textContent = `CSV: ${body.error || response.statusText}`;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: "devices.csv" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 function ago(iso, now) {
@@ -65,7 +145,7 @@ function progressBar(state, percent) {
     dataset: { state, percent: String(pct) },
     title: `backup ${state} · ${percentLabel(pct)} complete`,
   },
-  el("div", { class: `fill ${state}`, style: `width:${pct}%` }),
+  el("div", { class: `fill ${state}`, style: { width: `${pct}%` } }),
   el("span", { class: "pct" }, percentLabel(pct)));
 }
 
@@ -94,6 +174,7 @@ async function loadCauses() {
     const catalogue = await api("/api/causes");
     ui.causes = new Map(catalogue.causes.map((c) => [c.code, c]));
   } catch (err) {
+    if (err instanceof NeedsToken) throw err;
     console.warn(`no diagnosis catalogue yet: ${err.message}`);
   }
 }
@@ -355,6 +436,7 @@ async function showDevice(deviceId) {
   try {
     d = await api(`/api/devices/${encodeURIComponent(deviceId)}`);
   } catch (err) {
+    if (err instanceof NeedsToken) throw err;
     section.replaceChildren(el("a", { href: ui.fleet }, "← all devices"), el("p", {}, String(err.message)));
     return;
   }
@@ -411,6 +493,7 @@ async function showDevice(deviceId) {
 // -- routing and refresh ------------------------------------------------------------
 
 async function render() {
+  if (!$("#login").hidden) return;
   const match = location.hash.match(/^#\/devices\/(.+)$/);
   if (!match) applyHash();
   $("#fleet").hidden = Boolean(match);
@@ -421,18 +504,30 @@ async function render() {
       await loadCauses();
       await Promise.all([loadSummary(), loadDevices("refresh")]);
     }
+    ui.signingIn = false;
     document.body.dataset.loaded = String(Date.now());
   } catch (err) {
+    if (err instanceof NeedsToken) return;
     $("#view-info").textContent = `error: ${err.message}`;
   }
 }
 
 function schedule() {
   clearTimeout(ui.timer);
-  ui.timer = setTimeout(async () => { await render(); schedule(); }, REFRESH_MS);
+  ui.timer = setTimeout(async () => {
+    await render();
+    if ($("#login").hidden) schedule();
+  }, REFRESH_MS);
 }
 
+// A 401 met by a filter change or a click has shown the login form already.
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof NeedsToken) event.preventDefault();
+});
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("#login-form").addEventListener("submit", signIn);
+  $("#csv").addEventListener("click", downloadCsv);
   $("#org").addEventListener("change", (e) => {
     ui.org = e.target.value;
     ui.loaded = 100;

@@ -27,6 +27,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from yarl import URL
 
+from agents.access import protect
 from agents.api import ROUTES, attach_routes
 from agents.fleet import FleetView
 from agents.openapi import openapi_document
@@ -45,6 +46,8 @@ from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 DOCUMENT = openapi_document()
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 TOKEN = "s3cret-admin-token"  # noqa: S105 - the test's own token
+VIEWER = "s3cret-viewer-token"  # noqa: S105 - the test's own token
+READER = {"Authorization": f"Bearer {VIEWER}"}
 
 # --- the document ---------------------------------------------------------------------
 
@@ -240,8 +243,9 @@ class Served:
     view: FleetView
 
     async def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None
+        self, method: str, path: str, body: Any = None, token: str | None = VIEWER
     ) -> tuple[int, Any]:
+        """One request; with a viewer token unless `token` says otherwise (None: none)."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         data = body if isinstance(body, bytes) else orjson.dumps(body) if body is not None else None
         response = await self.client.request(method, path, data=data, headers=headers)
@@ -252,13 +256,17 @@ class Served:
 
 
 async def serve(token: str) -> AsyncIterator[Served]:
-    worker = FakeWorker(Settings(api_token=token))
+    """The API as a worker's reader serves it; `token` is the admin token, and with one
+    a viewer token (VIEWER) is configured too. "" configures no token at all."""
+    tokens = (VIEWER,) if token else ()
+    worker = FakeWorker(Settings(api_token=token, viewer_tokens=tokens))
     worker.policies.apply_record(
         encode(OrgPolicy(org_id="org-1", updated_at=T0, connection_warning_days=2.0))
     )
     view = FleetView(worker.policies.policy_for)
     fill(view)
     app = web.Application()
+    protect(app, worker.settings)
     # The notifier announced one Apprise target.
     targets = TargetDirectory()
     targets.apply_record(announcement("apprise", ["ops-slack"])[1])
@@ -448,7 +456,9 @@ async def test_an_answer_is_given_again_only_while_nothing_it_reads_changed(
 
 
 async def test_the_csv_download_has_the_report_columns(api: Served) -> None:
-    response = await api.client.get("/api/devices.csv?org=org-1&sort=device_id&order=asc")
+    response = await api.client.get(
+        "/api/devices.csv?org=org-1&sort=device_id&order=asc", headers=READER
+    )
     text = await response.text()
 
     assert response.status == 200
@@ -729,7 +739,7 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
 async def test_the_dashboard_is_served(
     api: Served, path: str, content_type: str, name: str
 ) -> None:
-    response = await api.client.get(path)
+    response = await api.client.get(path, headers=READER)
 
     assert response.status == 200
     assert response.content_type == content_type
@@ -751,7 +761,7 @@ async def test_the_dashboard_is_served(
 )
 async def test_other_files_are_not_found(api: Served, path: str) -> None:
     # Sent as written: no client-side clean-up of the path.
-    response = await api.client.get(URL(path, encoded=True))
+    response = await api.client.get(URL(path, encoded=True), headers=READER)
 
     assert response.status == 404
     assert b"def " not in await response.read()

@@ -64,6 +64,18 @@ def test_bad_settings_are_refused_at_start_naming_the_variable(
     assert ALPHA not in str(refused.value)
 
 
+def test_an_ingest_token_equal_to_the_admin_token_in_its_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    admin = tmp_path / "admin"
+    admin.write_text(f"# the admin token\n{BETA}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="equals BACKUPWATCH_API_TOKEN"):
+        IngestSettings.from_env(
+            {"BACKUPWATCH_INGEST_TOKENS": BETA, "BACKUPWATCH_API_TOKEN_FILE": str(admin)}
+        )
+
+
 def test_a_token_may_send_its_burst_at_once_then_its_rate() -> None:
     limiter = RateLimiter(rate=2.0, burst=3)
 
