@@ -11,6 +11,7 @@
     backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
     backupwatch check-config      validate the settings and reach Kafka
     backupwatch --version         the installed version
+    backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
 
 Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
@@ -273,6 +274,40 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.users import edit_user
+    from streams.errors import UserFactsConflict
+
+    if args.action == "leave" and args.until is None:
+        print("backupwatch: a leave needs --until (when the user is back)", file=sys.stderr)
+        return 2
+    if len(args.reason) > 1024:
+        print("backupwatch: --reason is longer than 1024 characters", file=sys.stderr)
+        return 2
+    at = args.at or datetime.now(UTC)
+    if args.until is not None and args.until <= at:
+        print(
+            f"backupwatch: --until {args.until.isoformat()} is not after {at.isoformat()}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        record = asyncio.run(
+            edit_user(
+                settings, args.user_id, args.action, at=at, until=args.until, reason=args.reason
+            )
+        )
+    except UserFactsConflict as err:
+        print(f"backupwatch: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"user {record.user_id}: {args.action} from {at.isoformat()} "
+        f"({len(record.periods)} period(s) on record)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"backupwatch {__version__}")
@@ -363,6 +398,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--web-port", type=int, help="port (BACKUPWATCH_INGEST_WEB_PORT)")
     ingest.set_defaults(func=cmd_ingest)
     add_commands(sub)
+    user = sub.add_parser(
+        "user",
+        help="record a fact about a user for all their devices (published to user-facts)",
+    )
+    _common(user)
+    user.add_argument("user_id", help="the user")
+    user.add_argument(
+        "action",
+        choices=("leave", "end-leave", "deactivate", "reactivate"),
+        help="leave (needs --until), end-leave, deactivate (left the organization), reactivate",
+    )
+    user.add_argument("--until", type=_moment, help="leave: when the user is back (ISO 8601)")
+    user.add_argument("--reason", default="", help="why (shown with the devices)")
+    user.add_argument(
+        "--at",
+        type=_moment,
+        help="the stream time it holds from (default: now; give it for a simulated fleet)",
+    )
+    user.set_defaults(func=cmd_user)
     return parser
 
 

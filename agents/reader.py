@@ -191,9 +191,11 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
     from agents.targets import TargetDirectory
+    from agents.users import UserBook
 
     policies = PolicyBook(settings)
     targets = TargetDirectory()
+    users = UserBook(settings)
     view = FleetView(policies.policy_for)
     # Consistent with the alerts within a second; each device's row is cut at most once
     # a second however often the pipeline writes it.
@@ -206,7 +208,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
 
     app = web.Application()
     protect(app, settings)
-    attach_routes(app.router, settings, view, policies, publish, targets)
+    attach_routes(app.router, settings, view, policies, publish, targets, users)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -218,6 +220,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
         asyncio.create_task(policies.run(), name="follow-policies"),
         asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
+        asyncio.create_task(users.run(), name="follow-user-facts"),
         orphaned,
     ]
     try:

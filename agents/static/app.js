@@ -284,17 +284,26 @@ async function loadSummary() {
   }
 }
 
+function userLink(userId) {
+  return el("a", {
+    href: `#/users/${encodeURIComponent(userId)}`,
+    onclick: (e) => e.stopPropagation(),
+  }, userId);
+}
+
 function deviceRow(d) {
   return el("tr", {
     dataset: { deviceId: d.device_id, worstState: d.worst_state, backupState: d.alert_states.backup },
     onclick: () => { location.hash = `#/devices/${encodeURIComponent(d.device_id)}`; },
   },
   el("td", {}, el("div", {}, d.hostname || d.device_id), el("div", { class: "muted" }, d.device_id)),
-  el("td", {}, d.user_id),
+  el("td", {}, userLink(d.user_id)),
   el("td", {}, d.org_id),
   el("td", { title: ["connection", "backup", "completion"].map((k) => `${k} ${d.alert_states[k]}`).join(" · ") },
     d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
-    d.snoozed ? el("span", { class: "muted" }, " snoozed") : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
+    // What holds the device and who said so: "on leave until 2027-03-01, by user".
+    d.hold ? el("span", { class: "muted hold" }, ` ${d.hold.text}`) : "",
+    d.online ? "" : el("span", { class: "muted" }, " offline")),
   el("td", {}, progressBar(d.alert_states.backup, d.percent_complete)),
   el("td", {}, ago(d.last_completed_backup, d.stream_time)),
   el("td", {}, ago(d.last_connected, d.stream_time)),
@@ -470,7 +479,8 @@ async function showDevice(deviceId) {
     el("h2", { dataset: { deviceId: d.device_id } }, d.hostname || d.device_id, " ", badge(d.worst_state)),
     el("div", { class: "cards" },
       el("div", { class: "card" }, el("h3", {}, "Device"), facts([
-        ["Device", d.device_id], ["User", el("span", {}, d.user_id)], ["Org", d.org_id],
+        ["Device", d.device_id], ["User", userLink(d.user_id)], ["Org", d.org_id],
+        ["Held", d.hold ? d.hold.text : "no"],
         ["OS", d.os], ["App version", `${d.app_version}${d.app_version_outdated ? " (outdated)" : ""}`],
         ["Online", d.online ? "yes" : "no"], ["Service", d.service_state],
         ["Paused", d.backup_paused ? "yes" : "no"], ["Deactivated", d.deactivated ? "yes" : "no"],
@@ -490,16 +500,50 @@ async function showDevice(deviceId) {
       : el("p", { class: "muted" }, "None."));
 }
 
+// A user: what administrators recorded of them (leaves, deactivation) and their devices.
+async function showUser(userId) {
+  const section = $("#user");
+  let u;
+  try {
+    u = await api(`/api/users/${encodeURIComponent(userId)}`);
+  } catch (err) {
+    section.replaceChildren(el("a", { href: ui.fleet }, "← all devices"), el("p", {}, String(err.message)));
+    return;
+  }
+  setInfo(u.view);
+  const periods = u.facts.periods.map((p) => el("tr", {},
+    el("td", {}, p.kind === "leave" ? "on leave" : "deactivated"),
+    el("td", {}, p.start.replace("T", " ").slice(0, 16)),
+    el("td", {}, p.end ? p.end.replace("T", " ").slice(0, 16) : "—"),
+    el("td", {}, p.reason || ""), el("td", {}, p.actor || "")));
+  section.replaceChildren(
+    el("a", { href: ui.fleet }, "← all devices"),
+    el("h2", { dataset: { userId: u.user_id } }, u.user_id, " ", badge(u.worst_state)),
+    el("p", { class: "user-hold" }, u.facts.hold ? `${u.facts.hold.text}${u.facts.hold.reason ? ` (${u.facts.hold.reason})` : ""}` : "Active: no leave or deactivation holds now."),
+    el("h3", {}, "Leaves and deactivations"),
+    periods.length
+      ? el("table", { class: "transitions" },
+        el("thead", {}, el("tr", {}, ["What", "From (UTC)", "Until (UTC)", "Reason", "By"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, periods))
+      : el("p", { class: "muted" }, "None recorded."),
+    el("h3", {}, `Devices (${u.devices})`),
+    el("table", { class: "transitions" },
+      el("tbody", {}, u.device_list.map(deviceRow))));
+}
+
 // -- routing and refresh ------------------------------------------------------------
 
 async function render() {
   if (!$("#login").hidden) return;
   const match = location.hash.match(/^#\/devices\/(.+)$/);
-  if (!match) applyHash();
-  $("#fleet").hidden = Boolean(match);
+  const user = location.hash.match(/^#\/users\/(.+)$/);
+  if (!match && !user) applyHash();
+  $("#fleet").hidden = Boolean(match || user);
   $("#device").hidden = !match;
+  $("#user").hidden = !user;
   try {
     if (match) await showDevice(decodeURIComponent(match[1]));
+    else if (user) await showUser(decodeURIComponent(user[1]));
     else {
       await loadCauses();
       await Promise.all([loadSummary(), loadDevices("refresh")]);

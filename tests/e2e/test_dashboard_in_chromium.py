@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.api_harness import TOKEN, VIEWER, Fed, call, fed_worker, until
+from tests.api_harness import END, TOKEN, VIEWER, Fed, call, fed_worker, until
 from tests.kafka_harness import REPO
 
 pytestmark = pytest.mark.e2e
@@ -490,3 +491,43 @@ async def test_a_token_rotated_away_ends_the_session(fed: Fed, page: Page) -> No
     finally:
         fed.viewer_tokens.write_text(f"{VIEWER}\n")
         await until(lambda: call(fed.worker, "/api/summary")[0] == 200, "VIEWER back")
+
+
+# Last: it changes the fleet (a user on leave, a tick after the simulation's end).
+async def test_the_user_view_shows_a_leave_and_the_devices_it_holds(fed: Fed, page: Page) -> None:
+    _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1")
+    user_id = critical["devices"][0]["user_id"]
+    leave_until = END + timedelta(days=30)
+    status, answer, _ = call(
+        fed.worker,
+        f"/api/users/{user_id}/leave",
+        method="POST",
+        body={"until": leave_until.isoformat(), "reason": "parental leave"},
+        token=TOKEN,
+    )
+    assert status == 202, answer
+    # The next tick decides the user's devices under the leave.
+    await fed.pipeline.tick(END + timedelta(minutes=5))
+
+    def held() -> bool:
+        _, user, _ = call(fed.worker, f"/api/users/{user_id}")
+        return all(d["hold"] is not None for d in user["device_list"])
+
+    await until(held, f"{user_id}'s devices to be held by the leave")
+    text = f"on leave until {leave_until.date()}, by user"
+
+    await page.goto(f"{fed.worker.web}/#/users/{user_id}")
+    await page.wait_for_selector(f'#user h2[data-user-id="{user_id}"]')
+    assert await page.text_content("#user .user-hold") == (
+        f"on leave until {leave_until.date()} (parental leave)"
+    )
+    holds = await page.eval_on_selector_all(
+        "#user tbody tr[data-device-id] .hold", "hs => hs.map(h => h.textContent.trim())"
+    )
+    assert holds and set(holds) == {text}
+    await shot(page, "user")
+    # From the fleet's row to the user view, by the user's link.
+    await page.goto(f"{fed.worker.web}/#/?q={user_id}")
+    await page.wait_for_selector(f"#devices tbody tr a[href='#/users/{user_id}']")
+    await page.click(f"#devices tbody tr a[href='#/users/{user_id}']")
+    await page.wait_for_selector(f'#user h2[data-user-id="{user_id}"]')
