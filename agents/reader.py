@@ -146,8 +146,7 @@ class ReportReader:
     async def forward(self, request: web.Request) -> web.StreamResponse:
         """Pass one request to the reader and its answer back."""
         headers = {h: request.headers[h] for h in _REQUEST_HEADERS if h in request.headers}
-        # `body_exists`, not `can_read_body`: the server has read the body already
-        # (agents.serving), which leaves nothing more to read but the body to pass on.
+        # `body_exists`: whether the request has a body, read or not yet.
         body = await request.read() if request.body_exists else None
         try:
             upstream = await self._client().request(

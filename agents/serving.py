@@ -9,7 +9,8 @@ server here
 
 * closes a connection that has not finished a request's headers `header_timeout`
   seconds after it opened, or after its previous answer (an idle keep-alive);
-* answers 408 and closes when a body takes longer than `body_timeout` to arrive;
+* closes a connection whose request's body has not arrived whole `body_timeout` seconds
+  after its headers;
 * holds at most `max_connections` connections: the next one makes room by closing the
   connection that has waited longest without a request under way (a slow or silent
   client, never a request being answered), so a probe or a scrape that sends its request
@@ -204,38 +205,27 @@ class _GuardedServer(web.Server):
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         protocol = request.protocol
+        # The body must have arrived whole `body_timeout` after the headers, however the
+        # handler reads it (at once, or streamed as it comes): else the connection is
+        # closed, and the handler's read fails.
+        deadline = (
+            self._loop.call_later(self.limits.body_timeout, self._body_due, request)
+            if request.body_exists
+            else None
+        )
         try:
-            if request.body_exists:
-                refusal = await self._read_body(request)
-                if refusal is not None:
-                    return refusal
             return await self._inner_handler(request)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             if protocol in self._busy:
                 self._busy.discard(protocol)
                 self._wait(protocol)
 
-    async def _read_body(self, request: web.BaseRequest) -> web.StreamResponse | None:
-        """Read the body now, within `body_timeout` (handlers then read it from memory);
-        an answer when it cannot be."""
-        try:
-            async with asyncio.timeout(self.limits.body_timeout):
-                await request.read()
-        except TimeoutError:
+    def _body_due(self, request: web.BaseRequest) -> None:
+        if not request.content.is_eof():
             client_error(f"{request.remote}: no whole body within {self.limits.body_timeout:g}s")
-            return _refusal(408, f"the body did not arrive within {self.limits.body_timeout:g}s")
-        except web.HTTPException as err:  # too large for the application's client_max_size
-            return _refusal(err.status, err.text or err.reason)
-        except (web.RequestPayloadError, ConnectionError) as err:
-            client_error(f"{request.remote}: body cut off: {err}")
-            return _refusal(400, "the body was cut off")
-        return None
-
-
-def _refusal(status: int, message: str) -> web.Response:
-    response = web.json_response({"error": message}, status=status)
-    response.force_close()
-    return response
+            self._close(request.protocol)
 
 
 # -- errors clients cause, logged rate-limited ------------------------------------------
@@ -243,8 +233,9 @@ def _refusal(status: int, message: str) -> web.Response:
 
 class _ClientErrors(logging.Filter):
     """Turns aiohttp's "Error handling request" records about a malformed request (an
-    `HttpProcessingError`: the client's fault) into one warning line, without traceback,
-    at most once per `LOG_EVERY` seconds; errors of the server itself pass unchanged."""
+    `HttpProcessingError`) or a connection lost mid-request — the client's doing — into
+    one warning line, without traceback, at most once per `LOG_EVERY` seconds; errors of
+    the server itself pass unchanged."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -254,10 +245,17 @@ class _ClientErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if record.levelno < logging.WARNING or not isinstance(error, HttpProcessingError):
+        if record.levelno < logging.WARNING:
             return True
-        # aiohttp's message draws a caret under the bad byte on lines of its own.
-        message = " ".join(str(error.message).split())[:300]
+        if isinstance(error, ConnectionError):
+            # The connection went (the client left, or took too long to send its body)
+            # while its request was being answered.
+            message = f"connection lost during the request: {error}"
+        elif isinstance(error, HttpProcessingError):
+            # aiohttp's message draws a caret under the bad byte on lines of its own.
+            message = " ".join(str(error.message).split())[:300]
+        else:
+            return True
         client = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
         text = f"bad request from {client}: {message}"
         return self.admit(record, text)

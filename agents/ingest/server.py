@@ -29,6 +29,7 @@ from agents.ingest.producer import input_topic, publish, start_producer
 from agents.ingest.ratelimit import RateLimiter
 from agents.ingest.settings import IngestSettings
 from agents.ingest.tokens import IngestToken, TokenBook
+from agents.serving import WebLimits, guarded_runner, serving_limits
 
 __all__ = ["IngestServer", "run"]
 
@@ -145,7 +146,11 @@ async def run(settings: IngestSettings, stop: asyncio.Event) -> None:
     producer = await start_producer(settings.bootstrap_servers)
     runner: web.AppRunner | None = None
     try:
-        runner = web.AppRunner(IngestServer(settings, producer).app(), access_log=None)
+        # Built as every web server of the project is (agents.serving): it faces the
+        # endpoints, so it holds under clients that hold connections open.
+        runner = guarded_runner(
+            IngestServer(settings, producer).app(), serving_limits(WebLimits().max_connections)
+        )
         await runner.setup()
         await web.TCPSite(runner, settings.web_host, settings.web_port).start()
         log.info(
