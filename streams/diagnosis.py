@@ -44,6 +44,8 @@ class Sibling:
     """Another device of the same user, as far as `newer_device_hint` needs it."""
 
     device_id: str
+    # When it appeared: its registration time where known, else when first seen
+    # (`DeviceState.appeared_at`).
     first_seen: datetime
     last_heartbeat: datetime | None
     deactivated: bool = False
@@ -68,14 +70,18 @@ def newer_device_hint(
 ) -> Hints:
     """What the user's other devices say about this one: one that appeared as it went
     quiet (`appeared_as_it_went_quiet`), heard from since and in use now (within the
-    connection warning), has replaced it. The most recently heard one is named."""
+    connection warning), has replaced it. The most recently heard one is named.
+    "Appeared" is the registration time where a producer gave it (a whole console
+    bridged in at once is first seen at once: only its registration times tell a
+    replacement from a second device the user had all along)."""
     heard = state.last_heartbeat or state.first_seen
+    appeared = state.appeared_at
     hint = Hints()
     for other in siblings:
         seen = other.last_heartbeat
         if (
             other.device_id == state.device_id
-            or not appeared_as_it_went_quiet(other, state.first_seen, heard, policy)
+            or not appeared_as_it_went_quiet(other, appeared, heard, policy)
             or seen is None
             or seen <= heard
             or now - seen >= policy.connection.warning

@@ -103,14 +103,17 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     # The encoded state the row was cut from, which the fleet view keeps for the device
     # detail: here rather than in a second dict by device id (~40 bytes a device).
     encoded_state: bytes = b""
+    # `DeviceState.registered_at`, where known.
+    registered_at: Timestamp | None = None
 
 
 def sibling(row: DeviceRow) -> Sibling:
     """The row's device as one of its user's devices (for `newer_device_hint`)."""
     heard = row.last_heartbeat
+    appeared = row.registered_at if row.registered_at is not None else row.first_seen
     return Sibling(
         row.device_id,
-        _moment(row.first_seen),
+        _moment(appeared),
         _moment(heard) if heard is not None else None,
         row.deactivated,
     )
@@ -199,6 +202,7 @@ def device_row(
         top_cause=top_cause,
         partition=partition,
         encoded_state=encoded_state,
+        registered_at=_timestamp(state.registered_at),
     )
 
 

@@ -294,6 +294,15 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # tuple of buckets (~4 % of an event's cost in `bench.core`). (States written before
     # this field hold them in the buckets, one bucket for each day with a heartbeat.)
     earlier_heartbeats: tuple[int, ...] = ()
+    # When the device was registered with its backup service, where a heartbeat said so
+    # (`Heartbeat.registered_at`); None where no producer knows it.
+    registered_at: datetime | None = None
+
+    @property
+    def appeared_at(self) -> datetime:
+        """When the device appeared: its registration where known, else when backupwatch
+        first saw it (which, for a fleet first seen all at once, says little)."""
+        return self.registered_at or self.first_seen
 
     @property
     def days(self) -> tuple[DayBucket, ...]:

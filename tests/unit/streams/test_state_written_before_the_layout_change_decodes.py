@@ -94,17 +94,18 @@ def test_a_state_in_the_second_layout_counts_on_where_it_stopped() -> None:
 
 
 def _with_earlier_heartbeats_in_buckets(state: DeviceState) -> list[Any]:
-    """The state's fields as written before `earlier_heartbeats` existed (the last
-    field): a bucket for each day with activity, an earlier day's heartbeats in it (and
-    the newest heartbeat's day's in `last_day_heartbeats`)."""
+    """The state's fields as written before `earlier_heartbeats` existed (it and the
+    fields after it left out): a bucket for each day with activity, an earlier day's
+    heartbeats in it (and the newest heartbeat's day's in `last_day_heartbeats`)."""
     assert state.last_heartbeat is not None
     newest = day_number(state.last_heartbeat)
     fields = list(msgspec.structs.astuple(state))
-    assert fields[-1] == state.earlier_heartbeats
+    earlier = DeviceState.__struct_fields__.index("earlier_heartbeats")
+    assert all(value is None for value in fields[earlier + 1 :])
     fields[DeviceState.__struct_fields__.index("day_buckets")] = tuple(
         msgspec.structs.replace(b, heartbeats=0) if b.day == newest else b for b in state.days
     )
-    return fields[:-1]
+    return fields[:earlier]
 
 
 def test_a_state_written_before_earlier_heartbeats_existed_decodes_to_the_same_state() -> None:
