@@ -6,6 +6,8 @@
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
+    backupwatch bridge crashplan  watch a CrashPlan console's fleet through its API
+    backupwatch import crashplan-csv FILE   a console's Device Backup Report export
 
 Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
 """
@@ -227,6 +229,38 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge_crashplan(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import run_bridge
+
+    return run_bridge(args)
+
+
+def cmd_import_crashplan_csv(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import import_csv
+
+    return import_csv(args)
+
+
+def _add_crashplan(sub: Any) -> None:
+    """`bridge crashplan` and `import crashplan-csv` (agents/bridge/crashplan/cli.py)."""
+    bridge = sub.add_parser("bridge", help="feed backupwatch from a backup service's console")
+    bridge_sub = bridge.add_subparsers(dest="service", required=True)
+    crashplan = bridge_sub.add_parser(
+        "crashplan", help="poll a CrashPlan console (settings: BACKUPWATCH_CRASHPLAN_*)"
+    )
+    _common(crashplan)
+    crashplan.add_argument("--once", action="store_true", help="poll once, then exit")
+    crashplan.set_defaults(func=cmd_bridge_crashplan)
+    importer = sub.add_parser("import", help="send a console's report export through a bridge")
+    import_sub = importer.add_subparsers(dest="format", required=True)
+    csv_report = import_sub.add_parser(
+        "crashplan-csv", help="a CrashPlan Device Backup Report, exported as CSV"
+    )
+    _common(csv_report)
+    csv_report.add_argument("file", help="the CSV file")
+    csv_report.set_defaults(func=cmd_import_crashplan_csv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
     notify.set_defaults(func=cmd_notify)
+    _add_crashplan(sub)
     return parser
 
 
