@@ -158,10 +158,10 @@ def read_report(lines: Iterable[str]) -> tuple[list[ConsoleDevice], list[RowErro
     errors: list[RowError] = []
     for row in reader:
         line = reader.line_num
-        if None in row:
-            errors.append(
-                RowError(line, f"{len(header) + len(row[None])} cells, header has {len(header)}")
-            )
+        extra, short = row.get(None), sum(1 for v in row.values() if v is None)
+        if extra or short:
+            cells = len(header) + len(extra or ()) - short
+            errors.append(RowError(line, f"{cells} cells, header has {len(header)}"))
             continue
         try:
             device, destination = _row(row)
