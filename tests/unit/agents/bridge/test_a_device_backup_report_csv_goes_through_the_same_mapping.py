@@ -34,9 +34,9 @@ GOOD = [
     "cloud,CrashPlan Cloud,2026-10-01T00:00:00Z,,,80,10,100,2,20,50",
 ]
 BAD = [
-    "dev-3,X,x,user-3,c@example.com,org-1,Sales,win,11.4.1,true,,cloud,C,last tuesday,,,50,1,1,0,0,0",
-    "dev-4,X,x,,d@example.com,org-1,Sales,win,11.4.1,true,,cloud,C,2026-11-30T00:00:00Z,,,50,1,1,0,0,0",
-    "dev-5,X,x,user-5,e@example.com,org-1,Sales,win,11.4.1,true,,cloud,C,2026-11-30T00:00:00Z,,,150,1,1,0,0,0",
+    "dev-3,X,x,user-3,c@x,org-1,S,win,11.4,true,,c,C,last tuesday,,,50,1,1,0,0,0",
+    "dev-4,X,x,,d@x,org-1,S,win,11.4,true,,c,C,2026-11-30T00:00:00Z,,,50,1,1,0,0,0",
+    "dev-5,X,x,user-5,e@x,org-1,S,win,11.4,true,,c,C,2026-11-30T00:00:00Z,,,150,1,1,0,0,0",
     "dev-6,too,few,cells",
 ]
 
