@@ -46,6 +46,11 @@ class BridgeMetrics:
             "When the last successful poll ended (epoch seconds)",
             registry=r,
         )
+        self.started = Gauge(
+            "backupwatch_crashplan_started_timestamp_seconds",
+            "When the bridge started (epoch seconds): the no-poll rule counts from it too",
+            registry=r,
+        )
         self.poll_duration = Histogram(
             "backupwatch_crashplan_poll_duration_seconds",
             "Wall time of a successful poll, first page to last record acknowledged",

@@ -216,6 +216,7 @@ class Bridge:
     async def start(self, serve_metrics: bool = True) -> None:
         """Sign in to the console (a bad URL or credentials raise here, before anything
         else), make sure the topics exist, read back what was published."""
+        self.metrics.started.set(time.time())
         await asyncio.to_thread(self.console.connect)
         kafka = self.settings.kafka
         await ensure_topics(kafka)
