@@ -196,6 +196,10 @@ def _receiving(state: DeviceState, now: datetime) -> list[DestinationState]:
 # The longest estimate a timedelta holds; a backlog that would take longer at the
 # window's rate is as good as never finished.
 _NEVER = timedelta.max.total_seconds()
+# Fewer bytes than a disk sector a day are no measured transfer rate: a producer that
+# knows only that data arrived, not how much (the CrashPlan bridge marks new data with
+# a single byte, at most once a poll), leaves the rate unknown, and no estimate is made.
+MEASURED_BYTES_PER_DAY = 512
 
 
 def estimated_time_to_finish(
@@ -207,13 +211,16 @@ def estimated_time_to_finish(
     destinations received new data in the window, the rate is taken as shared equally
     among them (an estimate). None when nothing is to do; `timedelta.max` when this
     destination received nothing in the window, or when the backlog would take longer
-    than a timedelta holds.
+    than a timedelta holds. None too when the window measured no rate
+    (`MEASURED_BYTES_PER_DAY`).
     """
     if dest.todo_bytes <= 0:
         return None
     window = window_as_of(state, now)
     sent = sum(day.bytes_sent for day in window)
     active_days = sum(1 for day in window if day.bytes_sent > 0)
+    if 0 < sent < MEASURED_BYTES_PER_DAY * active_days:
+        return None
     receiving = _receiving(state, now)
     if sent <= 0 or active_days == 0 or dest not in receiving:
         return timedelta.max

@@ -1,5 +1,5 @@
-"""The README's metrics tables name every metric the worker and the notifier export
-(counters as Prometheus shows them, with `_total`)."""
+"""The README's metrics tables name every metric the worker, the notifier and the
+CrashPlan bridge export (counters as Prometheus shows them, with `_total`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
 
@@ -22,8 +23,10 @@ def _exported(registry: CollectorRegistry) -> set[str]:
 
 
 def test_every_exported_metric_is_documented_and_every_documented_one_exported() -> None:
-    exported = _exported(WorkerMetrics(CollectorRegistry()).registry) | _exported(
-        NotifyMetrics(CollectorRegistry()).registry
+    exported = (
+        _exported(WorkerMetrics(CollectorRegistry()).registry)
+        | _exported(NotifyMetrics(CollectorRegistry()).registry)
+        | _exported(BridgeMetrics(CollectorRegistry()).registry)
     )
     documented = set(re.findall(r"`(backupwatch_[a-z_]+)", README.read_text(encoding="utf-8")))
 

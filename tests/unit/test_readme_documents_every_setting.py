@@ -1,5 +1,5 @@
-"""The README's settings tables name every variable the worker and the notifier read,
-and none that they do not."""
+"""The README's settings tables name every variable the worker, the notifier and the
+CrashPlan bridge read, and none that they do not."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from agents.bridge.crashplan.settings import VARIABLES as BRIDGE
 from agents.notify.settings import NotifySettings, variable
 from agents.settings import Settings
 
@@ -18,4 +19,4 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
     documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
 
-    assert sorted(worker | notifier) == sorted(documented)
+    assert sorted(worker | notifier | set(BRIDGE)) == sorted(documented)

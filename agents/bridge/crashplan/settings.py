@@ -16,11 +16,31 @@ from urllib.parse import urlsplit
 from agents.errors import ConfigError
 from agents.settings import Settings, _duration
 
-__all__ = ["BridgeSettings"]
+__all__ = ["VARIABLES", "BridgeSettings"]
 
 _PREFIX = "BACKUPWATCH_CRASHPLAN_"
 _SECRETS = ("api_client_secret", "password", "totp_secret")
-_POLL_RANGE = (timedelta(minutes=1), timedelta(days=1))
+# At least 5 min: the bridge marks new data with a byte at most once a poll, which
+# keeps its marks below what the diagnosis counts as a measured transfer rate
+# (`streams.diagnosis.MEASURED_BYTES_PER_DAY`: 288 a day at most against 512).
+_POLL_RANGE = (timedelta(minutes=5), timedelta(days=1))
+_NAMES = (
+    "url",
+    "api_client_id",
+    "api_client_secret",
+    "username",
+    "password",
+    "totp_secret",
+    "poll_interval",
+    "page_size",
+    "max_attempts",
+    "web_host",
+    "web_port",
+)
+# Every variable the bridge reads of its own (besides the worker's Kafka settings).
+VARIABLES = tuple(f"{_PREFIX}{name.upper()}" for name in _NAMES) + tuple(
+    f"{_PREFIX}{name.upper()}_FILE" for name in _SECRETS
+)
 
 
 def _secret(env: Mapping[str, str], name: str) -> str:
@@ -93,7 +113,7 @@ class BridgeSettings:
         low, high = _POLL_RANGE
         if not low <= self.poll_interval <= high:
             raise ConfigError(
-                f"{_PREFIX}POLL_INTERVAL must be 1m to 1d, "
+                f"{_PREFIX}POLL_INTERVAL must be 5m to 1d, "
                 f"got {self.poll_interval.total_seconds():g}s"
             )
 
