@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +163,7 @@ class _Publisher:
         self._pending.append(future)
 
     async def flush(self) -> None:
+        """Wait for the broker to acknowledge everything sent so far."""
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
@@ -171,13 +172,12 @@ class _Publisher:
 async def publish_devices(
     publisher: _Publisher,
     devices: Iterable[ConsoleDevice],
-    published: dict[str, Published],
+    published: Mapping[str, Published],
     summary: PollSummary,
-    remember: bool,
+    updates: list[tuple[str, Published]],
 ) -> None:
-    """Publish what changed of `devices`: their records first, every one acknowledged,
-    then (when `remember`) what was published, so that a crash repeats, never loses."""
-    updates: list[tuple[str, Published]] = []
+    """Send the records of what changed of `devices` (acknowledged at the publisher's
+    next `flush`), and add to `updates` what is then published of each changed device."""
     for device in devices:
         summary.devices += 1
         previous = published.get(device.device_id)
@@ -186,10 +186,20 @@ async def publish_devices(
             await publisher.send(record, summary)
         if now_published != previous:
             updates.append((device.device_id, now_published))
+
+
+async def remember(
+    publisher: _Publisher,
+    published: dict[str, Published],
+    updates: list[tuple[str, Published]],
+    to_topic: bool,
+) -> None:
+    """Once every record sent is acknowledged, what was published: so that a crash
+    repeats records, never loses them."""
     await publisher.flush()
     for device_id, now_published in updates:
         published[device_id] = now_published
-        if remember:
+        if to_topic:
             await publisher.remember(device_id, now_published)
     await publisher.flush()
 
@@ -272,20 +282,34 @@ class Bridge:
         summary = PollSummary()
         publisher = _Publisher(self._producer, self.settings.kafka, self.metrics)
         pages = self.console.pages()
-        while True:
-            page = await asyncio.to_thread(next, pages, None)
-            if page is None:
-                break
-            devices = []
-            for raw in page:
-                try:
-                    devices.append(read_device(raw))
-                except ConsoleFormatError as err:
-                    summary.unreadable += 1
-                    self.metrics.devices_unreadable.inc()
-                    guid = raw.get("guid") if isinstance(raw, dict) else None
-                    log.warning("device %s not read: %s", guid, err)
-            await publish_devices(publisher, devices, self.published, summary, remember=True)
+        # The next page is fetched while this one is published: the console's answer
+        # and the broker's acknowledgements are waited for at once.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
+        # What the poll publishes is remembered at its end, in one go, once all of it
+        # is acknowledged: one wait for the broker a poll rather than one a page. A
+        # poll cut short remembers nothing, and the next one publishes it again.
+        updates: list[tuple[str, Published]] = []
+        try:
+            while True:
+                page = await upcoming
+                if page is None:
+                    break
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
+                devices = []
+                for raw in page:
+                    try:
+                        devices.append(read_device(raw))
+                    except ConsoleFormatError as err:
+                        summary.unreadable += 1
+                        self.metrics.devices_unreadable.inc()
+                        guid = raw.get("guid") if isinstance(raw, dict) else None
+                        log.warning("device %s not read: %s", guid, err)
+                await publish_devices(publisher, devices, self.published, summary, updates)
+            await remember(publisher, self.published, updates, to_topic=True)
+        finally:
+            # A poll cut short (the broker failed) leaves the page being fetched: its
+            # outcome is collected, so that nothing reports it as never retrieved.
+            upcoming.add_done_callback(lambda f: f.cancelled() or f.exception())
         summary.seconds = time.perf_counter() - started
         self.last_success = datetime.now(UTC)
         self.metrics.polls.labels("success").inc()
@@ -330,7 +354,9 @@ async def import_devices(settings: Settings, devices: list[ConsoleDevice]) -> Po
     summary = PollSummary()
     try:
         publisher = _Publisher(producer, settings, BridgeMetrics())
-        await publish_devices(publisher, devices, {}, summary, remember=False)
+        updates: list[tuple[str, Published]] = []
+        await publish_devices(publisher, devices, {}, summary, updates)
+        await remember(publisher, {}, updates, to_topic=False)
     finally:
         await producer.stop()
     summary.seconds = time.perf_counter() - started
