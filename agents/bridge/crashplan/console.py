@@ -62,6 +62,16 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (moment - now).total_seconds())
 
 
+def _quiet_pycpg() -> None:
+    """`pycpg` logs every request at INFO, through a handler of its own bound to the
+    stderr it was imported with: its records go through the process's logging instead,
+    warnings and up (a poll of a large console is a hundred requests)."""
+    pycpg_log = logging.getLogger("pycpg")
+    for handler in list(pycpg_log.handlers):
+        pycpg_log.removeHandler(handler)
+    pycpg_log.setLevel(logging.WARNING)
+
+
 class Console:
     """One signed-in console: `connect`, then `pages` each poll.
 
@@ -84,6 +94,7 @@ class Console:
         `ConsoleAuthError` (credentials refused): both are for the operator to fix."""
         import pycpg.sdk
 
+        _quiet_pycpg()
         s = self.settings
         try:
             if s.uses_api_client:
