@@ -1,7 +1,9 @@
 """The console tells when data last arrived, not how much, nor which files failed or
 whether the app was throttled: a bridged device's backup alert is "undetermined" where
 that is the only evidence there would be, rather than a guess from the bridge's 1-byte
-mark of new data. What the console does tell still gives its cause."""
+mark of new data. What the console does tell still gives its cause, registration times
+included: on the first poll, which brings a user's devices all at once, only a device
+registered as the other went quiet reads as its replacement."""
 
 from __future__ import annotations
 
@@ -94,3 +96,40 @@ def test_the_bridge_s_marks_of_new_data_stay_below_a_measured_rate() -> None:
     marks_a_day = DAY / shortest
 
     assert marks_a_day * NEW_DATA_MARKER_BYTES < MEASURED_BYTES_PER_DAY
+
+
+def _user_device(guid: str, registered: datetime, contact: datetime) -> Any:
+    return bridged_device(
+        guid,
+        user="user-9",
+        last_connected=contact,
+        registered=registered,
+        destinations=[{"guid": "cloud", "last_connected": contact, "last_completed": contact}],
+    )
+
+
+def bridged_device(guid: str, **facts: Any) -> Any:
+    records, _ = changes(read_device(computer(guid, **facts)), None)
+    state, _ = run(records, now=NOW)
+    return state
+
+
+def _hint(quiet: Any, other: Any) -> Any:
+    from streams.diagnosis import newer_device_hint
+    from streams.report import device_row, sibling
+
+    return newer_device_hint(quiet, [sibling(device_row(other, NOW))], NOW, DEFAULT_POLICY)
+
+
+def test_on_the_first_poll_a_user_s_second_device_all_along_is_no_replacement() -> None:
+    silent = _user_device("dev-desk", NOW - 700 * DAY, NOW - 20 * DAY)
+    laptop = _user_device("dev-laptop", NOW - 365 * DAY, NOW - timedelta(minutes=5))
+
+    assert _hint(silent, laptop).newer_device_id is None
+
+
+def test_on_the_first_poll_a_device_registered_as_the_old_one_went_quiet_replaced_it() -> None:
+    silent = _user_device("dev-desk", NOW - 700 * DAY, NOW - 20 * DAY)
+    laptop = _user_device("dev-laptop", NOW - 19 * DAY, NOW - timedelta(minutes=5))
+
+    assert _hint(silent, laptop).newer_device_id == "dev-laptop"
