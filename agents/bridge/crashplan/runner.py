@@ -28,6 +28,7 @@ from agents.bridge.crashplan.mapping import (
     decode_published,
     encode_published,
     read_device,
+    unchanged,
 )
 from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.bridge.crashplan.settings import BridgeSettings
@@ -171,17 +172,18 @@ class _Publisher:
 
 async def publish_devices(
     publisher: _Publisher,
-    devices: Iterable[ConsoleDevice],
+    devices: Iterable[tuple[ConsoleDevice, int]],
     published: Mapping[str, Published],
     summary: PollSummary,
     updates: list[tuple[str, Published]],
 ) -> None:
-    """Send the records of what changed of `devices` (acknowledged at the publisher's
-    next `flush`), and add to `updates` what is then published of each changed device."""
-    for device in devices:
+    """Send the records of what changed of `devices` (each with its `source_digest`;
+    acknowledged at the publisher's next `flush`), and add to `updates` what is then
+    published of each changed device."""
+    for device, source in devices:
         summary.devices += 1
         previous = published.get(device.device_id)
-        records, now_published = changes(device, previous)
+        records, now_published = changes(device, previous, source)
         for record in records:
             await publisher.send(record, summary)
         if now_published != previous:
@@ -297,12 +299,16 @@ class Bridge:
                 upcoming = asyncio.ensure_future(asyncio.to_thread(next, pages, None))
                 devices = []
                 for raw in page:
+                    guid = raw.get("guid") if isinstance(raw, dict) else None
+                    same, source = unchanged(raw, self.published.get(str(guid)))
+                    if same:
+                        summary.devices += 1
+                        continue
                     try:
-                        devices.append(read_device(raw))
+                        devices.append((read_device(raw), source))
                     except ConsoleFormatError as err:
                         summary.unreadable += 1
                         self.metrics.devices_unreadable.inc()
-                        guid = raw.get("guid") if isinstance(raw, dict) else None
                         log.warning("device %s not read: %s", guid, err)
                 await publish_devices(publisher, devices, self.published, summary, updates)
             await remember(publisher, self.published, updates, to_topic=True)
@@ -355,7 +361,7 @@ async def import_devices(settings: Settings, devices: list[ConsoleDevice]) -> Po
     try:
         publisher = _Publisher(producer, settings, BridgeMetrics())
         updates: list[tuple[str, Published]] = []
-        await publish_devices(publisher, devices, {}, summary, updates)
+        await publish_devices(publisher, [(d, 0) for d in devices], {}, summary, updates)
         await remember(publisher, {}, updates, to_topic=False)
     finally:
         await producer.stop()

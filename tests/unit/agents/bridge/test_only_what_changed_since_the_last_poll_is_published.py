@@ -171,3 +171,41 @@ def test_published_is_small() -> None:
     _, published = changes(console(), None)
 
     assert len(msgspec.msgpack.encode(published)) < 64
+
+
+def test_an_entry_the_console_sends_again_unchanged_needs_no_mapping() -> None:
+    from agents.bridge.crashplan.mapping import source_digest, unchanged
+
+    raw = computer("dev-1", last_connected=T, registered=T - 400 * DAY)
+    _, published = changes(read_device(raw), None, source_digest(raw))
+
+    assert published.source == source_digest(raw)
+    assert unchanged(raw, published) == (True, published.source)
+
+
+def test_any_change_to_the_entry_maps_it_again() -> None:
+    from agents.bridge.crashplan.mapping import source_digest, unchanged
+
+    raw = computer(
+        "dev-1",
+        last_connected=T,
+        registered=T - 400 * DAY,
+        destinations=[{"guid": "dest-1", "last_connected": T, "last_completed": T}],
+    )
+    _, published = changes(read_device(raw), None, source_digest(raw))
+    raw["backupUsage"][0]["archiveBytes"] += 1
+
+    same, digest = unchanged(raw, published)
+
+    assert not same
+    # Mapped again, it gives no record (nothing the bridge reads changed) and now
+    # remembers the new entry.
+    records, now = changes(read_device(raw), published, digest)
+    assert records == []
+    assert now.source == digest and now.digests == published.digests
+
+
+def test_what_was_remembered_before_entries_had_digests_still_decodes() -> None:
+    old = msgspec.msgpack.encode([True, "user-1", [1, 2]])
+
+    assert decode_published(old) == Published(True, "user-1", (1, 2), 0)
