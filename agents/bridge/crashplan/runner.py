@@ -327,15 +327,18 @@ class Bridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll every `poll_interval` (from the start of one poll to the next) until
         `stop` is set; a failed poll is logged, counted and tried at the next interval."""
+        from aiokafka.errors import KafkaError
+
         interval = self.settings.poll_interval.total_seconds()
         while not stop.is_set():
             began = time.monotonic()
             try:
                 summary = await self.poll()
                 log.info("poll: %s", summary.describe())
-            except ConsoleError as err:
-                # Credentials revoked since the start included: the console may be
-                # fixed while the bridge waits, and the rule on the last success fires.
+            except (ConsoleError, KafkaError) as err:
+                # Credentials revoked since the start, or the broker away, included: either
+                # may be fixed while the bridge waits, and the rule on the last success
+                # fires if not. What the poll did not publish it publishes next time.
                 self.metrics.polls.labels("failure").inc()
                 log.error("poll failed: %s", err)
             wait = max(0.0, interval - (time.monotonic() - began))
