@@ -9,7 +9,7 @@
     backupwatch bridge crashplan  watch a CrashPlan console's fleet through its API
     backupwatch import crashplan-csv FILE   a console's Device Backup Report export
 
-Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
+Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
 
 from __future__ import annotations
