@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from agents.metrics import process_metrics
+
 __all__ = ["BridgeMetrics"]
 
 
@@ -13,6 +15,7 @@ class BridgeMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        process_metrics(r, "crashplan-bridge")
         self.polls = Counter(
             "backupwatch_crashplan_polls",
             "Polls of the CrashPlan console, by outcome (success, failure)",
