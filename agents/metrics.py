@@ -42,7 +42,7 @@ class WorkerMetrics:
         self.events = Counter(
             "backupwatch_events",
             "Input records by topic and outcome "
-            "(accepted, invalid, replayed, duplicate, rerouted, ignored, tick)",
+            "(accepted, invalid, replayed, duplicate, rerouted, tick)",
             ["topic", "outcome"],
             registry=r,
         )
@@ -130,6 +130,11 @@ class WorkerMetrics:
         )
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
+        )
+        self.user_facts_errors = Counter(
+            "backupwatch_user_facts_errors",
+            "User facts records that were refused (the user keeps the facts they had)",
+            registry=r,
         )
 
     # Gauges of partitions and states are set whole each time: a partition handed to

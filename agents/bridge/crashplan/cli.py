@@ -16,11 +16,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agents import logs
 from agents.bridge.crashplan.errors import ConsoleError, CsvReportError
 
 __all__ = ["import_csv", "run_bridge"]
 
 log = logging.getLogger(__name__)
+
+
+def _refuse(message: str) -> int:
+    """One line naming what is wrong, exit status 2 (a log record when logs are JSON)."""
+    if logs.is_json():
+        logs.say(message, logging.ERROR)
+    else:
+        print(f"backupwatch: {message}", file=sys.stderr)
+    return 2
 
 
 def _kafka_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,8 +46,8 @@ def run_bridge(args: argparse.Namespace) -> int:
     from agents.bridge.crashplan.settings import BridgeSettings
 
     settings = BridgeSettings.from_env(**_kafka_overrides(args))
-    logging.getLogger().setLevel(settings.kafka.log_level.upper())
-    print(f"backupwatch bridge crashplan\n{settings.describe()}", file=sys.stderr)
+    logs.configure(settings.kafka.log_level, settings.kafka.log_format)
+    logs.say(f"backupwatch bridge crashplan\n{settings.describe()}")
 
     async def run() -> None:
         import signal
@@ -59,8 +69,7 @@ def run_bridge(args: argparse.Namespace) -> int:
     try:
         asyncio.run(run())
     except ConsoleError as err:
-        print(f"backupwatch: {err}", file=sys.stderr)
-        return 2
+        return _refuse(str(err))
     return 0
 
 
@@ -74,22 +83,18 @@ def import_csv(args: argparse.Namespace) -> int:
         with Path(args.file).open(encoding="utf-8-sig", newline="") as source:
             devices, errors = read_report(source)
     except OSError as err:
-        print(f"backupwatch: cannot read {args.file}: {err.strerror or err}", file=sys.stderr)
-        return 2
+        return _refuse(f"cannot read {args.file}: {err.strerror or err}")
     except UnicodeDecodeError as err:
-        print(f"backupwatch: {args.file} is not UTF-8 text: {err.reason}", file=sys.stderr)
-        return 2
+        return _refuse(f"{args.file} is not UTF-8 text: {err.reason}")
     except CsvReportError as err:
-        print(f"backupwatch: {args.file}: {err}", file=sys.stderr)
-        return 2
+        return _refuse(f"{args.file}: {err}")
     for error in errors:
-        print(f"line {error.line}: {error.reason}", file=sys.stderr)
+        logs.say(f"line {error.line}: {error.reason}", logging.WARNING)
     summary = asyncio.run(import_devices(settings, devices))
     print(summary.describe())
     if errors:
-        print(
-            f"backupwatch: {len(errors)} row(s) could not be read (above); the others were sent",
-            file=sys.stderr,
+        logs.say(
+            f"backupwatch: {len(errors)} row(s) could not be read (above); the others were sent"
         )
         return 1
     return 0

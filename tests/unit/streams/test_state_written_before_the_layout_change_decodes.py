@@ -99,13 +99,14 @@ def _with_earlier_heartbeats_in_buckets(state: DeviceState) -> list[Any]:
     heartbeats in it (and the newest heartbeat's day's in `last_day_heartbeats`)."""
     assert state.last_heartbeat is not None
     newest = day_number(state.last_heartbeat)
+    # The fields after `earlier_heartbeats` came later still, with their defaults.
     fields = list(msgspec.structs.astuple(state))
-    earlier = DeviceState.__struct_fields__.index("earlier_heartbeats")
-    assert all(value is None for value in fields[earlier + 1 :])
+    fields = fields[: DeviceState.__struct_fields__.index("earlier_heartbeats") + 1]
+    assert fields[-1] == state.earlier_heartbeats
     fields[DeviceState.__struct_fields__.index("day_buckets")] = tuple(
         msgspec.structs.replace(b, heartbeats=0) if b.day == newest else b for b in state.days
     )
-    return fields[:earlier]
+    return fields[:-1]
 
 
 def test_a_state_written_before_earlier_heartbeats_existed_decodes_to_the_same_state() -> None:
