@@ -12,6 +12,8 @@
     backupwatch check-config      validate the settings and reach Kafka
     backupwatch --version         the installed version
     backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
+    backupwatch bridge crashplan  watch a CrashPlan console's fleet through its API
+    backupwatch import crashplan-csv FILE   a console's Device Backup Report export
 
 Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
@@ -309,6 +311,38 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge_crashplan(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import run_bridge
+
+    return run_bridge(args)
+
+
+def cmd_import_crashplan_csv(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import import_csv
+
+    return import_csv(args)
+
+
+def _add_crashplan(sub: Any) -> None:
+    """`bridge crashplan` and `import crashplan-csv` (agents/bridge/crashplan/cli.py)."""
+    bridge = sub.add_parser("bridge", help="feed backupwatch from a backup service's console")
+    bridge_sub = bridge.add_subparsers(dest="service", required=True)
+    crashplan = bridge_sub.add_parser(
+        "crashplan", help="poll a CrashPlan console (settings: BACKUPWATCH_CRASHPLAN_*)"
+    )
+    _common(crashplan)
+    crashplan.add_argument("--once", action="store_true", help="poll once, then exit")
+    crashplan.set_defaults(func=cmd_bridge_crashplan)
+    importer = sub.add_parser("import", help="send a console's report export through a bridge")
+    import_sub = importer.add_subparsers(dest="format", required=True)
+    csv_report = import_sub.add_parser(
+        "crashplan-csv", help="a CrashPlan Device Backup Report, exported as CSV"
+    )
+    _common(csv_report)
+    csv_report.add_argument("file", help="the CSV file")
+    csv_report.set_defaults(func=cmd_import_crashplan_csv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"backupwatch {__version__}")
@@ -418,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the stream time it holds from (default: now; give it for a simulated fleet)",
     )
     user.set_defaults(func=cmd_user)
+
+    _add_crashplan(sub)
     return parser
 
 

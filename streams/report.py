@@ -109,13 +109,17 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     # deactivated); None for nearly every device.
     user_hold: UserHold | None = None
 
+    # `DeviceState.registered_at`, where known.
+    registered_at: Timestamp | None = None
+
 
 def sibling(row: DeviceRow) -> Sibling:
     """The row's device as one of its user's devices (for `newer_device_hint`)."""
     heard = row.last_heartbeat
+    appeared = row.registered_at if row.registered_at is not None else row.first_seen
     return Sibling(
         row.device_id,
-        _moment(row.first_seen),
+        _moment(appeared),
         _moment(heard) if heard is not None else None,
         row.deactivated,
     )
@@ -205,6 +209,7 @@ def device_row(
         partition=partition,
         encoded_state=encoded_state,
         user_hold=state.user_hold,
+        registered_at=_timestamp(state.registered_at),
     )
 
 

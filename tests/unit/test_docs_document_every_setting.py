@@ -1,5 +1,5 @@
 """docs/settings.md's tables name every variable the worker, the notifier, the ingest
-endpoint and the reporters read, and none that they do not."""
+endpoint, the reporters and the CrashPlan bridge read, and none that they do not."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from agents.bridge.crashplan.settings import VARIABLES as BRIDGE
 from agents.ingest.settings import IngestSettings
 from agents.ingest.settings import variable as ingest_variable
 from agents.notify.settings import APPRISE_PREFIX, FILE_VARIABLES, NotifySettings, variable
@@ -29,4 +30,4 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
         re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", SETTINGS.read_text(encoding="utf-8"))
     )
 
-    assert sorted(worker | notifier | ingest | reporters) == sorted(documented)
+    assert sorted(worker | notifier | ingest | reporters | set(BRIDGE)) == sorted(documented)
