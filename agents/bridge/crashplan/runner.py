@@ -239,9 +239,14 @@ class Bridge:
         await start_client(self._producer, kafka.bootstrap_servers)
         if serve_metrics:
             from agents.notify.web import start_web
+            from agents.serving import WebLimits, serving_limits
 
             self._web = await start_web(
-                self.settings.web_host, self.settings.web_port, self.metrics.registry, self.health
+                self.settings.web_host,
+                self.settings.web_port,
+                self.metrics.registry,
+                self.health,
+                serving_limits(WebLimits().max_connections),
             )
 
     def health(self) -> dict[str, Any]:
