@@ -405,6 +405,8 @@ class Backupwatch:
                 ("source-partition", str(env.partition).encode()),
                 ("source-offset", str(env.offset).encode()),
             ]
+            if letter.exception:
+                headers.append(("exception", letter.exception.encode()[:4096]))
             await producer.send(dead_topic, env.key, env.value, None, None, headers)
         for reroute in result.reroutes:
             env = reroute.envelope
@@ -441,6 +443,8 @@ class Backupwatch:
             m.dead_letters.inc(len(result.dead_letters))
         if result.parked:
             m.parked.inc(result.parked)
+        for stage, n in result.failures.items():
+            m.unexpected_errors.labels(stage).inc(n)
         for (kind, transition), n in result.transitions.items():
             m.alerts.labels(kind, transition).inc(n)
         for tick in result.ticks:

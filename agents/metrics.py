@@ -110,6 +110,14 @@ class WorkerMetrics:
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )
+        self.unexpected_errors = Counter(
+            "backupwatch_unexpected_errors",
+            "Exceptions that were not validation errors, by stage: record (an input record, "
+            "sent to dead letters as unexpected_error), decision (a due device at a clock "
+            "step), stored_state (a stored state or clock that does not decode)",
+            ["stage"],
+            registry=r,
+        )
 
     # Gauges of partitions and states are set whole each time: a partition handed to
     # another worker, or a state no device holds any more, must not keep its last value
