@@ -35,6 +35,7 @@ from agents.consumer_lag import consumer_lags
 from agents.intake import bulk_consumer_class
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
+from agents.reader import ReportReader
 from agents.resume import hold_flow_while_streams_resume
 from agents.settings import Settings
 from agents.store import PartitionMemoryStore, PartitionStoreTable
@@ -145,6 +146,9 @@ class Backupwatch:
         self._store_put: Any = None
         # The memory store's dict per partition (None with RocksDB).
         self._partition_data: Any = None
+        # The report reader beside the worker (agents.reader), once its web views are
+        # attached: its unexpected errors are counted among the worker's metrics.
+        self.report_reader: ReportReader | None = None
         self._wire()
 
     # -- partitioning and the table -----------------------------------------------
@@ -477,6 +481,9 @@ class Backupwatch:
 
     def update_gauges(self) -> None:
         m = self.metrics
+        if self.report_reader is not None:
+            for topic, n in self.report_reader.new_unexpected_errors().items():
+                m.report_errors.labels(topic).inc(n)
         m.observe_clocks(self.processor.clocks(), datetime.now(UTC))
         m.observe_device_counts(self.processor.device_counts())
         m.devices_indexed.set(self.processor.devices_indexed())

@@ -99,7 +99,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from agents.web import attach_views
 
     worker_app = create_app(settings)
-    attach_views(worker_app)
+    worker_app.report_reader = attach_views(worker_app)
     worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -114,8 +114,16 @@ class WorkerMetrics:
             "backupwatch_unexpected_errors",
             "Exceptions that were not validation errors, by stage: record (an input record, "
             "sent to dead letters as unexpected_error), decision (a due device at a clock "
-            "step), stored_state (a stored state or clock that does not decode)",
+            "step), stored_state (a stored state or clock that does not decode), policy (an org "
+            "policy record, refused)",
             ["stage"],
+            registry=r,
+        )
+        self.report_errors = Counter(
+            "backupwatch_report_unexpected_errors",
+            "Records the report reader skipped for an exception that is not a validation "
+            "error, by topic (changelog, org-policies)",
+            ["topic"],
             registry=r,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from agents.notify.plan import Target, targets_for
 from agents.notify.reader import TopicReader
@@ -10,6 +11,7 @@ from agents.notify.settings import NotifySettings
 from agents.policies import PolicyBook
 from agents.settings import Settings
 from agents.topics import ORG_POLICIES
+from schemas.types import loggable
 
 __all__ = ["RecipientBook"]
 
@@ -20,20 +22,26 @@ class RecipientBook:
     """The worker's `PolicyBook` (same decoding, same newest-wins rule), read by the
     notifier to its end before the first alert, then followed."""
 
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(
+        self, settings: NotifySettings, on_error: Callable[[], None] | None = None
+    ) -> None:
         self.settings = settings
+        self._on_error = on_error
         worker_settings = Settings(
             bootstrap_servers=settings.bootstrap_servers, topic_prefix=settings.topic_prefix
         )
         self.book = PolicyBook(worker_settings)
         self.reader = TopicReader(
-            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply
+            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply, on_error
         )
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        failed = self.book.unexpected_errors
         org_id = self.book.apply_record(value, key)
+        if self.book.unexpected_errors != failed and self._on_error is not None:
+            self._on_error()
         if org_id is not None and self.reader.caught_up.is_set():
-            log.info("recipients of org %s updated", org_id)
+            log.info("recipients of org %s updated", loggable(org_id))
 
     def targets(self, org_id: str) -> list[Target]:
         return targets_for(

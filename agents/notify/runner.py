@@ -47,11 +47,12 @@ from agents.notify.settings import NotifySettings
 from agents.notify.store import DeliveredStore
 from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
 from agents.notify.web import start_web
-from agents.topics import ALERTS
+from agents.topics import ALERTS, ORG_POLICIES
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
 from schemas.recipients import redact_url
+from schemas.types import loggable
 
 __all__ = ["Notifier"]
 
@@ -66,6 +67,8 @@ _COMMIT_EVERY = 0.5
 _LAG_EVERY = 5.0
 
 Waiter = tuple[int, int, int]
+# The dead-letter reason of a record, or a delivery, that failed in a way nobody foresaw.
+UNEXPECTED_ERROR = "unexpected_error"
 
 
 class Notifier:
@@ -118,11 +121,16 @@ class Notifier:
             await self._producer.start()
             stack.push_async_callback(self._producer.stop)
             self._store = DeliveredStore(
-                s.bootstrap_servers, s.topic(NOTIFY_DELIVERED), self._producer
+                s.bootstrap_servers,
+                s.topic(NOTIFY_DELIVERED),
+                self._producer,
+                self.metrics.unexpected_errors.labels(NOTIFY_DELIVERED).inc,
             )
             await self._store.start()
             stack.push_async_callback(self._store.stop)
-            self._recipients = RecipientBook(s)
+            self._recipients = RecipientBook(
+                s, self.metrics.unexpected_errors.labels(ORG_POLICIES).inc
+            )
             await self._recipients.start()
             stack.push_async_callback(self._recipients.stop)
             session = aiohttp.ClientSession()
@@ -219,14 +227,37 @@ class Notifier:
         raw: bytes = record.value or b""
         try:
             alert = decode_as(raw, Alert)
+            targets = recipients.targets(alert.org_id)
         except InvalidRecord as err:
             self.metrics.alerts.labels("invalid").inc()
             self._dead_letter_now(
                 waiter, record, "invalid_alert", f"{err.reason}: {err.message}", topic
             )
             return
+        except Exception as err:  # noqa: BLE001 - one record must not stop the notifier
+            # An alert nobody foresaw (or a bug): the alerts after it go on, as a
+            # delivery's unexpected error lets the lane's next alerts go on.
+            exception = f"{type(err).__name__}: {err}"
+            log.error(
+                "alert record %d of partition %d failed unexpectedly (%s); sent to %s",
+                record.offset,
+                partition,
+                loggable(exception),
+                self.settings.topic(NOTIFY_DEAD_LETTERS),
+                exc_info=err,
+            )
+            self.metrics.alerts.labels(UNEXPECTED_ERROR).inc()
+            self.metrics.unexpected_errors.labels(ALERTS).inc()
+            self._dead_letter_now(
+                waiter,
+                record,
+                UNEXPECTED_ERROR,
+                f"the record could not be read: {exception}",
+                topic,
+                exception=exception,
+            )
+            return
         item = Item(alert, raw, topic, partition, record.offset)
-        targets = recipients.targets(alert.org_id)
         if not targets:
             self.metrics.alerts.labels("no_recipients").inc()
             self._dead_letter_now(
@@ -332,7 +363,7 @@ class Notifier:
                     log.error(
                         "%s to %s undeliverable after %d attempt(s) (%s): %s",
                         delivery.channel,
-                        _shown(delivery),
+                        loggable(_shown(delivery)),
                         attempt,
                         reason,
                         failure.detail,
@@ -353,7 +384,7 @@ class Notifier:
                 log.warning(
                     "%s to %s failed (attempt %d/%d, %s: %s); retrying in %.1fs",
                     delivery.channel,
-                    _shown(delivery),
+                    loggable(_shown(delivery)),
                     attempt,
                     s.max_attempts,
                     failure.reason,
@@ -456,7 +487,14 @@ class Notifier:
                 delay = min(delay * 2, 10.0)
 
     def _dead_letter_now(
-        self, waiter: Waiter, record: Any, reason: str, error: str, topic: str
+        self,
+        waiter: Waiter,
+        record: Any,
+        reason: str,
+        error: str,
+        topic: str,
+        *,
+        exception: str = "",
     ) -> None:
         """A record that makes no delivery at all: dead-letter it, then let it commit."""
         self.tracker.add(waiter[0], waiter[1], 1)
@@ -467,6 +505,8 @@ class Notifier:
             ("source-partition", str(record.partition).encode()),
             ("source-offset", str(record.offset).encode()),
         ]
+        if exception:
+            headers.append(("exception", exception.encode()[:4096]))
 
         async def write() -> None:
             await self._send_dead_letter(record.key, record.value or b"", headers)
@@ -538,7 +578,7 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
     except DeliveryFailed:
         raise
     except Exception as err:
-        log.exception("%s to %s failed unexpectedly", delivery.channel, _shown(delivery))
+        log.exception("%s to %s failed unexpectedly", delivery.channel, loggable(_shown(delivery)))
         raise DeliveryFailed(
             "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
         ) from err
