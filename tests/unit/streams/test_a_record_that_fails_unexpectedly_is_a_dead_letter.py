@@ -53,7 +53,10 @@ def test_a_record_whose_applying_raises_is_an_unexpected_error_dead_letter(
     monkeypatch.setattr(streams.pipeline, "apply", failing_for("dev-1", streams.pipeline.apply))
 
     failing = log.record(event)
-    after = [log.record(heartbeat(T0 + MINUTE, "dev-5")), log.record(heartbeat(T0 + MINUTE, "dev-9"))]
+    after = [
+        log.record(heartbeat(T0 + MINUTE, "dev-5")),
+        log.record(heartbeat(T0 + MINUTE, "dev-9")),
+    ]
     result = worker.process([failing, *after])
 
     [letter] = result.dead_letters
