@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,12 @@ def make_topics(kafka_bootstrap: str, topic_prefix: str) -> MakeTopics:
         return await create_topics(kafka_bootstrap, full, partitions=partitions, config=config)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many hostile records the fuzz tests tried (tests/hostile.py), by target."""
+    from tests.hostile import TRIED
+
+    if TRIED:
+        counts = ", ".join(f"{target} {n:,}" for target, n in sorted(TRIED.items()))
+        terminalreporter.write_line(f"hostile records tried: {sum(TRIED.values()):,} ({counts})")

@@ -1,0 +1,145 @@
+"""Hostile records on the topics the other readers follow: alerts (the notifier), the
+device-state changelog (the report reader's fleet view). None raises out of its reader:
+each alert record is delivered, dead-lettered with its reason, or has no recipients, and
+every offset can be committed; each changelog record becomes a row or is skipped and
+counted, and the report answers over the rows that are left."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agents.fleet import FleetView
+from agents.notify.plan import EMAIL
+from agents.notify.runner import Notifier
+from streams.policy import DEFAULT_POLICY, Policy
+from streams.report import parse_query, row_json, select
+from streams.state import encode_state
+from tests.hostile import SCHEMAS, TRIED, fuzz_settings, hostile, legal
+from tests.unit.agents.notify.test_an_alert_that_cannot_be_sent_is_dead_lettered_and_its_lane_goes_on import (  # noqa: E501
+    SETTINGS,
+    DeliveredStore,
+    Outbox,
+    Recipients,
+)
+from tests.unit.agents.test_fleet_view import clock_key
+from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
+
+# -- the notifier --------------------------------------------------------------------
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def send_and_wait(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        self.reasons.append(dict(headers)["reason"].decode())
+
+
+@fuzz_settings()
+@given(st.lists(legal("alert") | hostile("alert") | hostile("heartbeat"), min_size=1, max_size=12))
+def test_hostile_alert_records_are_delivered_or_dead_lettered_and_all_commit(
+    values: list[bytes],
+) -> None:
+    async def take_all() -> tuple[Notifier, Outbox, DeadLetters]:
+        outbox, dead_letters = Outbox(), DeadLetters()
+        notify = Notifier(SETTINGS)
+        notify._store, notify._recipients = DeliveredStore(), Recipients("ops@example.com")  # type: ignore[assignment]
+        notify._producer = dead_letters
+        notify._channels[EMAIL] = outbox
+        for offset, value in enumerate(values):
+            record: Any = SimpleNamespace(offset=offset, partition=0, key=b"k", value=value)
+            notify._take("alerts", 0, record)
+        await asyncio.wait_for(
+            asyncio.gather(*notify._lane_tasks.values(), *notify._background), timeout=30
+        )
+        return notify, outbox, dead_letters
+
+    TRIED["notifier"] += len(values)
+    notify, outbox, dead_letters = asyncio.run(take_all())
+    m = notify.metrics
+    taken = {o: m.alerts.labels(o)._value.get() for o in ("accepted", "invalid", "no_recipients")}
+    assert sum(taken.values()) == len(values)
+    assert m.unexpected_errors.labels("alerts")._value.get() == 0
+    # No alert that decoded failed to be written as an email.
+    assert "unexpected_error" not in dead_letters.reasons
+    assert dead_letters.reasons.count("invalid_alert") == taken["invalid"]
+    assert notify.tracker.to_commit() == {0: len(values)}
+
+
+# -- the report reader ------------------------------------------------------------------
+
+
+def policy_for(_org: str) -> Policy:
+    return DEFAULT_POLICY
+
+
+def _states() -> list[bytes]:
+    quiet, _ = run([], now=T0 + 9 * DAY, state=healthy())
+    busy, _ = run([heartbeat(T0), progress(T0, percent=40.0)], now=T0 + DAY)
+    return [encode_state(s) for s in (healthy(), quiet, busy)]
+
+
+STATES = _states()
+
+
+@st.composite
+def damaged_state(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(STATES)))
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data) - 1))
+        how = draw(st.sampled_from(["flip", "cut", "insert"]))
+        if how == "flip":
+            data[at] ^= draw(st.integers(1, 255))
+        elif how == "cut":
+            del data[at:]
+            if not data:
+                break
+        else:
+            data[at:at] = draw(st.sampled_from([b"[", b"]", b"null", b"1e999", b'"\\u0000"']))
+    return bytes(data)
+
+
+changelog_value = st.one_of(
+    damaged_state(),
+    st.sampled_from(STATES),
+    st.sampled_from(SCHEMAS).flatmap(hostile),
+    st.none(),
+)
+
+
+@fuzz_settings()
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"dev-1", b"dev-2", b"dev-3", b"\xff", b"~clock~1~0", b""]),
+            changelog_value,
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=16,
+    )
+)
+def test_hostile_changelog_records_are_rows_or_skipped_and_the_report_answers(
+    records: list[tuple[bytes, bytes | None, int]],
+) -> None:
+    view = FleetView(policy_for)
+    for key, value, partition in records:
+        view.take(clock_key(partition) if key == b"~clock~1~0" else key, value, partition)
+    TRIED["report reader"] += len(records)
+    rows = view.rows
+    ctx = view.context()
+    for params in ({}, {"state": "critical"}, {"sort": "days_inactive", "order": "desc"}):
+        page = select(list(rows.values()), parse_query(params), ctx)
+        for row in page.rows:
+            json.dumps(row_json(row, ctx))
+    for device_id in rows:
+        assert view.state(device_id) is not None
+    view.stream_time()
