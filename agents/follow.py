@@ -10,8 +10,8 @@ from agents.settings import Settings
 from agents.topics import ALERTS, INPUTS, ORG_POLICIES, start_client
 from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
-from schemas.types import loggable
 from schemas.models import Alert, OrgPolicy
+from schemas.types import loggable
 
 __all__ = ["describe_alert", "follow_alerts", "produce_lines"]
 

@@ -12,6 +12,7 @@ def test_a_hostname_and_ids_with_control_characters_are_escaped() -> None:
         hostname="laptop\n2026-11-12 19:30 CRITICAL forged",
         org_id="org\r\x00",
         user_id="user\u202e",
+        kind="backup",
         destination_id="cloud\x1b[2J",
     )
     line = describe_alert(alert)
