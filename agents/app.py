@@ -204,19 +204,34 @@ class Backupwatch:
         if not self._store_bound:
             self._bind_store()
         if self._partition_data is not None:
-            for raw, value in self._partition_data(partition).items():
-                yield raw.decode(), value
+            for raw, value in list(self._partition_data(partition).items()):
+                key = self._stored_key(raw)
+                if key is not None:
+                    yield key, value
             return
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
             for raw in list(self.table.keys()):
-                key = raw.decode() if isinstance(raw, bytes) else str(raw)
-                grouped[self.partition_for(key.encode())].append(key)
+                key = self._stored_key(raw) if isinstance(raw, bytes) else str(raw)
+                if key is not None:
+                    grouped[self.partition_for(key.encode())].append(key)
             self._stored_by_partition = dict(grouped)
         for key in self._stored_by_partition.get(partition, ()):
             value = self._load(key, partition)
             if value is not None:
                 yield key, value
+
+    def _stored_key(self, raw: bytes) -> str | None:
+        """A stored key as the processor knows keys (device ids, clock keys); None for
+        one that is not UTF-8, which no record of the worker's wrote: a record a
+        producer put on the changelog, left out (and counted) rather than stopping the
+        indexing of the partition at every start."""
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            self.metrics.unexpected_errors.labels("stored_state").inc()
+            log.error("a stored key is not UTF-8 (%r): left out", raw[:64])
+            return None
 
     # -- the agent ------------------------------------------------------------------
 

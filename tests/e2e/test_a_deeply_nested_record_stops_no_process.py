@@ -21,6 +21,8 @@ from aiokafka.partitioner import murmur2
 from agents.notify.settings import NotifySettings
 from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
 from agents.topics import ALERTS, INPUTS, ORG_POLICIES
+from schemas.codec import decode_as
+from schemas.models import Alert
 from tests.kafka_harness import eventually, fresh_name, log_tail
 from tests.notify_harness import NotifierRun, SmtpRecorder, metric_value, read_topic
 from tests.unit.factories import DAY, T0, heartbeat
@@ -42,6 +44,17 @@ async def produce(bootstrap: str, records: list[tuple[str, bytes, bytes, int | N
             await producer.send_and_wait(topic, value, key=key, partition=partition)
     finally:
         await producer.stop()
+
+
+async def wait_for_alerts(pipeline: Pipeline, devices: set[str], *, what: str) -> list[Alert]:
+    """The alerts topic's alerts (the nested record aside) once `devices` have some."""
+
+    async def alerts() -> list[Alert] | None:
+        records = await pipeline.read(ALERTS, settle=0.5, timeout=5)
+        found = [decode_as(r.value, Alert) for r in records if r.value != NESTED]
+        return found if {a.device_id for a in found} >= devices else None
+
+    return await eventually(alerts, what=what, timeout=120)
 
 
 def headers_of(record: Any) -> dict[str, str]:
@@ -98,7 +111,10 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
         # on the device's home partition, as a producer with rights on it could.
         changelog = f"{s.app_id}-device-state-changelog"
         home = (murmur2(b"dev-9") & 0x7FFFFFFF) % s.partitions
-        await produce(bootstrap, [(changelog, b"dev-9", NESTED, home)])
+        await produce(
+            bootstrap,
+            [(changelog, b"dev-9", NESTED, home), (changelog, b"\xff\xfe", NESTED, home)],
+        )
         notifier.start_process()
         await eventually(notifier.healthy, what="the notifier to be ready", timeout=120)
 
@@ -106,10 +122,10 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
         await pipeline.tick(T0 + HOUR)
         await pipeline.tick(T0 + 4 * DAY)
 
-        alerts = await pipeline.wait_for_alerts(
-            lambda alerts: {a.device_id for a in alerts} >= {"dev-1", "dev-2"},
+        alerts = await wait_for_alerts(
+            pipeline,
+            {"dev-1", "dev-2"},
             what="connection warnings for dev-1 and dev-2, read after the nested records",
-            timeout=120,
         )
         ids = {a.alert_id for a in alerts}
         await eventually(
@@ -144,18 +160,17 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
         assert metric(worker, "backupwatch_policy_errors_total") == 2
 
         # A worker restarted recovers the changelog and reads the policies from their
-        # start, the nested records among them; a record of the device whose state is
-        # the nested record is a dead letter, and the others go on.
+        # start, the nested records among them (and a changelog key that is not even
+        # UTF-8); a record of the device whose state is the nested record is a dead
+        # letter, and the others go on.
         worker.kill()
         worker.start()
         worker.wait_ready(timeout=180)
         await pipeline.send([heartbeat(T0 + 4 * DAY, "dev-9"), heartbeat(T0 + 4 * DAY, "dev-3")])
         await pipeline.tick(T0 + 4 * DAY + HOUR)
         await pipeline.tick(T0 + 8 * DAY)
-        alerts = await pipeline.wait_for_alerts(
-            lambda alerts: "dev-3" in {a.device_id for a in alerts},
-            what="a connection warning for dev-3, after the restart",
-            timeout=120,
+        alerts = await wait_for_alerts(
+            pipeline, {"dev-3"}, what="a connection warning for dev-3, after the restart"
         )
         letters = await pipeline.dead_letters()
         unexpected = [r for r in letters if headers_of(r)["reason"] == "unexpected_error"]
@@ -164,6 +179,7 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
             ("ValidationError", "RecursionError")
         )
         assert metric(worker, "backupwatch_unexpected_errors_total", stage="record") == 1
+        assert metric(worker, "backupwatch_unexpected_errors_total", stage="stored_state") >= 2
         ids = {a.alert_id for a in alerts}
         await eventually(
             lambda: ids <= set(smtp.alert_ids()),
