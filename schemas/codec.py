@@ -30,8 +30,9 @@ __all__ = [
 # A heartbeat is ~400 bytes; anything past this is a bug or an attack, never telemetry.
 MAX_RECORD_BYTES = 64 * 1024
 
-# No record of the contract nests deeper than 6 (an alert's cause evidence); a record
-# nested deeper is refused before decoding. Without a bound, a 2 KB record of a thousand
+# The records of the contract nest a few levels (the deepest, a device status with its
+# open alerts' cause evidence, about 7); a record nested deeper than this bound is
+# refused before decoding. Without a bound, a 2 KB record of a thousand
 # `[` exhausts the decoder's recursion (RecursionError, not a decoding error), and how
 # deep it can go depends on how deep the caller's stack already is, so the same record
 # could decode in one process and not in another.
