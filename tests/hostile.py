@@ -26,8 +26,20 @@ from hypothesis import strategies as st
 
 from schemas.codec import MAX_RECORD_BYTES
 from schemas.types import EARLIEST, LATEST, MAX_COUNT, MAX_ID_LENGTH
+from streams.state import encode_state
+from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 
-__all__ = ["EXAMPLES", "SCHEMAS", "TRIED", "fuzz_settings", "hostile", "legal", "seed"]
+__all__ = [
+    "EXAMPLES",
+    "SCHEMAS",
+    "STATES",
+    "TRIED",
+    "damaged_state",
+    "fuzz_settings",
+    "hostile",
+    "legal",
+    "seed",
+]
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "schemas" / "examples"
 SCHEMAS = (
@@ -346,3 +358,34 @@ def hostile(schema: str) -> st.SearchStrategy[bytes]:
         st.binary(max_size=64),
         json_values.map(lambda v: _text(v).encode()),
     )
+
+
+# -- device states (the changelog) ---------------------------------------------------------
+
+
+def _states(device: str = "dev-1") -> list[bytes]:
+    quiet, _ = run([], now=T0 + 9 * DAY, state=healthy(device=device))
+    busy, _ = run([heartbeat(T0, device), progress(T0, device, percent=40.0)], now=T0 + DAY)
+    return [encode_state(s) for s in (healthy(device=device), quiet, busy)]
+
+
+STATES = _states()
+
+
+@st.composite
+def damaged_state(draw: st.DrawFn, device: str = "dev-1") -> bytes:
+    """A real encoded state of `device`, damaged: bits flipped, cut short, brackets,
+    nulls and huge numbers put in."""
+    data = bytearray(draw(st.sampled_from(STATES if device == "dev-1" else _states(device))))
+    for _ in range(draw(st.integers(1, 6))):
+        at = draw(st.integers(0, len(data) - 1))
+        how = draw(st.sampled_from(["flip", "cut", "insert"]))
+        if how == "flip":
+            data[at] ^= draw(st.integers(1, 255))
+        elif how == "cut":
+            del data[at:]
+            if not data:
+                break
+        else:
+            data[at:at] = draw(st.sampled_from([b"[", b"]", b"null", b"1e999", b'"\\u0000"']))
+    return bytes(data)

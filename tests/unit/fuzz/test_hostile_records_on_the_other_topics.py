@@ -19,8 +19,7 @@ from agents.notify.plan import EMAIL
 from agents.notify.runner import Notifier
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import parse_query, row_json, select
-from streams.state import encode_state
-from tests.hostile import SCHEMAS, TRIED, fuzz_settings, hostile, legal
+from tests.hostile import SCHEMAS, STATES, TRIED, damaged_state, fuzz_settings, hostile, legal
 from tests.unit.agents.notify.test_an_alert_that_cannot_be_sent_is_dead_lettered_and_its_lane_goes_on import (  # noqa: E501
     SETTINGS,
     DeliveredStore,
@@ -28,7 +27,6 @@ from tests.unit.agents.notify.test_an_alert_that_cannot_be_sent_is_dead_lettered
     Recipients,
 )
 from tests.unit.agents.test_fleet_view import clock_key
-from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 
 # -- the notifier --------------------------------------------------------------------
 
@@ -79,32 +77,6 @@ def test_hostile_alert_records_are_delivered_or_dead_lettered_and_all_commit(
 
 def policy_for(_org: str) -> Policy:
     return DEFAULT_POLICY
-
-
-def _states() -> list[bytes]:
-    quiet, _ = run([], now=T0 + 9 * DAY, state=healthy())
-    busy, _ = run([heartbeat(T0), progress(T0, percent=40.0)], now=T0 + DAY)
-    return [encode_state(s) for s in (healthy(), quiet, busy)]
-
-
-STATES = _states()
-
-
-@st.composite
-def damaged_state(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(STATES)))
-    for _ in range(draw(st.integers(1, 6))):
-        at = draw(st.integers(0, len(data) - 1))
-        how = draw(st.sampled_from(["flip", "cut", "insert"]))
-        if how == "flip":
-            data[at] ^= draw(st.integers(1, 255))
-        elif how == "cut":
-            del data[at:]
-            if not data:
-                break
-        else:
-            data[at:at] = draw(st.sampled_from([b"[", b"]", b"null", b"1e999", b'"\\u0000"']))
-    return bytes(data)
 
 
 changelog_value = st.one_of(

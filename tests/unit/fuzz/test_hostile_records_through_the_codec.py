@@ -23,7 +23,7 @@ DECODERS: dict[str, Any] = {
 }
 
 
-@fuzz_settings(scale=4)
+@fuzz_settings(scale=3)
 @given(st.sampled_from(SCHEMAS).flatmap(hostile))
 def test_a_hostile_record_decodes_or_is_refused_with_a_known_reason(value: bytes) -> None:
     TRIED["codec"] += 1

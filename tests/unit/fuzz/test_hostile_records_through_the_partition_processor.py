@@ -23,7 +23,7 @@ from schemas.codec import decode_as, encode
 from schemas.errors import Reason
 from schemas.models import Alert, DeviceStatus
 from streams.state import decode_state
-from tests.hostile import TRIED, fuzz_settings, hostile, legal, seed
+from tests.hostile import TRIED, damaged_state, fuzz_settings, hostile, legal, seed
 from tests.unit.factories import T0
 from tests.unit.streams.test_partition_processor import PARTITIONS, Log, Worker, partition_of
 
@@ -149,3 +149,58 @@ def with_org(value: bytes) -> bytes:
         document["org_id"] = ORG
         return json.dumps(document).encode()
     return value
+
+
+@fuzz_settings(scale=0.4)
+@given(
+    st.lists(
+        st.sampled_from(DEVICES).flatmap(lambda d: st.tuples(st.just(d), damaged_state(d))),
+        min_size=1,
+        max_size=3,
+    ),
+    st.lists(steps(), min_size=1, max_size=3),
+)
+def test_a_damaged_stored_state_fails_its_devices_records_only(
+    damaged: list[tuple[str, bytes]], batches: list[list[tuple[str, Any]]]
+) -> None:
+    # The changelog is a topic too: a producer with rights on it can replace a state.
+    worker, log = Worker(), Log()
+    worker.process(log.ticks(T0) + [log.record(heartbeat_of(d, T0)) for d in DEVICES])
+    tampered = dict(damaged)
+    for device, value in tampered.items():
+        worker.store[partition_of(device.encode())][device] = value
+    TRIED["stored states"] += len(tampered)
+    worker.restart()
+    clock = T0
+    for batch in batches:
+        envelopes = []
+        for kind, item in batch:
+            if kind == "record":
+                topic, value, key = item
+                partition = partition_of(key) if key and key.isascii() else 0
+                envelopes.append(log.raw(value, topic=topic, key=key, partition=partition))
+                TRIED["processor"] += 1
+            else:
+                clock += timedelta(hours=7)
+                envelopes.extend(t for p in range(PARTITIONS) for t in log.tick(clock, p))
+        result = worker.process(envelopes)
+        assert set(result.failures) <= {"record", "decision", "stored_state"}
+        for letter in result.dead_letters:
+            if letter.reason == "unexpected_error":
+                assert letter.envelope.key is not None
+                assert letter.envelope.key.decode() in tampered, letter.message
+            else:
+                assert letter.reason in KNOWN_REASONS, (letter.reason, letter.message)
+        for alert in result.alerts:
+            assert decode_as(encode(alert), Alert) == alert
+        for status in result.statuses:
+            decode_as(encode(status), DeviceStatus)
+    worker.restart()
+    for partition in range(PARTITIONS):
+        worker.processor.ensure(partition)
+
+
+def heartbeat_of(device: str, at: Any) -> Any:
+    from tests.unit.factories import heartbeat
+
+    return heartbeat(at, device)
