@@ -1,4 +1,4 @@
-"""The README's settings tables name every variable the worker and the notifier read,
+"""docs/settings.md's tables name every variable the worker and the notifier read,
 and none that they do not."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 from agents.notify.settings import NotifySettings, variable
 from agents.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
     worker = {f"BACKUPWATCH_{f.name.upper()}" for f in dataclasses.fields(Settings)}
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
+    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
 
     assert sorted(worker | notifier) == sorted(documented)
