@@ -794,10 +794,6 @@ def _set_levels(part: _Partition, device_id: str, levels: tuple[str, str, str]) 
         part.troubled[device_id] = levels
 
 
-def _track(part: _Partition, state: DeviceState) -> None:
-    _set_levels(part, state.device_id, _levels(state))
-
-
 def stored_items(
     data: Mapping[str, bytes], partition: int, partition_for: Callable[[bytes], int]
 ) -> Iterable[tuple[str, bytes]]:
