@@ -580,7 +580,7 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
     except Exception as err:
         log.exception("%s to %s failed unexpectedly", delivery.channel, loggable(_shown(delivery)))
         raise DeliveryFailed(
-            "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
+            UNEXPECTED_ERROR, f"{type(err).__name__}: {err}", permanent=True
         ) from err
 
 
