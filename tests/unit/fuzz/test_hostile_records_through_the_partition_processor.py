@@ -122,6 +122,7 @@ def test_hostile_records_are_applied_or_dead_lettered_and_the_counts_add_up(
         for letter in result.dead_letters:
             assert letter.reason in KNOWN_REASONS, (letter.reason, letter.message)
             assert letter.message
+            letter.message.encode()  # as the agent writes it, in a header
         assert set(o for _, o in result.outcomes) <= OUTCOMES
         invalid = sum(n for (_, o), n in result.outcomes.items() if o == "invalid")
         assert invalid == len(result.dead_letters) == sum(result.invalid.values())
