@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -69,6 +70,8 @@ _LAG_EVERY = 5.0
 Waiter = tuple[int, int, int]
 # The dead-letter reason of a record, or a delivery, that failed in a way nobody foresaw.
 UNEXPECTED_ERROR = "unexpected_error"
+# What an alert id may be made of: it is sent as a header value.
+_ALERT_ID = re.compile(r"[!-~]{1,256}")
 
 
 class Notifier:
@@ -227,6 +230,15 @@ class Notifier:
         raw: bytes = record.value or b""
         try:
             alert = decode_as(raw, Alert)
+            if not _ALERT_ID.fullmatch(alert.alert_id):
+                # The id goes into the headers of every delivery (and into the delivery
+                # keys): one with a line break would fail each of them. The workers'
+                # ids are hex digests.
+                raise InvalidRecord(
+                    "invalid_field",
+                    f"`alert_id` {alert.alert_id[:300]!r} is not printable ASCII"
+                    " of 1 to 256 characters",
+                )
             targets = recipients.targets(alert.org_id)
         except InvalidRecord as err:
             self.metrics.alerts.labels("invalid").inc()

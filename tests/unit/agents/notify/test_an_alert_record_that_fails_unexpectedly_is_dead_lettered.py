@@ -76,3 +76,27 @@ async def test_an_unexpected_error_reading_an_alert_dead_letters_it_and_the_next
     assert m.alerts.labels("invalid")._value.get() == 1
     [logged] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert logged.exc_info is not None
+
+
+@pytest.mark.parametrize("alert_id", ["a\r\nBcc: x@evil", "", "with space", "é", "x" * 257])
+async def test_an_alert_id_that_cannot_be_a_header_is_an_invalid_alert(alert_id: str) -> None:
+    # Found by the fuzz tests: such an id failed every delivery of its alert, as an
+    # unexpected error, for each recipient.
+    outbox, dead_letters = Outbox(), DeadLetters()
+    notify = Notifier(SETTINGS)
+    notify._store, notify._recipients = DeliveredStore(), Recipients()  # type: ignore[assignment]
+    notify._producer = dead_letters
+    notify._channels[EMAIL] = outbox
+    values = [encode(example_alert(alert_id=alert_id)), encode(example_alert(alert_id="a1"))]
+    for offset, value in enumerate(values):
+        record: Any = SimpleNamespace(offset=offset, partition=0, key=b"dev-1", value=value)
+        notify._take("alerts", 0, record)
+    await asyncio.wait_for(
+        asyncio.gather(*notify._lane_tasks.values(), *notify._background), timeout=5
+    )
+    assert [m["X-Backupwatch-Alert-Id"] for m in outbox.sent] == ["a1"]
+    [letter] = dead_letters.headers
+    assert letter["reason"] == "invalid_alert"
+    assert letter["error"].startswith("invalid_field: `alert_id`")
+    assert "\n" not in letter["error"]
+    assert notify.tracker.to_commit() == {0: 2}
