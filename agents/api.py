@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from agents.openapi import openapi_document
+from agents.targets import TargetDirectory
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
@@ -83,12 +84,19 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
 
 class Api:
     def __init__(
-        self, settings: Settings, view: FleetView, policies: PolicyBook, publish: Publish
+        self,
+        settings: Settings,
+        view: FleetView,
+        policies: PolicyBook,
+        publish: Publish,
+        targets: TargetDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
         self.policies = policies
         self.publish = publish
+        # The target names the notifier announced: a policy naming another is refused.
+        self.targets = targets if targets is not None else TargetDirectory()
         # The JSON of recent answers by request (path and query), with the view's
         # generation and the policies' revision they were computed at. A dashboard polled
         # by several admins, or a script polling one page, asks the same question many
@@ -322,6 +330,9 @@ class Api:
             return _error(400, err.message, _field_of(err.message))
         except InvalidPolicy as err:
             return _error(400, str(err))
+        unknown_target = self.targets.problem(record)
+        if unknown_target is not None:
+            return _error(400, unknown_target, "recipients")
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 
@@ -465,9 +476,10 @@ def attach_routes(
     view: FleetView,
     policies: PolicyBook,
     publish: Publish,
+    targets: TargetDirectory | None = None,
 ) -> None:
     """Add the API and the dashboard to an aiohttp router."""
-    api = Api(settings, view, policies, publish)
+    api = Api(settings, view, policies, publish, targets)
     for method, path, name in ROUTES:
         handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
         if name in _REMEMBERED:

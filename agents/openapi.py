@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.recipients import TARGET_CHECKS
 from streams.report import COLUMNS, MAX_PAGE
 
 __all__ = ["openapi_document"]
@@ -404,16 +405,32 @@ _SCHEMAS: dict[str, Any] = {
             "online_window_minutes": {"type": "number", "exclusiveMinimum": 0},
             "minimum_app_version": {"type": ["string", "null"]},
             "reminder_hours": {"type": ["number", "null"]},
+            "recipients": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {
+                    "type": "object",
+                    "required": ["channel", "target"],
+                    "properties": {
+                        "channel": {"type": "string", "enum": sorted(TARGET_CHECKS)},
+                        "target": {"type": "string", "maxLength": 2048},
+                    },
+                },
+                "description": "Where the org's alerts go: email (an address), webhook (an "
+                "http(s) URL) or apprise (the name of a target configured on the notifier); "
+                "a target the notifier could not deliver to is refused with a 400 naming it.",
+            },
             "alert_emails": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": 320},
-                "description": "Email addresses (local@domain, no whitespace or control "
-                "characters); any other is refused with a 400.",
+                "description": "The earlier form of email recipients, read as recipients; "
+                "email addresses (local@domain, no whitespace or control characters).",
             },
             "webhook_urls": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": 2048},
-                "description": "http(s) URLs with a host; any other is refused with a 400.",
+                "description": "The earlier form of webhook recipients, read as recipients; "
+                "http(s) URLs with a host.",
             },
         },
     },

@@ -207,8 +207,10 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     from agents.api import attach_routes
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
+    from agents.targets import TargetDirectory
 
     policies = PolicyBook(settings)
+    targets = TargetDirectory()
     view = FleetView(policies.policy_for)
     # Consistent with the alerts within a second; each device's row is cut at most once
     # a second however often the pipeline writes it.
@@ -220,7 +222,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         await producer.send_and_wait(topic, value, key=key)
 
     app = web.Application()
-    attach_routes(app.router, settings, view, policies, publish)
+    attach_routes(app.router, settings, view, policies, publish, targets)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -231,6 +233,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     tasks = [
         asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
         asyncio.create_task(policies.run(), name="follow-policies"),
+        asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
         asyncio.create_task(_write_errors(view, policies, socket_path), name="count-errors"),
         orphaned,
     ]

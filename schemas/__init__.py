@@ -13,6 +13,7 @@ from schemas.models import (
     Heartbeat,
     InputRecord,
     OrgPolicy,
+    Recipient,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "InputRecord",
     "InvalidRecord",
     "OrgPolicy",
+    "Recipient",
     "decode",
     "decode_as",
     "encode",

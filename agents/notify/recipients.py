@@ -1,16 +1,25 @@
-"""Each org's recipients, from the compacted `org-policies` topic."""
+"""Each org's recipients, from the compacted `org-policies` topic.
+
+A policy naming an Apprise target this notifier does not configure is refused whole, as
+one with an unusable address is (the org keeps the recipients it had), and counted in
+`backupwatch_policy_errors_total`: the API refuses such a change with a 400, so only a
+record written past it, or a target removed from the configuration since, meets this.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from agents.notify.plan import Target, targets_for
+from agents.notify.metrics import NotifyMetrics
+from agents.notify.plan import APPRISE, Target, targets_for
 from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
 from agents.policies import PolicyBook
 from agents.settings import Settings
 from agents.topics import ORG_POLICIES
+from schemas.codec import decode_as
+from schemas.errors import InvalidRecord
+from schemas.models import OrgPolicy
 from schemas.types import loggable
 
 __all__ = ["RecipientBook"]
@@ -22,26 +31,59 @@ class RecipientBook:
     """The worker's `PolicyBook` (same decoding, same newest-wins rule), read by the
     notifier to its end before the first alert, then followed."""
 
-    def __init__(
-        self, settings: NotifySettings, on_error: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, settings: NotifySettings, metrics: NotifyMetrics | None = None) -> None:
         self.settings = settings
-        self._on_error = on_error
+        self.metrics = metrics
         worker_settings = Settings(
             bootstrap_servers=settings.bootstrap_servers, topic_prefix=settings.topic_prefix
         )
         self.book = PolicyBook(worker_settings)
         self.reader = TopicReader(
-            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply, on_error
+            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply, self._failed
         )
 
+    def _failed(self) -> None:
+        """A record that raised an exception that is not a validation error (skipped)."""
+        if self.metrics is not None:
+            self.metrics.unexpected_errors.labels(ORG_POLICIES).inc()
+
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        unknown = self.unknown_targets(value)
+        if unknown:
+            log.warning(
+                "refused an org policy record naming Apprise targets this notifier does not "
+                "configure: %s (configured: %s)",
+                ", ".join(unknown),
+                ", ".join(self.settings.apprise_names) or "none",
+            )
+            if self.metrics is not None:
+                self.metrics.policy_errors.inc()
+            return
         failed = self.book.unexpected_errors
         org_id = self.book.apply_record(value, key)
-        if self.book.unexpected_errors != failed and self._on_error is not None:
-            self._on_error()
+        if self.book.unexpected_errors != failed:
+            self._failed()
+        elif org_id is None and value is not None and self.metrics is not None:
+            # Refused by the book (or older than the org's policy): count the refusals.
+            try:
+                decode_as(value, OrgPolicy)
+            except InvalidRecord:
+                self.metrics.policy_errors.inc()
         if org_id is not None and self.reader.caught_up.is_set():
             log.info("recipients of org %s updated", loggable(org_id))
+
+    def unknown_targets(self, value: bytes | None) -> list[str]:
+        """The Apprise targets a policy record names that this notifier does not have."""
+        if value is None:
+            return []
+        try:
+            record = decode_as(value, OrgPolicy)
+        except InvalidRecord:
+            return []  # the book refuses it, saying why
+        known = set(self.settings.apprise_names)
+        return [
+            r.target for r in record.recipients if r.channel == APPRISE and r.target not in known
+        ]
 
     def targets(self, org_id: str) -> list[Target]:
         return targets_for(

@@ -7,9 +7,10 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
+from agents.targets import NOTIFY_TARGETS
 from agents.topics import ALERTS, ORG_POLICIES, start_client
 
-__all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "ensure_notify_topics"]
+__all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "NOTIFY_TARGETS", "ensure_notify_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def _specs(settings: NotifySettings) -> dict[str, dict[str, str]]:
             "retention.ms": _RETENTION_MS,
         },
         settings.topic(NOTIFY_DEAD_LETTERS): {"retention.ms": _RETENTION_MS},
+        # The target names each notifier configures (agents/targets.py): the newest only.
+        settings.topic(NOTIFY_TARGETS): {"cleanup.policy": "compact"},
     }
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from agents.notify.settings import NotifySettings, variable
+from agents.notify.settings import APPRISE_PREFIX, FILE_VARIABLES, NotifySettings, variable
 from agents.settings import Settings
 
 SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
@@ -16,6 +16,11 @@ SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
     worker = {f"BACKUPWATCH_{f.name.upper()}" for f in dataclasses.fields(Settings)}
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings)}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
+    # Secrets may be read from files, `<VARIABLE>_FILE`; Apprise targets are
+    # `BACKUPWATCH_NOTIFY_APPRISE_<NAME>`, which the pattern below reads up to the `<`.
+    notifier |= {f"{name}_FILE" for name in FILE_VARIABLES} | {APPRISE_PREFIX}
+    documented = set(
+        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", SETTINGS.read_text(encoding="utf-8"))
+    )
 
     assert sorted(worker | notifier) == sorted(documented)

@@ -32,6 +32,7 @@ from agents.fleet import FleetView
 from agents.openapi import openapi_document
 from agents.policies import PolicyBook
 from agents.settings import Settings
+from agents.targets import TargetDirectory, announcement
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
 from schemas.codec import decode_as, encode
 from schemas.models import DeviceCommand, OrgPolicy
@@ -258,7 +259,10 @@ async def serve(token: str) -> AsyncIterator[Served]:
     view = FleetView(worker.policies.policy_for)
     fill(view)
     app = web.Application()
-    attach_routes(app.router, worker.settings, view, worker.policies, worker.publish)
+    # The notifier announced one Apprise target.
+    targets = TargetDirectory()
+    targets.apply_record(announcement("apprise", ["ops-slack"])[1])
+    attach_routes(app.router, worker.settings, view, worker.policies, worker.publish, targets)
     async with TestClient(TestServer(app)) as client:
         yield Served(client, worker, view)
 
@@ -542,6 +546,9 @@ async def test_a_policy_change_is_published_to_the_policy_topic(api: Served) -> 
         ({"webhook_urls": ["not a url"]}, "webhook_urls"),
         ({"alert_emails": ["not an email"]}, "alert_emails"),
         ({"alert_emails": ["it@acme.example\r\nBcc: all@acme.example"]}, "alert_emails"),
+        ({"recipients": [{"channel": "sms", "target": "+1555"}]}, "recipients"),
+        ({"recipients": [{"channel": "apprise", "target": "slack://T/B/C"}]}, "recipients"),
+        ({"recipients": [{"channel": "email"}]}, "recipients"),
     ],
 )
 async def test_a_bad_policy_is_refused_naming_the_field(
@@ -566,6 +573,47 @@ async def test_an_unusable_recipient_is_refused_naming_its_value(api: Served) ->
         "parameter": "alert_emails",
     }
     assert api.worker.producer.sent == []
+
+
+async def test_a_policy_naming_an_apprise_target_the_notifier_lacks_is_refused_naming_it(
+    api: Served,
+) -> None:
+    body = {
+        "recipients": [
+            {"channel": "apprise", "target": "ops-slack"},
+            {"channel": "apprise", "target": "ops-teams"},
+        ]
+    }
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    assert answer == {
+        "error": "`recipients`[1] apprise target 'ops-teams' is not configured on the "
+        "notifier (configured: ops-slack)",
+        "parameter": "recipients",
+    }
+    check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_a_policy_naming_configured_targets_is_published_as_recipients(
+    api: Served,
+) -> None:
+    body = {
+        "recipients": [{"channel": "apprise", "target": "ops-slack"}],
+        "alert_emails": ["it@acme.example"],
+    }
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 202, answer
+    (sent,) = api.worker.producer.sent
+    policy = decode_as(sent.value, OrgPolicy)
+    assert [(r.channel, r.target) for r in policy.recipients] == [
+        ("apprise", "ops-slack"),
+        ("email", "it@acme.example"),
+    ]
 
 
 async def test_a_policy_whose_warning_comes_after_critical_is_refused(api: Served) -> None:
