@@ -37,6 +37,7 @@ __all__ = [
     "damaged_state",
     "fuzz_settings",
     "hostile",
+    "json_values",
     "legal",
     "seed",
 ]

@@ -1,10 +1,11 @@
 """One record of JSON nested a thousand levels deep, on every topic a process reads, stops
 none of them: a real worker (its inputs, the org policies it reads from the start at
-every boot, its own changelog when it recovers), its report reader (the changelog) and a
-real notifier (alerts, org policies, its delivered topic) all go on and handle the
-valid records after it. The nested input records are `invalid_json` dead letters, the
-nested alert an `invalid_alert` one; a record of a device whose stored state was
-replaced by the nested record is an `unexpected_error` dead letter naming the exception.
+every boot, its own changelog when it recovers), its report reader (the changelog, the
+org policies, the notifiers' target names) and a real notifier (alerts, org policies,
+its delivered topic) all go on and handle the valid records after it. The nested input
+records are `invalid_json` dead letters, the nested alert an `invalid_alert` one; a
+record of a device whose stored state was replaced by the nested record is an
+`unexpected_error` dead letter naming the exception.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from agents.notify.settings import NotifySettings
-from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
+from agents.notify.topics import (
+    NOTIFY_DEAD_LETTERS,
+    NOTIFY_DELIVERED,
+    NOTIFY_TARGETS,
+    ensure_notify_topics,
+)
 from agents.topics import ALERTS, INPUTS, ORG_POLICIES
 from schemas.codec import decode_as
 from schemas.models import Alert
@@ -101,6 +107,7 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
                 (s.topic(ORG_POLICIES), b"org-2", NESTED_OBJECTS, None),
                 (s.topic(ALERTS), b"dev-1", NESTED, None),
                 (s.topic(NOTIFY_DELIVERED), b"delivery", NESTED, None),
+                (s.topic(NOTIFY_TARGETS), b"apprise", NESTED, None),
                 *[(s.topic(topic), b"dev-1", NESTED, None) for topic in INPUTS],
             ],
         )

@@ -1,5 +1,6 @@
 """Hostile records on the topics the other readers follow: alerts (the notifier), the
-device-state changelog (the report reader's fleet view). None raises out of its reader:
+device-state changelog (the report reader's fleet view), notify-targets (the report
+reader's directory of the notifiers' target names). None raises out of its reader:
 each alert record is delivered, dead-lettered with its reason, or has no recipients, and
 every offset can be committed; each changelog record becomes a row or is skipped and
 counted, and the report answers over the rows that are left."""
@@ -17,9 +18,19 @@ from hypothesis import strategies as st
 from agents.fleet import FleetView
 from agents.notify.plan import EMAIL
 from agents.notify.runner import Notifier
+from agents.targets import TargetDirectory
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import parse_query, row_json, select
-from tests.hostile import SCHEMAS, STATES, TRIED, damaged_state, fuzz_settings, hostile, legal
+from tests.hostile import (
+    SCHEMAS,
+    STATES,
+    TRIED,
+    damaged_state,
+    fuzz_settings,
+    hostile,
+    json_values,
+    legal,
+)
 from tests.unit.agents.notify.test_an_alert_that_cannot_be_sent_is_dead_lettered_and_its_lane_goes_on import (  # noqa: E501
     SETTINGS,
     DeliveredStore,
@@ -115,3 +126,26 @@ def test_hostile_changelog_records_are_rows_or_skipped_and_the_report_answers(
     for device_id in rows:
         assert view.state(device_id) is not None
     view.stream_time()
+
+
+# -- the report reader's notify-targets ---------------------------------------------------
+
+
+@fuzz_settings()
+@given(
+    st.lists(
+        st.sampled_from(SCHEMAS).flatmap(hostile)
+        | json_values.map(lambda v: json.dumps({"channel": "apprise", "names": v}).encode())
+        | st.none(),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_hostile_notify_targets_records_are_taken_or_ignored(values: list[bytes | None]) -> None:
+    directory = TargetDirectory()
+    for value in values:
+        directory.apply_record(value)
+    TRIED["report reader"] += len(values)
+    for channel in ("apprise", "email"):
+        names = directory.names(channel)
+        assert names is None or all(isinstance(n, str) for n in names)
