@@ -42,7 +42,7 @@ class WorkerMetrics:
         self.events = Counter(
             "backupwatch_events",
             "Input records by topic and outcome "
-            "(accepted, invalid, replayed, duplicate, rerouted, ignored, tick)",
+            "(accepted, invalid, replayed, duplicate, rerouted, tick)",
             ["topic", "outcome"],
             registry=r,
         )
@@ -136,15 +136,20 @@ class WorkerMetrics:
             "Exceptions that were not validation errors, by stage: record (an input record, "
             "sent to dead letters as unexpected_error), decision (a due device at a clock "
             "step), stored_state (a stored state or clock that does not decode), policy (an org "
-            "policy record, refused)",
+            "policy record, refused), user_facts (a user facts record, refused)",
             ["stage"],
             registry=r,
         )
         self.report_errors = Counter(
             "backupwatch_report_unexpected_errors",
             "Records the report reader skipped for an exception that is not a validation "
-            "error, by topic (changelog, org-policies)",
+            "error, by topic (changelog, org-policies, user-facts)",
             ["topic"],
+            registry=r,
+        )
+        self.user_facts_errors = Counter(
+            "backupwatch_user_facts_errors",
+            "User facts records that were refused (the user keeps the facts they had)",
             registry=r,
         )
 

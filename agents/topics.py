@@ -19,6 +19,7 @@ __all__ = [
     "HEARTBEATS",
     "INPUTS",
     "ORG_POLICIES",
+    "USER_FACTS",
     "TopicSpec",
     "assign_whole_topic",
     "ensure_topics",
@@ -34,6 +35,7 @@ DEVICE_COMMANDS = "device-commands"
 # The co-partitioned inputs, in the order of `DeviceState.offsets`.
 INPUTS = (HEARTBEATS, BACKUP_PROGRESS, DEVICE_COMMANDS)
 ORG_POLICIES = "org-policies"
+USER_FACTS = "user-facts"
 ALERTS = "alerts"
 DEVICE_STATUS = "device-status"
 DEAD_LETTERS = "dead-letters"
@@ -57,6 +59,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         *(TopicSpec(settings.topic(name), n, inputs) for name in INPUTS),
         TopicSpec(settings.topic(ORG_POLICIES), 1, compacted),
+        TopicSpec(settings.topic(USER_FACTS), 1, compacted),
         TopicSpec(settings.topic(ALERTS), n, {"retention.ms": str(30 * 86400 * 1000)}),
         TopicSpec(settings.topic(DEVICE_STATUS), n, compacted),
         TopicSpec(settings.topic(DEAD_LETTERS), n, {"retention.ms": str(30 * 86400 * 1000)}),

@@ -14,6 +14,8 @@ from schemas.models import (
     InputRecord,
     OrgPolicy,
     Recipient,
+    UserFacts,
+    UserPeriod,
 )
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "InvalidRecord",
     "OrgPolicy",
     "Recipient",
+    "UserFacts",
+    "UserPeriod",
     "decode",
     "decode_as",
     "encode",

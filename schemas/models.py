@@ -47,6 +47,8 @@ __all__ = [
     "OrgPolicy",
     "Recipient",
     "TelemetryRecord",
+    "UserFacts",
+    "UserPeriod",
 ]
 
 
@@ -175,6 +177,42 @@ class DeviceCommand(_Record, tag="device_command/1", frozen=True, gc=False):
             raise ValueError("action `replaced` needs `replaced_by`")
 
 
+class UserPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    """A span of stream time over which a fact about a user held."""
+
+    # "leave": the user is away until `end`, their devices alert on nothing meanwhile;
+    # "deactivated": the user left the organization, their devices are off the watch.
+    kind: Literal["leave", "deactivated"]
+    start: Timestamp
+    # When it ended, or ends (a leave's "until"); None: it still holds (a deactivation
+    # not undone yet). A period holds from `start` (included) to `end` (excluded).
+    end: Timestamp | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    actor: Annotated[str, msgspec.Meta(max_length=256)] = ""
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "start", "end")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("`end` must be after `start`")
+        if self.kind == "leave" and self.end is None:
+            raise ValueError("a `leave` needs an `end` (until when)")
+
+
+class UserFacts(_Record, tag="user_facts/1", frozen=True):
+    """What administrators recorded about one user (a person, whatever their devices):
+    leaves and deactivations, each with the span of stream time it held, so that a
+    replay decides each device's alerts under the facts that held at each instant.
+    The latest record of a user (a compacted topic keyed by user id) is their history."""
+
+    user_id: Id
+    updated_at: Timestamp
+    # Oldest first (by start); at most 64, the oldest dropped first.
+    periods: Annotated[list[UserPeriod], msgspec.Meta(max_length=64)] = []
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "updated_at")
+
+
 PositiveDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
 EmailAddress = Annotated[
     str,
@@ -289,7 +327,7 @@ class Alert(_Record, tag="alert/1", frozen=True):
     to_state: Level = msgspec.field(name="to")
     transition: Transition
     # Why the state changed: "threshold", "new_event", "deactivated", "snooze_ended",
-    # "policy_changed", "reminder".
+    # "policy_changed", "reminder", "user_deactivated", "leave_ended".
     reason: str
     # When the condition began: the last contact, new data or 100 % it is measured from.
     episode_start: AwareTime

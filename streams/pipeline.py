@@ -29,6 +29,7 @@ from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
 from streams.state import DeviceState, Parked, decode_state, encode_state
 from streams.status import KINDS, device_status, to_alert, worst
+from streams.users import NO_USER_FACTS, UserTimeline
 
 __all__ = [
     "CLOCK_KEY_PREFIX",
@@ -103,7 +104,7 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     reroutes: list[Reroute] = field(default_factory=list)
     # (topic index, outcome) -> records: accepted, invalid, replayed, duplicate,
-    # rerouted, ignored, tick; a parked record counts once, when it is applied
+    # rerouted, tick; a parked record counts once, when it is applied
     # (normally "accepted")
     outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
@@ -138,6 +139,7 @@ class _Partition:
         "decided",
         "dirty",
         "devices",
+        "held",
         "index",
         "latest_ticks",
         "number",
@@ -159,6 +161,9 @@ class _Partition:
         # Alert levels (connection, backup, completion) of the devices not all ok: the
         # material of the devices-by-state gauge, small because most devices are ok.
         self.troubled: dict[str, tuple[str, str, str]] = {}
+        # Devices whose user's facts hold them (on leave, deactivated): a deactivated
+        # user's devices have no deadline, yet must be found when the user returns.
+        self.held: set[str] = set()
         self.latest_ticks: list[datetime | None] = [None] * TOPIC_COUNT
         # The clock the last decisions were taken at (persisted under the clock key).
         self.decided: datetime | None = clock
@@ -230,7 +235,7 @@ class PartitionProcessor:
     partition's store; `items_of(partition)`
     lists the stored (key, value) pairs of one partition, to rebuild its deadline index
     after an assignment; `partition_for(key)` is the producers' partitioner; `policy_for`
-    gives an org's policy.
+    gives an org's policy; `user_facts_for`, the facts about a user (leave, deactivation).
     """
 
     def __init__(
@@ -241,6 +246,7 @@ class PartitionProcessor:
         items_of: Callable[[int], Iterable[tuple[str, bytes]]],
         partition_for: Callable[[bytes], int],
         policy_for: Callable[[str], Policy],
+        user_facts_for: Callable[[str], UserTimeline] | None = None,
         stopwatch: Callable[[], float] | None = None,
     ) -> None:
         self.partitions = partitions
@@ -251,9 +257,11 @@ class PartitionProcessor:
         self._items_of = items_of
         self._partition_for = partition_for
         self._policy_for = policy_for
+        self._user_facts_for = user_facts_for or _no_user_facts
         self._assigned: dict[int, _Partition] = {}
         self._clock_keys: dict[int, str] = {}
         self._reevaluate: dict[int, set[str]] = {}
+        self._reevaluate_users: dict[int, set[str]] = {}
         # Decisions this `process` call may still make (None: no limit), and the tick
         # left unfinished by the last call, with what it had done so far.
         self._decisions_left: int | None = None
@@ -284,10 +292,12 @@ class PartitionProcessor:
         for partition in partitions:
             self._assigned.pop(partition, None)
             self._reevaluate.pop(partition, None)
+            self._reevaluate_users.pop(partition, None)
 
     def revoke_all(self) -> None:
         self._assigned.clear()
         self._reevaluate.clear()
+        self._reevaluate_users.clear()
 
     def ensure(self, partition: int) -> None:
         """Index `partition` now if it is not yet (after an assignment)."""
@@ -317,9 +327,9 @@ class PartitionProcessor:
                 continue
             try:
                 device = decode_state(value)
-                deadline = next_deadline(device, self._policy_for(device.org_id))
+                deadline = self._deadline(device)
                 waiting = min(p.epoch for p in device.parked) if device.parked else None
-                levels = _levels(device)
+                tracking = _tracking(device)
             except Exception as err:  # noqa: BLE001 - any stored value that does not read
                 # Left out of the index: the device's records are dead letters (they
                 # cannot be applied to a state that cannot be read), the others go on.
@@ -328,8 +338,8 @@ class PartitionProcessor:
             part.index.schedule(key, deadline)
             if waiting is not None:
                 part.waiting.schedule(key, waiting)
-            _set_levels(part, key, levels)
-            devices += 1
+            _track(part, key, tracking)
+            devices += device.reporting
         part.devices = devices
         self._assigned[partition] = part
         log.info(
@@ -364,6 +374,17 @@ class PartitionProcessor:
         """Re-evaluate the org's devices at each partition's next decision."""
         for partition in self._assigned:
             self._reevaluate.setdefault(partition, set()).add(org_id)
+
+    def user_facts_changed(self, user_id: str) -> None:
+        """Re-evaluate the user's devices at each partition's next decision (docs/
+        architecture.md §7): which of the facts hold is decided there, at its clock."""
+        for partition in self._assigned:
+            self._reevaluate_users.setdefault(partition, set()).add(user_id)
+
+    def _deadline(self, state: DeviceState) -> datetime | None:
+        return next_deadline(
+            state, self._policy_for(state.org_id), self._user_facts_for(state.user_id)
+        )
 
     # -- processing -------------------------------------------------------------
 
@@ -560,9 +581,8 @@ class PartitionProcessor:
         # bytes), cheaper than re-encoding; commands by their id.
         fp = None if isinstance(event, DeviceCommand) else record_fingerprint(envelope.value)
         new, transitions = apply(state, event, now, policy, fp)
-        if new is None:
-            result.outcomes[(topic, "ignored")] += 1
-            return
+        if new is None:  # pragma: no cover - `apply` keeps every event's device
+            raise AssertionError(f"no state for {device_id}")
         if new is state:
             result.outcomes[(topic, "duplicate")] += 1
             return
@@ -572,12 +592,12 @@ class PartitionProcessor:
             new = replace(new, offsets=tuple(offsets))
         # Everything that may fail is worked out before anything changes (see
         # `_isolated`): then the state, the outputs and the counts, together.
-        deadline = next_deadline(new, policy)
+        deadline = next_deadline(new, policy, self._user_facts_for(new.user_id))
         alerts = [to_alert(t, new, now, policy) for t in transitions]
         # Deactivation decides at once; readers see the device's new status now.
         status = device_status(new, now, policy) if transitions else None
-        levels = _levels(new) if transitions else None
-        if state is None:
+        tracking = _tracking(new) if transitions else None
+        if new.reporting and (state is None or not state.reporting):
             part.devices += 1
         self._put(part, new)
         result.outcomes[(topic, "accepted")] += 1
@@ -585,8 +605,8 @@ class PartitionProcessor:
         self._emitted(alerts, result)
         if status is not None:
             result.statuses.append(status)
-        if levels is not None:
-            _set_levels(part, device_id, levels)
+        if tracking is not None:
+            _track(part, device_id, tracking)
         part.index.schedule(device_id, deadline)
 
     def _tick(
@@ -637,15 +657,14 @@ class PartitionProcessor:
             # Those without a deadline (every alert critical, no reminders) are not in
             # the index, but are among the troubled.
             for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled]):
-                try:
-                    state = self._state(device_id, part)
-                    if state is None or state.org_id not in orgs:
-                        continue
-                    deadline = next_deadline(state, self._policy_for(state.org_id))
-                except Exception as err:  # noqa: BLE001 - one device must not stop the clock
-                    self._failed("decision", f"re-evaluating device {device_id}", err)
-                    continue
-                part.index.schedule(device_id, deadline)
+                self._reschedule(device_id, part, lambda state: state.org_id in orgs)
+        users = self._reevaluate_users.pop(envelope.partition, None)
+        if users:
+            # A user's facts changed: their devices are due now (the revision of their
+            # user's record differs). Those held by the user's deactivation have no
+            # deadline: they are among the held.
+            for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled, *part.held]):
+                self._reschedule(device_id, part, lambda state: state.user_id in users)
         for device_id in part.index.pop_due(clock):
             advanced += self._decide(device_id, part, clock, result)
             if self._decisions_left is not None:
@@ -666,6 +685,20 @@ class PartitionProcessor:
             TickReport(envelope.partition, clock, advanced, took + self._stopwatch() - started)
         )
         return True
+
+    def _reschedule(
+        self, device_id: str, part: _Partition, concerned: Callable[[DeviceState], bool]
+    ) -> None:
+        """Schedule the device anew if `concerned` by a change of policy or user facts."""
+        try:
+            state = self._state(device_id, part)
+            if state is None or not concerned(state):
+                return
+            deadline = self._deadline(state)
+        except Exception as err:  # noqa: BLE001 - one device must not stop the clock
+            self._failed("decision", f"re-evaluating device {device_id}", err)
+            return
+        part.index.schedule(device_id, deadline)
 
     def _unpark(
         self,
@@ -736,12 +769,14 @@ class PartitionProcessor:
             if state is None:
                 return 0
             policy = self._policy_for(state.org_id)
-            new, transitions = advance(state, clock, policy)
-            deadline = next_deadline(new, policy)
+            user = self._user_facts_for(state.user_id)
+            new, transitions = advance(state, clock, policy, user=user)
+            deadline = next_deadline(new, policy, user)
             if new is not state:
                 alerts = [to_alert(t, new, clock, policy) for t in transitions]
                 status = device_status(new, clock, policy)
-                levels = _levels(new) if transitions else None
+                tracked = transitions or new.user_hold != state.user_hold
+                tracking = _tracking(new) if tracked else None
         except Exception as err:  # noqa: BLE001 - one device must not stop the clock
             # The device keeps its state and leaves the index (it was popped as due):
             # deciding it again at every step would fail again. Its next record
@@ -753,8 +788,8 @@ class PartitionProcessor:
             return 0
         self._put(part, new)
         self._emitted(alerts, result)
-        if levels is not None:
-            _set_levels(part, device_id, levels)
+        if tracking is not None:
+            _track(part, device_id, tracking)
         result.statuses.append(status)
         return 1
 
@@ -779,15 +814,30 @@ def _undo(part: _Partition, journal: dict[str, tuple[DeviceState | None | object
             part.dirty.discard(device_id)
 
 
-def _levels(state: DeviceState) -> tuple[str, str, str]:
-    return (
+def _no_user_facts(user_id: str) -> UserTimeline:
+    return NO_USER_FACTS
+
+
+# What the partition tracks of a device: its alert levels (connection, backup,
+# completion), and whether its user's facts hold it.
+_Tracking = tuple[tuple[str, str, str], bool]
+
+
+def _tracking(state: DeviceState) -> _Tracking:
+    levels = (
         state.connection.level,
         worst(d.backup.level for d in state.destinations),
         worst(d.completion.level for d in state.destinations),
     )
+    return levels, state.user_hold is not None
 
 
-def _set_levels(part: _Partition, device_id: str, levels: tuple[str, str, str]) -> None:
+def _track(part: _Partition, device_id: str, tracking: _Tracking) -> None:
+    levels, held = tracking
+    if held:
+        part.held.add(device_id)
+    else:
+        part.held.discard(device_id)
     if levels == ("ok", "ok", "ok"):
         part.troubled.pop(device_id, None)
     else:

@@ -89,10 +89,14 @@ def _recovery(alert: Alert) -> str:
         return f"completed its backup{to} again"
     if alert.reason == "deactivated":
         return "was deactivated; its alert is closed"
+    if alert.reason == "user_deactivated":
+        return "belongs to a deactivated user (left the organization); its alert is closed"
     if alert.reason == "policy_changed":
         return f"{_problem(alert)}, within the org's new thresholds"
     if alert.reason == "snooze_ended":
         return f"{_problem(alert)}, within the thresholds when its snooze ended"
+    if alert.reason == "leave_ended":
+        return f"{_problem(alert)}, within the thresholds when its user's leave ended"
     return f"{_problem(alert)}; its alert is closed ({alert.reason})"
 
 

@@ -46,6 +46,7 @@ _SHARED = {
     "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
     "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
     "log_level": "BACKUPWATCH_LOG_LEVEL",
+    "log_format": "BACKUPWATCH_LOG_FORMAT",
     "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
     # Both come from one YAML (or JSON) document of secrets; Apprise targets may also
@@ -65,6 +66,8 @@ class NotifySettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "backupwatch."
     log_level: str = "info"
+    # `text` or `json` (one JSON object a line), as for the worker.
+    log_format: str = "text"
     # Of the topics the notifier creates (what it delivered, its dead letters): as the
     # worker's, so that a cluster that wants 3 replicas gets them for these too.
     replication_factor: int = 1
@@ -113,6 +116,10 @@ class NotifySettings:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
             )
         if self.smtp_tls not in SMTP_TLS_MODES:
             raise ConfigError(

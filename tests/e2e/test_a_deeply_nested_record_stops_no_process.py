@@ -1,11 +1,11 @@
 """One record of JSON nested a thousand levels deep, on every topic a process reads, stops
-none of them: a real worker (its inputs, the org policies it reads from the start at
-every boot, its own changelog when it recovers), its report reader (the changelog, the
-org policies, the notifiers' target names) and a real notifier (alerts, org policies,
-its delivered topic) all go on and handle the valid records after it. The nested input
-records are `invalid_json` dead letters, the nested alert an `invalid_alert` one; a
-record of a device whose stored state was replaced by the nested record is an
-`unexpected_error` dead letter naming the exception.
+none of them: a real worker (its inputs, the org policies and user facts it reads from
+the start at every boot, its own changelog when it recovers), its report reader (the
+changelog, the org policies, the user facts, the notifiers' target names) and a real
+notifier (alerts, org policies, its delivered topic) all go on and handle the valid
+records after it. The nested input records are `invalid_json` dead letters, the nested
+alert an `invalid_alert` one; a record of a device whose stored state was replaced by
+the nested record is an `unexpected_error` dead letter naming the exception.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from agents.notify.topics import (
     NOTIFY_TARGETS,
     ensure_notify_topics,
 )
-from agents.topics import ALERTS, INPUTS, ORG_POLICIES
+from agents.topics import ALERTS, INPUTS, ORG_POLICIES, USER_FACTS
 from schemas.codec import decode_as
 from schemas.models import Alert
 from tests.kafka_harness import eventually, fresh_name, log_tail
@@ -105,6 +105,7 @@ async def test_a_nested_record_on_every_topic_stops_no_process(
             [
                 (s.topic(ORG_POLICIES), b"org-1", NESTED, None),
                 (s.topic(ORG_POLICIES), b"org-2", NESTED_OBJECTS, None),
+                (s.topic(USER_FACTS), b"user-1", NESTED, None),
                 (s.topic(ALERTS), b"dev-1", NESTED, None),
                 (s.topic(NOTIFY_DELIVERED), b"delivery", NESTED, None),
                 (s.topic(NOTIFY_TARGETS), b"apprise", NESTED, None),
