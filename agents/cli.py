@@ -6,6 +6,9 @@
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
+    backupwatch ingest            the HTTP endpoint endpoints post telemetry to
+    backupwatch report TOOL       send a restic or Borg backup's report, or a heartbeat
+    backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
     backupwatch check-config      validate the settings and reach Kafka
     backupwatch --version         the installed version
     backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
@@ -28,6 +31,7 @@ from typing import Any, BinaryIO
 
 from agents import __version__, logs
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
+from agents.reporters.commands import add_commands
 from agents.settings import Settings
 
 __all__ = ["main"]
@@ -244,6 +248,32 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from agents.ingest.settings import IngestSettings
+
+    overrides = {
+        name: value
+        for name in ("bootstrap_servers", "topic_prefix", "web_port")
+        if (value := getattr(args, name, None)) is not None
+    }
+    settings = IngestSettings.from_env(**overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch ingest {__version__}\n{settings.describe()}")
+    from agents.ingest.server import run
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(serve())
+    return 0
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.users import edit_user
@@ -358,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
     notify.set_defaults(func=cmd_notify)
 
+    ingest = sub.add_parser(
+        "ingest", help="the HTTP ingest endpoint (settings: BACKUPWATCH_INGEST_*)"
+    )
+    ingest.add_argument(
+        "--bootstrap-servers", help="Kafka host:port (BACKUPWATCH_BOOTSTRAP_SERVERS)"
+    )
+    ingest.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
+    ingest.add_argument("--web-port", type=int, help="port (BACKUPWATCH_INGEST_WEB_PORT)")
+    ingest.set_defaults(func=cmd_ingest)
+    add_commands(sub)
     user = sub.add_parser(
         "user",
         help="record a fact about a user for all their devices (published to user-facts)",

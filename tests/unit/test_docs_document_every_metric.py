@@ -1,5 +1,5 @@
-"""docs/metrics.md's tables name every metric the worker and the notifier export
-(counters as Prometheus shows them, with `_total`)."""
+"""docs/metrics.md's tables name every metric the worker, the notifier and the ingest
+endpoint export (counters as Prometheus shows them, with `_total`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from agents.ingest.metrics import IngestMetrics
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
 
@@ -24,8 +25,10 @@ def _exported(registry: CollectorRegistry) -> set[str]:
 
 
 def test_every_exported_metric_is_documented_and_every_documented_one_exported() -> None:
-    exported = _exported(WorkerMetrics(CollectorRegistry()).registry) | _exported(
-        NotifyMetrics(CollectorRegistry()).registry
+    exported = (
+        _exported(WorkerMetrics(CollectorRegistry()).registry)
+        | _exported(NotifyMetrics(CollectorRegistry()).registry)
+        | _exported(IngestMetrics(CollectorRegistry()).registry)
     )
     documented = set(re.findall(r"`(backupwatch_[a-z_]+)", METRICS.read_text(encoding="utf-8")))
 
