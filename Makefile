@@ -10,7 +10,7 @@ SYSTEM_DEPS := deploy/system-deps.sh
 
 .DEFAULT_GOAL := help
 
-.PHONY: help system-deps system-deps-run setup kafka-up kafka-down kafka-status test test-unit lint format run screenshot bench clean
+.PHONY: help system-deps system-deps-run setup kafka-up kafka-down kafka-status test test-unit fuzz lint format run screenshot bench clean
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,12 @@ test: system-deps setup ## run every test: unit, integration and e2e (starts its
 
 test-unit: system-deps setup ## run the unit tests only (no Kafka needed)
 	$(BIN)/pytest tests/unit
+
+# Examples per fuzz test for `make fuzz` (`make test` runs a fixed 150, within a minute).
+FUZZ_EXAMPLES ?= 5000
+
+fuzz: setup ## the fuzz tests (hostile records through every reader) with FUZZ_EXAMPLES examples each, new ones each run
+	BACKUPWATCH_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit/fuzz -p no:cacheprovider
 
 lint: setup ## ruff (lint + format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -35,6 +35,7 @@ from agents.consumer_lag import consumer_lags
 from agents.intake import bulk_consumer_class
 from agents.metrics import WorkerMetrics
 from agents.policies import PolicyBook
+from agents.reader import ReportReader
 from agents.resume import hold_flow_while_streams_resume
 from agents.settings import Settings
 from agents.store import PartitionMemoryStore, PartitionStoreTable
@@ -148,6 +149,9 @@ class Backupwatch:
         self._store_put: Any = None
         # The memory store's dict per partition (None with RocksDB).
         self._partition_data: Any = None
+        # The report reader beside the worker (agents.reader), once its web views are
+        # attached: its unexpected errors are counted among the worker's metrics.
+        self.report_reader: ReportReader | None = None
         self._wire()
 
     # -- partitioning and the table -----------------------------------------------
@@ -203,19 +207,34 @@ class Backupwatch:
         if not self._store_bound:
             self._bind_store()
         if self._partition_data is not None:
-            for raw, value in self._partition_data(partition).items():
-                yield raw.decode(), value
+            for raw, value in list(self._partition_data(partition).items()):
+                key = self._stored_key(raw)
+                if key is not None:
+                    yield key, value
             return
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
             for raw in list(self.table.keys()):
-                key = raw.decode() if isinstance(raw, bytes) else str(raw)
-                grouped[self.partition_for(key.encode())].append(key)
+                key = self._stored_key(raw) if isinstance(raw, bytes) else str(raw)
+                if key is not None:
+                    grouped[self.partition_for(key.encode())].append(key)
             self._stored_by_partition = dict(grouped)
         for key in self._stored_by_partition.get(partition, ()):
             value = self._load(key, partition)
             if value is not None:
                 yield key, value
+
+    def _stored_key(self, raw: bytes) -> str | None:
+        """A stored key as the processor knows keys (device ids, clock keys); None for
+        one that is not UTF-8, which no record of the worker's wrote: a record a
+        producer put on the changelog, left out (and counted) rather than stopping the
+        indexing of the partition at every start."""
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            self.metrics.unexpected_errors.labels("stored_state").inc()
+            log.error("a stored key is not UTF-8 (%r): left out", raw[:64])
+            return None
 
     # -- the agent ------------------------------------------------------------------
 
@@ -417,6 +436,8 @@ class Backupwatch:
                 ("source-partition", str(env.partition).encode()),
                 ("source-offset", str(env.offset).encode()),
             ]
+            if letter.exception:
+                headers.append(("exception", letter.exception.encode()[:4096]))
             await producer.send(dead_topic, env.key, env.value, None, None, headers)
         for reroute in result.reroutes:
             env = reroute.envelope
@@ -453,6 +474,8 @@ class Backupwatch:
             m.dead_letters.inc(len(result.dead_letters))
         if result.parked:
             m.parked.inc(result.parked)
+        for stage, n in result.failures.items():
+            m.unexpected_errors.labels(stage).inc(n)
         for (kind, transition), n in result.transitions.items():
             m.alerts.labels(kind, transition).inc(n)
         for tick in result.ticks:
@@ -485,6 +508,9 @@ class Backupwatch:
 
     def update_gauges(self) -> None:
         m = self.metrics
+        if self.report_reader is not None:
+            for topic, n in self.report_reader.new_unexpected_errors().items():
+                m.report_errors.labels(topic).inc(n)
         m.observe_clocks(self.processor.clocks(), datetime.now(UTC))
         m.observe_device_counts(self.processor.device_counts())
         m.devices_indexed.set(self.processor.devices_indexed())

@@ -112,7 +112,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from agents.web import attach_views
 
     worker_app = create_app(settings)
-    attach_views(worker_app)
+    worker_app.report_reader = attach_views(worker_app)
     # Faust sets up logging itself when it starts: in JSON, with our formatter.
     config = (
         logs.logging_config(settings.log_level, "json") if settings.log_format == "json" else None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from schemas.types import loggable
 from streams.diagnosis import Hints, appeared_as_it_went_quiet, newer_device_hint
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
 from streams.policy import Policy
@@ -63,6 +64,9 @@ class FleetView:
         # Set once the changelog was read up to where it ended when the view started.
         self.caught_up = asyncio.Event()
         self.records_read = 0
+        # Changelog records that raised an exception (a state or clock that does not
+        # decode, or a row that cannot be cut): skipped, the rest of the fleet goes on.
+        self.unexpected_errors = 0
         # Counts the changes readers can see (rows cut, clocks moved): an answer computed
         # at one generation is the answer for as long as the generation stays.
         self.generation = 0
@@ -76,7 +80,11 @@ class FleetView:
         self.records_read += 1
         device_id = key.decode("utf-8", "replace")
         if device_id.startswith(CLOCK_KEY_PREFIX):
-            clock = decided_clock(value) if value else None
+            try:
+                clock = decided_clock(value) if value else None
+            except Exception as err:  # noqa: BLE001 - a record must not stop the reader
+                self._failed(f"the clock of partition {partition}", err)
+                return
             if clock is not None and clock != self.clocks.get(partition):
                 self.clocks[partition] = clock
                 self.generation += 1
@@ -115,17 +123,19 @@ class FleetView:
                 self._forget(device_id)
                 continue
             try:
-                state = decode_state(value)
-            except Exception:  # a state this version cannot read; the worker logs its own
-                log.warning("fleet view: cannot decode the state of %s", device_id)
-                continue
-            self._store(state, value, partition)
+                self._store(decode_state(value), value, partition)
+            except Exception as err:  # noqa: BLE001 - a record must not stop the reader
+                # A state this version cannot read, or a row that cannot be cut from it:
+                # the device keeps the row it had (if any), the others go on.
+                self._failed(f"the state of device {device_id}", err)
 
     def _store(self, state: DeviceState, value: bytes, partition: int) -> None:
         device_id = state.device_id
         if not state.reporting:
             self._known[device_id] = (state, partition)
             return
+        # Cut first: a row that cannot be cut leaves everything as it was.
+        row = self._cut(state, value, partition)
         self._known.pop(device_id, None)
         previous = self._rows.get(device_id)
         if previous is not None and (
@@ -135,7 +145,6 @@ class FleetView:
         seen = state.last_heartbeat or state.first_seen
         if self._latest_seen is None or seen > self._latest_seen:
             self._latest_seen = seen
-        row = self._cut(state, value, partition)
         self._rows[device_id] = row
         self._by_org.add(row.org_id, device_id)
         self._by_user.add(row.user_id, device_id)
@@ -187,8 +196,21 @@ class FleetView:
                 and appeared_as_it_went_quiet(before, quiet.first_seen, heard, policy)
             ):
                 continue
-            state = decode_state(troubled.encoded_state)
-            self._rows[other] = self._cut(state, troubled.encoded_state, troubled.partition)
+            try:
+                state = decode_state(troubled.encoded_state)
+                self._rows[other] = self._cut(state, troubled.encoded_state, troubled.partition)
+            except Exception as err:  # noqa: BLE001 - its row stays as it was
+                self._failed(f"the row of device {other}", err)
+
+    def _failed(self, what: str, err: BaseException) -> None:
+        self.unexpected_errors += 1
+        log.error(
+            "fleet view: %s failed unexpectedly (%s: %s); skipped",
+            loggable(what),
+            type(err).__name__,
+            loggable(str(err)),
+            exc_info=err,
+        )
 
     def _share_user_id(self, row: DeviceRow) -> None:
         """Let `row` hold the user id string of the user's other devices: decoding gave

@@ -12,6 +12,7 @@ from agents.topics import ALERTS, INPUTS, ORG_POLICIES, start_client
 from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, OrgPolicy
+from schemas.types import loggable
 
 __all__ = ["describe_alert", "follow_alerts", "produce_lines"]
 
@@ -20,7 +21,8 @@ _MARK = {"critical": "CRITICAL", "warning": "WARNING ", "ok": "RESOLVED"}
 
 def describe_alert(alert: Alert) -> str:
     """One readable line: when, severity, device, what, why."""
-    where = f" on {alert.destination_id}" if alert.destination_id else ""
+    # Ids and the hostname come from producers: escaped, so that the line stays one.
+    where = f" on {loggable(alert.destination_id)}" if alert.destination_id else ""
     what = {
         "connection": "no connection to any destination",
         "backup": f"no new backup data{where}",
@@ -35,10 +37,11 @@ def describe_alert(alert: Alert) -> str:
     cause = f" — {alert.diagnosis[0].summary}" if alert.diagnosis else ""
     if alert.to_state == "ok":
         cause = f" — {alert.reason}"
-    host = alert.hostname or alert.device_id
+    host = loggable(alert.hostname or alert.device_id)
+    owner = loggable(f"{alert.org_id}/{alert.user_id}")
     return (
-        f"{alert.decided_at:%Y-%m-%d %H:%M} {mark} {host} [{alert.org_id}/{alert.user_id}] "
-        f"{alert.kind}: {what}, {days}{cause}"
+        f"{alert.decided_at:%Y-%m-%d %H:%M} {mark} {host} [{owner}] "
+        f"{alert.kind}: {what}, {days}{loggable(cause)}"
     )
 
 

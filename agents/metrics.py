@@ -131,6 +131,22 @@ class WorkerMetrics:
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )
+        self.unexpected_errors = Counter(
+            "backupwatch_unexpected_errors",
+            "Exceptions that were not validation errors, by stage: record (an input record, "
+            "sent to dead letters as unexpected_error), decision (a due device at a clock "
+            "step), stored_state (a stored state or clock that does not decode), policy (an org "
+            "policy record, refused), user_facts (a user facts record, refused)",
+            ["stage"],
+            registry=r,
+        )
+        self.report_errors = Counter(
+            "backupwatch_report_unexpected_errors",
+            "Records the report reader skipped for an exception that is not a validation "
+            "error, by topic (changelog, org-policies, user-facts)",
+            ["topic"],
+            registry=r,
+        )
         self.user_facts_errors = Counter(
             "backupwatch_user_facts_errors",
             "User facts records that were refused (the user keeps the facts they had)",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import OrgPolicy
+from schemas.types import loggable
 from streams.errors import InvalidPolicy
 from streams.policy import Policy, policy_from_record
 
@@ -40,6 +41,8 @@ class PolicyBook:
         self._updated: dict[str, OrgPolicy] = {}
         # Counts the changes taken, so that readers can tell a cached answer is stale.
         self.revision = 0
+        # Records refused for an exception that is not a validation error.
+        self.unexpected_errors = 0
         self._on_change = on_change
         self._metrics = metrics
 
@@ -63,9 +66,23 @@ class PolicyBook:
             record = decode_as(value, OrgPolicy)
             policy = policy_from_record(record, self.base)
         except (InvalidRecord, InvalidPolicy) as err:
-            log.warning("refused an org policy record: %s", err)
+            log.warning("refused an org policy record: %s", loggable(str(err)))
             if self._metrics is not None:
                 self._metrics.policy_errors.inc()
+            return None
+        except Exception as err:  # noqa: BLE001 - a record must not stop the reading
+            # Every worker reads the whole topic at every start: a record that raised
+            # here would stop them all, each time. The org keeps the policy it had.
+            self.unexpected_errors += 1
+            log.error(
+                "refused an org policy record that failed unexpectedly (%s: %s)",
+                type(err).__name__,
+                loggable(str(err)),
+                exc_info=err,
+            )
+            if self._metrics is not None:
+                self._metrics.policy_errors.inc()
+                self._metrics.unexpected_errors.labels("policy").inc()
             return None
         previous = self._updated.get(record.org_id)
         if previous is not None and previous.updated_at > record.updated_at:
@@ -97,7 +114,7 @@ class PolicyBook:
                     for record in records:
                         org_id = self.apply_record(record.value, record.key)
                         if org_id is not None:
-                            log.info("policy of org %s updated", org_id)
+                            log.info("policy of org %s updated", loggable(org_id))
                             if self._on_change is not None:
                                 self._on_change(org_id)
         finally:

@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
@@ -39,6 +40,11 @@ from agents import logs
 from agents.access import SECURITY_HEADERS
 from agents.serving import guarded_runner, serving_limits
 from agents.settings import Settings
+
+if TYPE_CHECKING:
+    from agents.fleet import FleetView
+    from agents.policies import PolicyBook
+    from agents.users import UserBook
 
 __all__ = ["ReportReader", "main", "serve"]
 
@@ -72,6 +78,8 @@ class ReportReader:
         self._process: asyncio.subprocess.Process | None = None
         self._session: ClientSession | None = None
         self.starts = 0
+        # The reader's unexpected errors by topic, as last counted (see `new_unexpected_errors`).
+        self._errors_seen: dict[str, int] = {}
 
     @property
     def state(self) -> str:
@@ -113,6 +121,25 @@ class ReportReader:
                 delay = min(delay * 2, 30.0)
         finally:
             await self._stop()
+
+    def new_unexpected_errors(self) -> dict[str, int]:
+        """The records the reader skipped for an unexpected error since the last call, by
+        topic. The reader process writes its counts to a file beside its socket (it has
+        no metrics endpoint of its own); a reader started again counts from zero."""
+        if not self.socket_path:
+            return {}
+        try:
+            with open(_errors_path(self.socket_path), "rb") as counts:
+                now: dict[str, int] = orjson.loads(counts.read())
+        except (OSError, ValueError):
+            return {}
+        seen, self._errors_seen = self._errors_seen, now
+        new = {}
+        for topic, n in now.items():
+            before = seen.get(topic, 0)
+            # Fewer than before: a new reader process, counting from zero.
+            new[topic] = n - before if n >= before else n
+        return {topic: n for topic, n in new.items() if n > 0}
 
     async def _stop(self) -> None:
         process, self._process = self._process, None
@@ -225,6 +252,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         asyncio.create_task(policies.run(), name="follow-policies"),
         asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
         asyncio.create_task(users.run(), name="follow-user-facts"),
+        asyncio.create_task(_write_errors(view, policies, users, socket_path), name="count-errors"),
         orphaned,
     ]
     try:
@@ -242,9 +270,34 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
             _remove_socket(socket_path)
 
 
+def _errors_path(socket_path: str) -> str:
+    return os.path.join(os.path.dirname(socket_path), "unexpected-errors.json")
+
+
+async def _write_errors(
+    view: FleetView, policies: PolicyBook, users: UserBook, socket_path: str
+) -> None:
+    """Keep the counts of skipped records in a file for the worker's metrics."""
+    written: dict[str, int] = {}
+    path = _errors_path(socket_path)
+    while True:
+        counts = {
+            "changelog": view.unexpected_errors,
+            "org-policies": policies.unexpected_errors,
+            "user-facts": users.unexpected_errors,
+        }
+        if counts != written:
+            with open(path + ".new", "wb") as out:
+                out.write(orjson.dumps(counts))
+            os.replace(path + ".new", path)
+            written = counts
+        await asyncio.sleep(1.0)
+
+
 def _remove_socket(socket_path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(socket_path)
+    for path in (socket_path, _errors_path(socket_path)):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
     directory = os.path.dirname(socket_path)
     if os.path.basename(directory).startswith("backupwatch-reader-"):
         with contextlib.suppress(OSError):

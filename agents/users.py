@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import UserFacts
+from schemas.types import loggable
 from streams.errors import UserFactsConflict
 from streams.users import (
     NO_USER_FACTS,
@@ -63,6 +64,8 @@ class UserBook:
         self._progress = asyncio.Event()
         self._on_change = on_change
         self._metrics = metrics
+        # Records refused for an exception that is not a validation error.
+        self.unexpected_errors = 0
 
     def facts_for(self, user_id: str) -> UserTimeline:
         return self._timelines.get(user_id, NO_USER_FACTS)
@@ -83,23 +86,38 @@ class UserBook:
             return user_id
         try:
             record = decode_as(value, UserFacts)
+            timeline = timeline_from_record(record)
         except InvalidRecord as err:
-            log.warning("refused a user facts record: %s", err)
+            log.warning("refused a user facts record: %s", loggable(str(err)))
             if self._metrics is not None:
                 self._metrics.user_facts_errors.inc()
+            return None
+        except Exception as err:  # noqa: BLE001 - a record must not stop the reading
+            # Every worker reads the whole topic at every start: a record that raised
+            # here would stop them all, each time. The user keeps the facts they had.
+            self.unexpected_errors += 1
+            log.error(
+                "refused a user facts record that failed unexpectedly (%s: %s)",
+                type(err).__name__,
+                loggable(str(err)),
+                exc_info=err,
+            )
+            if self._metrics is not None:
+                self._metrics.user_facts_errors.inc()
+                self._metrics.unexpected_errors.labels("user_facts").inc()
             return None
         previous = self._records.get(record.user_id)
         if previous is not None and previous.updated_at > record.updated_at:
             return None
         self._records[record.user_id] = record
-        self._timelines[record.user_id] = timeline_from_record(record)
+        self._timelines[record.user_id] = timeline
         self.revision += 1
         return record.user_id
 
     def _take(self, record: Any) -> None:
         user_id = self.apply_record(record.value, record.key)
         if user_id is not None:
-            log.info("facts of user %s updated", user_id)
+            log.info("facts of user %s updated", loggable(user_id))
             if self._on_change is not None:
                 self._on_change(user_id)
 

@@ -315,6 +315,9 @@ class Cause(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Transition = Literal["opened", "escalated", "deescalated", "resolved", "reminder"]
+# An alert's times carry their offset (the workers write UTC): a reader subtracts them
+# from its own aware clock, which a time without one would fail.
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class Alert(_Record, tag="alert/1", frozen=True):
@@ -334,13 +337,13 @@ class Alert(_Record, tag="alert/1", frozen=True):
     # "policy_changed", "reminder", "user_deactivated", "leave_ended".
     reason: str
     # When the condition began: the last contact, new data or 100 % it is measured from.
-    episode_start: datetime
+    episode_start: AwareTime
     days_observed: float
     threshold_days: float | None
     diagnosis: list[Cause]
     # The stream time (partition clock) the transition was decided on.
-    decided_at: datetime
-    emitted_at: datetime
+    decided_at: AwareTime
+    emitted_at: AwareTime
 
 
 class DestinationStatus(msgspec.Struct, frozen=True, kw_only=True):

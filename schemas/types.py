@@ -25,6 +25,7 @@ __all__ = [
     "ServiceState",
     "Timestamp",
     "as_utc",
+    "loggable",
 ]
 
 MAX_ID_LENGTH = 256
@@ -72,3 +73,19 @@ def as_utc(value: datetime | int, field: str) -> datetime:
     elif EARLIEST <= value < LATEST:
         return value.astimezone(UTC)
     raise ValueError(f"`{field}` {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year - 1}")
+
+
+# Characters a log line must not carry raw: controls (C0, DEL, C1: a CR or LF would let
+# a producer forge log lines), the line and paragraph separators, and the bidirectional
+# formatting characters that make a line read other than it is written. The backslash
+# too, so that an escape in the output always means an escape.
+_UNSAFE = [*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, 0x2028, 0x2029]
+_UNSAFE += [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in _UNSAFE}
+_ESCAPES[ord("\\")] = "\\\\"
+
+
+def loggable(text: str) -> str:
+    """`text` (an id, a message quoting one) as a log line may carry it: one line, read
+    as written, with such characters written as Python escapes (`\\n` as `\\x0a`)."""
+    return text.translate(_ESCAPES)

@@ -23,17 +23,17 @@ from msgspec.structs import replace
 from schemas.codec import decode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
-from schemas.types import EARLIEST, LATEST
+from schemas.types import EARLIEST, LATEST, loggable
 from streams.deadlines import DeadlineIndex
 from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
 from streams.state import DeviceState, Parked, decode_state, encode_state
 from streams.status import KINDS, device_status, to_alert, worst
-from streams.transitions import Transition
 from streams.users import NO_USER_FACTS, UserTimeline
 
 __all__ = [
     "CLOCK_KEY_PREFIX",
+    "UNEXPECTED_ERROR",
     "BatchResult",
     "DeadLetter",
     "Envelope",
@@ -49,6 +49,11 @@ TOPIC_COUNT = 3  # heartbeats, backup-progress, device-commands
 # starts so is a `reserved_id` dead letter); the suffix is chosen so the key hashes to
 # its partition.
 CLOCK_KEY_PREFIX = "~clock~"
+# The dead-letter reason of a record whose decoding or applying raised an exception that
+# is not a validation error: a bug, or an input nobody foresaw. Its device's state stays
+# as it was and the records after it go on, as Kafka Streams' exception handlers do: one
+# such record must not stop the worker, and would again at every restart.
+UNEXPECTED_ERROR = "unexpected_error"
 
 
 @dataclass(slots=True)
@@ -69,6 +74,8 @@ class DeadLetter:
     envelope: Envelope
     reason: str
     message: str
+    # For `unexpected_error`: the exception's type and message.
+    exception: str = ""
 
 
 @dataclass(slots=True)
@@ -107,6 +114,13 @@ class BatchResult:
     event_times: dict[int, datetime] = field(default_factory=dict)
     # Records read ahead of their partition's clock and parked in this batch.
     parked: int = 0
+    # Exceptions that were not validation errors, by where they were raised: `record`
+    # (decoding or applying an input record, which is then an `unexpected_error` dead
+    # letter), `decision` (deciding a due device at a clock step: it keeps its state),
+    # `stored_state` (a stored state or clock that does not decode, met while indexing
+    # a partition: the partition is indexed without it). Those met while indexing a
+    # partition outside `process` are counted in the next result.
+    failures: Counter[str] = field(default_factory=Counter)
     # The records not processed yet, first the tick whose decisions did not fit in
     # `max_decisions`: pass them to `process` again once this result is carried out.
     rest: list[Envelope] = field(default_factory=list)
@@ -252,6 +266,11 @@ class PartitionProcessor:
         # left unfinished by the last call, with what it had done so far.
         self._decisions_left: int | None = None
         self._unfinished: tuple[Envelope, datetime, int, float] | None = None
+        # Failures not yet handed out in a result (see `BatchResult.failures`).
+        self._failures: Counter[str] = Counter()
+        # While one record is taken: what its device's cache entry was before it (the
+        # entry, or `_ABSENT`, and whether it was to be written), to undo on a failure.
+        self._journal: dict[str, tuple[DeviceState | None | object, bool]] | None = None
 
     # -- assignment -------------------------------------------------------------
 
@@ -296,16 +315,30 @@ class PartitionProcessor:
         part = _Partition(partition, None)
         stored_clock = self._load(clock_key, partition)
         if stored_clock:
-            _restore_clock(part, stored_clock)
+            try:
+                _restore_clock(part, stored_clock)
+            except Exception as err:  # noqa: BLE001 - any stored value that does not read
+                # The partition starts with no clock, as a new one: its next ticks set it.
+                self._failed("stored_state", f"the clock of partition {partition}", err)
+                part = _Partition(partition, None)
         devices = 0
         for key, value in self._items_of(partition):
             if key.startswith(CLOCK_KEY_PREFIX):
                 continue
-            device = decode_state(value)
-            part.index.schedule(key, self._deadline(device))
-            if device.parked:
-                part.waiting.schedule(key, min(p.epoch for p in device.parked))
-            _track(part, device)
+            try:
+                device = decode_state(value)
+                deadline = self._deadline(device)
+                waiting = min(p.epoch for p in device.parked) if device.parked else None
+                tracking = _tracking(device)
+            except Exception as err:  # noqa: BLE001 - any stored value that does not read
+                # Left out of the index: the device's records are dead letters (they
+                # cannot be applied to a state that cannot be read), the others go on.
+                self._failed("stored_state", f"the stored state of device {key}", err)
+                continue
+            part.index.schedule(key, deadline)
+            if waiting is not None:
+                part.waiting.schedule(key, waiting)
+            _track(part, key, tracking)
             devices += device.reporting
         part.devices = devices
         self._assigned[partition] = part
@@ -374,7 +407,7 @@ class PartitionProcessor:
                     result.rest = list(batch[position:])
                     break
             else:
-                self._record(envelope, part, result)
+                self._isolated(envelope, part, result)
         for part in touched.values():
             for device_id in part.dirty:
                 state = part.cache[device_id]
@@ -383,7 +416,56 @@ class PartitionProcessor:
                     result.homes[device_id] = part.number
             part.cache.clear()
             part.dirty.clear()
+        result.failures, self._failures = self._failures, Counter()
         return result
+
+    def _failed(self, where: str, what: str, err: BaseException) -> None:
+        """Count and log (once, with its traceback) an exception met on `what`."""
+        self._failures[where] += 1
+        log.error(
+            "%s failed unexpectedly (%s: %s); going on without it",
+            loggable(what),
+            type(err).__name__,
+            loggable(str(err)),
+            exc_info=err,
+        )
+
+    def _isolated(self, envelope: Envelope, part: _Partition, result: BatchResult) -> None:
+        """Take one input record; one that raises an exception that is not a validation
+        error becomes an `unexpected_error` dead letter, its device's state unchanged."""
+        alerts, statuses = len(result.alerts), len(result.statuses)
+        journal = self._journal = {}
+        try:
+            self._record(envelope, part, result)
+        except Exception as err:  # noqa: BLE001 - isolating any failure is the point
+            # What the record changed before it failed is undone. (`_apply` computes
+            # everything that may fail before it changes anything, so this is rarely
+            # more than nothing.)
+            del result.alerts[alerts:], result.statuses[statuses:]
+            _undo(part, journal)
+            self._dead_letter_failure(envelope, result, err)
+        finally:
+            self._journal = None
+
+    def _dead_letter_failure(
+        self, envelope: Envelope, result: BatchResult, err: BaseException
+    ) -> None:
+        where = (
+            f"record {envelope.offset} of input topic {envelope.topic}"
+            f" partition {envelope.partition}"
+        )
+        self._failed("record", where, err)
+        result.outcomes[(envelope.topic, "invalid")] += 1
+        result.invalid[UNEXPECTED_ERROR] += 1
+        exception = f"{type(err).__name__}: {err}"
+        result.dead_letters.append(
+            DeadLetter(
+                envelope,
+                UNEXPECTED_ERROR,
+                f"the record could not be processed: {exception}",
+                exception,
+            )
+        )
 
     def _state(self, device_id: str, part: _Partition) -> DeviceState | None:
         cache = part.cache
@@ -395,8 +477,12 @@ class PartitionProcessor:
         return state
 
     def _put(self, part: _Partition, state: DeviceState) -> None:
-        part.cache[state.device_id] = state
-        part.dirty.add(state.device_id)
+        device_id = state.device_id
+        journal = self._journal
+        if journal is not None and device_id not in journal:
+            journal[device_id] = (part.cache.get(device_id, _ABSENT), device_id in part.dirty)
+        part.cache[device_id] = state
+        part.dirty.add(device_id)
 
     def _record(
         self,
@@ -497,8 +583,6 @@ class PartitionProcessor:
         new, transitions = apply(state, event, now, policy, fp)
         if new is None:  # pragma: no cover - `apply` keeps every event's device
             raise AssertionError(f"no state for {device_id}")
-        if new.reporting and (state is None or not state.reporting):
-            part.devices += 1
         if new is state:
             result.outcomes[(topic, "duplicate")] += 1
             return
@@ -506,17 +590,24 @@ class PartitionProcessor:
             offsets = list(new.offsets)
             offsets[topic] = offset
             new = replace(new, offsets=tuple(offsets))
+        # Everything that may fail is worked out before anything changes (see
+        # `_isolated`): then the state, the outputs and the counts, together.
+        deadline = next_deadline(new, policy, self._user_facts_for(new.user_id))
+        alerts = [to_alert(t, new, now, policy) for t in transitions]
+        # Deactivation decides at once; readers see the device's new status now.
+        status = device_status(new, now, policy) if transitions else None
+        tracking = _tracking(new) if transitions else None
+        if new.reporting and (state is None or not state.reporting):
+            part.devices += 1
         self._put(part, new)
         result.outcomes[(topic, "accepted")] += 1
         result.event_times[part.number] = event_time
-        if transitions:
-            # Deactivation decides at once; readers see the device's new status now.
-            self._emit(new, transitions, now, policy, result)
-            result.statuses.append(device_status(new, now, policy))
-            _track(part, new)
-        part.index.schedule(
-            device_id, next_deadline(new, policy, self._user_facts_for(new.user_id))
-        )
+        self._emitted(alerts, result)
+        if status is not None:
+            result.statuses.append(status)
+        if tracking is not None:
+            _track(part, device_id, tracking)
+        part.index.schedule(device_id, deadline)
 
     def _tick(
         self,
@@ -566,18 +657,14 @@ class PartitionProcessor:
             # Those without a deadline (every alert critical, no reminders) are not in
             # the index, but are among the troubled.
             for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled]):
-                state = self._state(device_id, part)
-                if state is not None and state.org_id in orgs:
-                    part.index.schedule(device_id, self._deadline(state))
+                self._reschedule(device_id, part, lambda state: state.org_id in orgs)
         users = self._reevaluate_users.pop(envelope.partition, None)
         if users:
             # A user's facts changed: their devices are due now (the revision of their
             # user's record differs). Those held by the user's deactivation have no
             # deadline: they are among the held.
             for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled, *part.held]):
-                state = self._state(device_id, part)
-                if state is not None and state.user_id in users:
-                    part.index.schedule(device_id, self._deadline(state))
+                self._reschedule(device_id, part, lambda state: state.user_id in users)
         for device_id in part.index.pop_due(clock):
             advanced += self._decide(device_id, part, clock, result)
             if self._decisions_left is not None:
@@ -599,6 +686,20 @@ class PartitionProcessor:
         )
         return True
 
+    def _reschedule(
+        self, device_id: str, part: _Partition, concerned: Callable[[DeviceState], bool]
+    ) -> None:
+        """Schedule the device anew if `concerned` by a change of policy or user facts."""
+        try:
+            state = self._state(device_id, part)
+            if state is None or not concerned(state):
+                return
+            deadline = self._deadline(state)
+        except Exception as err:  # noqa: BLE001 - one device must not stop the clock
+            self._failed("decision", f"re-evaluating device {device_id}", err)
+            return
+        part.index.schedule(device_id, deadline)
+
     def _unpark(
         self,
         device_id: str,
@@ -610,7 +711,11 @@ class PartitionProcessor:
     ) -> None:
         """Apply the device's records parked at an epoch before `clock` (or at it too,
         with `inclusive`), in epoch order; the others stay parked."""
-        state = self._state(device_id, part)
+        try:
+            state = self._state(device_id, part)
+        except Exception as err:  # noqa: BLE001 - one device must not stop the clock
+            self._failed("decision", f"releasing the parked records of {device_id}", err)
+            return
         if state is None or not state.parked:
             return
 
@@ -624,8 +729,6 @@ class PartitionProcessor:
         rest = tuple(p for p in state.parked if not ready(p))
         self._put(part, replace(state, parked=rest))
         for parked in due:
-            # It decoded when it was parked; the codec is the same.
-            event = decode(parked.value)
             envelope = Envelope(
                 parked.topic,
                 part.number,
@@ -634,7 +737,23 @@ class PartitionProcessor:
                 parked.value,
                 parked.epoch,
             )
-            self._apply(part, envelope, event, part.cache[device_id], parked.epoch, result)
+            alerts, statuses = len(result.alerts), len(result.statuses)
+            journal = self._journal = {}
+            try:
+                # It decoded when it was parked, unless it was parked by a version whose
+                # codec differs.
+                event = decode(parked.value)
+                self._apply(part, envelope, event, part.cache[device_id], parked.epoch, result)
+            except InvalidRecord as err:
+                result.outcomes[(envelope.topic, "invalid")] += 1
+                result.invalid[err.reason] += 1
+                result.dead_letters.append(DeadLetter(envelope, err.reason, err.message))
+            except Exception as err:  # noqa: BLE001 - as in `_isolated`
+                del result.alerts[alerts:], result.statuses[statuses:]
+                _undo(part, journal)
+                self._dead_letter_failure(envelope, result, err)
+            finally:
+                self._journal = None
         if rest:
             part.waiting.schedule(device_id, min(p.epoch for p in rest))
 
@@ -645,54 +764,84 @@ class PartitionProcessor:
         clock: datetime,
         result: BatchResult,
     ) -> int:
-        state = self._state(device_id, part)
-        if state is None:
+        try:
+            state = self._state(device_id, part)
+            if state is None:
+                return 0
+            policy = self._policy_for(state.org_id)
+            user = self._user_facts_for(state.user_id)
+            new, transitions = advance(state, clock, policy, user=user)
+            deadline = next_deadline(new, policy, user)
+            if new is not state:
+                alerts = [to_alert(t, new, clock, policy) for t in transitions]
+                status = device_status(new, clock, policy)
+                tracked = transitions or new.user_hold != state.user_hold
+                tracking = _tracking(new) if tracked else None
+        except Exception as err:  # noqa: BLE001 - one device must not stop the clock
+            # The device keeps its state and leaves the index (it was popped as due):
+            # deciding it again at every step would fail again. Its next record
+            # schedules it anew.
+            self._failed("decision", f"deciding device {device_id} at {clock.isoformat()}", err)
             return 0
-        policy = self._policy_for(state.org_id)
-        user = self._user_facts_for(state.user_id)
-        new, transitions = advance(state, clock, policy, user=user)
-        part.index.schedule(device_id, next_deadline(new, policy, user))
+        part.index.schedule(device_id, deadline)
         if new is state:
             return 0
         self._put(part, new)
-        if transitions:
-            self._emit(new, transitions, clock, policy, result)
-        if transitions or new.user_hold != state.user_hold:
-            _track(part, new)
-        result.statuses.append(device_status(new, clock, policy))
+        self._emitted(alerts, result)
+        if tracking is not None:
+            _track(part, device_id, tracking)
+        result.statuses.append(status)
         return 1
 
-    def _emit(
-        self,
-        state: DeviceState,
-        transitions: list[Transition],
-        now: datetime,
-        policy: Policy,
-        result: BatchResult,
-    ) -> None:
-        for transition in transitions:
-            result.alerts.append(to_alert(transition, state, now, policy))
-            result.transitions[(transition.kind, transition.name)] += 1
+    @staticmethod
+    def _emitted(alerts: list[Alert], result: BatchResult) -> None:
+        for alert in alerts:
+            result.alerts.append(alert)
+            result.transitions[(alert.kind, alert.transition)] += 1
+
+
+_ABSENT = object()
+
+
+def _undo(part: _Partition, journal: dict[str, tuple[DeviceState | None | object, bool]]) -> None:
+    """Put back the cache entries a failed record changed."""
+    for device_id, (before, dirty) in journal.items():
+        if before is _ABSENT:
+            part.cache.pop(device_id, None)
+        else:
+            part.cache[device_id] = before  # type: ignore[assignment]
+        if not dirty:
+            part.dirty.discard(device_id)
 
 
 def _no_user_facts(user_id: str) -> UserTimeline:
     return NO_USER_FACTS
 
 
-def _track(part: _Partition, state: DeviceState) -> None:
-    if state.user_hold is not None:
-        part.held.add(state.device_id)
-    else:
-        part.held.discard(state.device_id)
+# What the partition tracks of a device: its alert levels (connection, backup,
+# completion), and whether its user's facts hold it.
+_Tracking = tuple[tuple[str, str, str], bool]
+
+
+def _tracking(state: DeviceState) -> _Tracking:
     levels = (
         state.connection.level,
         worst(d.backup.level for d in state.destinations),
         worst(d.completion.level for d in state.destinations),
     )
-    if levels == ("ok", "ok", "ok"):
-        part.troubled.pop(state.device_id, None)
+    return levels, state.user_hold is not None
+
+
+def _track(part: _Partition, device_id: str, tracking: _Tracking) -> None:
+    levels, held = tracking
+    if held:
+        part.held.add(device_id)
     else:
-        part.troubled[state.device_id] = levels
+        part.held.discard(device_id)
+    if levels == ("ok", "ok", "ok"):
+        part.troubled.pop(device_id, None)
+    else:
+        part.troubled[device_id] = levels
 
 
 def stored_items(

@@ -17,7 +17,9 @@ Helpers for polling with a deadline are in ``tests/kafka_harness.py``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -88,3 +90,12 @@ def make_topics(kafka_bootstrap: str, topic_prefix: str) -> MakeTopics:
         return await create_topics(kafka_bootstrap, full, partitions=partitions, config=config)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many hostile records the fuzz tests tried (tests/hostile.py), by target."""
+    hostile = sys.modules.get("tests.hostile")
+    tried = getattr(hostile, "TRIED", None)
+    if tried:
+        counts = ", ".join(f"{target} {n:,}" for target, n in sorted(tried.items()))
+        terminalreporter.write_line(f"hostile records tried: {sum(tried.values()):,} ({counts})")

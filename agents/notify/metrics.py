@@ -16,7 +16,7 @@ class NotifyMetrics:
         process_metrics(r, "notify")
         self.alerts = Counter(
             "backupwatch_notify_alerts",
-            "Alert records read, by outcome (accepted, invalid, no_recipients)",
+            "Alert records read, by outcome (accepted, invalid, no_recipients, unexpected_error)",
             ["outcome"],
             registry=r,
         )
@@ -63,3 +63,11 @@ class NotifyMetrics:
             registry=r,
         )
         self.digests = Counter("backupwatch_notify_digests", "Digest emails delivered", registry=r)
+        self.unexpected_errors = Counter(
+            "backupwatch_notify_unexpected_errors",
+            "Records whose reading raised an exception that is not a validation error, by "
+            "topic read: alerts (sent to dead letters as unexpected_error), org-policies, "
+            "notify-delivered (skipped)",
+            ["topic"],
+            registry=r,
+        )

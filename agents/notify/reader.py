@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from schemas.types import loggable
+
 __all__ = ["TopicReader"]
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,13 @@ class TopicReader:
         bootstrap_servers: str,
         topic: str,
         apply: Callable[[bytes | None, bytes | None], None],
+        on_error: Callable[[], None] | None = None,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.apply = apply
+        # Called for each record whose `apply` raised (it is then skipped).
+        self.on_error = on_error
         self.caught_up = asyncio.Event()
         self.records = 0
         self._task: asyncio.Task[None] | None = None
@@ -77,12 +82,30 @@ class TopicReader:
                 for records in batches.values():
                     for record in records:
                         self.records += 1
-                        self.apply(record.key, record.value)
+                        self._take(record)
                 if not self.caught_up.is_set() and await _at_end(consumer, ends):
                     log.info("read %s to its end (%d records)", self.topic, self.records)
                     self.caught_up.set()
         finally:
             await consumer.stop()
+
+    def _take(self, record: Any) -> None:
+        try:
+            self.apply(record.key, record.value)
+        except Exception as err:  # noqa: BLE001 - one record must not stop the reading
+            # The topic is read from its start at every start: a record that stopped the
+            # reader here would stop the notifier for good.
+            log.error(
+                "%s: record %d of partition %d failed unexpectedly (%s: %s); skipped",
+                self.topic,
+                record.offset,
+                record.partition,
+                type(err).__name__,
+                loggable(str(err)),
+                exc_info=err,
+            )
+            if self.on_error is not None:
+                self.on_error()
 
 
 async def _at_end(consumer: Any, ends: dict[Any, int]) -> bool:

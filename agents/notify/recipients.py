@@ -20,6 +20,7 @@ from agents.topics import ORG_POLICIES
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import OrgPolicy
+from schemas.types import loggable
 
 __all__ = ["RecipientBook"]
 
@@ -38,8 +39,13 @@ class RecipientBook:
         )
         self.book = PolicyBook(worker_settings)
         self.reader = TopicReader(
-            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply
+            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply, self._failed
         )
+
+    def _failed(self) -> None:
+        """A record that raised an exception that is not a validation error (skipped)."""
+        if self.metrics is not None:
+            self.metrics.unexpected_errors.labels(ORG_POLICIES).inc()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         unknown = self.unknown_targets(value)
@@ -53,15 +59,18 @@ class RecipientBook:
             if self.metrics is not None:
                 self.metrics.policy_errors.inc()
             return
+        failed = self.book.unexpected_errors
         org_id = self.book.apply_record(value, key)
-        if org_id is None and value is not None and self.metrics is not None:
+        if self.book.unexpected_errors != failed:
+            self._failed()
+        elif org_id is None and value is not None and self.metrics is not None:
             # Refused by the book (or older than the org's policy): count the refusals.
             try:
                 decode_as(value, OrgPolicy)
             except InvalidRecord:
                 self.metrics.policy_errors.inc()
         if org_id is not None and self.reader.caught_up.is_set():
-            log.info("recipients of org %s updated", org_id)
+            log.info("recipients of org %s updated", loggable(org_id))
 
     def unknown_targets(self, value: bytes | None) -> list[str]:
         """The Apprise targets a policy record names that this notifier does not have."""

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -61,6 +62,7 @@ from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
 from schemas.recipients import shown_target
+from schemas.types import loggable
 
 __all__ = ["Notifier"]
 
@@ -73,6 +75,10 @@ _COMMIT_EVERY = 0.5
 _LAG_EVERY = 5.0
 
 Waiter = tuple[int, int, int]
+# The dead-letter reason of a record, or a delivery, that failed in a way nobody foresaw.
+UNEXPECTED_ERROR = "unexpected_error"
+# What an alert id may be made of: it is sent as a header value.
+_ALERT_ID = re.compile(r"[!-~]{1,256}")
 
 
 class Notifier:
@@ -135,7 +141,10 @@ class Notifier:
             key, value = announcement(APPRISE, list(s.apprise_names))
             await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
             self._store = DeliveredStore(
-                s.bootstrap_servers, s.topic(NOTIFY_DELIVERED), self._producer
+                s.bootstrap_servers,
+                s.topic(NOTIFY_DELIVERED),
+                self._producer,
+                self.metrics.unexpected_errors.labels(NOTIFY_DELIVERED).inc,
             )
             await self._store.start()
             stack.push_async_callback(self._store.stop)
@@ -238,14 +247,46 @@ class Notifier:
         raw: bytes = record.value or b""
         try:
             alert = decode_as(raw, Alert)
+            if not _ALERT_ID.fullmatch(alert.alert_id):
+                # The id goes into the headers of every delivery (and into the delivery
+                # keys): one with a line break would fail each of them. The workers'
+                # ids are hex digests.
+                raise InvalidRecord(
+                    "invalid_field",
+                    f"`alert_id` {alert.alert_id[:300]!r} is not printable ASCII"
+                    " of 1 to 256 characters",
+                )
+            targets = recipients.targets(alert.org_id)
         except InvalidRecord as err:
             self.metrics.alerts.labels("invalid").inc()
             self._dead_letter_now(
                 waiter, record, "invalid_alert", f"{err.reason}: {err.message}", topic
             )
             return
+        except Exception as err:  # noqa: BLE001 - one record must not stop the notifier
+            # An alert nobody foresaw (or a bug): the alerts after it go on, as a
+            # delivery's unexpected error lets the lane's next alerts go on.
+            exception = f"{type(err).__name__}: {err}"
+            log.error(
+                "alert record %d of partition %d failed unexpectedly (%s); sent to %s",
+                record.offset,
+                partition,
+                loggable(exception),
+                self.settings.topic(NOTIFY_DEAD_LETTERS),
+                exc_info=err,
+            )
+            self.metrics.alerts.labels(UNEXPECTED_ERROR).inc()
+            self.metrics.unexpected_errors.labels(ALERTS).inc()
+            self._dead_letter_now(
+                waiter,
+                record,
+                UNEXPECTED_ERROR,
+                f"the record could not be read: {exception}",
+                topic,
+                exception=exception,
+            )
+            return
         item = Item(alert, raw, topic, partition, record.offset)
-        targets = recipients.targets(alert.org_id)
         if not targets:
             self.metrics.alerts.labels("no_recipients").inc()
             self._dead_letter_now(
@@ -354,7 +395,7 @@ class Notifier:
                     log.error(
                         "%s to %s undeliverable after %d attempt(s) (%s): %s",
                         delivery.channel,
-                        self._shown(delivery),
+                        loggable(self._shown(delivery)),
                         attempt,
                         reason,
                         failure.detail,
@@ -375,7 +416,7 @@ class Notifier:
                 log.warning(
                     "%s to %s failed (attempt %d/%d, %s: %s); retrying in %.1fs",
                     delivery.channel,
-                    self._shown(delivery),
+                    loggable(self._shown(delivery)),
                     attempt,
                     s.max_attempts,
                     failure.reason,
@@ -478,7 +519,14 @@ class Notifier:
                 delay = min(delay * 2, 10.0)
 
     def _dead_letter_now(
-        self, waiter: Waiter, record: Any, reason: str, error: str, topic: str
+        self,
+        waiter: Waiter,
+        record: Any,
+        reason: str,
+        error: str,
+        topic: str,
+        *,
+        exception: str = "",
     ) -> None:
         """A record that makes no delivery at all: dead-letter it, then let it commit."""
         self.tracker.add(waiter[0], waiter[1], 1)
@@ -489,6 +537,8 @@ class Notifier:
             ("source-partition", str(record.partition).encode()),
             ("source-offset", str(record.offset).encode()),
         ]
+        if exception:
+            headers.append(("exception", exception.encode()[:4096]))
 
         async def write() -> None:
             await self._send_dead_letter(record.key, record.value or b"", headers)
@@ -569,10 +619,12 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
         raise
     except Exception as err:
         log.exception(
-            "%s to %s failed unexpectedly", delivery.channel, channel.shown(delivery.recipient)
+            "%s to %s failed unexpectedly",
+            delivery.channel,
+            loggable(channel.shown(delivery.recipient)),
         )
         raise DeliveryFailed(
-            "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
+            UNEXPECTED_ERROR, f"{type(err).__name__}: {err}", permanent=True
         ) from err
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,18 @@ log = logging.getLogger(__name__)
 
 
 class DeliveredStore:
-    def __init__(self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        producer: AIOKafkaProducer,
+        on_error: Callable[[], None] | None = None,
+    ) -> None:
         self.topic = topic
         self.producer = producer
         self._done: set[bytes] = set()
-        self.reader = TopicReader(bootstrap_servers, topic, self._apply)
+        # Only keys are read: a value, however hostile, is never decoded.
+        self.reader = TopicReader(bootstrap_servers, topic, self._apply, on_error)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         # Another notifier of the group (before a rebalance) writes here too.

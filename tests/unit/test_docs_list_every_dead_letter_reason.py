@@ -16,16 +16,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _pipeline_reasons() -> set[str]:
     tree = ast.parse((REPO / "streams" / "pipeline.py").read_text(encoding="utf-8"))
-    return {
-        node.args[1].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "DeadLetter"
-        and len(node.args) > 1
-        and isinstance(node.args[1], ast.Constant)
-        and isinstance(node.args[1].value, str)
+    # Module constants, for a reason given by name (`UNEXPECTED_ERROR`).
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
     }
+    reasons = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "DeadLetter"
+            and len(node.args) > 1
+        ):
+            reason = node.args[1]
+            if isinstance(reason, ast.Constant) and isinstance(reason.value, str):
+                reasons.add(reason.value)
+            elif isinstance(reason, ast.Name) and reason.id in constants:
+                reasons.add(constants[reason.id])
+    return reasons
 
 
 def test_every_reason_of_the_worker_is_documented_and_every_documented_one_given() -> None:

@@ -13,7 +13,16 @@ from agents.metrics import WorkerMetrics
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 # Labels whose values come from a small, fixed set (a partition number is bounded by
 # the topic's partition count).
-BOUNDED_LABELS = {"topic", "outcome", "reason", "kind", "transition", "state", "partition"}
+BOUNDED_LABELS = {
+    "topic",
+    "outcome",
+    "reason",
+    "kind",
+    "transition",
+    "state",
+    "partition",
+    "stage",
+}
 
 
 def _samples(metrics: WorkerMetrics, name: str) -> dict[tuple[tuple[str, str], ...], float]:
