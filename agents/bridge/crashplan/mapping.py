@@ -44,6 +44,7 @@ __all__ = [
     "encode_published",
     "read_device",
     "records_of",
+    "remembered",
     "source_digest",
     "unchanged",
 ]
@@ -172,6 +173,25 @@ def encode_published(published: Published) -> bytes:
 
 def decode_published(data: bytes) -> Published:
     return _published_decoder.decode(data)
+
+
+def remembered(
+    records: Iterable[tuple[bytes | None, bytes | None]],
+) -> tuple[dict[str, Published], int]:
+    """What the bridge published before, from its topic's (key, value) records, and how
+    many it could not read. A record that does not read (another writer, a damaged
+    topic) is left out rather than stopping the bridge at every start: its device is
+    published again at the next poll, which the workers recognise as a duplicate."""
+    published: dict[str, Published] = {}
+    unreadable = 0
+    for key, value in records:
+        if key is None or value is None:
+            continue
+        try:
+            published[key.decode()] = decode_published(value)
+        except Exception:  # noqa: BLE001 - any record that does not read is left out
+            unreadable += 1
+    return published, unreadable
 
 
 # -- reading the console's JSON ---------------------------------------------------------

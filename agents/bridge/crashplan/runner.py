@@ -25,9 +25,9 @@ from agents.bridge.crashplan.mapping import (
     ConsoleDevice,
     Published,
     changes,
-    decode_published,
     encode_published,
     read_device,
+    remembered,
     unchanged,
 )
 from agents.bridge.crashplan.metrics import BridgeMetrics
@@ -267,6 +267,7 @@ class Bridge:
         )
         await start_client(consumer, kafka.bootstrap_servers)
         published: dict[str, Published] = {}
+        unreadable = 0
         try:
             assigned = await assign_whole_topic(consumer, kafka.topic(PUBLISHED))
             await consumer.seek_to_beginning(*assigned)
@@ -274,12 +275,17 @@ class Bridge:
             while any([await consumer.position(tp) < end for tp, end in ends.items()]):
                 batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
                 for records in batches.values():
-                    for record in records:
-                        if record.key is None or record.value is None:
-                            continue
-                        published[record.key.decode()] = decode_published(record.value)
+                    read, skipped = remembered((r.key, r.value) for r in records)
+                    published.update(read)
+                    unreadable += skipped
         finally:
             await consumer.stop()
+        if unreadable:
+            log.warning(
+                "%d records of %s could not be read; their devices are published again",
+                unreadable,
+                kafka.topic(PUBLISHED),
+            )
         return published
 
     async def poll(self) -> PollSummary:
