@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agents.kafka.connection import KafkaConnection
 
 __all__ = ["TopicReader"]
 
@@ -22,11 +25,11 @@ class TopicReader:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         topic: str,
         apply: Callable[[bytes | None, bytes | None], None],
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topic = topic
         self.apply = apply
         self.caught_up = asyncio.Event()
@@ -54,13 +57,10 @@ class TopicReader:
                 pass
 
     async def _run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         # No group: the consumer is given every partition of the topic, and follows
         # partitions added later.
-        consumer = AIOKafkaConsumer(
+        consumer = self.connection.consumer(
             self.topic,
-            bootstrap_servers=self.bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -23,12 +23,12 @@ class RecipientBook:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
         worker_settings = Settings(
-            bootstrap_servers=settings.bootstrap_servers, topic_prefix=settings.topic_prefix
+            bootstrap_servers=settings.bootstrap_servers,
+            topic_prefix=settings.topic_prefix,
+            kafka=settings.kafka,
         )
         self.book = PolicyBook(worker_settings)
-        self.reader = TopicReader(
-            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply
-        )
+        self.reader = TopicReader(settings.kafka, settings.topic(ORG_POLICIES), self._apply)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         org_id = self.book.apply_record(value, key)

@@ -102,7 +102,6 @@ class Notifier:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Deliver until `stop` is set; then finish the attempts under way, commit, close."""
         import aiohttp
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
         stop = stop or asyncio.Event()
         s = self.settings
@@ -112,14 +111,10 @@ class Notifier:
         async with contextlib.AsyncExitStack() as stack:
             web = await start_web(s.web_host, s.web_port, self.metrics.registry, self.health)
             stack.push_async_callback(web.cleanup)
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=5
-            )
-            await self._producer.start()
+            self._producer = s.kafka.producer(acks="all", linger_ms=5)
+            await s.kafka.start(self._producer)
             stack.push_async_callback(self._producer.stop)
-            self._store = DeliveredStore(
-                s.bootstrap_servers, s.topic(NOTIFY_DELIVERED), self._producer
-            )
+            self._store = DeliveredStore(s.kafka, s.topic(NOTIFY_DELIVERED), self._producer)
             await self._store.start()
             stack.push_async_callback(self._store.stop)
             self._recipients = RecipientBook(s)
@@ -130,8 +125,7 @@ class Notifier:
             if s.email_enabled:
                 self._channels[EMAIL] = EmailChannel(s)
             self._channels[WEBHOOK] = WebhookChannel(s, session)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=s.bootstrap_servers,
+            consumer = s.kafka.consumer(
                 group_id=s.group,
                 enable_auto_commit=False,
                 # A new group starts at the oldest alert kept: the notifier may well

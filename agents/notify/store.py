@@ -21,17 +21,19 @@ from agents.notify.reader import TopicReader
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 
+    from agents.kafka.connection import KafkaConnection
+
 __all__ = ["DeliveredStore"]
 
 log = logging.getLogger(__name__)
 
 
 class DeliveredStore:
-    def __init__(self, bootstrap_servers: str, topic: str, producer: AIOKafkaProducer) -> None:
+    def __init__(self, connection: KafkaConnection, topic: str, producer: AIOKafkaProducer) -> None:
         self.topic = topic
         self.producer = producer
         self._done: set[bytes] = set()
-        self.reader = TopicReader(bootstrap_servers, topic, self._apply)
+        self.reader = TopicReader(connection, topic, self._apply)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         # Another notifier of the group (before a rebalance) writes here too.

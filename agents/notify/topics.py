@@ -7,7 +7,7 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
-from agents.topics import ALERTS, ORG_POLICIES, start_client
+from agents.topics import ALERTS, ORG_POLICIES
 
 __all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "ensure_notify_topics"]
 
@@ -43,11 +43,11 @@ async def ensure_notify_topics(
     start with a message that says so — a consumer subscribed to a missing topic would
     otherwise wait silently for ever.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
     from aiokafka.errors import KafkaError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await start_client(admin, settings.bootstrap_servers)
+    admin = settings.kafka.admin()
+    await settings.kafka.start(admin)
     try:
         loop = asyncio.get_running_loop()
         inputs = {settings.topic(ALERTS), settings.topic(ORG_POLICIES)}
