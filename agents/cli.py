@@ -2,6 +2,7 @@
 
     backupwatch worker            run a worker (Faust) with its web server
     backupwatch topics create     create the project's topics
+    backupwatch topics describe   the topics and ACLs the project needs, for an admin
     backupwatch simulate          a simulated fleet, in simulated time
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
@@ -38,7 +39,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             overrides[name] = value
     if getattr(args, "no_ticker", False):
         overrides["tick_interval"] = timedelta(0)
-    return Settings.from_env(**overrides)
+    # The role names the process in the brokers' logs (the Kafka client id).
+    return Settings.from_env(role=args.command, **overrides)
 
 
 def _positive_int(text: str) -> int:
@@ -109,8 +111,22 @@ def cmd_topics(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(settings))
+    # Faust's own topics too: an admin may create everything with this command and
+    # leave the workers a user that may not (BACKUPWATCH_CREATE_TOPICS=false).
+    created = asyncio.run(ensure_topics(settings, internal=True))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_topics_describe(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.notify.settings import NotifySettings
+    from agents.notify.topics import notify_topic_specs
+    from agents.topics import acl_specs, describe_needs, internal_topic_specs, topic_specs
+
+    notify = NotifySettings.from_env(topic_prefix=settings.topic_prefix)
+    specs = [*topic_specs(settings), *internal_topic_specs(settings), *notify_topic_specs(notify)]
+    print(describe_needs(settings, specs, acl_specs(settings, notify.group)))
     return 0
 
 
@@ -247,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = topics_sub.add_parser("create", help="create missing topics")
     _common(create)
     create.set_defaults(func=cmd_topics)
+    describe = topics_sub.add_parser(
+        "describe", help="print the topics and ACLs the project needs; connects to nothing"
+    )
+    _common(describe)
+    describe.set_defaults(func=cmd_topics_describe)
 
     sim = sub.add_parser("simulate", help="produce a simulated fleet in simulated time")
     _common(sim)
@@ -313,8 +334,29 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
         print(f"backupwatch: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        # A right the Kafka user lacks shows up on first use (a send, a fetch, a
+        # commit), not at connection time.
+        refused = _kafka_refusal(err)
+        if refused is None:
+            raise
+        print(f"backupwatch: {refused}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _kafka_refusal(err: Exception) -> Exception | None:
+    from aiokafka.errors import KafkaError
+
+    from agents.kafka.connection import KafkaConnection
+
+    if not isinstance(err, KafkaError):
+        return None
+    try:
+        return KafkaConnection.from_env(role="cli").refusal(err)
+    except ConfigError:
+        return None
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ __all__ = [
     "HEARTBEATS",
     "INPUTS",
     "ORG_POLICIES",
+    "AclSpec",
     "TopicSpec",
+    "acl_specs",
+    "describe_needs",
     "assign_whole_topic",
     "check_topics",
     "ensure_topics",
@@ -52,8 +55,20 @@ _TOPIC_ALREADY_EXISTS = 36
 @dataclass(frozen=True, slots=True)
 class TopicSpec:
     name: str
+    # 0: any number (a topic another process owns and sizes).
     partitions: int
     config: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AclSpec:
+    """Operations a process's Kafka user must be allowed on one resource."""
+
+    process: str
+    # "topic", "group" or "cluster".
+    resource: str
+    name: str
+    operations: tuple[str, ...]
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
@@ -180,11 +195,7 @@ async def check_topics(connection: KafkaConnection, specs: list[TopicSpec]) -> N
     await connection.start(admin)
     try:
         existing = set(await admin.list_topics())
-        problems = [
-            f"{s.name} is missing ({s.partitions} partition(s))"
-            for s in specs
-            if s.name not in existing
-        ]
+        problems = [f"{s.name} is missing" for s in specs if s.name not in existing]
         present = [s for s in specs if s.name in existing]
         if present:
             described = {
@@ -193,7 +204,7 @@ async def check_topics(connection: KafkaConnection, specs: list[TopicSpec]) -> N
             configs = await _cleanup_policies(admin, [s.name for s in present])
             for s in present:
                 partitions = len(described[s.name]["partitions"])
-                if partitions != s.partitions:
+                if s.partitions and partitions != s.partitions:
                     problems.append(f"{s.name} has {partitions} partition(s), not {s.partitions}")
                 wanted = s.config.get("cleanup.policy", "delete")
                 found = configs.get(s.name, "delete")
@@ -222,6 +233,78 @@ async def _cleanup_policies(admin: Any, names: list[str]) -> dict[str, str]:
                 if entry[0] == "cleanup.policy":
                     policies[name] = entry[1]
     return policies
+
+
+def acl_specs(settings: Settings, notifier_group: str) -> list[AclSpec]:
+    """The ACLs each process needs, for a cluster that enforces them. The report
+    reader runs beside each worker as the same user. `topics describe` prints them."""
+    from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED
+
+    rw = ("READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
+    written = ("WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
+    read = ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")
+    topic = settings.topic
+    # The worker reads its inputs and the policies and appends ticks; the report reader
+    # writes admin commands and policies; the outputs are only written.
+    worker = [
+        *(AclSpec("worker", "topic", topic(name), rw) for name in (*INPUTS, ORG_POLICIES)),
+        *(
+            AclSpec("worker", "topic", topic(name), written)
+            for name in (ALERTS, DEVICE_STATUS, DEAD_LETTERS)
+        ),
+        *(AclSpec("worker", "topic", spec.name, rw) for spec in internal_topic_specs(settings)),
+        AclSpec("worker", "group", settings.app_id, ("READ",)),
+    ]
+    notifier = [
+        AclSpec("notifier", "topic", topic(ALERTS), read),
+        AclSpec("notifier", "topic", topic(ORG_POLICIES), read),
+        AclSpec("notifier", "topic", topic(NOTIFY_DELIVERED), rw),
+        AclSpec("notifier", "topic", topic(NOTIFY_DEAD_LETTERS), written),
+        AclSpec("notifier", "group", notifier_group, ("READ",)),
+    ]
+    creating = (
+        [AclSpec(who, "cluster", "kafka-cluster", ("CREATE",)) for who in ("worker", "notifier")]
+        if settings.create_topics
+        else []
+    )
+    return worker + notifier + creating
+
+
+def describe_needs(settings: Settings, specs: list[TopicSpec], acls: list[AclSpec]) -> str:
+    """What an admin creates for the project, as text: the topics (names, partitions,
+    configs) with the commands of Kafka's own tools, and the ACLs of each process."""
+    replicas = settings.replication_factor
+    lines = [
+        f"Topics (BACKUPWATCH_TOPIC_PREFIX={settings.topic_prefix}, "
+        f"BACKUPWATCH_PARTITIONS={settings.partitions}, "
+        f"BACKUPWATCH_REPLICATION_FACTOR={replicas}):",
+    ]
+    width = max(len(s.name) for s in specs)
+    for s in specs:
+        config = ", ".join(f"{k}={v}" for k, v in sorted(s.config.items())) or "(defaults)"
+        lines.append(f"  {s.name:<{width}}  partitions={s.partitions:<4} {config}")
+    lines += ["", "Created with Kafka's tools:"]
+    for s in specs:
+        configs = "".join(f" --config {k}={v}" for k, v in sorted(s.config.items()))
+        lines.append(
+            f"  kafka-topics.sh --bootstrap-server $BOOTSTRAP --create --topic {s.name} "
+            f"--partitions {s.partitions} --replication-factor {replicas}{configs}"
+        )
+    lines += ["", "ACLs (allow, for the Kafka user of each process):"]
+    for acl in acls:
+        target = "the cluster" if acl.resource == "cluster" else f"{acl.resource} {acl.name}"
+        lines.append(f"  {acl.process:<9} {', '.join(acl.operations):<36} on {target}")
+    lines += ["", "Granted with Kafka's tools (WORKER and NOTIFIER are the users' names):"]
+    for acl in acls:
+        operations = "".join(f" --operation {op.title().replace('_', '')}" for op in acl.operations)
+        resource = "--cluster" if acl.resource == "cluster" else f"--{acl.resource} {acl.name}"
+        lines.append(
+            f"  kafka-acls.sh --bootstrap-server $BOOTSTRAP --add --allow-principal "
+            f"User:{acl.process.upper()}{operations} {resource}"
+        )
+    if not settings.create_topics:
+        lines += ["", "BACKUPWATCH_CREATE_TOPICS=false: the processes create none of these."]
+    return "\n".join(lines)
 
 
 async def assign_whole_topic(consumer: Any, topic: str) -> list[Any]:

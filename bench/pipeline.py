@@ -83,6 +83,7 @@ from typing import Any
 
 import orjson
 
+from agents.kafka.connection import KafkaConnection
 from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.ticks import encode_tick
@@ -226,12 +227,9 @@ async def fill(
 ) -> Fill:
     """Write the records between a start and an end tick (and one per `tick_every` of
     simulated time, when given) on every partition of every input topic."""
-    from aiokafka import AIOKafkaProducer
-
     heartbeats, progress = settings.topic(INPUTS[0]), settings.topic(INPUTS[1])
     inputs = [settings.topic(name) for name in INPUTS]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = settings.kafka.producer(
         acks="all",
         linger_ms=20,
         max_batch_size=1024 * 1024,
@@ -295,9 +293,9 @@ async def fill(
 
 
 async def create_compacted(settings: Settings, name: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = settings.kafka.admin()
     await admin.start()
     try:
         await admin.create_topics(
@@ -314,9 +312,9 @@ async def create_compacted(settings: Settings, name: str) -> None:
 
 async def topic_records(settings: Settings, name: str) -> int:
     """How many records a topic holds (end minus beginning offsets)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = settings.kafka.consumer()
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(name) or set()
@@ -353,7 +351,7 @@ class RawConfig:
 
 
 async def committed_to_end(
-    bootstrap: str,
+    connection: KafkaConnection,
     group: str,
     topics: Sequence[str],
     partitions: int,
@@ -362,11 +360,9 @@ async def committed_to_end(
 ) -> None:
     """Return once `group` has committed the end offset of every partition of `topics`
     (calling `commit()` before each look, when given)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = connection.consumer(group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
@@ -390,7 +386,6 @@ async def committed_to_end(
 
 async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     """The worker's job by hand: consume, process, produce; no Faust."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.partitioner import murmur2
     from msgspec.structs import replace
 
@@ -423,16 +418,13 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     topic_index = {name: i for i, name in enumerate(topics)}
     alerts_topic, status_topic = settings.topic(ALERTS), settings.topic(DEVICE_STATUS)
     dead_topic = settings.topic(DEAD_LETTERS)
-    consumer = AIOKafkaConsumer(
+    consumer = settings.kafka.consumer(
         *topics,
-        bootstrap_servers=cfg.bootstrap,
         group_id=cfg.group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
-    )
+    producer = settings.kafka.producer(acks="all", linger_ms=5, max_batch_size=1024 * 1024)
     await producer.start()
     await consumer.start()
     seen = 0
@@ -702,7 +694,7 @@ def worker_run(
             # (Faust flushes the producer, changelog included, before it commits).
             asyncio.run(
                 committed_to_end(
-                    worker.settings.bootstrap_servers,
+                    worker.settings.kafka,
                     worker.settings.app_id,
                     [worker.settings.topic(name) for name in INPUTS],
                     worker.settings.partitions,
@@ -814,7 +806,7 @@ def group_run(
             elif events >= total:
                 asyncio.run(
                     committed_to_end(
-                        base.bootstrap_servers,
+                        base.kafka,
                         app_id,
                         [settings.topic(name) for name in INPUTS],
                         base.partitions,

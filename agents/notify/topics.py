@@ -7,9 +7,14 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
-from agents.topics import ALERTS, ORG_POLICIES
+from agents.topics import ALERTS, ORG_POLICIES, TopicSpec, check_topics
 
-__all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "ensure_notify_topics"]
+__all__ = [
+    "NOTIFY_DEAD_LETTERS",
+    "NOTIFY_DELIVERED",
+    "ensure_notify_topics",
+    "notify_topic_specs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,11 @@ NOTIFY_DEAD_LETTERS = "notify-dead-letters"
 
 _RETENTION_MS = str(30 * 86400 * 1000)
 _TOPIC_ALREADY_EXISTS = 36
+
+
+def notify_topic_specs(settings: NotifySettings) -> list[TopicSpec]:
+    """The notifier's own topics, one partition each."""
+    return [TopicSpec(name, 1, config) for name, config in _specs(settings).items()]
 
 
 def _specs(settings: NotifySettings) -> dict[str, dict[str, str]]:
@@ -46,6 +56,12 @@ async def ensure_notify_topics(
     from aiokafka.admin import NewTopic
     from aiokafka.errors import KafkaError
 
+    if not settings.create_topics:
+        # The pipeline's topics are sized by the workers' settings: only their existence
+        # is the notifier's to check.
+        pipeline = [TopicSpec(settings.topic(name), 0, {}) for name in (ALERTS, ORG_POLICIES)]
+        await check_topics(settings.kafka, [*pipeline, *notify_topic_specs(settings)])
+        return []
     admin = settings.kafka.admin()
     await settings.kafka.start(admin)
     try:
