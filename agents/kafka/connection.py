@@ -216,6 +216,8 @@ class KafkaConnection:
                 continue
             value = getattr(self, f.name)
             env[variable(f.name)] = str(value).lower() if isinstance(value, bool) else str(value)
+        # The values above win over the files a parent process read them from.
+        env.update({f"{variable(name)}_FILE": "" for name in _SECRETS})
         return env
 
     def describe(self) -> list[tuple[str, str]]:
