@@ -377,7 +377,7 @@ class KafkaConnection:
             # Released, or asyncio reports the half-started client at exit. Admin
             # clients close; producers and consumers stop.
             await (client.stop() if hasattr(client, "stop") else client.close())
-            raise await self.diagnose(err) from None
+            raise (self.refusal(err) or await self.diagnose(err)) from None
 
     async def diagnose(self, failure: object) -> Exception:
         """Why clients cannot connect: one connection per bootstrap server with this
