@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -91,7 +92,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(settings))
+    # Faust's own topics too, here rather than by Faust: a user that may not create
+    # them is told so in one line.
+    created = asyncio.run(ensure_topics(settings, internal=True))
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
     print(f"backupwatch worker\n{settings.describe()}", file=sys.stderr)
@@ -109,22 +112,38 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agents.notify.settings import NotifySettings
+    from agents.notify.topics import ensure_notify_topics
     from agents.topics import ensure_topics
 
-    # Faust's own topics too: an admin may create everything with this command and
-    # leave the workers a user that may not (BACKUPWATCH_CREATE_TOPICS=false).
+    # Faust's own topics and the notifier's too: an admin may create everything with
+    # this command and leave the processes a user that may not
+    # (BACKUPWATCH_CREATE_TOPICS=false).
     created = asyncio.run(ensure_topics(settings, internal=True))
+    # Not the notifier's own settings: its email or webhook settings are not this
+    # command's to check.
+    notify = NotifySettings(
+        bootstrap_servers=settings.bootstrap_servers,
+        topic_prefix=settings.topic_prefix,
+        replication_factor=settings.replication_factor,
+        kafka=settings.kafka,
+    )
+    if settings.create_topics:
+        created += asyncio.run(ensure_notify_topics(notify))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
     return 0
 
 
 def cmd_topics_describe(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agents.notify.settings import NotifySettings
+    from agents.notify.settings import NotifySettings, variable
     from agents.notify.topics import notify_topic_specs
     from agents.topics import acl_specs, describe_needs, internal_topic_specs, topic_specs
 
-    notify = NotifySettings.from_env(topic_prefix=settings.topic_prefix)
+    notify = NotifySettings(
+        topic_prefix=settings.topic_prefix,
+        group=os.environ.get(variable("group"), "").strip() or NotifySettings().group,
+    )
     specs = [*topic_specs(settings), *internal_topic_specs(settings), *notify_topic_specs(notify)]
     print(describe_needs(settings, specs, acl_specs(settings, notify.group)))
     return 0

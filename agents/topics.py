@@ -221,10 +221,10 @@ async def check_topics(connection: KafkaConnection, specs: list[TopicSpec]) -> N
 
 
 async def _cleanup_policies(admin: Any, names: list[str]) -> dict[str, str]:
-    from aiokafka.admin import ConfigResource, ConfigResourceType
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, name, ["cleanup.policy"]) for name in names]
+        [ConfigResource(ConfigResourceType.TOPIC, name, {"cleanup.policy": None}) for name in names]
     )
     policies = {}
     for response in responses:

@@ -97,6 +97,7 @@ class Pipeline:
             app_id=self.settings.app_id,
             partitions=self.settings.partitions,
             kafka=self.settings.kafka,
+            create_topics=self.settings.create_topics,
             store=store,
             data_dir=self.tmp / f"worker-{n}",
             web_port=free_port(),

@@ -59,7 +59,10 @@ async def ensure_notify_topics(
     if not settings.create_topics:
         # The pipeline's topics are sized by the workers' settings: only their existence
         # is the notifier's to check.
-        pipeline = [TopicSpec(settings.topic(name), 0, {}) for name in (ALERTS, ORG_POLICIES)]
+        pipeline = [
+            TopicSpec(settings.topic(ALERTS), 0, {}),
+            TopicSpec(settings.topic(ORG_POLICIES), 0, {"cleanup.policy": "compact"}),
+        ]
         await check_topics(settings.kafka, [*pipeline, *notify_topic_specs(settings)])
         return []
     admin = settings.kafka.admin()
