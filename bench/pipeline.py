@@ -167,9 +167,9 @@ class Broker:
     state_dir: Path | None  # None: an existing broker, not ours to stop
 
     @classmethod
-    def start(cls, tmp: Path) -> Broker:
+    def start(cls, tmp: Path, secured: bool = False) -> Broker:
         existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        if existing:
+        if existing and not secured:
             log(f"using the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
             return cls(existing, None)
         state = tmp / "kafka"
@@ -177,7 +177,8 @@ class Broker:
         log(f"starting a local Kafka {kafka_version()} in {state}")
         done = subprocess.run(
             ["bash", str(KAFKA_SH), "start", "--state-dir", str(state)]
-            + ["--owner-pid", str(os.getpid())],
+            + ["--owner-pid", str(os.getpid())]
+            + (["--secured"] if secured else []),
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -631,6 +632,7 @@ class Workers:
         name = name or app_id
         settings = Settings(
             bootstrap_servers=self.base.bootstrap_servers,
+            kafka=self.base.kafka,
             topic_prefix=topic_prefix or self.base.topic_prefix,
             app_id=app_id,
             partitions=self.base.partitions,
@@ -1135,6 +1137,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only the shipped worker: one alone against two in one consumer group, "
         "alternating which goes first (no other runner, restart or latency)",
     )
+    parser.add_argument(
+        "--secured",
+        action="store_true",
+        help="only the shipped worker: over SASL_SSL (SCRAM-SHA-512) against plaintext, on "
+        "one secured broker, alternating which goes first (bench/secured.py)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1161,7 +1169,7 @@ def main(argv: list[str] | None = None) -> int:
     broker: Broker | None = None
     workers: Workers | None = None
     try:
-        broker = Broker.start(tmp)
+        broker = Broker.start(tmp, secured=args.secured)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         settings = Settings(
             bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=args.partitions
@@ -1171,6 +1179,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generating {args.records:,} records for {args.devices:,} devices")
         records = fleet_records(args.records, args.devices)
         tick_every = timedelta(minutes=args.tick_minutes) if args.tick_minutes else None
+        if args.secured:
+            from bench.secured import compare, scram_admin
+
+            assert broker.state_dir is not None
+            args.secured_connection = scram_admin(broker.state_dir)
+            filled = asyncio.run(fill(settings, records, tick_every))
+            del records
+            print(f"command:  {command}")
+            print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
+            print(f"inputs:   {filled.total:,} events of {args.devices:,} devices")
+            compare(args, workers, prefix, filled.total)
+            return 0
         if args.scale_out:
             print(f"command:  {command}")
             print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
