@@ -2,7 +2,7 @@
 
 Kept thin on purpose: the agent reads a batch, hands it to the pure
 `streams.pipeline.PartitionProcessor`, and carries out the result in the order that
-makes a crash safe (DESIGN §4):
+makes a crash safe (docs/architecture.md §5):
 
 1. send the batch's alerts and device statuses and wait until the broker has
    acknowledged them;
@@ -70,7 +70,7 @@ class Backupwatch:
             web_port=settings.web_port,
             web_host=settings.web_host,
             # Throughput: many records per fetch, producer batches instead of one
-            # request per record (DESIGN §4).
+            # request per record.
             broker_max_poll_records=settings.batch_size,
             stream_buffer_maxsize=4 * settings.batch_size,
             producer_linger=0.005,

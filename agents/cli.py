@@ -8,7 +8,7 @@
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
 
-Settings come from `BACKUPWATCH_*` variables (see README); flags override some.
+Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
 
 from __future__ import annotations

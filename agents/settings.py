@@ -17,7 +17,7 @@ __all__ = ["Settings", "check_bootstrap_servers", "check_replication_factor"]
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _STORES = ("memory", "rocksdb")
 _DURATION_FORMS = "a number of seconds, or a number with a unit s, m, h or d (30s, 5m, 2h, 1d)"
-# field -> (shortest, longest, how the README says it). A tick more than an hour apart
+# field -> (shortest, longest, how docs/settings.md says it). A tick more than an hour apart
 # leaves silence unnoticed for that long; a device clock a day ahead is a broken clock.
 _DURATION_RANGES = {
     "tick_interval": (timedelta(0), timedelta(hours=1), "0 to 1h (0 = off)"),

@@ -1,4 +1,4 @@
-"""Tick records: how time flows through the stream (DESIGN §3).
+"""Tick records: how time flows through the stream (docs/architecture.md §3).
 
 A tick is an ordinary record in an input partition, marked by the `backupwatch-tick`
 header so that other readers can skip it, carrying the stream time it stands for.

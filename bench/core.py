@@ -7,7 +7,7 @@ Both loops run in the same process on the same records; the figures are medians 
 remember the newest time per device, with no validation and no domain logic.
 
 The core applies each record at the clock a worker would: the latest tick before it
-(DESIGN §3), one every 30 s of event time, the worker's default. Both loops walk the
+(docs/architecture.md §3), one every 30 s of event time, the worker's default. Both loops walk the
 records in those batches.
 
 `--parts` also times two loops that stop short of the core, to show where its time over

@@ -7,7 +7,7 @@ and duplicate detection, partition clocks from ticks, which devices are due, the
 state machine — lives here, so it is tested without a broker.
 
 Time is the partition clock: the latest tick read on every input topic of a
-partition (DESIGN §3). Decisions are taken when a partition's clock moves.
+partition (docs/architecture.md §3). Decisions are taken when a partition's clock moves.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ partitioner puts a device on one partition of every input topic), with the recor
 timestamp set to the event's simulated time. After each simulated `tick_every` step
 a tick standing for the step's end is appended to every partition of every input
 topic, behind the step's events, so the workers' clocks advance in simulated time
-exactly as fast as they read the data (DESIGN §3). The workers run with their own
+exactly as fast as they read the data (docs/architecture.md §3). The workers run with their own
 wall-clock ticker off.
 """
 

@@ -1,4 +1,4 @@
-"""A worker that was down catches up without false silence alerts (DESIGN §3), its
+"""A worker that was down catches up without false silence alerts (docs/architecture.md §3), its
 ticks carried out in slices."""
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ async def test_simulator_writes_events_and_ticks_to_every_partition(
         assert all(dict(r.headers)[TICK_HEADER] == b"1" for r in tick_records)
         assert [decode_tick(r.value) for r in tick_records] == times, (topic, partition)
         # A tick at T comes after every event before T, and before every event from T on:
-        # a worker's clock never runs ahead of what it has read (DESIGN §3).
+        # a worker's clock never runs ahead of what it has read (docs/architecture.md §3).
         clock = None
         for record in log:
             if is_tick(record.headers):

@@ -1,4 +1,4 @@
-"""The README's settings tables name every variable the worker and the notifier read,
+"""docs/settings.md's tables name every variable the worker and the notifier read,
 and none that they do not."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from agents.kafka import variables as kafka_variables
 from agents.notify.settings import NotifySettings, variable
 from agents.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 def test_every_setting_is_documented_and_every_documented_variable_is_read() -> None:
@@ -20,6 +20,6 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
         f"BACKUPWATCH_{f.name.upper()}" for f in dataclasses.fields(Settings) if f.name != "kafka"
     } | set(kafka_variables())
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings) if f.name != "kafka"}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", README.read_text(encoding="utf-8")))
+    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
 
     assert sorted(worker | notifier) == sorted(documented)

@@ -1,4 +1,4 @@
-"""The README's metrics tables name every metric the worker and the notifier export
+"""docs/metrics.md's tables name every metric the worker and the notifier export
 (counters as Prometheus shows them, with `_total`)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+METRICS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
 def _exported(registry: CollectorRegistry) -> set[str]:
@@ -25,6 +25,6 @@ def test_every_exported_metric_is_documented_and_every_documented_one_exported()
     exported = _exported(WorkerMetrics(CollectorRegistry()).registry) | _exported(
         NotifyMetrics(CollectorRegistry()).registry
     )
-    documented = set(re.findall(r"`(backupwatch_[a-z_]+)", README.read_text(encoding="utf-8")))
+    documented = set(re.findall(r"`(backupwatch_[a-z_]+)", METRICS.read_text(encoding="utf-8")))
 
     assert sorted(exported) == sorted(documented)
