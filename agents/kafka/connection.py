@@ -445,6 +445,12 @@ class KafkaConnection:
                 f"the broker at {address} does not offer SASL {self.sasl_mechanism}: set "
                 f"{variable('sasl_mechanism')} to one its listener enables"
             )
+        if isinstance(err, TimeoutError):
+            return KafkaRefused(
+                f"the broker at {address} did not answer within {_DIAGNOSE_SECONDS:g} s: a "
+                "firewall dropping the packets, or a listener that speaks another protocol "
+                f"than {protocol}={self.security_protocol}"
+            )
         if isinstance(err, ConnectionRefusedError | socket.gaierror) or (
             isinstance(err, OSError) and not isinstance(err, ConnectionResetError)
         ):

@@ -83,13 +83,20 @@ def _assert_one_line(run: Run, expected: str) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("command", [["topics", "create"], ["worker", "--store", "memory://"]])
+@pytest.mark.parametrize(
+    "command", [["topics", "create"], ["worker", "--store", "memory://"], ["notify"]], ids=" ".join
+)
 def test_a_refused_connection_is_one_line_naming_the_cause(
     case: str, command: list[str], secured_kafka: SecuredBroker
 ) -> None:
     make_env, expected = CASES[case]
 
-    run = backupwatch(*command, env={**make_env(secured_kafka), "BACKUPWATCH_WEB_PORT": "0"})
+    env = {
+        **make_env(secured_kafka),
+        "BACKUPWATCH_WEB_PORT": "0",
+        "BACKUPWATCH_NOTIFY_WEB_PORT": "0",
+    }
+    run = backupwatch(*command, env=env)
 
     _assert_one_line(run, expected)
 
