@@ -16,6 +16,15 @@ COPY agents ./agents
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# The version of pyproject.toml (a test keeps them equal); the repository the image is
+# built from: docker build --build-arg SOURCE="$(git remote get-url origin)" .
+ARG VERSION=0.1.0
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="backupwatch" \
+      org.opencontainers.image.description="Event-driven backup health monitoring for a fleet of endpoint devices, on Kafka and Faust" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     # Listen on every interface of the container (the default is loopback only).
@@ -33,5 +42,9 @@ VOLUME ["/var/lib/backupwatch"]
 # 6066: a worker's web server (/metrics, /healthz, /readyz, the API and dashboard);
 # 6067: the notifier's (/metrics, /healthz).
 EXPOSE 6066 6067
+# Healthy while the worker's (or the notifier's) /healthz answers; a one-shot role
+# (topics create, simulate) exits before the first check.
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "agents.healthcheck"]
 ENTRYPOINT ["backupwatch"]
 CMD ["worker"]

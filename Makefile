@@ -5,19 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA := deploy/kafka/kafka.sh
+# The one list of system packages (Debian/Ubuntu), installed when missing.
+SYSTEM_DEPS := deploy/system-deps.sh
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup kafka-up kafka-down kafka-status test test-unit lint format run bench clean
+.PHONY: help system-deps system-deps-run setup kafka-up kafka-down kafka-status test test-unit lint format run screenshot bench clean
 
 help: ## list every target
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+system-deps: ## install the system packages the tests need when missing (Java, Maven, Prometheus, Chromium, restic, Borg)
+	@$(SYSTEM_DEPS) test
+
+system-deps-run: ## install the system packages `make run` needs when missing (Java and Maven for Kafka)
+	@$(SYSTEM_DEPS) run
 
 setup: $(STAMP) ## create .venv and install the project with dev extras (fast when nothing changed)
 
@@ -30,10 +38,10 @@ kafka-down: ## stop the local Kafka
 kafka-status: ## is the local Kafka running, and where
 	@$(KAFKA) status
 
-test: setup ## run every test: unit, integration and e2e (starts its own Kafka)
+test: system-deps setup ## run every test: unit, integration and e2e (starts its own Kafka)
 	$(BIN)/pytest
 
-test-unit: setup ## run the unit tests only (no Kafka needed)
+test-unit: system-deps setup ## run the unit tests only (no Kafka needed)
 	$(BIN)/pytest tests/unit
 
 lint: setup ## ruff (lint + format check) and mypy --strict
@@ -45,8 +53,12 @@ format: setup ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-run: setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
+run: system-deps-run setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
 	$(BIN)/python -m agents.demo
+
+screenshot: system-deps setup ## docs/dashboard.png, the README's picture: a simulated fleet in Chromium
+	BACKUPWATCH_SCREENSHOT=docs/dashboard.png $(BIN)/pytest -q \
+		tests/e2e/test_dashboard_in_chromium.py -k test_the_fleet_page_agrees_with_the_api
 
 $(VENV)/.bench-installed: pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

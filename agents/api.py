@@ -9,7 +9,6 @@ the devices' telemetry like any other input.
 
 from __future__ import annotations
 
-import hmac
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,14 +20,17 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from agents.access import Tokens
 from agents.openapi import openapi_document
-from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
+from agents.targets import TargetDirectory
+from agents.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
-from schemas.models import DeviceCommand, OrgPolicy
+from schemas.models import DeviceCommand, OrgPolicy, UserFacts
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
-from streams.errors import InvalidPolicy
+from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
     DeviceQuery,
@@ -44,11 +46,19 @@ from streams.report import (
     summarize_user,
 )
 from streams.status import device_status
+from streams.users import (
+    deactivate_user,
+    end_leave,
+    put_on_leave,
+    reactivate_user,
+    timeline_from_record,
+)
 
 if TYPE_CHECKING:
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
     from agents.settings import Settings
+    from agents.users import UserBook
 
 __all__ = ["ROUTES", "Publish", "attach_routes"]
 
@@ -83,12 +93,22 @@ def _error(status: int, message: str, parameter: str | None = None) -> web.Respo
 
 class Api:
     def __init__(
-        self, settings: Settings, view: FleetView, policies: PolicyBook, publish: Publish
+        self,
+        settings: Settings,
+        view: FleetView,
+        policies: PolicyBook,
+        publish: Publish,
+        targets: TargetDirectory | None = None,
+        users: UserBook | None = None,
     ) -> None:
         self.settings = settings
         self.view = view
         self.policies = policies
         self.publish = publish
+        self.tokens = Tokens(settings)
+        # The target names the notifier announced: a policy naming another is refused.
+        self.targets = targets if targets is not None else TargetDirectory()
+        self.users = users
         # The JSON of recent answers by request (path and query), with the view's
         # generation and the policies' revision they were computed at. A dashboard polled
         # by several admins, or a script polling one page, asks the same question many
@@ -96,7 +116,12 @@ class Api:
         self._answers: dict[str, tuple[tuple[int, int, bool], bytes]] = {}
 
     def _as_of(self) -> tuple[int, int, bool]:
-        return (self.view.generation, self.policies.revision, self.view.caught_up.is_set())
+        users = self.users.revision if self.users is not None else 0
+        return (
+            self.view.generation,
+            self.policies.revision * 1_000_003 + users,
+            self.view.caught_up.is_set(),
+        )
 
     def remembered(self, handler: Handler) -> Handler:
         """`handler`, answering again from its last answer while nothing it reads changed."""
@@ -177,7 +202,10 @@ class Api:
         row = self.view.rows.get(device_id)
         state = self.view.state(device_id)
         if row is None or state is None:
-            return self._not_found("device", device_id)
+            known = self.view.known(device_id)
+            if known is None:
+                return self._not_found("device", device_id)
+            return _json(_known_device(*known), status=200)
         now = self.view.now_of_partition(row.partition)
         policy = self.view.policy_for(state.org_id)
         # The user's other devices tell whether a newer one replaced this one.
@@ -185,7 +213,9 @@ class Api:
         status = device_status(state, now, policy, newer_device_hint(state, siblings, now, policy))
         body = msgspec.to_builtins(status)
         body.pop("schema", None)
-        body["days_inactive"] = row_json(row, self.view.context())["days_inactive"]
+        row_now = row_json(row, self.view.context())
+        body["days_inactive"] = row_now["days_inactive"]
+        body["hold"] = row_now["hold"]
         body["thresholds"] = {
             kind: {
                 "warning_days": policy.thresholds(kind).warning / timedelta(days=1),
@@ -211,11 +241,45 @@ class Api:
         await self.view.refresh()
         user_id = request.match_info["user_id"]
         rows = self.view.of_user(user_id)
-        if not rows:
+        record = self.users.record_for(user_id) if self.users is not None else None
+        if not rows and record is None:
             return self._not_found("user", user_id)
         return _json(
-            {**summarize_user(user_id, rows, self.view.context()), "view": self._view_info()}
+            {
+                **summarize_user(user_id, rows, self.view.context()),
+                "facts": self._user_facts(record),
+                "view": self._view_info(),
+            }
         )
+
+    def _user_facts(self, record: UserFacts | None) -> dict[str, Any]:
+        """The user's recorded facts, and what holds at the fleet's stream time."""
+        now = self.view.stream_time() or datetime.now(UTC)
+        if record is None:
+            return {"hold": None, "periods": [], "updated_at": None}
+        hold = timeline_from_record(record).hold_at(now)
+        held: dict[str, Any] | None = None
+        if hold is not None:
+            state = "on_leave" if hold.kind == "leave" else "deactivated"
+            words = "on leave" if hold.kind == "leave" else "deactivated"
+            text = (
+                f"{words} until {hold.until.date().isoformat()}"
+                if hold.until is not None
+                else f"{words} since {hold.start.date().isoformat()}"
+            )
+            held = {
+                "state": state,
+                "since": hold.start.isoformat(),
+                "until": hold.until.isoformat() if hold.until is not None else None,
+                "reason": hold.reason,
+                "by": hold.actor,
+                "text": text,
+            }
+        return {
+            "hold": held,
+            "periods": msgspec.to_builtins(record.periods),
+            "updated_at": record.updated_at.isoformat(),
+        }
 
     async def org_summary(self, request: web.Request) -> web.Response:
         await self.view.refresh()
@@ -261,18 +325,13 @@ class Api:
     # -- admin writes -------------------------------------------------------------------
 
     def _authorize(self, request: web.Request) -> web.Response | None:
-        token = self.settings.api_token
-        if not token:
+        if not self.tokens.writes_enabled:
             return _error(
                 403,
                 "admin writes are disabled on this worker: set BACKUPWATCH_API_TOKEN and send "
                 "it as 'Authorization: Bearer <token>'",
             )
-        given = request.headers.get("Authorization", "")
-        scheme, _, credentials = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            credentials.strip().encode(), token.encode()
-        ):
+        if self.tokens.role(request) != "admin":
             return web.Response(
                 body=orjson.dumps({"error": "missing or wrong bearer token"}),
                 status=401,
@@ -322,6 +381,9 @@ class Api:
             return _error(400, err.message, _field_of(err.message))
         except InvalidPolicy as err:
             return _error(400, str(err))
+        unknown_target = self.targets.problem(record)
+        if unknown_target is not None:
+            return _error(400, unknown_target, "recipients")
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 
@@ -329,8 +391,16 @@ class Api:
         device_id = request.match_info["device_id"]
         await self.view.refresh()
         row = self.view.rows.get(device_id)
-        if row is None:
-            return self._not_found("device", device_id)
+        # A device that has not reported yet: the command is kept in its partition and
+        # honoured at its first report (no row to find it by: its partition is the
+        # producers' partitioner's).
+        if row is not None:
+            partition = row.partition
+        elif device_id.startswith(CLOCK_KEY_PREFIX):
+            return _error(400, f"device ids starting with {CLOCK_KEY_PREFIX} are reserved")
+        else:
+            known = self.view.known(device_id)
+            partition = known[1] if known is not None else self._partition_for(device_id)
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
@@ -338,7 +408,7 @@ class Api:
         if not isinstance(reason, str):
             return _error(400, "expected a string", "reason")
         # Commands are ordered with the device's telemetry by its own stream time.
-        issued_at = self.view.now_of_partition(row.partition)
+        issued_at = self.view.now_of_partition(partition)
         document: dict[str, Any] = {
             "schema": "device_command/1",
             "command_id": str(uuid.uuid4()),
@@ -361,7 +431,81 @@ class Api:
         await self.publish(
             self.settings.topic(DEVICE_COMMANDS), device_id.encode(), encode(command)
         )
-        return _json({"accepted": True, "command": msgspec.to_builtins(command)}, status=202)
+        answer: dict[str, Any] = {"accepted": True, "command": msgspec.to_builtins(command)}
+        if row is None:
+            answer["held"] = True
+            answer["message"] = (
+                f"device {device_id!r} has not reported yet: the command is kept and "
+                "applied when it first reports"
+            )
+        return _json(answer, status=202)
+
+    def _partition_for(self, device_id: str) -> int:
+        """The producers' partitioner (murmur2, as the Java client)."""
+        from aiokafka.partitioner import murmur2
+
+        return int(murmur2(device_id.encode()) & 0x7FFFFFFF) % self.settings.partitions
+
+    # -- user actions -----------------------------------------------------------------
+
+    def user_action(self, action: str) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            denied = self._authorize(request)
+            if denied is not None:
+                return denied
+            return await self._user_action(request, action)
+
+        return handle
+
+    async def _user_action(self, request: web.Request, action: str) -> web.Response:
+        """Edit the user's record at the fleet's stream time and publish it."""
+        if self.users is None:
+            return _error(503, "this worker does not follow the user facts")
+        user_id = request.match_info["user_id"]
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        reason = body.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 1024:
+            return _error(400, "expected a string of at most 1024 characters", "reason")
+        await self.view.refresh()
+        # The instant the action takes effect: the fleet's stream time, so that a
+        # simulated month, or a worker catching up, applies it where its clock is.
+        at = self.view.stream_time() or datetime.now(UTC)
+        updated_at = datetime.now(UTC)
+        previous = self.users.record_for(user_id)
+        try:
+            if action == "leave":
+                until = _leave_until(body, at)
+                if isinstance(until, web.Response):
+                    return until
+                record = put_on_leave(
+                    previous,
+                    user_id,
+                    at=at,
+                    until=until,
+                    reason=reason,
+                    actor="api",
+                    updated_at=updated_at,
+                )
+            elif action == "leave/end":
+                record = end_leave(previous, user_id, at=at, updated_at=updated_at)
+            elif action == "deactivate":
+                record = deactivate_user(
+                    previous, user_id, at=at, reason=reason, actor="api", updated_at=updated_at
+                )
+            else:
+                record = reactivate_user(previous, user_id, at=at, updated_at=updated_at)
+        except UserFactsConflict as err:
+            return _error(409, str(err))
+        value = encode(record)
+        await self.publish(self.settings.topic(USER_FACTS), user_id.encode(), value)
+        # Taken at once, so that the next action on this user edits this record.
+        self.users.apply_record(value, user_id.encode())
+        return _json(
+            {"accepted": True, "effective_at": at.isoformat(), "facts": self._user_facts(record)},
+            status=202,
+        )
 
     def command(self, action: str) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -409,6 +553,38 @@ def _field_of(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _known_device(state: Any, partition: int) -> dict[str, Any]:
+    """A device known only from commands sent before its first report."""
+    return {
+        "device_id": state.device_id,
+        "reporting": False,
+        "status": "known, not yet reporting",
+        "deactivated": state.deactivated,
+        "snoozed_until": state.snoozed_until.isoformat() if state.snoozed_until else None,
+        "replaced_by": state.replaced_by,
+        "first_seen": state.first_seen.isoformat(),
+    }
+
+
+def _leave_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:
+    if "until" not in body:
+        return _error(400, "give 'until' (RFC 3339): when the user is back", "until")
+    raw = body["until"]
+    try:
+        until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        until = None
+    if until is None or until.tzinfo is None:
+        return _error(400, f"expected an RFC 3339 time with offset, got {raw!r}", "until")
+    try:
+        until = as_utc(until, "until")
+    except ValueError as err:
+        return _error(400, str(err), "until")
+    if until <= now:
+        return _error(400, f"{raw} is not after the stream time {now.isoformat()}", "until")
+    return until
+
+
 def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:
     if ("until" in body) == ("hours" in body):
         return _error(400, "give either 'until' (RFC 3339) or 'hours' (a number)", "until")
@@ -450,11 +626,21 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/api/devices/{device_id}/unsnooze", "unsnooze"),
     ("POST", "/api/devices/{device_id}/deactivate", "deactivate"),
     ("POST", "/api/devices/{device_id}/reactivate", "reactivate"),
+    ("POST", "/api/users/{user_id}/leave", "leave"),
+    ("POST", "/api/users/{user_id}/leave/end", "leave/end"),
+    ("POST", "/api/users/{user_id}/deactivate", "user/deactivate"),
+    ("POST", "/api/users/{user_id}/reactivate", "user/reactivate"),
     ("GET", "/api/causes", "causes"),
     ("GET", "/api/openapi.json", "openapi"),
 )
 
 _COMMANDS = ("snooze", "unsnooze", "deactivate", "reactivate")
+_USER_ACTIONS = {
+    "leave": "leave",
+    "leave/end": "leave/end",
+    "user/deactivate": "deactivate",
+    "user/reactivate": "reactivate",
+}
 _REMEMBERED = ("summary", "devices", "device", "user", "org_summary")
 _REMEMBERED_ANSWERS = 512
 
@@ -465,11 +651,19 @@ def attach_routes(
     view: FleetView,
     policies: PolicyBook,
     publish: Publish,
+    targets: TargetDirectory | None = None,
+    users: UserBook | None = None,
 ) -> None:
     """Add the API and the dashboard to an aiohttp router."""
-    api = Api(settings, view, policies, publish)
+    api = Api(settings, view, policies, publish, targets, users)
     for method, path, name in ROUTES:
-        handler: Handler = api.command(name) if name in _COMMANDS else getattr(api, name)
+        handler: Handler
+        if name in _COMMANDS:
+            handler = api.command(name)
+        elif name in _USER_ACTIONS:
+            handler = api.user_action(_USER_ACTIONS[name])
+        else:
+            handler = getattr(api, name)
         if name in _REMEMBERED:
             handler = api.remembered(handler)
         router.add_route(method, path, handler)

@@ -40,6 +40,7 @@ from agents.settings import Settings
 from agents.store import PartitionMemoryStore, PartitionStoreTable
 from agents.ticks import encode_tick, is_tick
 from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
+from agents.users import UserBook
 from schemas.codec import encode
 from streams.pipeline import BatchResult, Envelope, PartitionProcessor
 
@@ -125,12 +126,14 @@ class Backupwatch:
         for attribute in ("key_serializer", "value_serializer"):
             setattr(self.table, attribute, "raw")
         self.policies = PolicyBook(settings, on_change=self._on_policy_change, metrics=self.metrics)
+        self.users = UserBook(settings, on_change=self._on_user_facts_change, metrics=self.metrics)
         self.processor = PartitionProcessor(
             settings.partitions,
             load=self._load,
             items_of=self._items_of,
             partition_for=self.partition_for,
             policy_for=self.policies.policy_for,
+            user_facts_for=self.users.facts_for,
             stopwatch=time.perf_counter,
         )
         # A stand-in for Faust's current event per partition of the batch at hand: the
@@ -239,6 +242,10 @@ class Backupwatch:
         async def read_policies() -> None:
             await self.policies.run()
 
+        @app.task
+        async def read_user_facts() -> None:
+            await self.users.run()
+
         @app.timer(5.0, name="gauges")
         async def gauges() -> None:
             self.index_assigned()
@@ -278,6 +285,11 @@ class Backupwatch:
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
         envelopes: list[Envelope] = list(self.envelopes(messages))
+        if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
+            # Decisions need every user fact written before their ticks: decided before
+            # it is read, a device of a user on leave would alert as if the leave were
+            # not there (docs/architecture.md §7).
+            await self.users.caught_up()
         while envelopes:
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
             await self._send_decisions(result)
@@ -481,6 +493,9 @@ class Backupwatch:
 
     def _on_policy_change(self, org_id: str) -> None:
         self.processor.policy_changed(org_id)
+
+    def _on_user_facts_change(self, user_id: str) -> None:
+        self.processor.user_facts_changed(user_id)
 
 
 class _InPartition:

@@ -7,6 +7,9 @@
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
+    backupwatch check-config      validate the settings and reach Kafka
+    backupwatch --version         the installed version
+    backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
 
 Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
@@ -24,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from agents import __version__, logs
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.settings import Settings
 
@@ -90,14 +94,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    settings.check_read_access()
     from agents.topics import ensure_topics
 
     # Faust's own topics too, here rather than by Faust: a user that may not create
     # them is told so in one line.
     created = asyncio.run(ensure_topics(settings, internal=True))
     if created:
-        print(f"created topics: {', '.join(created)}", file=sys.stderr)
-    print(f"backupwatch worker\n{settings.describe()}", file=sys.stderr)
+        logs.say(f"created topics: {', '.join(created)}")
+    logs.say(f"backupwatch worker {__version__}\n{settings.describe()}")
     from faust.worker import Worker
 
     from agents.app import create_app
@@ -105,8 +110,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     worker_app = create_app(settings)
     attach_views(worker_app)
-    worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True)
+    # Faust sets up logging itself when it starts: in JSON, with our formatter.
+    config = (
+        logs.logging_config(settings.log_level, "json") if settings.log_format == "json" else None
+    )
+    worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True, logging_config=config)
     worker.execute_from_commandline()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.check import check_config
+
+    for line in asyncio.run(check_config(settings)):
+        print(line)
     return 0
 
 
@@ -162,26 +180,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # Both refused before anything is written: the records carry no time before
     # EARLIEST, and Kafka refuses record times more than an hour ahead of its clock.
     if start < EARLIEST:
-        print(
-            f"backupwatch: the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
+        return _refuse(
+            f"the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
             f"{EARLIEST:%Y-%m-%d}, the earliest time a record may carry: give a later "
-            "--start or fewer --days",
-            file=sys.stderr,
+            "--start or fewer --days"
         )
-        return 2
     if start > now + FUTURE_LIMIT - span:
-        print(
-            f"backupwatch: the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
+        return _refuse(
+            f"the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
             "day(s) would end in the future: Kafka refuses record times more than an hour "
-            "ahead of its clock; give an earlier --start or fewer --days",
-            file=sys.stderr,
+            "ahead of its clock; give an earlier --start or fewer --days"
         )
-        return 2
     asyncio.run(ensure_topics(settings))
     fleet = Fleet(devices=args.devices, seed=args.seed, start=start)
     width = 40
 
     def progress(done: float, total: float, counts: dict[str, int]) -> None:
+        if logs.is_json():
+            return  # a bar redrawn in place is for a terminal, not a log
         share = 0.0 if total <= 0 else min(1.0, done / total)
         bar = "#" * int(share * width)
         events = sum(counts.values())
@@ -204,7 +220,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             progress=progress,
         )
     )
-    print(file=sys.stderr)
+    if not logs.is_json():
+        print(file=sys.stderr)
     print(summary.describe() if hasattr(summary, "describe") else summary)
     return 0
 
@@ -227,8 +244,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         try:
             source = Path(args.file).open("rb")  # noqa: SIM115
         except OSError as err:
-            print(f"backupwatch: cannot read {args.file}: {err.strerror or err}", file=sys.stderr)
-            return 2
+            return _refuse(f"cannot read {args.file}: {err.strerror or err}")
     try:
         return asyncio.run(produce_lines(settings, args.topic, source))
     finally:
@@ -245,8 +261,8 @@ def cmd_notify(args: argparse.Namespace) -> int:
         if (value := getattr(args, name, None)) is not None
     }
     settings = NotifySettings.from_env(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
-    print(f"backupwatch notify\n{settings.describe()}", file=sys.stderr)
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch notify {__version__}\n{settings.describe()}")
     from agents.notify.runner import Notifier
 
     async def run() -> None:
@@ -262,8 +278,43 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.users import edit_user
+    from streams.errors import UserFactsConflict
+
+    if args.action == "leave" and args.until is None:
+        print("backupwatch: a leave needs --until (when the user is back)", file=sys.stderr)
+        return 2
+    if len(args.reason) > 1024:
+        print("backupwatch: --reason is longer than 1024 characters", file=sys.stderr)
+        return 2
+    at = args.at or datetime.now(UTC)
+    if args.until is not None and args.until <= at:
+        print(
+            f"backupwatch: --until {args.until.isoformat()} is not after {at.isoformat()}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        record = asyncio.run(
+            edit_user(
+                settings, args.user_id, args.action, at=at, until=args.until, reason=args.reason
+            )
+        )
+    except UserFactsConflict as err:
+        print(f"backupwatch: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"user {record.user_id}: {args.action} from {at.isoformat()} "
+        f"({len(record.periods)} period(s) on record)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupwatch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"backupwatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     worker = sub.add_parser("worker", help="run a worker")
@@ -287,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(describe)
     describe.set_defaults(func=cmd_topics_describe)
+
+    check = sub.add_parser(
+        "check-config", help="validate the settings and reach Kafka (exit 0, or 2 and why)"
+    )
+    _common(check)
+    check.set_defaults(func=cmd_check_config)
 
     sim = sub.add_parser("simulate", help="produce a simulated fleet in simulated time")
     _common(sim)
@@ -339,28 +396,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
     notify.set_defaults(func=cmd_notify)
+
+    user = sub.add_parser(
+        "user",
+        help="record a fact about a user for all their devices (published to user-facts)",
+    )
+    _common(user)
+    user.add_argument("user_id", help="the user")
+    user.add_argument(
+        "action",
+        choices=("leave", "end-leave", "deactivate", "reactivate"),
+        help="leave (needs --until), end-leave, deactivate (left the organization), reactivate",
+    )
+    user.add_argument("--until", type=_moment, help="leave: when the user is back (ISO 8601)")
+    user.add_argument("--reason", default="", help="why (shown with the devices)")
+    user.add_argument(
+        "--at",
+        type=_moment,
+        help="the stream time it holds from (default: now; give it for a simulated fleet)",
+    )
+    user.set_defaults(func=cmd_user)
     return parser
+
+
+def _refuse(message: str) -> int:
+    """One line naming what is wrong, exit status 2 (a log record when logs are JSON)."""
+    if logs.is_json():
+        logs.say(message, logging.ERROR)
+    else:
+        print(f"backupwatch: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Before the settings are read, so that a refusal of them is logged as asked too.
+    log_format = os.environ.get("BACKUPWATCH_LOG_FORMAT", "").strip().lower()
+    logs.configure("info", "json" if log_format == "json" else "text")
     try:
         return int(args.func(args))
     except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
-        print(f"backupwatch: {err}", file=sys.stderr)
-        return 2
+        return _refuse(str(err))
     except Exception as err:
         # A right the Kafka user lacks shows up on first use (a send, a fetch, a
         # commit), not at connection time.
         refused = _kafka_refusal(err)
         if refused is None:
             raise
-        print(f"backupwatch: {refused}", file=sys.stderr)
-        return 2
+        return _refuse(str(refused))
     except KeyboardInterrupt:
         return 130
 

@@ -41,6 +41,9 @@ class FleetView:
         self.policy_for = policy_for
         # Each row holds the encoded state it was cut from, for the device detail.
         self._rows: dict[str, DeviceRow] = {}
+        # Devices known only from commands sent before their first report (no row:
+        # nothing to report yet), with their partition.
+        self._known: dict[str, tuple[DeviceState, int]] = {}
         # The newest changelog value of each device not yet made a row (None: deleted),
         # and its partition. Rows are cut when someone reads them, not per record: a
         # device written many times between two reads is decoded once, and a worker
@@ -120,6 +123,10 @@ class FleetView:
 
     def _store(self, state: DeviceState, value: bytes, partition: int) -> None:
         device_id = state.device_id
+        if not state.reporting:
+            self._known[device_id] = (state, partition)
+            return
+        self._known.pop(device_id, None)
         previous = self._rows.get(device_id)
         if previous is not None and (
             previous.org_id != state.org_id or previous.user_id != state.user_id
@@ -198,6 +205,7 @@ class FleetView:
         self._by_user.discard(row.user_id, row.device_id)
 
     def _forget(self, device_id: str) -> None:
+        self._known.pop(device_id, None)
         row = self._rows.pop(device_id, None)
         if row is not None:
             self._unindex(row)
@@ -214,6 +222,12 @@ class FleetView:
         self._refresh()
         row = self._rows.get(device_id)
         return decode_state(row.encoded_state) if row is not None else None
+
+    def known(self, device_id: str) -> tuple[DeviceState, int] | None:
+        """A device known only from commands sent before its first report, and its
+        partition."""
+        self._refresh()
+        return self._known.get(device_id)
 
     def of_org(self, org_id: str) -> list[DeviceRow]:
         rows = self.rows

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from agents.logs import say
 from agents.settings import Settings
 from agents.topics import ALERTS, INPUTS, ORG_POLICIES
 from schemas.codec import decode, decode_as, encode
@@ -55,7 +56,7 @@ async def follow_alerts(
             try:
                 alert = decode_as(record.value or b"", Alert)
             except InvalidRecord as err:
-                print(f"(unreadable alert at offset {record.offset}: {err})", file=sys.stderr)
+                say(f"(unreadable alert at offset {record.offset}: {err})", logging.WARNING)
                 continue
             print(encode(alert).decode() if as_json else describe_alert(alert), flush=True)
     finally:
@@ -75,9 +76,9 @@ def _validate(topic: str, line: bytes) -> tuple[bytes, bytes]:
 async def produce_lines(settings: Settings, topic: str, source: BinaryIO | Iterable[bytes]) -> int:
     """Validate every line first; send nothing if any line is invalid."""
     if topic not in (*INPUTS, ORG_POLICIES):
-        print(
+        say(
             f"backupwatch: unknown topic {topic!r}; one of {', '.join((*INPUTS, ORG_POLICIES))}",
-            file=sys.stderr,
+            logging.ERROR,
         )
         return 2
     records: list[tuple[bytes, bytes]] = []
@@ -90,9 +91,9 @@ async def produce_lines(settings: Settings, topic: str, source: BinaryIO | Itera
             records.append(_validate(topic, line))
         except InvalidRecord as err:
             errors += 1
-            print(f"line {number}: {err.reason}: {err.message}", file=sys.stderr)
+            say(f"line {number}: {err.reason}: {err.message}", logging.ERROR)
     if errors:
-        print(f"backupwatch: {errors} invalid line(s); nothing was sent", file=sys.stderr)
+        say(f"backupwatch: {errors} invalid line(s); nothing was sent", logging.ERROR)
         return 1
     producer = settings.kafka.producer(acks="all", linger_ms=5)
     await settings.kafka.start(producer)
@@ -104,5 +105,5 @@ async def produce_lines(settings: Settings, topic: str, source: BinaryIO | Itera
             await future
     finally:
         await producer.stop()
-    print(f"sent {len(records)} record(s) to {settings.topic(topic)}", file=sys.stderr)
+    say(f"sent {len(records)} record(s) to {settings.topic(topic)}")
     return 0

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Mapping
 from datetime import datetime
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from streams.status import KINDS, LEVELS
 
-__all__ = ["WorkerMetrics"]
+__all__ = ["WorkerMetrics", "process_metrics"]
+
+
+def process_metrics(registry: CollectorRegistry, process: str) -> None:
+    """What every backupwatch process exports besides its own metrics: which build it runs
+    (`backupwatch_build_info`, so a dashboard can tell a rolling update apart) and the
+    standard `process_…` metrics (CPU, memory, open files, start time)."""
+    try:
+        version = metadata.version("backupwatch")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        version = "unknown"
+    info = Gauge(
+        "backupwatch_build_info",
+        "Always 1; the labels say which build and which process this is",
+        ["version", "python", "process"],
+        registry=registry,
+    )
+    info.labels(version, platform.python_version(), process).set(1)
+    ProcessCollector(registry=registry)
 
 
 class WorkerMetrics:
@@ -18,10 +38,11 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        process_metrics(r, "worker")
         self.events = Counter(
             "backupwatch_events",
             "Input records by topic and outcome "
-            "(accepted, invalid, replayed, duplicate, rerouted, ignored, tick)",
+            "(accepted, invalid, replayed, duplicate, rerouted, tick)",
             ["topic", "outcome"],
             registry=r,
         )
@@ -109,6 +130,11 @@ class WorkerMetrics:
         )
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
+        )
+        self.user_facts_errors = Counter(
+            "backupwatch_user_facts_errors",
+            "User facts records that were refused (the user keeps the facts they had)",
+            registry=r,
         )
 
     # Gauges of partitions and states are set whole each time: a partition handed to

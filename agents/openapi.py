@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.recipients import TARGET_CHECKS
 from streams.report import COLUMNS, MAX_PAGE
 
 __all__ = ["openapi_document"]
@@ -31,8 +32,10 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "A bad parameter or body, or a query parameter given more than once; "
         "`parameter` names it.",
         401: "Missing or wrong bearer token.",
-        403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker).",
+        403: "Admin writes are disabled (no BACKUPWATCH_API_TOKEN on this worker), or the "
+        "token given is a viewer token.",
         404: "No such device, user or org.",
+        409: "The action contradicts the user's facts (ending a leave that is not).",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
@@ -103,11 +106,16 @@ _COMMAND_BODY = {
 def _command(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
+        "description": (
+            "A device that has not reported yet gets the command too: it is kept in the "
+            "device's partition and applied when the device first reports (the answer "
+            "says `held`)."
+        ),
         "security": [{"bearer": []}],
         "parameters": [_path_param("device_id", "The device.")],
         "responses": {
             "202": _json(_ref("Accepted"), "Published to the device-commands topic."),
-            **_errors(400, 401, 403, 404),
+            **_errors(400, 401, 403),
         },
     }
     operation["requestBody"] = {
@@ -116,6 +124,45 @@ def _command(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]
     }
     return operation
 
+
+def _user_action(summary: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "description": (
+            "Takes effect at the fleet's stream time and applies to every device whose "
+            "current user this is, including devices that appear or change user later. "
+            "Published to the user-facts topic."
+        ),
+        "security": [{"bearer": []}],
+        "parameters": [_path_param("user_id", "The user.")],
+        "responses": {
+            "202": _json(_ref("UserActionAccepted"), "Published to the user-facts topic."),
+            **_errors(400, 401, 403, 409),
+        },
+    }
+    operation["requestBody"] = {
+        "required": body is not None,
+        "content": {"application/json": {"schema": body or _COMMAND_BODY}},
+    }
+    return operation
+
+
+_HOLD = {
+    "type": ["object", "null"],
+    "description": (
+        "What keeps the device's alerts quiet at its stream time, and who said so: the "
+        "device (its own deactivation or snooze) or its user (on leave, deactivated)."
+    ),
+    "required": ["state", "source", "text"],
+    "properties": {
+        "state": {"type": "string", "enum": ["deactivated", "on_leave", "snoozed"]},
+        "source": {"type": "string", "enum": ["device", "user"]},
+        "since": _TIME,
+        "until": _TIME,
+        "reason": {"type": "string"},
+        "text": {"type": "string", "description": "e.g. `on leave until 2027-03-01, by user`"},
+    },
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -186,6 +233,7 @@ _SCHEMAS: dict[str, Any] = {
             "deactivated": {"type": "boolean"},
             "backup_paused": {"type": "boolean"},
             "top_cause": {"type": ["string", "null"]},
+            "hold": _HOLD,
             "stream_time": {"type": "string", "format": "date-time"},
         },
     },
@@ -328,6 +376,7 @@ _SCHEMAS: dict[str, Any] = {
             "daily": {"type": "array", "items": _ref("Day")},
             "open_alerts": {"type": "array", "items": _ref("OpenAlert")},
             "top_cause": {"type": ["string", "null"]},
+            "hold": _HOLD,
             "recent_transitions": {"type": "array", "items": _ref("Transition")},
             "thresholds": {"type": "object"},
             "stream_time": {"type": "string", "format": "date-time"},
@@ -379,7 +428,67 @@ _SCHEMAS: dict[str, Any] = {
             "alert_states": _ref("AlertStates"),
             "online": {"type": "boolean"},
             "device_list": {"type": "array", "items": _ref("DeviceRow")},
+            "facts": _ref("UserFacts"),
             "view": _ref("View"),
+        },
+    },
+    "UserFacts": {
+        "type": "object",
+        "description": "What administrators recorded about the user, and what holds now.",
+        "required": ["hold", "periods", "updated_at"],
+        "properties": {
+            "hold": {
+                "type": ["object", "null"],
+                "description": "What holds at the fleet's stream time (null: nothing).",
+                "required": ["state", "since", "until", "reason", "by", "text"],
+                "properties": {
+                    "state": {"type": "string", "enum": ["on_leave", "deactivated"]},
+                    "since": {"type": "string", "format": "date-time"},
+                    "until": _TIME,
+                    "reason": {"type": "string"},
+                    "by": {"type": "string"},
+                    "text": {"type": "string"},
+                },
+            },
+            "periods": {
+                "type": "array",
+                "description": "Every leave and deactivation, oldest first.",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "start"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["leave", "deactivated"]},
+                        "start": {"type": "string", "format": "date-time"},
+                        "end": _TIME,
+                        "reason": {"type": "string"},
+                        "actor": {"type": "string"},
+                    },
+                },
+            },
+            "updated_at": _TIME,
+        },
+    },
+    "UserActionAccepted": {
+        "type": "object",
+        "required": ["accepted", "effective_at", "facts"],
+        "properties": {
+            "accepted": {"type": "boolean"},
+            "effective_at": {"type": "string", "format": "date-time"},
+            "facts": _ref("UserFacts"),
+        },
+    },
+    "KnownDevice": {
+        "type": "object",
+        "description": "A device known only from commands sent before its first report.",
+        "required": ["device_id", "reporting", "status"],
+        "properties": {
+            "device_id": {"type": "string"},
+            "reporting": {"type": "boolean", "const": False},
+            "status": {"type": "string"},
+            "deactivated": {"type": "boolean"},
+            "snoozed_until": _TIME,
+            "replaced_by": {"type": ["string", "null"]},
+            "first_seen": {"type": "string", "format": "date-time"},
         },
     },
     "FleetSummary": {
@@ -404,16 +513,32 @@ _SCHEMAS: dict[str, Any] = {
             "online_window_minutes": {"type": "number", "exclusiveMinimum": 0},
             "minimum_app_version": {"type": ["string", "null"]},
             "reminder_hours": {"type": ["number", "null"]},
+            "recipients": {
+                "type": "array",
+                "maxItems": 100,
+                "items": {
+                    "type": "object",
+                    "required": ["channel", "target"],
+                    "properties": {
+                        "channel": {"type": "string", "enum": sorted(TARGET_CHECKS)},
+                        "target": {"type": "string", "maxLength": 2048},
+                    },
+                },
+                "description": "Where the org's alerts go: email (an address), webhook (an "
+                "http(s) URL) or apprise (the name of a target configured on the notifier); "
+                "a target the notifier could not deliver to is refused with a 400 naming it.",
+            },
             "alert_emails": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": 320},
-                "description": "Email addresses (local@domain, no whitespace or control "
-                "characters); any other is refused with a 400.",
+                "description": "The earlier form of email recipients, read as recipients; "
+                "email addresses (local@domain, no whitespace or control characters).",
             },
             "webhook_urls": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": 2048},
-                "description": "http(s) URLs with a host; any other is refused with a 400.",
+                "description": "The earlier form of webhook recipients, read as recipients; "
+                "http(s) URLs with a host.",
             },
         },
     },
@@ -424,6 +549,11 @@ _SCHEMAS: dict[str, Any] = {
             "accepted": {"type": "boolean"},
             "policy": {"type": "object"},
             "command": {"type": "object"},
+            "held": {
+                "type": "boolean",
+                "description": "The device has not reported yet: the command waits for it.",
+            },
+            "message": {"type": "string"},
         },
     },
 }
@@ -436,9 +566,17 @@ def openapi_document() -> dict[str, Any]:
         _ref("Error"),
         "The worker's report reader is starting; try again after `Retry-After` seconds.",
     )
+    # With any token configured, every route needs one (agents/access.py).
+    unauthorized = _json(
+        _ref("Error"),
+        "A token is configured on this worker and the request has none, or a wrong one.",
+    )
     for operations in document["paths"].values():
         for operation in operations.values():
             operation["responses"]["503"] = unavailable
+            operation["responses"].setdefault("401", unauthorized)
+            # A worker with no token at all answers without one.
+            operation.setdefault("security", [{"bearer": []}, {}])
     return document
 
 
@@ -449,9 +587,11 @@ def _document() -> dict[str, Any]:
             "title": "backupwatch status report API",
             "version": "1",
             "description": (
-                "The backup health of every device of the fleet, from any worker. Reads are "
-                "open; admin writes publish to the policy and command topics and need "
-                "`Authorization: Bearer <BACKUPWATCH_API_TOKEN>`."
+                "The backup health of every device of the fleet, from any worker. With any "
+                "token configured on the worker, reads need `Authorization: Bearer <token>` "
+                "with a viewer token (BACKUPWATCH_VIEWER_TOKENS) or the admin token; admin "
+                "writes publish to the policy and command topics and need the admin token "
+                "(BACKUPWATCH_API_TOKEN)."
             ),
         },
         "components": {
@@ -497,14 +637,18 @@ def _document() -> dict[str, Any]:
                     "summary": "One device: destinations, daily windows, open alerts, history",
                     "parameters": [_path_param("device_id", "The device.")],
                     "responses": {
-                        "200": _json(_ref("DeviceDetail"), "The device."),
+                        "200": _json(
+                            {"oneOf": [_ref("DeviceDetail"), _ref("KnownDevice")]},
+                            "The device (or one known only from commands sent before "
+                            "its first report).",
+                        ),
                         **_errors(404),
                     },
                 }
             },
             "/api/users/{user_id}": {
                 "get": {
-                    "summary": "A user: the worst of their active devices",
+                    "summary": "A user: the worst of their active devices, and their facts",
                     "parameters": [_path_param("user_id", "The user.")],
                     "responses": {
                         "200": _json(_ref("UserSummary"), "The user."),
@@ -573,6 +717,32 @@ def _document() -> dict[str, Any]:
                 "post": _command("Deactivate the device: its open alerts resolve")
             },
             "/api/devices/{device_id}/reactivate": {"post": _command("Reactivate the device")},
+            "/api/users/{user_id}/leave": {
+                "post": _user_action(
+                    "Put the user on leave until a date: their devices alert on nothing "
+                    "until then, then from their true state",
+                    {
+                        "type": "object",
+                        "required": ["until"],
+                        "properties": {
+                            "until": {"type": "string", "format": "date-time"},
+                            "reason": {"type": "string", "maxLength": 1024},
+                        },
+                    },
+                )
+            },
+            "/api/users/{user_id}/leave/end": {"post": _user_action("End the user's leave now")},
+            "/api/users/{user_id}/deactivate": {
+                "post": _user_action(
+                    "Deactivate the user (they left the organization): their devices' open "
+                    "alerts resolve, and no new ones open"
+                )
+            },
+            "/api/users/{user_id}/reactivate": {
+                "post": _user_action(
+                    "Reactivate the user: their devices alert again from their true state"
+                )
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -35,6 +35,8 @@ import tempfile
 import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
 
+from agents import logs
+from agents.access import SECURITY_HEADERS
 from agents.settings import Settings
 
 __all__ = ["ReportReader", "main", "serve"]
@@ -43,7 +45,13 @@ log = logging.getLogger(__name__)
 
 # The headers of an answer that mean something to the client; hop-by-hop ones
 # (Transfer-Encoding, Connection) are the worker's own business.
-_ANSWER_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "WWW-Authenticate")
+_ANSWER_HEADERS = (
+    "Content-Type",
+    "Content-Disposition",
+    "Cache-Control",
+    "WWW-Authenticate",
+    *SECURITY_HEADERS,
+)
 _REQUEST_HEADERS = ("Authorization", "Content-Type", "Accept")
 # Answers up to this size are passed on whole (one write); larger ones, the CSV export
 # above all, are streamed so that neither process holds them twice.
@@ -176,11 +184,16 @@ class ReportReader:
 
 async def serve(settings: Settings, socket_path: str, changelog: str, parent: int | None) -> None:
     """Answer the API on `socket_path` until the parent process is gone."""
+    from agents.access import protect
     from agents.api import attach_routes
     from agents.fleet import FleetView
     from agents.policies import PolicyBook
+    from agents.targets import TargetDirectory
+    from agents.users import UserBook
 
     policies = PolicyBook(settings)
+    targets = TargetDirectory()
+    users = UserBook(settings)
     view = FleetView(policies.policy_for)
     # Consistent with the alerts within a second; each device's row is cut at most once
     # a second however often the pipeline writes it.
@@ -192,7 +205,8 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
         await producer.send_and_wait(topic, value, key=key)
 
     app = web.Application()
-    attach_routes(app.router, settings, view, policies, publish)
+    protect(app, settings)
+    attach_routes(app.router, settings, view, policies, publish, targets, users)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -203,6 +217,8 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     tasks = [
         asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
         asyncio.create_task(policies.run(), name="follow-policies"),
+        asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
+        asyncio.create_task(users.run(), name="follow-user-facts"),
         orphaned,
     ]
     try:
@@ -245,10 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(role="report-reader")
     if settings.report_nice:
         os.nice(settings.report_nice)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(serve(settings, args.socket, args.changelog, args.parent))
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
@@ -12,9 +13,20 @@ from pathlib import Path
 from agents.errors import ConfigError
 from agents.kafka.connection import KafkaConnection
 
-__all__ = ["Settings", "check_bootstrap_servers", "check_replication_factor"]
+__all__ = [
+    "Settings",
+    "check_bootstrap_servers",
+    "check_replication_factor",
+    "read_tokens",
+]
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LOG_FORMATS = ("text", "json")
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+# A bearer token as an HTTP header carries it: visible ASCII, no comma (the separator).
+_TOKEN = re.compile(r"[!-+\--~]+")
+# The secrets that may be given as a file instead (`BACKUPWATCH_<NAME>_FILE`).
+_SECRET_FILES = {"api_token": "api_token_file", "viewer_tokens": "viewer_tokens_file"}
 _STORES = ("memory", "rocksdb")
 _DURATION_FORMS = "a number of seconds, or a number with a unit s, m, h or d (30s, 5m, 2h, 1d)"
 # field -> (shortest, longest, how docs/settings.md says it). A tick more than an hour apart
@@ -71,6 +83,26 @@ def _is_port(text: str) -> bool:
     return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
+def read_tokens(path: Path, variable: str) -> tuple[str, ...]:
+    """The tokens of a token file: one a line (or comma separated), blank lines and
+    `#` comments left out. `ConfigError` names the variable when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{variable}={str(path)!r} cannot be read: {err}") from None
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return tuple(t.strip() for line in lines for t in line.split(",") if t.strip())
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname or every address ("0.0.0.0" is not loopback)
+
+
 def _bootstrap_default(env: Mapping[str, str]) -> str:
     return env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or "127.0.0.1:9092"
 
@@ -96,11 +128,25 @@ class Settings:
     max_skew: timedelta = timedelta(minutes=5)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # The admin token: it writes (policy, snooze, deactivate) and reads.
     api_token: str = ""
+    # Tokens that read the fleet (API and dashboard) but write nothing. With any token
+    # configured, these or the admin token, every /api/ read needs one.
+    viewer_tokens: tuple[str, ...] = ()
+    # The same secrets from files (one token a line), so that they stay out of the
+    # environment; read again when the file changes, so a mounted Secret rotates
+    # without a restart (agents/access.py).
+    api_token_file: Path | None = None
+    viewer_tokens_file: Path | None = None
+    # Beyond loopback with no token, anyone who reaches the port reads every device,
+    # user and org: the worker refuses to start unless this says it is on purpose.
+    allow_anonymous_reads: bool = False
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
     report_nice: int = 10
     log_level: str = "info"
+    # `json`: one JSON object a line, Faust's own lines included (agents/logs.py).
+    log_format: str = "text"
     # Largest batch one agent step applies.
     batch_size: int = 2000
     # The most devices one step decides at a tick before it sends and writes them: a
@@ -146,6 +192,16 @@ class Settings:
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
             )
+        if self.log_format not in _LOG_FORMATS:
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
+            )
+        if self.api_token and not _TOKEN.fullmatch(self.api_token):
+            raise ConfigError("BACKUPWATCH_API_TOKEN must be visible ASCII without commas")
+        if not all(_TOKEN.fullmatch(token) for token in self.viewer_tokens):
+            raise ConfigError(
+                "BACKUPWATCH_VIEWER_TOKENS must be tokens of visible ASCII, comma separated"
+            )
         if not 1 <= self.decisions_per_result <= 10_000_000:
             raise ConfigError(
                 "BACKUPWATCH_DECISIONS_PER_RESULT must be 1..10000000, "
@@ -154,6 +210,22 @@ class Settings:
         check_replication_factor(self.replication_factor)
         if not 1 <= self.batch_size <= 100_000:
             raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")
+
+    @property
+    def reads_need_a_token(self) -> bool:
+        return bool(self.api_token or self.viewer_tokens)
+
+    def check_read_access(self) -> None:
+        """Raise `ConfigError` when a worker would show the fleet to anyone: listening
+        beyond loopback with no token, and BACKUPWATCH_ALLOW_ANONYMOUS_READS not set."""
+        if self.reads_need_a_token or self.allow_anonymous_reads or _is_loopback(self.web_host):
+            return
+        raise ConfigError(
+            f"BACKUPWATCH_WEB_HOST={self.web_host} is not a loopback address and no token "
+            f"is set, so anyone who reaches port {self.web_port} would read every device: "
+            "set BACKUPWATCH_VIEWER_TOKENS (or BACKUPWATCH_API_TOKEN), or "
+            "BACKUPWATCH_ALLOW_ANONYMOUS_READS=true to serve the fleet to anyone on purpose"
+        )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -177,6 +249,20 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[field.name] = _parse(field.name, raw, field.type)
+        for field_name, file_field in _SECRET_FILES.items():
+            path = values.get(file_field)
+            if not isinstance(path, Path):
+                continue
+            variable = f"BACKUPWATCH_{field_name.upper()}"
+            if field_name in values:
+                raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+            tokens = read_tokens(path, f"{variable}_FILE")
+            if field_name == "viewer_tokens":
+                values[field_name] = tokens
+            elif len(tokens) == 1:
+                values[field_name] = tokens[0]
+            else:
+                raise ConfigError(f"{variable}_FILE={str(path)!r} must hold one token")
         try:
             # Values were parsed by field type above; the checker cannot follow that.
             return replace(cls(), **{**values, **overrides})  # type: ignore[arg-type]
@@ -191,10 +277,17 @@ class Settings:
             value = getattr(self, field.name)
             if field.name == "kafka":
                 continue
+            file_field = _SECRET_FILES.get(field.name)
+            if file_field and getattr(self, file_field) is not None:
+                continue  # read from its file again, which keeps rotating it possible
             if isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}"
+            elif isinstance(value, tuple):
+                value = ",".join(value)
             elif isinstance(value, bool):
-                value = str(value).lower()
+                value = "true" if value else "false"
+            elif value is None:
+                value = ""
             env[f"BACKUPWATCH_{field.name.upper()}"] = str(value)
         return env
 
@@ -204,13 +297,15 @@ class Settings:
         for field in fields(self):
             value = getattr(self, field.name)
             if field.name == "kafka":
-                lines.extend(f"  {name:<18} {shown}" for name, shown in self.kafka.describe())
+                lines.extend(f"  {name:<21} {shown}" for name, shown in self.kafka.describe())
                 continue
             if field.name == "api_token":
                 value = "****" if value else "(none: admin writes disabled)"
+            elif field.name == "viewer_tokens":
+                value = f"{len(value)} token(s), ****" if value else "(none)"
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}s"
-            lines.append(f"  {field.name:<18} {value}")
+            lines.append(f"  {field.name:<21} {value}")
         return "\n".join(lines)
 
 
@@ -224,16 +319,16 @@ def _parse(field: str, raw: str, kind: object) -> object:
             raise ConfigError(f"{name}={raw!r} is not a duration of {accepted}: {_DURATION_FORMS}")
         return duration
     if kind in ("bool", bool):
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+        if text.lower() not in _TRUE + _FALSE:
+            raise ConfigError(f"{name}={raw!r} is not true or false")
+        return text.lower() in _TRUE
     try:
         if kind in ("int", int):
             return int(text)
-        if kind in ("Path", Path):
+        if kind in ("Path", Path, "Path | None"):
             return Path(text)
+        if kind == "tuple[str, ...]":
+            return tuple(t.strip() for t in text.split(",") if t.strip())
         if name == "BACKUPWATCH_LOG_LEVEL":
             return text.lower()
         return text

@@ -21,6 +21,7 @@ __all__ = [
     "HEARTBEATS",
     "INPUTS",
     "ORG_POLICIES",
+    "USER_FACTS",
     "AclSpec",
     "TopicSpec",
     "acl_specs",
@@ -41,6 +42,7 @@ DEVICE_COMMANDS = "device-commands"
 # The co-partitioned inputs, in the order of `DeviceState.offsets`.
 INPUTS = (HEARTBEATS, BACKUP_PROGRESS, DEVICE_COMMANDS)
 ORG_POLICIES = "org-policies"
+USER_FACTS = "user-facts"
 ALERTS = "alerts"
 DEVICE_STATUS = "device-status"
 DEAD_LETTERS = "dead-letters"
@@ -80,6 +82,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     return [
         *(TopicSpec(settings.topic(name), n, inputs) for name in INPUTS),
         TopicSpec(settings.topic(ORG_POLICIES), 1, compacted),
+        TopicSpec(settings.topic(USER_FACTS), 1, compacted),
         TopicSpec(settings.topic(ALERTS), n, {"retention.ms": str(30 * 86400 * 1000)}),
         TopicSpec(settings.topic(DEVICE_STATUS), n, compacted),
         TopicSpec(settings.topic(DEAD_LETTERS), n, {"retention.ms": str(30 * 86400 * 1000)}),
@@ -238,16 +241,21 @@ async def _cleanup_policies(admin: Any, names: list[str]) -> dict[str, str]:
 def acl_specs(settings: Settings, notifier_group: str) -> list[AclSpec]:
     """The ACLs each process needs, for a cluster that enforces them. The report
     reader runs beside each worker as the same user. `topics describe` prints them."""
-    from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED
+    from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, NOTIFY_TARGETS
 
     rw = ("READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
     written = ("WRITE", "DESCRIBE", "DESCRIBE_CONFIGS")
     read = ("READ", "DESCRIBE", "DESCRIBE_CONFIGS")
     topic = settings.topic
     # The worker reads its inputs and the policies and appends ticks; the report reader
-    # writes admin commands and policies; the outputs are only written.
+    # writes admin commands, policies and user facts, and reads the notifiers' target
+    # names; the outputs are only written.
     worker = [
-        *(AclSpec("worker", "topic", topic(name), rw) for name in (*INPUTS, ORG_POLICIES)),
+        *(
+            AclSpec("worker", "topic", topic(name), rw)
+            for name in (*INPUTS, ORG_POLICIES, USER_FACTS)
+        ),
+        AclSpec("worker", "topic", topic(NOTIFY_TARGETS), read),
         *(
             AclSpec("worker", "topic", topic(name), written)
             for name in (ALERTS, DEVICE_STATUS, DEAD_LETTERS)
@@ -260,6 +268,7 @@ def acl_specs(settings: Settings, notifier_group: str) -> list[AclSpec]:
         AclSpec("notifier", "topic", topic(ORG_POLICIES), read),
         AclSpec("notifier", "topic", topic(NOTIFY_DELIVERED), rw),
         AclSpec("notifier", "topic", topic(NOTIFY_DEAD_LETTERS), written),
+        AclSpec("notifier", "topic", topic(NOTIFY_TARGETS), written),
         AclSpec("notifier", "group", notifier_group, ("READ",)),
     ]
     creating = (

@@ -13,6 +13,9 @@ from schemas.models import (
     Heartbeat,
     InputRecord,
     OrgPolicy,
+    Recipient,
+    UserFacts,
+    UserPeriod,
 )
 
 __all__ = [
@@ -28,6 +31,9 @@ __all__ = [
     "InputRecord",
     "InvalidRecord",
     "OrgPolicy",
+    "Recipient",
+    "UserFacts",
+    "UserPeriod",
     "decode",
     "decode_as",
     "encode",

@@ -13,7 +13,15 @@ from pathlib import Path
 import msgspec
 import orjson
 
-from schemas.models import Alert, BackupProgress, DeviceCommand, DeviceStatus, Heartbeat, OrgPolicy
+from schemas.models import (
+    Alert,
+    BackupProgress,
+    DeviceCommand,
+    DeviceStatus,
+    Heartbeat,
+    OrgPolicy,
+    UserFacts,
+)
 
 __all__ = ["DOCUMENTS", "JSON_DIR", "render", "main"]
 
@@ -23,6 +31,7 @@ DOCUMENTS: dict[str, type[msgspec.Struct]] = {
     "backup_progress.v1.json": BackupProgress,
     "device_command.v1.json": DeviceCommand,
     "org_policy.v1.json": OrgPolicy,
+    "user_facts.v1.json": UserFacts,
     "alert.v1.json": Alert,
     "device_status.v1.json": DeviceStatus,
 }

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec.structs import force_setattr
 
-from schemas.recipients import is_email_address, is_http_url, redact_url
+from schemas.recipients import is_email_address, is_http_url, recipient_problem, redact_url
 from schemas.types import (
     EARLIEST,
     LATEST,
@@ -45,7 +45,10 @@ __all__ = [
     "Heartbeat",
     "InputRecord",
     "OrgPolicy",
+    "Recipient",
     "TelemetryRecord",
+    "UserFacts",
+    "UserPeriod",
 ]
 
 
@@ -174,6 +177,42 @@ class DeviceCommand(_Record, tag="device_command/1", frozen=True, gc=False):
             raise ValueError("action `replaced` needs `replaced_by`")
 
 
+class UserPeriod(msgspec.Struct, frozen=True, kw_only=True):
+    """A span of stream time over which a fact about a user held."""
+
+    # "leave": the user is away until `end`, their devices alert on nothing meanwhile;
+    # "deactivated": the user left the organization, their devices are off the watch.
+    kind: Literal["leave", "deactivated"]
+    start: Timestamp
+    # When it ended, or ends (a leave's "until"); None: it still holds (a deactivation
+    # not undone yet). A period holds from `start` (included) to `end` (excluded).
+    end: Timestamp | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    actor: Annotated[str, msgspec.Meta(max_length=256)] = ""
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "start", "end")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("`end` must be after `start`")
+        if self.kind == "leave" and self.end is None:
+            raise ValueError("a `leave` needs an `end` (until when)")
+
+
+class UserFacts(_Record, tag="user_facts/1", frozen=True):
+    """What administrators recorded about one user (a person, whatever their devices):
+    leaves and deactivations, each with the span of stream time it held, so that a
+    replay decides each device's alerts under the facts that held at each instant.
+    The latest record of a user (a compacted topic keyed by user id) is their history."""
+
+    user_id: Id
+    updated_at: Timestamp
+    # Oldest first (by start); at most 64, the oldest dropped first.
+    periods: Annotated[list[UserPeriod], msgspec.Meta(max_length=64)] = []
+
+    def __post_init__(self) -> None:
+        _normalize_times(self, "updated_at")
+
+
 PositiveDays = Annotated[float, msgspec.Meta(gt=0, le=3650)]
 EmailAddress = Annotated[
     str,
@@ -191,6 +230,27 @@ WebhookUrl = Annotated[
 ]
 
 
+class Recipient(msgspec.Struct, frozen=True, kw_only=True):
+    """Where an org's alerts go: a channel and its target there."""
+
+    channel: Annotated[
+        str,
+        msgspec.Meta(
+            pattern="^[a-z][a-z0-9_]{0,31}$",
+            description="email, webhook or apprise (any other is refused)",
+        ),
+    ]
+    target: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=2048,
+            description="email: an address; webhook: an http(s) URL; apprise: the name of a "
+            "target the notifier configures (its URL is a secret, never on the topic)",
+        ),
+    ]
+
+
 class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
     """An org's thresholds and recipients; any field left out takes the default."""
 
@@ -206,6 +266,9 @@ class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
     minimum_app_version: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     # Repeat an open alert every N hours; None or absent = no reminders.
     reminder_hours: Annotated[float, msgspec.Meta(gt=0, le=8760)] | None = None
+    recipients: Annotated[list[Recipient], msgspec.Meta(max_length=100)] = []
+    # The earlier form, one field per channel: still read, and mapped onto `recipients`
+    # (after the ones listed there), so a decoded policy has them empty.
     alert_emails: list[EmailAddress] = []
     webhook_urls: list[WebhookUrl] = []
 
@@ -213,6 +276,10 @@ class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
         _normalize_times(self, "updated_at")
         # Refused here rather than by the notifier: it could only retry each alert to an
         # unusable recipient until it dead-letters it.
+        for index, recipient in enumerate(self.recipients):
+            problem = recipient_problem(recipient.channel, recipient.target)
+            if problem is not None:
+                raise ValueError(f"`recipients`[{index}] {problem}")
         for index, address in enumerate(self.alert_emails):
             if not is_email_address(address):
                 raise ValueError(f"`alert_emails`[{index}] {address!r} is not an email address")
@@ -222,6 +289,12 @@ class OrgPolicy(_Record, tag="org_policy/1", frozen=True):
                 raise ValueError(
                     f"`webhook_urls`[{index}] {redact_url(url)!r} is not an http(s) URL"
                 )
+        if self.alert_emails or self.webhook_urls:
+            mapped = [Recipient(channel="email", target=a) for a in self.alert_emails]
+            mapped += [Recipient(channel="webhook", target=u) for u in self.webhook_urls]
+            force_setattr(self, "recipients", [*self.recipients, *mapped])
+            force_setattr(self, "alert_emails", [])
+            force_setattr(self, "webhook_urls", [])
 
 
 class Cause(msgspec.Struct, frozen=True, kw_only=True):
@@ -251,7 +324,7 @@ class Alert(_Record, tag="alert/1", frozen=True):
     to_state: Level = msgspec.field(name="to")
     transition: Transition
     # Why the state changed: "threshold", "new_event", "deactivated", "snooze_ended",
-    # "policy_changed", "reminder".
+    # "policy_changed", "reminder", "user_deactivated", "leave_ended".
     reason: str
     # When the condition began: the last contact, new data or 100 % it is measured from.
     episode_start: datetime

@@ -4,21 +4,25 @@ Nothing here reads a clock, a socket or a Kafka record: every function takes `no
 """
 
 from streams.diagnosis import Hints, diagnose
-from streams.errors import InvalidPolicy
+from streams.errors import InvalidPolicy, UserFactsConflict
 from streams.machine import advance, apply, level_for, next_deadline, record_fingerprint
 from streams.policy import DEFAULT_POLICY, Policy, Thresholds, policy_from_record
 from streams.state import DeviceState, decode_state, encode_state
 from streams.status import device_status, summarize_org, summarize_user, to_alert, worst
 from streams.transitions import Transition, alert_id
+from streams.users import NO_USER_FACTS, UserTimeline, timeline_from_record
 
 __all__ = [
     "DEFAULT_POLICY",
+    "NO_USER_FACTS",
     "DeviceState",
     "Hints",
     "InvalidPolicy",
     "Policy",
     "Thresholds",
     "Transition",
+    "UserFactsConflict",
+    "UserTimeline",
     "advance",
     "alert_id",
     "apply",
@@ -32,6 +36,7 @@ __all__ = [
     "record_fingerprint",
     "summarize_org",
     "summarize_user",
+    "timeline_from_record",
     "to_alert",
     "worst",
 ]

@@ -443,12 +443,46 @@ def diagnose(
             causes = list(_backup_causes(state, dest, now, policy, hints))
         else:
             causes = list(_completion_causes(state, dest, now, policy))
+    held = _user_hold_cause(state)
+    if held is not None:
+        # An administrator said so: not a guess from the device's silence.
+        causes.insert(0, held)
     best: dict[str, Cause] = {}
     for cause in causes:
         if cause.code not in best or cause.score > best[cause.code].score:
             best[cause.code] = cause
     ranked = sorted(best.values(), key=_rank_key)
     return ranked or [_cause("undetermined", 0.1, {"kind": kind})]
+
+
+def _user_hold_cause(state: DeviceState) -> Cause | None:
+    """The cause an administrator recorded for the device's user at its last decision:
+    on leave, or deactivated (left the organization)."""
+    hold = state.user_hold
+    if hold is None:
+        return None
+    if hold.kind == "leave":
+        return _cause(
+            "extended_leave_or_powered_off",
+            1.0,
+            {
+                "user_id": state.user_id,
+                "user_on_leave_since": _iso(hold.start),
+                "user_on_leave_until": _iso(hold.until),
+                "reason": hold.reason,
+                "by": hold.actor,
+            },
+        )
+    return _cause(
+        "left_organization",
+        1.0,
+        {
+            "user_id": state.user_id,
+            "user_deactivated_since": _iso(hold.start),
+            "reason": hold.reason,
+            "by": hold.actor,
+        },
+    )
 
 
 def _rank_key(cause: Cause) -> tuple[float, str]:

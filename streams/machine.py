@@ -42,6 +42,7 @@ from streams.state import (
     window_start_of,
 )
 from streams.transitions import Transition
+from streams.users import NO_USER_FACTS, UserTimeline
 
 __all__ = [
     "HISTORY_LENGTH",
@@ -254,9 +255,11 @@ def apply(
 ) -> tuple[DeviceState | None, list[Transition]]:
     """Fold one event into a device's state.
 
-    Returns the new state (the same object when the event changed nothing: a duplicate,
-    or a command for a device never seen) and the transitions decided at once (only
-    deactivation decides at once; everything else is decided by `advance`).
+    Returns the new state (the same object when the event changed nothing: a duplicate)
+    and the transitions decided at once (only deactivation decides at once; everything
+    else is decided by `advance`). A command for a device that has not reported yet
+    makes a state that is only known (`reporting` False): it holds the command's effect,
+    and the device's first report is born with it.
     `fp` is the event's fingerprint when the caller has it cheaper than `fingerprint`
     (`record_fingerprint` of the record's bytes); duplicates are recognized by its low 32 bits.
     """
@@ -275,13 +278,51 @@ def apply(
         found = state.recent.find(key)
         if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
             return state, []
+    if state is not None and not state.reporting:
+        return _apply_to_known(state, event, fp, key, now, policy)
     if isinstance(event, Heartbeat):
         return _apply_heartbeat(state, event, fp, key, now, policy), []
     if isinstance(event, BackupProgress):
         return _apply_progress(state, event, fp, key, now, policy), []
     if state is None:
-        return None, []
+        state = DeviceState(
+            device_id=event.device_id,
+            user_id="",
+            org_id="",
+            first_seen=min(event.issued_at, now + policy.max_skew),
+            reporting=False,
+        )
     return _apply_command(state, event, key, now, policy)
+
+
+def _apply_to_known(
+    known: DeviceState,
+    event: InputRecord,
+    fp: int,
+    key: bytes,
+    now: datetime,
+    policy: Policy,
+) -> tuple[DeviceState, list[Transition]]:
+    """An event for a device known only from commands: another command, or its first
+    report, which makes the device with what the commands made of it."""
+    if isinstance(event, DeviceCommand):
+        return _apply_command(known, event, key, now, policy)
+    if isinstance(event, Heartbeat):
+        born = _apply_heartbeat(None, event, fp, key, now, policy)
+    else:
+        born = _apply_progress(None, event, fp, key, now, policy)
+    return replace(
+        born,
+        deactivated=known.deactivated,
+        snoozed_until=known.snoozed_until,
+        replaced_by=known.replaced_by,
+        user_left_org=known.user_left_org,
+        activation_changed_at=known.activation_changed_at,
+        snooze_changed_at=known.snooze_changed_at,
+        recent=_ring_add(known.recent, key),
+        offsets=known.offsets,
+        parked=known.parked,
+    ), []
 
 
 def _apply_heartbeat(
@@ -982,24 +1023,58 @@ class _Decider:
 
 
 def advance(
-    state: DeviceState, now: datetime, policy: Policy, reason: str | None = None
+    state: DeviceState,
+    now: datetime,
+    policy: Policy,
+    reason: str | None = None,
+    user: UserTimeline = NO_USER_FACTS,
 ) -> tuple[DeviceState, list[Transition]]:
     """Decide the device's alert levels at `now`; emit a transition for each change.
 
     `reason` overrides the reason the transitions carry (e.g. "policy_changed").
+    `user` holds the facts about the device's current user: those holding at `now`
+    decide alongside the device's own deactivation and snooze.
     """
+    if not state.reporting:
+        return state, []
     window = _rolled(state, _day(now) - WINDOW_DAYS + 1)
-    if state.policy_revision != policy.revision:
+    hold = user.hold_at(now) if user.periods else None
+    held_before = state.user_hold
+    if state.user_revision != user.revision or hold != held_before:
+        state = replace(
+            state,
+            user_revision=user.revision,
+            user_hold=hold,
+            user_next_change=user.next_change_after(now) if user.periods else None,
+        )
+    elif state.user_next_change is not None and state.user_next_change <= now:
+        state = replace(state, user_next_change=user.next_change_after(now))
+    policy_changed = state.policy_revision != policy.revision
+    if state.deactivated or (hold is not None and hold.kind == "deactivated"):
+        # Off the watch: a policy change has nothing to decide on, and is taken as is.
+        if policy_changed:
+            state = replace(state, policy_revision=policy.revision)
+        transitions: list[Transition] = []
+        if not state.deactivated and _any_open(state):
+            # The user left the organization: their devices' open alerts close now.
+            state, transitions = _resolve_all(state, now, "user_deactivated")
+        return _settle(state, window, state.snoozed_until), transitions
+    snoozed_until = state.snoozed_until
+    if (snoozed_until is not None and now < snoozed_until) or hold is not None:
+        # Snoozed, or the user on leave: nothing is decided. A policy change waits
+        # (the revision is not taken), so that what it changes surfaces as a policy
+        # change when the snooze or leave ends, not as their end.
+        if snoozed_until is not None and now >= snoozed_until:
+            snoozed_until = None
+        return _settle(state, window, snoozed_until), []
+    if policy_changed:
         reason = reason or "policy_changed"
         state = replace(state, policy_revision=policy.revision)
-    if state.deactivated:
-        return _settle(state, window, state.snoozed_until), []
-    snoozed_until = state.snoozed_until
     if snoozed_until is not None:
-        if now < snoozed_until:
-            return _settle(state, window, snoozed_until), []
         snoozed_until = None
         reason = reason or "snooze_ended"
+    if held_before is not None and held_before.kind == "leave":
+        reason = reason or "leave_ended"
     decider = _Decider(state, now, policy, reason)
     connection = decider.decide(
         state.connection, "connection", None, connection_reference(state), policy.connection
@@ -1046,6 +1121,15 @@ def advance(
     ), transitions
 
 
+def _any_open(state: DeviceState) -> bool:
+    if state.connection.level != "ok":
+        return True
+    for dest in state.destinations:
+        if dest.backup.level != "ok" or dest.completion.level != "ok":
+            return True
+    return False
+
+
 def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None) -> DeviceState:
     days, counted, earlier, window_start = window
     if (
@@ -1081,24 +1165,38 @@ def _slot_deadline(
     return next_change
 
 
-def next_deadline(state: DeviceState, policy: Policy) -> datetime | None:
+def next_deadline(
+    state: DeviceState, policy: Policy, user: UserTimeline = NO_USER_FACTS
+) -> datetime | None:
     """The earliest instant at which `advance` could change the device with no new event.
 
-    A device whose facts changed since its last decision is due at once (`changed_at`).
-    None: nothing can change without an event (a deactivated device).
+    A device whose facts changed since its last decision is due at once (`changed_at`),
+    as is one whose user's facts changed (another revision of the user's record).
+    None: nothing can change without an event (a deactivated device, a device known
+    only from commands).
     """
+    if not state.reporting:
+        return None
+    if state.user_revision != user.revision:
+        return _DUE_NOW
+    user_change = state.user_next_change
+    hold = state.user_hold
+    if state.deactivated or (hold is not None and hold.kind == "deactivated"):
+        if state.policy_revision != policy.revision:
+            return _DUE_NOW
+        return _earliest(state.changed_at, user_change)
+    if (state.snoozed_until is not None) or hold is not None:
+        # Held: the next decision that can change anything is the snooze's or the
+        # leave's end (a change of the user's facts), or new facts from the device.
+        return _earliest(_earliest(state.changed_at, state.snoozed_until), user_change)
     if state.policy_revision != policy.revision:
         # Decided under another version of the org's policy: due at once.
         return _DUE_NOW
-    if state.deactivated:
-        return state.changed_at
-    if state.snoozed_until is not None:
-        if state.changed_at is not None and state.changed_at < state.snoozed_until:
-            return state.changed_at
-        return state.snoozed_until
     candidates: list[datetime] = []
     if state.changed_at is not None:
         candidates.append(state.changed_at)
+    if user_change is not None:
+        candidates.append(user_change)
     deadline = _slot_deadline(
         state.connection, connection_reference(state), policy.connection, policy
     )
@@ -1115,3 +1213,11 @@ def next_deadline(state: DeviceState, policy: Policy) -> datetime | None:
             if deadline is not None:
                 candidates.append(deadline)
     return min(candidates) if candidates else None
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a <= b else b

@@ -30,6 +30,7 @@ from streams.policy import Policy
 from streams.state import DeviceState, Parked, decode_state, encode_state
 from streams.status import KINDS, device_status, to_alert, worst
 from streams.transitions import Transition
+from streams.users import NO_USER_FACTS, UserTimeline
 
 __all__ = [
     "CLOCK_KEY_PREFIX",
@@ -96,7 +97,7 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     reroutes: list[Reroute] = field(default_factory=list)
     # (topic index, outcome) -> records: accepted, invalid, replayed, duplicate,
-    # rerouted, ignored, tick; a parked record counts once, when it is applied
+    # rerouted, tick; a parked record counts once, when it is applied
     # (normally "accepted")
     outcomes: Counter[tuple[int, str]] = field(default_factory=Counter)
     invalid: Counter[str] = field(default_factory=Counter)
@@ -124,6 +125,7 @@ class _Partition:
         "decided",
         "dirty",
         "devices",
+        "held",
         "index",
         "latest_ticks",
         "number",
@@ -145,6 +147,9 @@ class _Partition:
         # Alert levels (connection, backup, completion) of the devices not all ok: the
         # material of the devices-by-state gauge, small because most devices are ok.
         self.troubled: dict[str, tuple[str, str, str]] = {}
+        # Devices whose user's facts hold them (on leave, deactivated): a deactivated
+        # user's devices have no deadline, yet must be found when the user returns.
+        self.held: set[str] = set()
         self.latest_ticks: list[datetime | None] = [None] * TOPIC_COUNT
         # The clock the last decisions were taken at (persisted under the clock key).
         self.decided: datetime | None = clock
@@ -216,7 +221,7 @@ class PartitionProcessor:
     partition's store; `items_of(partition)`
     lists the stored (key, value) pairs of one partition, to rebuild its deadline index
     after an assignment; `partition_for(key)` is the producers' partitioner; `policy_for`
-    gives an org's policy.
+    gives an org's policy; `user_facts_for`, the facts about a user (leave, deactivation).
     """
 
     def __init__(
@@ -227,6 +232,7 @@ class PartitionProcessor:
         items_of: Callable[[int], Iterable[tuple[str, bytes]]],
         partition_for: Callable[[bytes], int],
         policy_for: Callable[[str], Policy],
+        user_facts_for: Callable[[str], UserTimeline] | None = None,
         stopwatch: Callable[[], float] | None = None,
     ) -> None:
         self.partitions = partitions
@@ -237,9 +243,11 @@ class PartitionProcessor:
         self._items_of = items_of
         self._partition_for = partition_for
         self._policy_for = policy_for
+        self._user_facts_for = user_facts_for or _no_user_facts
         self._assigned: dict[int, _Partition] = {}
         self._clock_keys: dict[int, str] = {}
         self._reevaluate: dict[int, set[str]] = {}
+        self._reevaluate_users: dict[int, set[str]] = {}
         # Decisions this `process` call may still make (None: no limit), and the tick
         # left unfinished by the last call, with what it had done so far.
         self._decisions_left: int | None = None
@@ -265,10 +273,12 @@ class PartitionProcessor:
         for partition in partitions:
             self._assigned.pop(partition, None)
             self._reevaluate.pop(partition, None)
+            self._reevaluate_users.pop(partition, None)
 
     def revoke_all(self) -> None:
         self._assigned.clear()
         self._reevaluate.clear()
+        self._reevaluate_users.clear()
 
     def ensure(self, partition: int) -> None:
         """Index `partition` now if it is not yet (after an assignment)."""
@@ -292,11 +302,11 @@ class PartitionProcessor:
             if key.startswith(CLOCK_KEY_PREFIX):
                 continue
             device = decode_state(value)
-            part.index.schedule(key, next_deadline(device, self._policy_for(device.org_id)))
+            part.index.schedule(key, self._deadline(device))
             if device.parked:
                 part.waiting.schedule(key, min(p.epoch for p in device.parked))
             _track(part, device)
-            devices += 1
+            devices += device.reporting
         part.devices = devices
         self._assigned[partition] = part
         log.info(
@@ -331,6 +341,17 @@ class PartitionProcessor:
         """Re-evaluate the org's devices at each partition's next decision."""
         for partition in self._assigned:
             self._reevaluate.setdefault(partition, set()).add(org_id)
+
+    def user_facts_changed(self, user_id: str) -> None:
+        """Re-evaluate the user's devices at each partition's next decision (docs/
+        architecture.md §7): which of the facts hold is decided there, at its clock."""
+        for partition in self._assigned:
+            self._reevaluate_users.setdefault(partition, set()).add(user_id)
+
+    def _deadline(self, state: DeviceState) -> datetime | None:
+        return next_deadline(
+            state, self._policy_for(state.org_id), self._user_facts_for(state.user_id)
+        )
 
     # -- processing -------------------------------------------------------------
 
@@ -474,11 +495,10 @@ class PartitionProcessor:
         # bytes), cheaper than re-encoding; commands by their id.
         fp = None if isinstance(event, DeviceCommand) else record_fingerprint(envelope.value)
         new, transitions = apply(state, event, now, policy, fp)
-        if state is None and new is not None:
+        if new is None:  # pragma: no cover - `apply` keeps every event's device
+            raise AssertionError(f"no state for {device_id}")
+        if new.reporting and (state is None or not state.reporting):
             part.devices += 1
-        if new is None:
-            result.outcomes[(topic, "ignored")] += 1
-            return
         if new is state:
             result.outcomes[(topic, "duplicate")] += 1
             return
@@ -494,7 +514,9 @@ class PartitionProcessor:
             self._emit(new, transitions, now, policy, result)
             result.statuses.append(device_status(new, now, policy))
             _track(part, new)
-        part.index.schedule(device_id, next_deadline(new, policy))
+        part.index.schedule(
+            device_id, next_deadline(new, policy, self._user_facts_for(new.user_id))
+        )
 
     def _tick(
         self,
@@ -546,9 +568,16 @@ class PartitionProcessor:
             for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled]):
                 state = self._state(device_id, part)
                 if state is not None and state.org_id in orgs:
-                    part.index.schedule(
-                        device_id, next_deadline(state, self._policy_for(state.org_id))
-                    )
+                    part.index.schedule(device_id, self._deadline(state))
+        users = self._reevaluate_users.pop(envelope.partition, None)
+        if users:
+            # A user's facts changed: their devices are due now (the revision of their
+            # user's record differs). Those held by the user's deactivation have no
+            # deadline: they are among the held.
+            for device_id in dict.fromkeys([*part.index.scheduled, *part.troubled, *part.held]):
+                state = self._state(device_id, part)
+                if state is not None and state.user_id in users:
+                    part.index.schedule(device_id, self._deadline(state))
         for device_id in part.index.pop_due(clock):
             advanced += self._decide(device_id, part, clock, result)
             if self._decisions_left is not None:
@@ -620,13 +649,15 @@ class PartitionProcessor:
         if state is None:
             return 0
         policy = self._policy_for(state.org_id)
-        new, transitions = advance(state, clock, policy)
-        part.index.schedule(device_id, next_deadline(new, policy))
+        user = self._user_facts_for(state.user_id)
+        new, transitions = advance(state, clock, policy, user=user)
+        part.index.schedule(device_id, next_deadline(new, policy, user))
         if new is state:
             return 0
         self._put(part, new)
         if transitions:
             self._emit(new, transitions, clock, policy, result)
+        if transitions or new.user_hold != state.user_hold:
             _track(part, new)
         result.statuses.append(device_status(new, clock, policy))
         return 1
@@ -644,7 +675,15 @@ class PartitionProcessor:
             result.transitions[(transition.kind, transition.name)] += 1
 
 
+def _no_user_facts(user_id: str) -> UserTimeline:
+    return NO_USER_FACTS
+
+
 def _track(part: _Partition, state: DeviceState) -> None:
+    if state.user_hold is not None:
+        part.held.add(state.device_id)
+    else:
+        part.held.discard(state.device_id)
     levels = (
         state.connection.level,
         worst(d.backup.level for d in state.destinations),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from schemas.models import OrgPolicy
@@ -51,8 +51,6 @@ class Policy:
     # How far ahead of the partition clock a device's own clock may run before its
     # times are clamped: a device with a wrong clock must not move time.
     max_skew: timedelta = timedelta(minutes=5)
-    alert_emails: tuple[str, ...] = field(default=())
-    webhook_urls: tuple[str, ...] = field(default=())
     # Which version of the org's policy this is ("" = the defaults); a device decided
     # under another revision is decided again, so a change is never lost, not even to a
     # rebalance that moves the device to a worker that never saw the change happen.
@@ -131,7 +129,5 @@ def policy_from_record(record: OrgPolicy, base: Policy = DEFAULT_POLICY) -> Poli
             if record.reminder_hours is not None
             else base.reminder_interval
         ),
-        alert_emails=tuple(record.alert_emails) or base.alert_emails,
-        webhook_urls=tuple(record.webhook_urls) or base.webhook_urls,
         revision=record.updated_at.isoformat(),
     )

@@ -27,7 +27,7 @@ import orjson
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, Sibling, diagnose
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
-from streams.state import DeviceState, shared, shared_ids
+from streams.state import DeviceState, UserHold, shared, shared_ids
 from streams.status import KINDS, LEVELS, device_figures, worst
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "ReportContext",
     "csv_lines",
     "device_row",
+    "hold_json",
     "parse_query",
     "row_json",
     "select",
@@ -103,6 +104,9 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     # The encoded state the row was cut from, which the fleet view keeps for the device
     # detail: here rather than in a second dict by device id (~40 bytes a device).
     encoded_state: bytes = b""
+    # The fact about the device's user that held at its last decision (on leave,
+    # deactivated); None for nearly every device.
+    user_hold: UserHold | None = None
 
 
 def sibling(row: DeviceRow) -> Sibling:
@@ -199,6 +203,7 @@ def device_row(
         top_cause=top_cause,
         partition=partition,
         encoded_state=encoded_state,
+        user_hold=state.user_hold,
     )
 
 
@@ -656,7 +661,46 @@ def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
         "deactivated": row.deactivated,
         "backup_paused": row.backup_paused,
         "top_cause": row.top_cause,
+        "hold": hold_json(row, ctx),
         "stream_time": ctx.now_of(row).isoformat(),
+    }
+
+
+def hold_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any] | None:
+    """What keeps the device's alerts quiet at its stream time and who said so: the
+    device's own deactivation or snooze (`source` "device"), or a fact about its user
+    (`source` "user"); None when nothing does."""
+    hold = row.user_hold
+    now = ctx.now_of(row).timestamp()
+    if row.deactivated:
+        return _hold("deactivated", "device", None, None, "")
+    if hold is not None and hold.kind == "deactivated":
+        return _hold("deactivated", "user", hold.start.timestamp(), None, hold.reason)
+    if hold is not None and hold.until is not None and hold.until.timestamp() > now:
+        return _hold(
+            "on_leave", "user", hold.start.timestamp(), hold.until.timestamp(), hold.reason
+        )
+    if _snoozed(row, ctx):
+        return _hold("snoozed", "device", None, row.snoozed_until, "")
+    return None
+
+
+def _hold(
+    state: str, source: str, since: Timestamp | None, until: Timestamp | None, reason: str
+) -> dict[str, Any]:
+    words = {"deactivated": "deactivated", "on_leave": "on leave", "snoozed": "snoozed"}[state]
+    text = words
+    if since is not None and until is None:
+        text += f" since {_moment(since).date().isoformat()}"
+    if until is not None:
+        text += f" until {_moment(until).date().isoformat()}"
+    return {
+        "state": state,
+        "source": source,
+        "since": _iso(since),
+        "until": _iso(until),
+        "reason": reason,
+        "text": f"{text}, by {source}",
     }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Parked",
     "ProgressReport",
     "Slot",
+    "UserHold",
     "day_number",
     "decode_state",
     "encode_state",
@@ -230,6 +231,17 @@ class HeartbeatReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
 _NO_HEARTBEAT = HeartbeatReport()
 
 
+class UserHold(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A fact about the device's user that held at its last decision: the user on
+    leave (until `until`) or deactivated (the user left the organization)."""
+
+    kind: str  # "leave" or "deactivated"
+    start: datetime
+    until: datetime | None = None
+    reason: str = ""
+    actor: str = ""
+
+
 class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     device_id: str
     user_id: str
@@ -294,6 +306,16 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # tuple of buckets (~4 % of an event's cost in `bench.core`). (States written before
     # this field hold them in the buckets, one bucket for each day with a heartbeat.)
     earlier_heartbeats: tuple[int, ...] = ()
+    # The user facts of the device's last decision (see `streams.users`): the revision
+    # of its user's record, what held then, and the next instant a fact of that record
+    # starts or ends after it. A device is decided again when its user's record changes
+    # (another revision) and when that instant comes.
+    user_revision: str = ""
+    user_hold: UserHold | None = None
+    user_next_change: datetime | None = None
+    # False for a device known only from commands (sent before its first report): it
+    # holds their effect, decides nothing, and is born with them at its first report.
+    reporting: bool = True
 
     @property
     def days(self) -> tuple[DayBucket, ...]:

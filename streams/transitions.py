@@ -66,7 +66,8 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     destination_id: str | None
     from_level: Level
     to_level: Level
-    # "threshold", "new_event", "reminder", "deactivated", "snooze_ended", "policy_changed"
+    # "threshold", "new_event", "reminder", "deactivated", "snooze_ended", "policy_changed",
+    # "user_deactivated", "leave_ended"
     reason: str
     episode_start: datetime
     decided_at: datetime

@@ -27,6 +27,7 @@ DAYS = 10
 TICK = timedelta(minutes=5)
 END = START + timedelta(days=DAYS)
 TOKEN = "s3cret-admin-token"  # noqa: S105 - the tests' own token
+VIEWER = "s3cret-viewer-token"  # noqa: S105 - the tests' own token
 
 
 def call(
@@ -35,8 +36,10 @@ def call(
     *,
     method: str = "GET",
     body: Any = None,
-    token: str | None = None,
+    token: str | None = VIEWER,
 ) -> tuple[int, Any, dict[str, str]]:
+    """One request to the worker; with the viewer token unless `token` says otherwise
+    (None: no Authorization header)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(f"{worker.web}{path}", data=data, method=method)  # noqa: S310
     if token is not None:
@@ -67,8 +70,12 @@ def final_levels(alerts: Iterable[Alert]) -> dict[str, dict[str, str]]:
 
 
 class Fed:
-    def __init__(self, pipeline: Pipeline, worker: WorkerRun, fleet: Fleet) -> None:
+    def __init__(
+        self, pipeline: Pipeline, worker: WorkerRun, fleet: Fleet, viewer_tokens: Path
+    ) -> None:
         self.pipeline = pipeline
+        # The worker reads its viewer tokens from this file, and again when it changes.
+        self.viewer_tokens = viewer_tokens
         self.worker = worker
         self.fleet = fleet
         self.alerts: list[Alert] = []
@@ -106,7 +113,8 @@ async def until(check: Any, what: str, timeout: float = 120.0) -> Any:
 
 @asynccontextmanager
 async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> AsyncIterator[Fed]:
-    """A worker (with the admin token) that has processed `DAYS` of a simulated fleet."""
+    """A worker that has processed `DAYS` of a simulated fleet; its admin token is TOKEN,
+    its viewer token VIEWER (from a file, `Fed.viewer_tokens`)."""
     prefix = fresh_name("bw-api-") + "."
     settings = Settings(
         bootstrap_servers=kafka_bootstrap,
@@ -116,7 +124,11 @@ async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> Asyn
     )
     pipeline = Pipeline(settings, tmp)
     await pipeline.setup()
-    worker = pipeline.worker(api_token=TOKEN)
+    viewer_tokens = tmp / "viewer-tokens"
+    viewer_tokens.write_text(f"{VIEWER}\n")
+    worker = pipeline.worker(
+        api_token=TOKEN, viewer_tokens=(VIEWER,), viewer_tokens_file=viewer_tokens
+    )
     try:
         worker.start()
         await asyncio.to_thread(worker.wait_ready)
@@ -124,7 +136,7 @@ async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> Asyn
         await simulate(
             settings, fleet, start=START, days=DAYS, tick_every=TICK, record_timestamps="wall"
         )
-        run = Fed(pipeline, worker, fleet)
+        run = Fed(pipeline, worker, fleet, viewer_tokens)
 
         def caught_up() -> bool:
             status, body, _ = call(worker, "/api/summary")
@@ -139,6 +151,20 @@ async def fed_worker(kafka_bootstrap: str, tmp: Path, devices: int = 60) -> Asyn
             )
 
         await until(caught_up, "the fleet view to reach the end of the simulation")
+        # A row is cut from the changelog at most once a second: on a busy machine some
+        # may still be older than the last state written. Settled once the whole fleet
+        # reads the same twice, more than a second apart.
+        seen: dict[str, Any] = {}
+
+        def settled() -> bool:
+            rows = run.all_rows()
+            now = time.monotonic()
+            if rows != seen.get("rows"):
+                seen.update(rows=rows, since=now)
+                return False
+            return bool(now - seen["since"] > 1.5)
+
+        await until(settled, "the fleet view to settle")
         run.alerts = await pipeline.alerts()
         yield run
     finally:

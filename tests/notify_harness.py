@@ -4,8 +4,11 @@
   can be down (nothing listening), accept everything, or hold every message past the
   first N without answering — a delivery caught in the middle, for crash tests.
 * `WebhookReceiver`: an aiohttp server that checks each request's signature the way a
-  real receiver would, answers scripted statuses first (500, 500, …) and 200 after,
-  and records the requests it accepted.
+  real receiver would (the `standardwebhooks` verifier), answers scripted statuses
+  first (500, 500, …) and 200 after, and records the requests it accepted.
+* `HttpRecorder`: an aiohttp server standing in for a chat or paging service that
+  Apprise posts to (its `json://`, `form://`, `ntfy://`, `mmost://` plugins let the host
+  be set): it answers scripted statuses, then 200, and records every request.
 * `NotifierRun`: `backupwatch notify` in this process (a task) or, for crash tests, as
   a subprocess killed with SIGKILL.
 """
@@ -32,19 +35,21 @@ from typing import Any
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from agents.notify.runner import Notifier
 from agents.notify.settings import NotifySettings
-from agents.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from schemas import encode
-from schemas.models import Alert
+from schemas.models import Alert, OrgPolicy
 from tests.kafka_harness import REPO, log_tail
 
 __all__ = [
+    "HttpRecorder",
     "NotifierRun",
     "SmtpRecorder",
     "WebhookReceiver",
     "produce_alerts",
+    "publish_policy",
     "read_topic",
 ]
 
@@ -160,13 +165,12 @@ class WebhookReceiver:
     async def start(self) -> None:
         async def receive(request: web.Request) -> web.Response:
             body = await request.read()
-            ok = verify(
-                self.secret,
-                body,
-                request.headers.get(TIMESTAMP_HEADER),
-                request.headers.get(SIGNATURE_HEADER),
-                now=time.time(),
-            )
+            try:
+                # What a receiver writes: the library's verifier, its own secret.
+                Webhook(self.secret).verify(body, dict(request.headers))
+                ok = True
+            except WebhookVerificationError:
+                ok = False
             if not ok:
                 self.bad_signatures += 1
                 self.answered.append(401)
@@ -190,6 +194,90 @@ class WebhookReceiver:
 
     def alert_ids(self) -> list[str]:
         return [h["X-Backupwatch-Alert-Id"] for h, _ in self.accepted]
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    form: dict[str, str]
+
+
+@dataclass
+class HttpRecorder:
+    """Any request to any path: the scripted status first, then 200; all recorded."""
+
+    port: int
+    script: list[int] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+    # HTTPS, for plugins that only speak it (Microsoft Teams workflows).
+    tls: ssl.SSLContext | None = None
+    # Requests past this many are held unanswered until `release()`, then refused with a
+    # 503 (their sender is gone by then): a delivery caught in the middle.
+    hold_after: int | None = None
+    # The JSON body of every answer (the service's documented shape), when set.
+    reply: dict[str, Any] | None = None
+    held: int = 0
+    _taken: int = 0
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        async def receive(request: web.Request) -> web.Response:
+            body = await request.read()
+            form: dict[str, str] = {}
+            if request.content_type == "application/x-www-form-urlencoded":
+                form = {k: str(v) for k, v in (await request.post()).items()}
+            elif request.content_type.startswith("multipart/"):
+                form = {k: str(v) for k, v in (await request.post()).items()}
+            if self.hold_after is not None and self._taken >= self.hold_after:
+                self.held += 1
+                await self._release.wait()
+                return web.json_response({"ok": False}, status=503)
+            self._taken += 1
+            self.requests.append(
+                Request(request.method, request.path_qs, dict(request.headers), body, form)
+            )
+            status = self.script.pop(0) if self.script else 200
+            self.answered.append(status)
+            document = self.reply if self.reply is not None else {"ok": status == 200}
+            return web.json_response(document, status=status)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", receive)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.tls).start()
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def release(self) -> None:
+        """Stop holding: held requests are refused, new ones answered."""
+        self.hold_after = None
+        self._release.set()
+
+    def accepted(self) -> list[Request]:
+        return [r for r, status in zip(self.requests, self.answered, strict=True) if status == 200]
+
+
+async def publish_policy(bootstrap: str, topic: str, policy: OrgPolicy) -> None:
+    """Write an org policy to the policy topic, keyed by its org, and wait for the ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, encode(policy), key=policy.org_id.encode())
+    finally:
+        await producer.stop()
 
 
 async def produce_alerts(bootstrap: str, topic: str, alerts: Iterable[Alert | bytes]) -> None:

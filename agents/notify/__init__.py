@@ -1,4 +1,5 @@
-"""`backupwatch notify`: deliver alerts by email and webhook, once per recipient.
+"""`backupwatch notify`: deliver alerts by email, signed webhooks and Apprise (chat and
+paging services), once per recipient.
 
 The pure parts — settings, rendering, signing, the retry schedule, delivery
 planning, digest grouping, offset bookkeeping — have no I/O; `channels`, `store`,

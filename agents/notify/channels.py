@@ -1,8 +1,10 @@
-"""The channels: email over SMTP (aiosmtplib) and signed webhooks (aiohttp).
+"""The channels: email over SMTP (aiosmtplib), signed webhooks (aiohttp), and chat and
+paging services through Apprise (`apprise_channel`).
 
 Each `send` makes one attempt and either returns (delivered) or raises
 `DeliveryFailed`, saying whether trying again could help; retrying, ordering and
-dead-lettering are the runner's.
+dead-lettering are the runner's. A channel is registered in `build_channels`, and the
+wire contract learns what its target looks like in `schemas/recipients.py`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import email.utils
 import logging
 import re
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Protocol
@@ -18,13 +22,23 @@ from typing import Protocol
 import aiohttp
 import aiosmtplib
 
+from agents.notify.apprise_channel import AppriseChannel
 from agents.notify.errors import DeliveryFailed
 from agents.notify.plan import EMAIL, WEBHOOK, Delivery, delivery_key, message_id
 from agents.notify.render import EmailContent, render_alert, render_digest
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
+from schemas.recipients import redact_url
 
-__all__ = ["Channel", "EmailChannel", "WebhookChannel", "build_email", "parse_retry_after"]
+__all__ = [
+    "CHANNEL_FACTORIES",
+    "Channel",
+    "EmailChannel",
+    "WebhookChannel",
+    "build_channels",
+    "build_email",
+    "parse_retry_after",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +53,15 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 class Channel(Protocol):
     name: str
+    # Attempts under way at once: a mail relay or a chat service is not hammered by a
+    # backlog.
+    slots: int
 
     async def send(self, delivery: Delivery) -> None: ...
+
+    def shown(self, recipient: str) -> str:
+        """The recipient as logs and dead letters may show it (no token)."""
+        ...
 
 
 def build_email(delivery: Delivery, settings: NotifySettings) -> EmailMessage:
@@ -76,9 +97,13 @@ def _header_text(value: str) -> str:
 
 class EmailChannel:
     name = EMAIL
+    slots = 4
 
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
+
+    def shown(self, recipient: str) -> str:
+        return recipient
 
     async def send(self, delivery: Delivery) -> None:
         s = self.settings
@@ -117,24 +142,36 @@ class EmailChannel:
 
 class WebhookChannel:
     name = WEBHOOK
+    slots = 16
 
     def __init__(self, settings: NotifySettings, session: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.session = session
 
+    def shown(self, recipient: str) -> str:
+        return redact_url(recipient)
+
     async def send(self, delivery: Delivery) -> None:
         (item,) = delivery.items
         # The body is the alert record exactly as the worker wrote it.
         body = item.raw
+        secrets = self.settings.secrets_for(item.alert.org_id, delivery.recipient)
+        if not secrets and not self.settings.webhook_unsigned:
+            raise DeliveryFailed(
+                "no_secret",
+                f"no signing secret for org {item.alert.org_id} (BACKUPWATCH_NOTIFY_SECRETS "
+                "webhook_secrets, or BACKUPWATCH_NOTIFY_WEBHOOK_SECRET); "
+                "BACKUPWATCH_NOTIFY_WEBHOOK_UNSIGNED=true sends it unsigned",
+                permanent=True,
+            )
+        # The same for every attempt of this delivery: an idempotency key.
+        delivery_id = delivery_key(item.alert.alert_id, WEBHOOK, delivery.recipient).decode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "X-Backupwatch-Alert-Id": item.alert.alert_id,
-            # The same for every attempt of this delivery: an idempotency key.
-            "X-Backupwatch-Delivery": delivery_key(
-                item.alert.alert_id, WEBHOOK, delivery.recipient
-            ).decode(),
-            **signature_headers(self.settings.webhook_secret, int(time.time()), body),
+            "X-Backupwatch-Delivery": delivery_id,
+            **signature_headers(secrets, delivery_id, datetime.now(UTC), body),
         }
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
         try:
@@ -176,3 +213,21 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+# channel name -> how the notifier builds it; a channel a policy names that is not here
+# (email without an SMTP host) is dead-lettered as `not_configured`.
+def _email(settings: NotifySettings, session: aiohttp.ClientSession) -> Channel | None:
+    return EmailChannel(settings) if settings.email_enabled else None
+
+
+CHANNEL_FACTORIES: dict[str, Callable[[NotifySettings, aiohttp.ClientSession], Channel | None]] = {
+    EMAIL: _email,
+    WEBHOOK: WebhookChannel,
+    "apprise": lambda settings, _session: AppriseChannel(settings),
+}
+
+
+def build_channels(settings: NotifySettings, session: aiohttp.ClientSession) -> dict[str, Channel]:
+    built = {name: factory(settings, session) for name, factory in CHANNEL_FACTORIES.items()}
+    return {name: channel for name, channel in built.items() if channel is not None}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from agents.metrics import process_metrics
+
 __all__ = ["NotifyMetrics"]
 
 
@@ -11,6 +13,7 @@ class NotifyMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        process_metrics(r, "notify")
         self.alerts = Counter(
             "backupwatch_notify_alerts",
             "Alert records read, by outcome (accepted, invalid, no_recipients)",
@@ -52,6 +55,11 @@ class NotifyMetrics:
             "backupwatch_notify_consumer_lag_records",
             "Alert records between the committed position and the end of each partition",
             ["partition"],
+            registry=r,
+        )
+        self.policy_errors = Counter(
+            "backupwatch_policy_errors",
+            "Org policy records refused (the org keeps the recipients it had)",
             registry=r,
         )
         self.digests = Counter("backupwatch_notify_digests", "Digest emails delivered", registry=r)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from schemas.models import Alert, OrgPolicy
 
 __all__ = [
-    "CHANNELS",
     "Delivery",
     "Item",
     "Target",
@@ -26,7 +25,7 @@ __all__ = [
 
 EMAIL = "email"
 WEBHOOK = "webhook"
-CHANNELS = (EMAIL, WEBHOOK)
+APPRISE = "apprise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +103,15 @@ def targets_for(
     default_emails: Sequence[str],
     default_webhooks: Sequence[str],
 ) -> list[Target]:
-    """The org policy's recipients; the notifier's defaults for a channel the policy
-    leaves empty (or for an org without a policy). Duplicates are removed."""
-    emails = list(policy.alert_emails) if policy is not None and policy.alert_emails else []
-    webhooks = list(policy.webhook_urls) if policy is not None and policy.webhook_urls else []
-    targets = [Target(EMAIL, address) for address in (emails or default_emails)]
-    targets += [Target(WEBHOOK, url) for url in (webhooks or default_webhooks)]
+    """The org policy's recipients; the notifier's defaults for email or webhook when the
+    policy names none of that channel (or the org has no policy). Duplicates are removed.
+    """
+    named = [Target(r.channel, r.target) for r in policy.recipients] if policy else []
+    targets = list(named)
+    defaults = {EMAIL: default_emails, WEBHOOK: default_webhooks}
+    for channel, recipients in defaults.items():
+        if not any(t.channel == channel for t in named):
+            targets += [Target(channel, recipient) for recipient in recipients]
     unique: dict[tuple[str, str], Target] = {}
     for target in targets:
         # Addresses differ only by case in their domain part more often than not; a

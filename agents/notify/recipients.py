@@ -1,15 +1,25 @@
-"""Each org's recipients, from the compacted `org-policies` topic."""
+"""Each org's recipients, from the compacted `org-policies` topic.
+
+A policy naming an Apprise target this notifier does not configure is refused whole, as
+one with an unusable address is (the org keeps the recipients it had), and counted in
+`backupwatch_policy_errors_total`: the API refuses such a change with a 400, so only a
+record written past it, or a target removed from the configuration since, meets this.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from agents.notify.plan import Target, targets_for
+from agents.notify.metrics import NotifyMetrics
+from agents.notify.plan import APPRISE, Target, targets_for
 from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
 from agents.policies import PolicyBook
 from agents.settings import Settings
 from agents.topics import ORG_POLICIES
+from schemas.codec import decode_as
+from schemas.errors import InvalidRecord
+from schemas.models import OrgPolicy
 
 __all__ = ["RecipientBook"]
 
@@ -20,8 +30,9 @@ class RecipientBook:
     """The worker's `PolicyBook` (same decoding, same newest-wins rule), read by the
     notifier to its end before the first alert, then followed."""
 
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(self, settings: NotifySettings, metrics: NotifyMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics
         worker_settings = Settings(
             bootstrap_servers=settings.bootstrap_servers,
             topic_prefix=settings.topic_prefix,
@@ -31,9 +42,39 @@ class RecipientBook:
         self.reader = TopicReader(settings.kafka, settings.topic(ORG_POLICIES), self._apply)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        unknown = self.unknown_targets(value)
+        if unknown:
+            log.warning(
+                "refused an org policy record naming Apprise targets this notifier does not "
+                "configure: %s (configured: %s)",
+                ", ".join(unknown),
+                ", ".join(self.settings.apprise_names) or "none",
+            )
+            if self.metrics is not None:
+                self.metrics.policy_errors.inc()
+            return
         org_id = self.book.apply_record(value, key)
+        if org_id is None and value is not None and self.metrics is not None:
+            # Refused by the book (or older than the org's policy): count the refusals.
+            try:
+                decode_as(value, OrgPolicy)
+            except InvalidRecord:
+                self.metrics.policy_errors.inc()
         if org_id is not None and self.reader.caught_up.is_set():
             log.info("recipients of org %s updated", org_id)
+
+    def unknown_targets(self, value: bytes | None) -> list[str]:
+        """The Apprise targets a policy record names that this notifier does not have."""
+        if value is None:
+            return []
+        try:
+            record = decode_as(value, OrgPolicy)
+        except InvalidRecord:
+            return []  # the book refuses it, saying why
+        known = set(self.settings.apprise_names)
+        return [
+            r.target for r in record.recipients if r.channel == APPRISE and r.target not in known
+        ]
 
     def targets(self, org_id: str) -> list[Target]:
         return targets_for(

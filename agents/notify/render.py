@@ -8,6 +8,7 @@ their evidence and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import re
@@ -19,7 +20,16 @@ from urllib.parse import quote
 
 from schemas.models import Alert, Cause
 
-__all__ = ["EmailContent", "device_link", "render_alert", "render_digest", "subject"]
+__all__ = [
+    "ChatMessage",
+    "EmailContent",
+    "device_link",
+    "episode_key",
+    "render_alert",
+    "render_chat",
+    "render_digest",
+    "subject",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +37,19 @@ class EmailContent:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """What a chat or paging service shows: a one-line title and a short body."""
+
+    title: str
+    body: str
+    # "critical", "warning" or "ok" (a resolution): each channel maps it to its own notion.
+    severity: str
+    # Same for every alert of one episode (opened, escalated, resolved): paging services
+    # de-duplicate on it, so a resolution closes the incident its opening raised.
+    episode: str
 
 
 _SEVERITY = {"critical": "CRITICAL", "warning": "WARNING", "ok": "RESOLVED"}
@@ -66,10 +89,14 @@ def _recovery(alert: Alert) -> str:
         return f"completed its backup{to} again"
     if alert.reason == "deactivated":
         return "was deactivated; its alert is closed"
+    if alert.reason == "user_deactivated":
+        return "belongs to a deactivated user (left the organization); its alert is closed"
     if alert.reason == "policy_changed":
         return f"{_problem(alert)}, within the org's new thresholds"
     if alert.reason == "snooze_ended":
         return f"{_problem(alert)}, within the thresholds when its snooze ended"
+    if alert.reason == "leave_ended":
+        return f"{_problem(alert)}, within the thresholds when its user's leave ended"
     return f"{_problem(alert)}; its alert is closed ({alert.reason})"
 
 
@@ -257,3 +284,32 @@ def render_digest(org_id: str, alerts: Sequence[Alert], dashboard_url: str = "")
         f"<th align='left'>User</th></tr>{''.join(rows)}</table></body></html>"
     )
     return EmailContent(title, "\n".join(text) + "\n", body)
+
+
+def episode_key(alert: Alert) -> str:
+    """The alert's episode: device, kind, destination and the start of the condition."""
+    basis = "|".join(
+        (alert.device_id, alert.kind, alert.destination_id or "", alert.episode_start.isoformat())
+    )
+    return "backupwatch-" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def render_chat(alert: Alert, dashboard_url: str = "") -> ChatMessage:
+    """The title of the email's subject; the top cause with its action, who and where,
+    the dashboard link. A resolution's title already says what closed it."""
+    link = device_link(dashboard_url, alert.device_id)
+    resolved = alert.transition == "resolved" or alert.to_state == "ok"
+    where = f"{alert.device_id}, user {alert.user_id}, org {alert.org_id}"
+    lines = [where]
+    if alert.diagnosis and not resolved:
+        top = alert.diagnosis[0]
+        lines.append(f"Likely cause: {top.summary}")
+        lines.append(f"What to do: {top.action}")
+    if link:
+        lines.append(f"Dashboard: {link}")
+    return ChatMessage(
+        title=subject(alert),
+        body="\n".join(lines),
+        severity="ok" if resolved else alert.to_state,
+        episode=episode_key(alert),
+    )

@@ -18,8 +18,9 @@ How a record flows:
 
 So a crash loses nothing (uncommitted records are read again) and repeats nothing
 that was recorded; the one window left is between a server accepting a message and
-the record of it, and the message then carries the same Message-ID (email) or
-`X-Backupwatch-Delivery` key (webhook), by which recipients can spot the repeat.
+the record of it, and the message then carries the same Message-ID (email),
+`webhook-id` (webhook) or `X-Backupwatch-Delivery` (webhook, Apprise's JSON, form and XML
+targets), by which recipients can spot the repeat.
 """
 
 from __future__ import annotations
@@ -35,23 +36,29 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
 
-from agents.notify.channels import Channel, EmailChannel, WebhookChannel
+from agents.notify.channels import Channel, build_channels
 from agents.notify.digest import DigestBuffer, next_digest_at
 from agents.notify.errors import DeliveryFailed
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.offsets import OffsetTracker
-from agents.notify.plan import EMAIL, WEBHOOK, Delivery, Item, delivery_key
+from agents.notify.plan import APPRISE, EMAIL, Delivery, Item, delivery_key
 from agents.notify.recipients import RecipientBook
 from agents.notify.retry import retry_delay
 from agents.notify.settings import NotifySettings
 from agents.notify.store import DeliveredStore
-from agents.notify.topics import NOTIFY_DEAD_LETTERS, NOTIFY_DELIVERED, ensure_notify_topics
+from agents.notify.topics import (
+    NOTIFY_DEAD_LETTERS,
+    NOTIFY_DELIVERED,
+    NOTIFY_TARGETS,
+    ensure_notify_topics,
+)
 from agents.notify.web import start_web
+from agents.targets import announcement
 from agents.topics import ALERTS
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
-from schemas.recipients import redact_url
+from schemas.recipients import shown_target
 
 __all__ = ["Notifier"]
 
@@ -60,8 +67,6 @@ log = logging.getLogger(__name__)
 # Records read but not yet done, past which reading pauses (the partitions stay
 # assigned: a paused consumer still polls, so the group keeps it).
 MAX_OPEN_RECORDS = 2000
-# Attempts under way at once per channel: a mail relay is not hammered by a backlog.
-_SLOTS = {EMAIL: 4, WEBHOOK: 16}
 _COMMIT_EVERY = 0.5
 _LAG_EVERY = 5.0
 
@@ -85,7 +90,8 @@ class Notifier:
         # Set (and replaced) to wake deliveries sleeping in backoff: on stop, on revoke.
         self._wake = asyncio.Event()
         self._channels: dict[str, Channel] = {}
-        self._slots = {name: asyncio.Semaphore(n) for name, n in _SLOTS.items()}
+        # Attempts under way at once, per channel (its `slots`).
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str, str], deque[Delivery]] = {}
         self._lane_tasks: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._inflight: dict[bytes, Delivery] = {}
@@ -114,17 +120,18 @@ class Notifier:
             self._producer = s.kafka.producer(acks="all", linger_ms=5)
             await s.kafka.start(self._producer)
             stack.push_async_callback(self._producer.stop)
+            # The API refuses a policy naming a target this notifier does not have.
+            key, value = announcement(APPRISE, list(s.apprise_names))
+            await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
             self._store = DeliveredStore(s.kafka, s.topic(NOTIFY_DELIVERED), self._producer)
             await self._store.start()
             stack.push_async_callback(self._store.stop)
-            self._recipients = RecipientBook(s)
+            self._recipients = RecipientBook(s, self.metrics)
             await self._recipients.start()
             stack.push_async_callback(self._recipients.stop)
             session = aiohttp.ClientSession()
             stack.push_async_callback(session.close)
-            if s.email_enabled:
-                self._channels[EMAIL] = EmailChannel(s)
-            self._channels[WEBHOOK] = WebhookChannel(s, session)
+            self._channels = build_channels(s, session)
             consumer = s.kafka.consumer(
                 group_id=s.group,
                 enable_auto_commit=False,
@@ -227,7 +234,7 @@ class Notifier:
                 waiter,
                 record,
                 "no_recipients",
-                f"org {alert.org_id} has no alert_emails or webhook_urls and the notifier "
+                f"org {alert.org_id} has no recipients and the notifier "
                 "has no defaults (BACKUPWATCH_NOTIFY_EMAILS, BACKUPWATCH_NOTIFY_WEBHOOK_URLS)",
                 topic,
             )
@@ -315,7 +322,10 @@ class Notifier:
                         "(BACKUPWATCH_NOTIFY_SMTP_HOST is empty)",
                         permanent=True,
                     )
-                async with self._slots[delivery.channel]:
+                slots = self._slots.get(delivery.channel)
+                if slots is None:
+                    slots = self._slots[delivery.channel] = asyncio.Semaphore(channel.slots)
+                async with slots:
                     if delivery.dropped:
                         return True
                     delivery.attempting = True
@@ -326,7 +336,7 @@ class Notifier:
                     log.error(
                         "%s to %s undeliverable after %d attempt(s) (%s): %s",
                         delivery.channel,
-                        _shown(delivery),
+                        self._shown(delivery),
                         attempt,
                         reason,
                         failure.detail,
@@ -347,7 +357,7 @@ class Notifier:
                 log.warning(
                     "%s to %s failed (attempt %d/%d, %s: %s); retrying in %.1fs",
                     delivery.channel,
-                    _shown(delivery),
+                    self._shown(delivery),
                     attempt,
                     s.max_attempts,
                     failure.reason,
@@ -478,7 +488,7 @@ class Notifier:
                 ("error", failure.detail.encode()[:4096]),
                 ("failure", failure.reason.encode()),
                 ("channel", delivery.channel.encode()),
-                ("recipient", _shown(delivery).encode()),
+                ("recipient", self._shown(delivery).encode()),
                 ("attempts", str(attempts).encode()),
                 ("alert-id", item.alert.alert_id.encode()),
                 ("source-topic", item.topic.encode()),
@@ -487,6 +497,14 @@ class Notifier:
             ]
             await self._send_dead_letter(item.alert.device_id.encode(), item.raw, headers)
             self.metrics.dead_letters.labels(delivery.channel, reason).inc()
+
+    def _shown(self, delivery: Delivery) -> str:
+        """A recipient as logs and dead letters may show it (no token): as its channel
+        says, or as the wire contract does for a channel not set up here."""
+        channel = self._channels.get(delivery.channel)
+        if channel is not None:
+            return channel.shown(delivery.recipient)
+        return shown_target(delivery.channel, delivery.recipient)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -532,17 +550,12 @@ async def _attempt(channel: Channel, delivery: Delivery) -> None:
     except DeliveryFailed:
         raise
     except Exception as err:
-        log.exception("%s to %s failed unexpectedly", delivery.channel, _shown(delivery))
+        log.exception(
+            "%s to %s failed unexpectedly", delivery.channel, channel.shown(delivery.recipient)
+        )
         raise DeliveryFailed(
             "unexpected_error", f"{type(err).__name__}: {err}", permanent=True
         ) from err
-
-
-def _shown(delivery: Delivery) -> str:
-    """A recipient as logs and dead letters may show it (no webhook token)."""
-    if delivery.channel == WEBHOOK:
-        return redact_url(delivery.recipient)
-    return delivery.recipient
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

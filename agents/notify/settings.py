@@ -7,23 +7,39 @@ The shared variables (`BACKUPWATCH_BOOTSTRAP_SERVERS`, `BACKUPWATCH_TOPIC_PREFIX
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from agents.kafka.connection import KafkaConnection
 from agents.notify.errors import ConfigError
 from agents.settings import check_bootstrap_servers, check_replication_factor
-from schemas.recipients import is_email_address, is_http_url, redact_url
+from schemas.recipients import is_email_address, is_http_url, is_target_name, redact_url
 
-__all__ = ["SMTP_TLS_MODES", "NotifySettings", "variable"]
+__all__ = ["APPRISE_PREFIX", "FILE_VARIABLES", "SMTP_TLS_MODES", "NotifySettings", "variable"]
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The port each TLS mode is usually served on, when BACKUPWATCH_NOTIFY_SMTP_PORT is unset.
 _SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _SECRETS = ("smtp_password", "webhook_secret")
+# `BACKUPWATCH_NOTIFY_APPRISE_OPS_SLACK=slack://…` names the Apprise target `ops-slack`.
+APPRISE_PREFIX = "BACKUPWATCH_NOTIFY_APPRISE_"
+# Secrets may come from a file instead (a mounted Kubernetes or Docker secret):
+# `<VARIABLE>_FILE=/path` reads the value from /path.
+FILE_VARIABLES = (
+    "BACKUPWATCH_NOTIFY_SMTP_PASSWORD",
+    "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET",
+    "BACKUPWATCH_NOTIFY_SECRETS",
+)
+# Standard Webhooks: a secret of 24 to 64 random bytes, base64, usually `whsec_…`.
+_SECRET_BYTES = (24, 64)
 _LONGEST_BACKOFF = 86400.0
 
 # field -> environment variable where it is not BACKUPWATCH_NOTIFY_<FIELD>.
@@ -31,9 +47,14 @@ _SHARED = {
     "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
     "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
     "log_level": "BACKUPWATCH_LOG_LEVEL",
+    "log_format": "BACKUPWATCH_LOG_FORMAT",
     "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
     "create_topics": "BACKUPWATCH_CREATE_TOPICS",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
+    # Both come from one YAML (or JSON) document of secrets; Apprise targets may also
+    # be given one variable each (APPRISE_PREFIX).
+    "apprise": "BACKUPWATCH_NOTIFY_SECRETS",
+    "webhook_secrets": "BACKUPWATCH_NOTIFY_SECRETS",
 }
 
 
@@ -47,6 +68,8 @@ class NotifySettings:
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "backupwatch."
     log_level: str = "info"
+    # `text` or `json` (one JSON object a line), as for the worker.
+    log_format: str = "text"
     # Of the topics the notifier creates (what it delivered, its dead letters): as the
     # worker's, so that a cluster that wants 3 replicas gets them for these too.
     replication_factor: int = 1
@@ -68,7 +91,15 @@ class NotifySettings:
     # Recipients of orgs whose policy names none.
     emails: tuple[str, ...] = ()
     webhook_urls: tuple[str, ...] = ()
+    # The Standard Webhooks signing secret of orgs without one of their own; two, separated
+    # by a space, while rotating (both signatures are sent).
     webhook_secret: str = ""
+    # Webhooks without a signing secret are sent unsigned only when this says so.
+    webhook_unsigned: bool = False
+    # Per org id (or per webhook URL): its signing secrets, the newest first.
+    webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Apprise targets by name: policies name them, the URLs (tokens inside) stay here.
+    apprise: tuple[tuple[str, str], ...] = ()
     # Base URL of the dashboard; each email links `<base>/#/devices/<device_id>`.
     dashboard_url: str = ""
     # Attempts per delivery before it goes to the dead letters.
@@ -96,6 +127,10 @@ class NotifySettings:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
                 f"got {self.log_level!r}"
+            )
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(
+                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
             )
         if self.smtp_tls not in SMTP_TLS_MODES:
             raise ConfigError(
@@ -126,11 +161,33 @@ class NotifySettings:
                 raise ConfigError(
                     f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r} is not an http(s) URL"
                 )
-        if self.webhook_urls and not self.webhook_secret:
+        if self.webhook_urls and not self.webhook_secret and not self.webhook_unsigned:
             raise ConfigError(
                 "BACKUPWATCH_NOTIFY_WEBHOOK_URLS is set but BACKUPWATCH_NOTIFY_WEBHOOK_SECRET "
-                "is empty: receivers could not tell our requests from forged ones"
+                "is empty: receivers could not tell our requests from forged ones "
+                "(BACKUPWATCH_NOTIFY_WEBHOOK_UNSIGNED=true sends them unsigned)"
             )
+        _check_signing_secrets("BACKUPWATCH_NOTIFY_WEBHOOK_SECRET", self.default_secrets)
+        for owner, secrets in self.webhook_secrets:
+            shown = redact_url(owner) if "://" in owner else owner
+            if not secrets:
+                raise ConfigError(
+                    f"BACKUPWATCH_NOTIFY_SECRETS: webhook_secrets of {shown!r} is empty"
+                )
+            _check_signing_secrets(
+                f"BACKUPWATCH_NOTIFY_SECRETS: webhook_secrets of {shown!r}", secrets
+            )
+        for name, url in self.apprise:
+            if not is_target_name(name):
+                raise ConfigError(
+                    f"Apprise target name {name!r} must be lower-case letters, digits, '-' "
+                    "and '_' (at most 64)"
+                )
+            from agents.notify.apprise_channel import url_problem
+
+            problem = url_problem(url)
+            if problem is not None:
+                raise ConfigError(f"Apprise target {name!r}: {problem}")
         if self.dashboard_url and not is_http_url(self.dashboard_url):
             raise ConfigError(
                 f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
@@ -165,6 +222,19 @@ class NotifySettings:
         return self.smtp_port or _SMTP_PORTS[self.smtp_tls]
 
     @property
+    def default_secrets(self) -> tuple[str, ...]:
+        return tuple(self.webhook_secret.split())
+
+    def secrets_for(self, org_id: str, url: str) -> tuple[str, ...]:
+        """The signing secrets of a webhook: its own, else its org's, else the default."""
+        own = dict(self.webhook_secrets)
+        return own.get(url) or own.get(org_id) or self.default_secrets
+
+    @property
+    def apprise_names(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name, _ in self.apprise))
+
+    @property
     def email_enabled(self) -> bool:
         return bool(self.smtp_host)
 
@@ -184,10 +254,22 @@ class NotifySettings:
             if field.name == "kafka":
                 continue
             name = variable(field.name)
-            raw = env.get(name)
+            if name == "BACKUPWATCH_NOTIFY_SECRETS":
+                continue
+            raw = _value(env, name)
             if raw is None or raw.strip() == "":
                 continue
             values[field.name] = _parse(name, raw, getattr(defaults, field.name))
+        document = _value(env, "BACKUPWATCH_NOTIFY_SECRETS")
+        apprise, webhook_secrets = _secrets_document(document or "")
+        for name, raw in env.items():
+            if name.startswith(APPRISE_PREFIX) and raw.strip():
+                target = name[len(APPRISE_PREFIX) :]
+                if target.endswith("_FILE"):
+                    target, raw = target[: -len("_FILE")], _read_file(name, raw)
+                apprise[target.lower().replace("_", "-")] = raw.strip()
+        values["apprise"] = tuple(sorted(apprise.items()))
+        values["webhook_secrets"] = tuple(sorted(webhook_secrets.items()))
         return replace(defaults, **{**values, **overrides})
 
     def as_env(self) -> dict[str, str]:
@@ -195,15 +277,21 @@ class NotifySettings:
         env = self.kafka.as_env()
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name == "kafka":
+            if field.name in ("kafka", "apprise", "webhook_secrets"):
                 continue
             if isinstance(value, bool):
-                value = str(value).lower()
+                value = "true" if value else "false"
             elif isinstance(value, tuple):
                 value = ",".join(value)
             elif isinstance(value, float):
                 value = f"{value:g}"
             env[variable(field.name)] = str(value)
+        env["BACKUPWATCH_NOTIFY_SECRETS"] = orjson.dumps(
+            {
+                "apprise": dict(self.apprise),
+                "webhook_secrets": {k: list(v) for k, v in self.webhook_secrets},
+            }
+        ).decode()
         return env
 
     def describe(self) -> str:
@@ -217,6 +305,15 @@ class NotifySettings:
                 continue
             if field.name in _SECRETS:
                 value = "****" if value else "(none)"
+            elif field.name == "apprise":
+                # The scheme says which service; the rest of the URL is its token.
+                value = ", ".join(f"{n} ({u.partition(':')[0]}://****)" for n, u in value)
+                value = value or "(none)"
+            elif field.name == "webhook_secrets":
+                value = ", ".join(
+                    f"{redact_url(k) if '://' in k else k}: {len(v)} × ****" for k, v in value
+                )
+                value = value or "(none)"
             elif field.name == "webhook_urls":
                 value = ", ".join(redact_url(url) for url in value) or "(none)"
             elif isinstance(value, tuple):
@@ -227,15 +324,83 @@ class NotifySettings:
         return "\n".join(lines)
 
 
+def _read_file(name: str, path: str) -> str:
+    try:
+        return Path(path.strip()).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            f"{name}: cannot read {path.strip()!r} ({err.__class__.__name__})"
+        ) from None
+
+
+def _value(env: Mapping[str, str], name: str) -> str | None:
+    """A variable's value, or the content of the file its `_FILE` variant names."""
+    raw = env.get(name)
+    if (raw is None or not raw.strip()) and name in FILE_VARIABLES and env.get(f"{name}_FILE"):
+        return _read_file(f"{name}_FILE", env[f"{name}_FILE"]).strip()
+    return raw
+
+
+def _secrets_document(text: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """`apprise: {name: url}` and `webhook_secrets: {org id or URL: secret or [secrets]}`
+    from YAML (or JSON, which is YAML)."""
+    if not text.strip():
+        return {}, {}
+    import yaml
+
+    where = "BACKUPWATCH_NOTIFY_SECRETS"
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where} is not YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{where} must be a mapping with `apprise` and/or `webhook_secrets`")
+    unknown = sorted(set(document) - {"apprise", "webhook_secrets"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; known: apprise, webhook_secrets")
+    apprise = document.get("apprise") or {}
+    signing = document.get("webhook_secrets") or {}
+    if not isinstance(apprise, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in apprise.items()
+    ):
+        raise ConfigError(f"{where}: `apprise` must map target names to Apprise URLs")
+    if not isinstance(signing, dict):
+        raise ConfigError(f"{where}: `webhook_secrets` must map org ids (or URLs) to secrets")
+    secrets: dict[str, tuple[str, ...]] = {}
+    for owner, value in signing.items():
+        listed = [value] if isinstance(value, str) else value
+        if not isinstance(owner, str) or not isinstance(listed, list):
+            raise ConfigError(f"{where}: `webhook_secrets` must map org ids to secrets")
+        secrets[owner] = tuple(str(v).strip() for v in listed)
+    return {k: v.strip() for k, v in apprise.items()}, secrets
+
+
+def _check_signing_secrets(where: str, secrets: tuple[str, ...]) -> None:
+    if len(secrets) > 2:
+        raise ConfigError(f"{where}: at most two secrets (the new and the old while rotating)")
+    low, high = _SECRET_BYTES
+    for index, secret in enumerate(secrets, 1):
+        raw = secret.removeprefix("whsec_")
+        try:
+            size = len(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError):
+            size = -1
+        if not low <= size <= high:
+            raise ConfigError(
+                f"{where}: secret {index} must be `whsec_` and the base64 of {low} to {high} "
+                "random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)"
+            )
+
+
 def _parse(name: str, raw: str, default: object) -> object:
     text = raw.strip()
     try:
         if isinstance(default, tuple):
             return tuple(part.strip() for part in text.split(",") if part.strip())
         if isinstance(default, bool):
-            if text.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                return text.lower() in ("1", "true", "yes", "on")
-            raise ValueError(text)
+            if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
             return int(text)
         if isinstance(default, float):

@@ -1,57 +1,37 @@
-"""Webhook signatures: HMAC-SHA256 over `<timestamp>.<body>`. Pure: no I/O.
+"""Webhook signatures per the Standard Webhooks specification. Pure: no I/O.
 
-The timestamp is signed with the body so that a captured request cannot be replayed
-later: a receiver recomputes the signature from the `X-Backupwatch-Timestamp` header
-and the raw body, compares in constant time, and refuses timestamps that are too old.
+Each request carries `webhook-id` (the same on every attempt of a delivery: an
+idempotency key), `webhook-timestamp` (Unix seconds) and `webhook-signature`, the
+HMAC-SHA256 of `<id>.<timestamp>.<body>` as `v1,<base64>`, computed by the
+`standardwebhooks` library that receivers verify with. The timestamp is signed so a
+captured request cannot be replayed later (receivers refuse ones older than 5 minutes).
+
+Rotation: while an org has two secrets, both signatures are sent, separated by a
+space; a receiver holding either secret accepts the request, so receivers move to the
+new secret in their own time before the old one is dropped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Sequence
+from datetime import datetime
 
-__all__ = [
-    "SIGNATURE_HEADER",
-    "TIMESTAMP_HEADER",
-    "sign",
-    "signature_headers",
-    "verify",
-]
+from standardwebhooks.webhooks import Webhook
 
-SIGNATURE_HEADER = "X-Backupwatch-Signature"
-TIMESTAMP_HEADER = "X-Backupwatch-Timestamp"
+__all__ = ["ID_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "signature_headers"]
+
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """`sha256=<hex>` of HMAC-SHA256(secret, b"<timestamp>." + body)."""
-    message = str(timestamp).encode() + b"." + body
-    digest = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def signature_headers(secret: str, timestamp: int, body: bytes) -> dict[str, str]:
-    headers = {TIMESTAMP_HEADER: str(timestamp)}
-    if secret:
-        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+def signature_headers(
+    secrets: Sequence[str], message_id: str, at: datetime, body: bytes
+) -> dict[str, str]:
+    """The three headers; no signature header when `secrets` is empty (unsigned)."""
+    headers = {ID_HEADER: message_id, TIMESTAMP_HEADER: str(int(at.timestamp()))}
+    if secrets:
+        headers[SIGNATURE_HEADER] = " ".join(
+            Webhook(secret).sign(message_id, at, body) for secret in secrets
+        )
     return headers
-
-
-def verify(
-    secret: str,
-    body: bytes,
-    timestamp_header: str | None,
-    signature_header: str | None,
-    *,
-    now: float,
-    tolerance: float = 300.0,
-) -> bool:
-    """What a receiver does: the signature matches and the timestamp is recent."""
-    if not timestamp_header or not signature_header:
-        return False
-    try:
-        timestamp = int(timestamp_header)
-    except ValueError:
-        return False
-    if abs(now - timestamp) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature_header)

@@ -7,11 +7,13 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
+from agents.targets import NOTIFY_TARGETS
 from agents.topics import ALERTS, ORG_POLICIES, TopicSpec, check_topics
 
 __all__ = [
     "NOTIFY_DEAD_LETTERS",
     "NOTIFY_DELIVERED",
+    "NOTIFY_TARGETS",
     "ensure_notify_topics",
     "notify_topic_specs",
 ]
@@ -40,6 +42,8 @@ def _specs(settings: NotifySettings) -> dict[str, dict[str, str]]:
             "retention.ms": _RETENTION_MS,
         },
         settings.topic(NOTIFY_DEAD_LETTERS): {"retention.ms": _RETENTION_MS},
+        # The target names each notifier configures (agents/targets.py): the newest only.
+        settings.topic(NOTIFY_TARGETS): {"cleanup.policy": "compact"},
     }
 
 

@@ -31,12 +31,26 @@ from schemas import (
     Heartbeat,
     InputRecord,
     OrgPolicy,
+    UserFacts,
 )
 from schemas.types import Level
-from streams import DEFAULT_POLICY, DeviceState, Policy, advance, apply, next_deadline, to_alert
+from streams import (
+    DEFAULT_POLICY,
+    NO_USER_FACTS,
+    DeviceState,
+    Policy,
+    UserTimeline,
+    advance,
+    apply,
+    next_deadline,
+    timeline_from_record,
+    to_alert,
+)
+from streams.users import deactivate_user, put_on_leave
 
 __all__ = [
     "EXPECTATIONS",
+    "USER_FACT_EXPECTATIONS",
     "FAULTS",
     "HEALTHY",
     "MINIMUM_APP_VERSION",
@@ -134,6 +148,11 @@ _LEFT_ORG_AFTER = timedelta(days=1)
 _REPLACED_AFTER = timedelta(hours=6)
 _NEW_DEVICE_AFTER = timedelta(minutes=30)
 _DEACTIVATE_AFTER = timedelta(days=4)
+# With `user_facts`: a user's leave, set by an administrator as the device's snooze is,
+# and short enough to end within a month; a user who left, deactivated after their
+# devices' warnings opened.
+_LEAVE_FOR = timedelta(days=10)
+_USER_DEACTIVATED_AFTER = timedelta(days=4)
 
 
 class SimEvent(NamedTuple):
@@ -228,6 +247,9 @@ class Fleet:
     `fault_days`: the range of days, after `start`, in which faults begin.
     `heartbeat_every`: the heartbeat cadence; `backup_every`: the time between two
     backup sessions (the `backup_interval_s` the devices report).
+    `user_facts`: a user's extended leave and departure are recorded for the user (a
+    leave, a deactivation: `user_facts_records`) rather than as commands to each of
+    their devices.
     """
 
     def __init__(
@@ -242,6 +264,7 @@ class Fleet:
         fault_days: tuple[float, float] = (1.0, 8.0),
         heartbeat_every: timedelta = timedelta(hours=1),
         backup_every: timedelta = timedelta(hours=4),
+        user_facts: bool = False,
     ) -> None:
         if devices < 1:
             raise ValueError(f"a fleet needs at least one device, got {devices}")
@@ -264,6 +287,10 @@ class Fleet:
         self._rng = random.Random(seed)  # noqa: S311 - a simulation, not security
         self._width = max(4, len(str(devices * 2)))
         self._fault_days = fault_days
+        self.user_facts = user_facts
+        # With `user_facts`: per user, the record of what administrators said of them,
+        # and the instant each version was made.
+        self._user_records: dict[str, list[tuple[datetime, UserFacts]]] = {}
         self.org_ids = tuple(f"org-{o:02d}" for o in range(orgs))
         self._users: list[_User] = []
         self._devices: list[SimDevice] = []
@@ -398,6 +425,8 @@ class Fleet:
             # The user added a big folder: weeks of sending at the device's pace.
             size = max(10 * _GB, 40 * daily)
             files = max(11, size // (4 * _MB))
+        elif fault in ("extended_leave", "left_org") and self.user_facts:
+            self._record_user_fact(device.user_id, fault, fault_at)
         elif fault == "extended_leave":
             until = fault_at + _SNOOZE_FOR
             commands.append(
@@ -451,6 +480,42 @@ class Fleet:
         )
         self._devices[index] = replace(
             device, fault=fault, fault_at=fault_at, replaced_by=replaced_by
+        )
+
+    def _record_user_fact(self, user_id: str, fault: str, fault_at: datetime) -> None:
+        """The user's leave or deactivation, once for the user (every device of theirs
+        has the fault)."""
+        if user_id in self._user_records:
+            return
+        if fault == "extended_leave":
+            at = fault_at + _SNOOZE_AFTER
+            record = put_on_leave(
+                None,
+                user_id,
+                at=at,
+                until=at + _LEAVE_FOR,
+                reason="extended leave",
+                actor="admin",
+                updated_at=at,
+            )
+        else:
+            at = fault_at + _USER_DEACTIVATED_AFTER
+            record = deactivate_user(
+                None,
+                user_id,
+                at=at,
+                reason="user left the organization",
+                actor="admin",
+                updated_at=at,
+            )
+        self._user_records[user_id] = [(at, record)]
+
+    def user_facts_records(self) -> list[tuple[datetime, UserFacts]]:
+        """Every version of every user's record, with the instant it takes effect, in
+        time order (empty unless the fleet was made with `user_facts`)."""
+        return sorted(
+            (entry for entries in self._user_records.values() for entry in entries),
+            key=lambda entry: (entry[0], entry[1].user_id),
         )
 
     def _command(
@@ -509,6 +574,7 @@ class Fleet:
             self.events_between(self.start, until),
             tick_times(self.start, until, tick_every),
             policy,
+            self.user_facts_records(),
         )
 
     # -- one device's telemetry
@@ -804,6 +870,7 @@ def reference_run(
     events: Iterable[SimEvent],
     ticks: Iterable[datetime],
     policy: Policy = DEFAULT_POLICY,
+    user_facts: Iterable[tuple[datetime, UserFacts]] = (),
 ) -> list[Alert]:
     """The alerts the core decides for `events` read in order with `ticks` between them.
 
@@ -811,8 +878,18 @@ def reference_run(
     every event with `at < T`; each event is applied with `now` = the last tick read
     (the partition clock); on each tick every device that is due (`next_deadline`)
     is advanced to the tick's time, and each transition becomes an alert, diagnosed
-    against the device's state right after the decision.
+    against the device's state right after the decision. `user_facts` are the users'
+    records, each with the instant it was made; a record's facts decide by the
+    clock, so the newest record of each user, known from the start, decides what its
+    earlier versions would have (as after a replay of a month).
     """
+    users: dict[str, UserTimeline] = {}
+    for _, record in sorted(user_facts, key=lambda entry: entry[1].updated_at):
+        users[record.user_id] = timeline_from_record(record)
+
+    def facts(user_id: str) -> UserTimeline:
+        return users.get(user_id, NO_USER_FACTS)
+
     states: dict[str, DeviceState] = {}
     deadlines: dict[str, datetime] = {}
     due: list[tuple[datetime, str]] = []
@@ -822,7 +899,7 @@ def reference_run(
     next_tick = next(pending, None)
 
     def schedule(device_id: str, state: DeviceState) -> None:
-        deadline = next_deadline(state, policy)
+        deadline = next_deadline(state, policy, facts(state.user_id))
         if deadline is None:
             deadlines.pop(device_id, None)
         elif deadlines.get(device_id) != deadline:
@@ -835,7 +912,8 @@ def reference_run(
             if deadlines.get(device_id) != deadline:
                 continue  # superseded
             del deadlines[device_id]
-            state, transitions = advance(states[device_id], now, policy)
+            previous = states[device_id]
+            state, transitions = advance(previous, now, policy, user=facts(previous.user_id))
             states[device_id] = state
             alerts.extend(to_alert(t, state, now, policy) for t in transitions)
             schedule(device_id, state)
@@ -954,6 +1032,34 @@ def _backup(cause: str) -> Expectation:
 
 def _completion(cause: str) -> Expectation:
     return Expectation(worst={"completion": "critical"}, top_cause={"completion": cause})
+
+
+def _user_deactivated() -> Expectation:
+    # The warnings open at 3 days, named by the silence; the user's deactivation a day
+    # later closes them.
+    return Expectation(
+        worst={"backup": "warning", "connection": "warning"},
+        top_cause={
+            "backup": "extended_leave_or_powered_off",
+            "connection": "extended_leave_or_powered_off",
+        },
+        ends_resolved_by="user_deactivated",
+    )
+
+
+# What the user faults lead to when they are recorded for the user (`user_facts`): the
+# leave starts at 3.5 days, after the warnings, and holds 10 days; its end finds the
+# device silent for two weeks, critical at once, named by the silence.
+USER_FACT_EXPECTATIONS: dict[str, Expectation] = {
+    "extended_leave": Expectation(
+        worst={"backup": "critical", "connection": "critical"},
+        top_cause={
+            "backup": "extended_leave_or_powered_off",
+            "connection": "extended_leave_or_powered_off",
+        },
+    ),
+    "left_org": _user_deactivated(),
+}
 
 
 # A device that went silent reaches no destination at all, so its backup alert names

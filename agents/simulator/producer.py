@@ -23,7 +23,7 @@ from typing import Any, Literal
 from agents.settings import Settings
 from agents.simulator.fleet import Fleet, tick_times
 from agents.ticks import encode_tick
-from agents.topics import INPUTS
+from agents.topics import INPUTS, USER_FACTS
 from schemas import encode
 
 __all__ = ["FUTURE_LIMIT", "Progress", "SimulationSummary", "simulate"]
@@ -254,9 +254,26 @@ async def _run(
     total_s = (end - start).total_seconds()
     wall_start = time.monotonic()
     ticks_written = 0
+    # The users' records, each written (and acknowledged) as simulated time reaches the
+    # instant it takes effect, before the tick after it: as an administrator's action.
+    facts = iter(fleet.user_facts_records())
+    next_fact = next(facts, None)
+
+    async def publish_facts(before: datetime) -> None:
+        nonlocal next_fact
+        while next_fact is not None and next_fact[0] < before:
+            at, record = next_fact
+            await producer.send_and_wait(
+                settings.topic(USER_FACTS),
+                encode(record),
+                key=record.user_id.encode(),
+                timestamp_ms=None if wall_timestamps else _millis(at),
+            )
+            next_fact = next(facts, None)
 
     async def tick(at: datetime) -> None:
         nonlocal ticks_written
+        await publish_facts(at)
         value, headers = encode_tick(at)
         millis = None if wall_timestamps else _millis(at)
         for name, topic in topics.items():

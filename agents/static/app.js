@@ -10,6 +10,7 @@ const ui = {
   timer: null,
   causes: new Map(), // diagnosis code -> { summary, action } (GET /api/causes, once)
   fleet: "#/", // the fleet view's address with its filters, for "← all devices"
+  signingIn: false, // a token was just entered: a 401 now means it is wrong
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -18,6 +19,8 @@ function el(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+    else if (key === "style") Object.assign(node.style, value);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
@@ -28,11 +31,88 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// -- access: a worker with tokens configured answers /api/ only with one ------------
+// The token is kept for the browser session (this tab, until it is closed); any 401
+// clears it and brings back the login form.
+
+const TOKEN_KEY = "backupwatch.token";
+
+class NeedsToken extends Error {}
+
+function authorization() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function request(path, accept) {
+  const response = await fetch(path, { headers: { Accept: accept, ...authorization() } });
+  if (response.status === 401) {
+    const had = sessionStorage.getItem(TOKEN_KEY) !== null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    // Requests under way together meet the same 401: the first one says why.
+    if (had && ui.signingIn) showLogin("That token was not accepted.");
+    else if (had) showLogin("Your session has ended: the token is no longer accepted. Sign in again.");
+    else if ($("#login").hidden) showLogin("");
+    throw new NeedsToken("a token is needed");
+  }
+  return response;
+}
+
 async function api(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await request(path, "application/json");
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
+}
+
+function showLogin(message) {
+  clearTimeout(ui.timer);
+  $("#fleet").hidden = true;
+  $("#device").hidden = true;
+  $("#login").hidden = false;
+  $("#login-error").textContent = message;
+  $("#view-info").textContent = "sign in to see the fleet";
+  $("#login-form").token.focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const field = event.target.token;
+  const token = field.value.trim();
+  if (!token) {
+    $("#login-error").textContent = "Enter a token.";
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  field.value = "";
+  $("#login").hidden = true;
+  ui.signingIn = true;
+  await render();
+  schedule();
+}
+
+// The CSV goes through fetch, so that it carries the token a plain link could not.
+async function downloadCsv(event) {
+  event.preventDefault();
+  const href = event.currentTarget.getAttribute("href");
+  let response;
+  try {
+    response = await request(href, "text/csv");
+  } catch (err) {
+    if (err instanceof NeedsToken) return;
+    throw err;
+  }
+  if (!response.ok) {
+    const body = await response.json();
+    $("#count").textContent = `CSV: ${body.error || response.statusText}`;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = el("a", { href: url, download: "devices.csv" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 function ago(iso, now) {
@@ -65,7 +145,7 @@ function progressBar(state, percent) {
     dataset: { state, percent: String(pct) },
     title: `backup ${state} · ${percentLabel(pct)} complete`,
   },
-  el("div", { class: `fill ${state}`, style: `width:${pct}%` }),
+  el("div", { class: `fill ${state}`, style: { width: `${pct}%` } }),
   el("span", { class: "pct" }, percentLabel(pct)));
 }
 
@@ -94,6 +174,7 @@ async function loadCauses() {
     const catalogue = await api("/api/causes");
     ui.causes = new Map(catalogue.causes.map((c) => [c.code, c]));
   } catch (err) {
+    if (err instanceof NeedsToken) throw err;
     console.warn(`no diagnosis catalogue yet: ${err.message}`);
   }
 }
@@ -203,17 +284,26 @@ async function loadSummary() {
   }
 }
 
+function userLink(userId) {
+  return el("a", {
+    href: `#/users/${encodeURIComponent(userId)}`,
+    onclick: (e) => e.stopPropagation(),
+  }, userId);
+}
+
 function deviceRow(d) {
   return el("tr", {
     dataset: { deviceId: d.device_id, worstState: d.worst_state, backupState: d.alert_states.backup },
     onclick: () => { location.hash = `#/devices/${encodeURIComponent(d.device_id)}`; },
   },
   el("td", {}, el("div", {}, d.hostname || d.device_id), el("div", { class: "muted" }, d.device_id)),
-  el("td", {}, d.user_id),
+  el("td", {}, userLink(d.user_id)),
   el("td", {}, d.org_id),
   el("td", { title: ["connection", "backup", "completion"].map((k) => `${k} ${d.alert_states[k]}`).join(" · ") },
     d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
-    d.snoozed ? el("span", { class: "muted" }, " snoozed") : "", d.online ? "" : el("span", { class: "muted" }, " offline")),
+    // What holds the device and who said so: "on leave until 2027-03-01, by user".
+    d.hold ? el("span", { class: "muted hold" }, ` ${d.hold.text}`) : "",
+    d.online ? "" : el("span", { class: "muted" }, " offline")),
   el("td", {}, progressBar(d.alert_states.backup, d.percent_complete)),
   el("td", {}, ago(d.last_completed_backup, d.stream_time)),
   el("td", {}, ago(d.last_connected, d.stream_time)),
@@ -355,6 +445,7 @@ async function showDevice(deviceId) {
   try {
     d = await api(`/api/devices/${encodeURIComponent(deviceId)}`);
   } catch (err) {
+    if (err instanceof NeedsToken) throw err;
     section.replaceChildren(el("a", { href: ui.fleet }, "← all devices"), el("p", {}, String(err.message)));
     return;
   }
@@ -388,7 +479,8 @@ async function showDevice(deviceId) {
     el("h2", { dataset: { deviceId: d.device_id } }, d.hostname || d.device_id, " ", badge(d.worst_state)),
     el("div", { class: "cards" },
       el("div", { class: "card" }, el("h3", {}, "Device"), facts([
-        ["Device", d.device_id], ["User", el("span", {}, d.user_id)], ["Org", d.org_id],
+        ["Device", d.device_id], ["User", userLink(d.user_id)], ["Org", d.org_id],
+        ["Held", d.hold ? d.hold.text : "no"],
         ["OS", d.os], ["App version", `${d.app_version}${d.app_version_outdated ? " (outdated)" : ""}`],
         ["Online", d.online ? "yes" : "no"], ["Service", d.service_state],
         ["Paused", d.backup_paused ? "yes" : "no"], ["Deactivated", d.deactivated ? "yes" : "no"],
@@ -408,31 +500,78 @@ async function showDevice(deviceId) {
       : el("p", { class: "muted" }, "None."));
 }
 
+// A user: what administrators recorded of them (leaves, deactivation) and their devices.
+async function showUser(userId) {
+  const section = $("#user");
+  let u;
+  try {
+    u = await api(`/api/users/${encodeURIComponent(userId)}`);
+  } catch (err) {
+    section.replaceChildren(el("a", { href: ui.fleet }, "← all devices"), el("p", {}, String(err.message)));
+    return;
+  }
+  setInfo(u.view);
+  const periods = u.facts.periods.map((p) => el("tr", {},
+    el("td", {}, p.kind === "leave" ? "on leave" : "deactivated"),
+    el("td", {}, p.start.replace("T", " ").slice(0, 16)),
+    el("td", {}, p.end ? p.end.replace("T", " ").slice(0, 16) : "—"),
+    el("td", {}, p.reason || ""), el("td", {}, p.actor || "")));
+  section.replaceChildren(
+    el("a", { href: ui.fleet }, "← all devices"),
+    el("h2", { dataset: { userId: u.user_id } }, u.user_id, " ", badge(u.worst_state)),
+    el("p", { class: "user-hold" }, u.facts.hold ? `${u.facts.hold.text}${u.facts.hold.reason ? ` (${u.facts.hold.reason})` : ""}` : "Active: no leave or deactivation holds now."),
+    el("h3", {}, "Leaves and deactivations"),
+    periods.length
+      ? el("table", { class: "transitions" },
+        el("thead", {}, el("tr", {}, ["What", "From (UTC)", "Until (UTC)", "Reason", "By"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, periods))
+      : el("p", { class: "muted" }, "None recorded."),
+    el("h3", {}, `Devices (${u.devices})`),
+    el("table", { class: "transitions" },
+      el("tbody", {}, u.device_list.map(deviceRow))));
+}
+
 // -- routing and refresh ------------------------------------------------------------
 
 async function render() {
+  if (!$("#login").hidden) return;
   const match = location.hash.match(/^#\/devices\/(.+)$/);
-  if (!match) applyHash();
-  $("#fleet").hidden = Boolean(match);
+  const user = location.hash.match(/^#\/users\/(.+)$/);
+  if (!match && !user) applyHash();
+  $("#fleet").hidden = Boolean(match || user);
   $("#device").hidden = !match;
+  $("#user").hidden = !user;
   try {
     if (match) await showDevice(decodeURIComponent(match[1]));
+    else if (user) await showUser(decodeURIComponent(user[1]));
     else {
       await loadCauses();
       await Promise.all([loadSummary(), loadDevices("refresh")]);
     }
+    ui.signingIn = false;
     document.body.dataset.loaded = String(Date.now());
   } catch (err) {
+    if (err instanceof NeedsToken) return;
     $("#view-info").textContent = `error: ${err.message}`;
   }
 }
 
 function schedule() {
   clearTimeout(ui.timer);
-  ui.timer = setTimeout(async () => { await render(); schedule(); }, REFRESH_MS);
+  ui.timer = setTimeout(async () => {
+    await render();
+    if ($("#login").hidden) schedule();
+  }, REFRESH_MS);
 }
 
+// A 401 met by a filter change or a click has shown the login form already.
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof NeedsToken) event.preventDefault();
+});
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("#login-form").addEventListener("submit", signIn);
+  $("#csv").addEventListener("click", downloadCsv);
   $("#org").addEventListener("change", (e) => {
     ui.org = e.target.value;
     ui.loaded = 100;

@@ -3,7 +3,13 @@ simulator: tiles and rows agree with the API, bar colours follow the console's r
 filters work, a click opens the device with its destinations, chart and diagnosis;
 percentages, sizes and diagnosis codes read as a person reads them.
 
-Screenshots go to `var/test-artifacts/` (or `BACKUPWATCH_TEST_ARTIFACTS`).
+The worker has tokens, as a production one does: each page signs in through the
+dashboard's login form first; the last tests try the form itself, a wrong token, a new
+browser session and a token rotated away. Every page runs under the dashboard's
+Content-Security-Policy, and a violation fails the test.
+
+Screenshots go to `var/test-artifacts/` (or `BACKUPWATCH_TEST_ARTIFACTS`);
+`make screenshot` writes the README's picture, docs/dashboard.png, from the fleet page.
 """
 
 from __future__ import annotations
@@ -13,20 +19,23 @@ import os
 import re
 import shutil
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.api_harness import Fed, call, fed_worker
+from tests.api_harness import END, TOKEN, VIEWER, Fed, call, fed_worker, until
 from tests.kafka_harness import REPO
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("BACKUPWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("BACKUPWATCH_TEST_ARTIFACTS", REPO / "var" / "test-artifacts"))
+# Where `make screenshot` wants the README's picture of the fleet page.
+SCREENSHOT = os.environ.get("BACKUPWATCH_SCREENSHOT")
 
 # The bar colours of app.css: green, yellow, red.
 COLOURS = {
@@ -58,17 +67,40 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def page(browser: Browser) -> AsyncIterator[Page]:
+async def open_page(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:
+    """A page of a new browser session, and the JavaScript errors and Content-Security-
+    Policy violations it meets."""
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return context, page, errors
+
+
+async def sign_in(page: Page, web: str, token: str) -> None:
+    """Open the dashboard and sign in through its form."""
+    await page.goto(f"{web}/")
+    await page.wait_for_selector("#login-form", state="visible")
+    await page.fill('#login-form input[name="token"]', token)
+    await page.click('#login-form button[type="submit"]')
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser, fed: Fed) -> AsyncIterator[Page]:
+    context, page, errors = await open_page(browser)
     try:
+        await sign_in(page, fed.worker.web, VIEWER)
+        await page.wait_for_selector("#devices tbody tr")
         yield page
     finally:
         await context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 async def shot(page: Page, name: str) -> None:
@@ -166,6 +198,8 @@ async def test_the_fleet_page_agrees_with_the_api(fed: Fed, page: Page) -> None:
     await page.wait_for_selector("#devices tbody tr")
     await page.wait_for_selector('.tile[data-tile="critical"]')
     await shot(page, "fleet")
+    if SCREENSHOT:
+        await page.screenshot(path=SCREENSHOT)
 
     _, summary, _ = call(fed.worker, "/api/summary")
     for state in ("critical", "warning", "ok"):
@@ -365,3 +399,135 @@ async def test_clicking_a_device_opens_its_details_and_diagnosis(fed: Fed, page:
 
     await page.click("text=← all devices")
     await page.wait_for_selector("#devices tbody tr")
+
+
+# -- access -------------------------------------------------------------------------
+
+
+async def login_shown(page: Page) -> bool:
+    return await page.is_visible("#login-form") and not await page.is_visible("#fleet")
+
+
+async def test_the_dashboard_asks_for_a_token_and_refuses_a_wrong_one(
+    fed: Fed, browser: Browser
+) -> None:
+    context, page, errors = await open_page(browser)
+    try:
+        await page.goto(f"{fed.worker.web}/")
+        await page.wait_for_selector("#login-form", state="visible")
+        assert await login_shown(page)
+        assert await page.locator("#devices tbody tr").count() == 0
+        await shot(page, "login")
+
+        await page.fill('#login-form input[name="token"]', "not-a-token")
+        await page.click('#login-form button[type="submit"]')
+        await page.wait_for_function(
+            "() => document.querySelector('#login-error').textContent.includes('not accepted')"
+        )
+        assert await login_shown(page)
+        assert await page.evaluate("sessionStorage.length") == 0
+
+        # The admin token reads too.
+        await page.fill('#login-form input[name="token"]', TOKEN)
+        await page.click('#login-form button[type="submit"]')
+        await page.wait_for_selector("#devices tbody tr")
+        assert not await page.is_visible("#login-form")
+        _, summary, _ = call(fed.worker, "/api/summary")
+        await page.wait_for_selector('.tile[data-tile="devices"]')
+        assert await tile(page, "devices") == summary["totals"]["devices"]
+
+        # Kept for the browser session: a reload asks nothing.
+        await page.reload()
+        await page.wait_for_selector("#devices tbody tr")
+        assert not await page.is_visible("#login-form")
+    finally:
+        await context.close()
+    assert not errors, errors
+
+
+async def test_a_new_browser_session_asks_again(fed: Fed, browser: Browser) -> None:
+    first, page, errors = await open_page(browser)
+    second, other, other_errors = await open_page(browser)
+    try:
+        await sign_in(page, fed.worker.web, VIEWER)
+        await page.wait_for_selector("#devices tbody tr")
+
+        await other.goto(f"{fed.worker.web}/#/devices/{fed.fleet.devices[0].device_id}")
+        await other.wait_for_selector("#login-form", state="visible")
+        assert not await other.is_visible("#device h2")
+    finally:
+        await first.close()
+        await second.close()
+    assert not errors and not other_errors, errors + other_errors
+
+
+async def test_the_csv_download_carries_the_token(fed: Fed, page: Page) -> None:
+    await page.select_option('select[name="state"]', "critical")
+    await page.wait_for_function("() => location.hash.includes('state=critical')")
+    async with page.expect_download() as download_info:
+        await page.click("#csv")
+    download = await download_info.value
+    text = Path(await download.path()).read_text(encoding="utf-8")
+
+    _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1000")
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("Org,User,Device,"), lines[0]
+    assert len(lines) - 1 == critical["total"]
+
+
+async def test_a_token_rotated_away_ends_the_session(fed: Fed, page: Page) -> None:
+    rotated = "rotated-viewer-token"
+    fed.viewer_tokens.write_text(f"{rotated}\n")
+    try:
+        # The dashboard refreshes every 5 s; the worker reads the changed file within 1 s.
+        await page.wait_for_selector("#login-form", state="visible", timeout=60_000)
+        assert "session has ended" in await page.inner_text("#login-error")
+        assert await page.evaluate("sessionStorage.length") == 0
+
+        await page.fill('#login-form input[name="token"]', rotated)
+        await page.click('#login-form button[type="submit"]')
+        await page.wait_for_selector("#devices tbody tr")
+        assert not await page.is_visible("#login-form")
+    finally:
+        fed.viewer_tokens.write_text(f"{VIEWER}\n")
+        await until(lambda: call(fed.worker, "/api/summary")[0] == 200, "VIEWER back")
+
+
+# Last: it changes the fleet (a user on leave, a tick after the simulation's end).
+async def test_the_user_view_shows_a_leave_and_the_devices_it_holds(fed: Fed, page: Page) -> None:
+    _, critical, _ = call(fed.worker, "/api/devices?state=critical&limit=1")
+    user_id = critical["devices"][0]["user_id"]
+    leave_until = END + timedelta(days=30)
+    status, answer, _ = call(
+        fed.worker,
+        f"/api/users/{user_id}/leave",
+        method="POST",
+        body={"until": leave_until.isoformat(), "reason": "parental leave"},
+        token=TOKEN,
+    )
+    assert status == 202, answer
+    # The next tick decides the user's devices under the leave.
+    await fed.pipeline.tick(END + timedelta(minutes=5))
+
+    def held() -> bool:
+        _, user, _ = call(fed.worker, f"/api/users/{user_id}")
+        return all(d["hold"] is not None for d in user["device_list"])
+
+    await until(held, f"{user_id}'s devices to be held by the leave")
+    text = f"on leave until {leave_until.date()}, by user"
+
+    await page.goto(f"{fed.worker.web}/#/users/{user_id}")
+    await page.wait_for_selector(f'#user h2[data-user-id="{user_id}"]')
+    assert await page.text_content("#user .user-hold") == (
+        f"on leave until {leave_until.date()} (parental leave)"
+    )
+    holds = await page.eval_on_selector_all(
+        "#user tbody tr[data-device-id] .hold", "hs => hs.map(h => h.textContent.trim())"
+    )
+    assert holds and set(holds) == {text}
+    await shot(page, "user")
+    # From the fleet's row to the user view, by the user's link.
+    await page.goto(f"{fed.worker.web}/#/?q={user_id}")
+    await page.wait_for_selector(f"#devices tbody tr a[href='#/users/{user_id}']")
+    await page.click(f"#devices tbody tr a[href='#/users/{user_id}']")
+    await page.wait_for_selector(f'#user h2[data-user-id="{user_id}"]')

@@ -158,8 +158,12 @@ async def test_bad_parameters_get_a_400_naming_them(fed: Fed, query: str, parame
 
 async def test_admin_writes_need_the_bearer_token(fed: Fed) -> None:
     device = fed.all_rows()[0]["device_id"]
-    status, body, headers = call(fed.worker, f"/api/devices/{device}/deactivate", method="POST")
+    status, body, headers = call(
+        fed.worker, f"/api/devices/{device}/deactivate", method="POST", token=None
+    )
     assert status == 401 and "WWW-Authenticate" in headers
+    status, body, _ = call(fed.worker, f"/api/devices/{device}/deactivate", method="POST")
+    assert status == 403 and "admin token" in body["error"], "a viewer token writes nothing"
     status, body, _ = call(
         fed.worker, f"/api/devices/{device}/deactivate", method="POST", token="wrong"
     )
@@ -168,6 +172,28 @@ async def test_admin_writes_need_the_bearer_token(fed: Fed) -> None:
         fed.worker, "/api/orgs/o/policy", method="PUT", body={"backup_warning_days": 9}, token=""
     )
     assert status == 401
+
+
+async def test_reads_through_the_worker_need_a_token_and_its_own_endpoints_do_not(
+    fed: Fed,
+) -> None:
+    for path in ("/api/summary", "/api/devices?limit=1", "/api/devices.csv", "/api/causes"):
+        status, body, headers = call(fed.worker, path, token=None)
+        assert status == 401, path
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        assert call(fed.worker, path, token="wrong")[0] == 401, path
+        assert call(fed.worker, path)[0] == 200, path
+        assert call(fed.worker, path, token=TOKEN)[0] == 200, path
+    for path in ("/metrics", "/healthz"):
+        assert call(fed.worker, path, token=None)[0] == 200, path
+    assert call(fed.worker, "/readyz", token=None)[0] in (200, 503)
+    # The dashboard's files hold no fleet data; its headers come through the worker.
+    status, page, headers = call(fed.worker, "/", token=None)
+    assert status == 200 and 'id="login-form"' in page
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
 
 
 async def test_deactivating_a_device_resolves_its_alerts_through_the_topics(fed: Fed) -> None:

@@ -18,6 +18,8 @@ def _exported(registry: CollectorRegistry) -> set[str]:
     return {
         family.name + "_total" if family.type == "counter" else family.name
         for family in registry.collect()
+        # The standard process metrics are named in docs/metrics.md as `process_…`.
+        if family.name.startswith("backupwatch_")
     }
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from agents.kafka import variables as kafka_variables
-from agents.notify.settings import NotifySettings, variable
+from agents.notify.settings import APPRISE_PREFIX, FILE_VARIABLES, NotifySettings, variable
 from agents.settings import Settings
 
 SETTINGS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
@@ -20,6 +20,11 @@ def test_every_setting_is_documented_and_every_documented_variable_is_read() -> 
         f"BACKUPWATCH_{f.name.upper()}" for f in dataclasses.fields(Settings) if f.name != "kafka"
     } | set(kafka_variables())
     notifier = {variable(f.name) for f in dataclasses.fields(NotifySettings) if f.name != "kafka"}
-    documented = set(re.findall(r"`(BACKUPWATCH_[A-Z_]+)`", SETTINGS.read_text(encoding="utf-8")))
+    # Secrets may be read from files, `<VARIABLE>_FILE`; Apprise targets are
+    # `BACKUPWATCH_NOTIFY_APPRISE_<NAME>`, which the pattern below reads up to the `<`.
+    notifier |= {f"{name}_FILE" for name in FILE_VARIABLES} | {APPRISE_PREFIX}
+    documented = set(
+        re.findall(r"`(BACKUPWATCH_[A-Z_]+)(?:<NAME>)?`", SETTINGS.read_text(encoding="utf-8"))
+    )
 
     assert sorted(worker | notifier) == sorted(documented)

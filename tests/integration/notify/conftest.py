@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest_asyncio
 
 from agents.notify.settings import NotifySettings
 from tests.kafka_harness import MakeTopics, fresh_name, log_tail
-from tests.notify_harness import NotifierRun, SmtpRecorder, WebhookReceiver
+from tests.notify_harness import HttpRecorder, NotifierRun, SmtpRecorder, WebhookReceiver
 from tests.worker_harness import free_port
 
-SECRET = "test-signing-secret"
+# A Standard Webhooks secret: `whsec_` and the base64 of 32 bytes.
+SECRET = "whsec_" + base64.b64encode(b"test-signing-secret-of-32-bytes!").decode()
 
 
 @pytest_asyncio.fixture
@@ -45,6 +47,22 @@ async def webhook() -> AsyncIterator[WebhookReceiver]:
         yield receiver
     finally:
         await receiver.stop()
+
+
+@pytest_asyncio.fixture
+async def http_recorders() -> AsyncIterator[Any]:
+    """`await http_recorders(**options)` → a started HttpRecorder; all stopped at the end."""
+    started: list[HttpRecorder] = []
+
+    async def make(**options: Any) -> HttpRecorder:
+        recorder = HttpRecorder(free_port(), **options)
+        await recorder.start()
+        started.append(recorder)
+        return recorder
+
+    yield make
+    for recorder in started:
+        await recorder.stop()
 
 
 @pytest.fixture

@@ -54,7 +54,8 @@ async def test_one_alert_gives_one_email_and_one_signed_webhook(
     assert body == encode(sent)
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Backupwatch-Alert-Id"] == sent.alert_id
-    assert headers["X-Backupwatch-Signature"].startswith("sha256=")
+    assert headers["webhook-signature"].startswith("v1,")
+    assert headers["webhook-id"] == headers["X-Backupwatch-Delivery"]
     assert webhook.bad_signatures == 0
 
     # Each delivery is remembered by (alert id, channel, recipient): two records.

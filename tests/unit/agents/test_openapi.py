@@ -27,23 +27,29 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from yarl import URL
 
+from agents.access import protect
 from agents.api import ROUTES, attach_routes
 from agents.fleet import FleetView
 from agents.openapi import openapi_document
 from agents.policies import PolicyBook
 from agents.settings import Settings
-from agents.topics import DEVICE_COMMANDS, ORG_POLICIES
+from agents.targets import TargetDirectory, announcement
+from agents.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
+from agents.users import UserBook
 from schemas.codec import decode_as, encode
-from schemas.models import DeviceCommand, OrgPolicy
+from schemas.models import DeviceCommand, OrgPolicy, UserFacts
 from streams.diagnosis import CAUSES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.report import COLUMNS, CSV_COLUMNS, QUERY_PARAMETERS
 from streams.state import DeviceState, encode_state
+from streams.users import put_on_leave
 from tests.unit.factories import DAY, T0, healthy, heartbeat, progress, run
 
 DOCUMENT = openapi_document()
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 TOKEN = "s3cret-admin-token"  # noqa: S105 - the test's own token
+VIEWER = "s3cret-viewer-token"  # noqa: S105 - the test's own token
+READER = {"Authorization": f"Bearer {VIEWER}"}
 
 # --- the document ---------------------------------------------------------------------
 
@@ -183,6 +189,7 @@ class FakeWorker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.policies = PolicyBook(settings)
+        self.users = UserBook(settings)
         self.producer = Producer()
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
@@ -239,8 +246,9 @@ class Served:
     view: FleetView
 
     async def call(
-        self, method: str, path: str, body: Any = None, token: str | None = None
+        self, method: str, path: str, body: Any = None, token: str | None = VIEWER
     ) -> tuple[int, Any]:
+        """One request; with a viewer token unless `token` says otherwise (None: none)."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         data = body if isinstance(body, bytes) else orjson.dumps(body) if body is not None else None
         response = await self.client.request(method, path, data=data, headers=headers)
@@ -251,14 +259,36 @@ class Served:
 
 
 async def serve(token: str) -> AsyncIterator[Served]:
-    worker = FakeWorker(Settings(api_token=token))
+    """The API as a worker's reader serves it; `token` is the admin token, and with one
+    a viewer token (VIEWER) is configured too. "" configures no token at all."""
+    tokens = (VIEWER,) if token else ()
+    worker = FakeWorker(Settings(api_token=token, viewer_tokens=tokens))
+    # A user with facts and no device yet (a new hire's laptop not switched on).
+    worker.users.apply_record(
+        encode(
+            put_on_leave(
+                None,
+                "user-on-leave",
+                at=T0,
+                until=T0 + 60 * DAY,
+                reason="parental leave",
+                updated_at=T0,
+            )
+        )
+    )
     worker.policies.apply_record(
         encode(OrgPolicy(org_id="org-1", updated_at=T0, connection_warning_days=2.0))
     )
     view = FleetView(worker.policies.policy_for)
     fill(view)
     app = web.Application()
-    attach_routes(app.router, worker.settings, view, worker.policies, worker.publish)
+    protect(app, worker.settings)
+    # The notifier announced one Apprise target.
+    targets = TargetDirectory()
+    targets.apply_record(announcement("apprise", ["ops-slack"])[1])
+    attach_routes(
+        app.router, worker.settings, view, worker.policies, worker.publish, targets, worker.users
+    )
     async with TestClient(TestServer(app)) as client:
         yield Served(client, worker, view)
 
@@ -290,6 +320,7 @@ READS = [
     ("/api/devices/{device_id}", "/api/devices/dev-404", 404),
     ("/api/users/{user_id}", "/api/users/user-1", 200),
     ("/api/users/{user_id}", "/api/users/nobody", 404),
+    ("/api/users/{user_id}", "/api/users/user-on-leave", 200),
     ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary", 200),
     ("/api/orgs/{org_id}/summary", "/api/orgs/org-2/summary?top=1", 200),
     ("/api/orgs/{org_id}/summary", "/api/orgs/org-1/summary?top=0", 400),
@@ -444,7 +475,9 @@ async def test_an_answer_is_given_again_only_while_nothing_it_reads_changed(
 
 
 async def test_the_csv_download_has_the_report_columns(api: Served) -> None:
-    response = await api.client.get("/api/devices.csv?org=org-1&sort=device_id&order=asc")
+    response = await api.client.get(
+        "/api/devices.csv?org=org-1&sort=device_id&order=asc", headers=READER
+    )
     text = await response.text()
 
     assert response.status == 200
@@ -463,7 +496,12 @@ WRITES = [
     ("POST", "/api/devices/dev-1/unsnooze", None),
     ("POST", "/api/devices/dev-1/deactivate", {"reason": "left"}),
     ("POST", "/api/devices/dev-1/reactivate", None),
+    ("POST", "/api/users/user-1/leave", {"until": (T0 + 60 * DAY).isoformat()}),
+    ("POST", "/api/users/user-1/leave/end", None),
+    ("POST", "/api/users/user-1/deactivate", {"reason": "left"}),
+    ("POST", "/api/users/user-1/reactivate", None),
 ]
+DEVICE_WRITES = [w for w in WRITES if w[1].startswith("/api/devices/")]
 WRITE_IDS = [f"{method} {path}" for method, path, _ in WRITES]
 
 
@@ -471,6 +509,8 @@ def template(path: str) -> str:
     """The documented path a concrete path of `WRITES` stands for."""
     if path.startswith("/api/orgs/"):
         return "/api/orgs/{org_id}/policy"
+    if path.startswith("/api/users/"):
+        return "/api/users/{user_id}/" + path.split("/", 4)[4]
     return "/api/devices/{device_id}/" + path.rsplit("/", 1)[1]
 
 
@@ -542,6 +582,9 @@ async def test_a_policy_change_is_published_to_the_policy_topic(api: Served) -> 
         ({"webhook_urls": ["not a url"]}, "webhook_urls"),
         ({"alert_emails": ["not an email"]}, "alert_emails"),
         ({"alert_emails": ["it@acme.example\r\nBcc: all@acme.example"]}, "alert_emails"),
+        ({"recipients": [{"channel": "sms", "target": "+1555"}]}, "recipients"),
+        ({"recipients": [{"channel": "apprise", "target": "slack://T/B/C"}]}, "recipients"),
+        ({"recipients": [{"channel": "email"}]}, "recipients"),
     ],
 )
 async def test_a_bad_policy_is_refused_naming_the_field(
@@ -566,6 +609,47 @@ async def test_an_unusable_recipient_is_refused_naming_its_value(api: Served) ->
         "parameter": "alert_emails",
     }
     assert api.worker.producer.sent == []
+
+
+async def test_a_policy_naming_an_apprise_target_the_notifier_lacks_is_refused_naming_it(
+    api: Served,
+) -> None:
+    body = {
+        "recipients": [
+            {"channel": "apprise", "target": "ops-slack"},
+            {"channel": "apprise", "target": "ops-teams"},
+        ]
+    }
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 400
+    assert answer == {
+        "error": "`recipients`[1] apprise target 'ops-teams' is not configured on the "
+        "notifier (configured: ops-slack)",
+        "parameter": "recipients",
+    }
+    check_against_document("/api/orgs/{org_id}/policy", "put", status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_a_policy_naming_configured_targets_is_published_as_recipients(
+    api: Served,
+) -> None:
+    body = {
+        "recipients": [{"channel": "apprise", "target": "ops-slack"}],
+        "alert_emails": ["it@acme.example"],
+    }
+
+    status, answer = await api.call("PUT", "/api/orgs/org-1/policy", body, token=TOKEN)
+
+    assert status == 202, answer
+    (sent,) = api.worker.producer.sent
+    policy = decode_as(sent.value, OrgPolicy)
+    assert [(r.channel, r.target) for r in policy.recipients] == [
+        ("apprise", "ops-slack"),
+        ("email", "it@acme.example"),
+    ]
 
 
 async def test_a_policy_whose_warning_comes_after_critical_is_refused(api: Served) -> None:
@@ -639,17 +723,100 @@ async def test_a_bad_snooze_is_refused_naming_the_field(
     assert api.worker.producer.sent == []
 
 
-@pytest.mark.parametrize(("method", "path", "body"), WRITES[1:], ids=WRITE_IDS[1:])
-async def test_a_command_for_an_unknown_device_is_not_found(
+@pytest.mark.parametrize(
+    ("method", "path", "body"), DEVICE_WRITES, ids=[f"{m} {p}" for m, p, _ in DEVICE_WRITES]
+)
+async def test_a_command_for_a_device_not_seen_yet_is_held_for_its_first_report(
     api: Served, method: str, path: str, body: Any
 ) -> None:
-    unknown = path.replace("dev-1", "dev-404")
+    unseen = path.replace("dev-1", "dev-404")
 
-    status, answer = await api.call(method, unknown, body, token=TOKEN)
+    status, answer = await api.call(method, unseen, body, token=TOKEN)
 
-    assert status == 404
-    assert "dev-404" in answer["error"]
+    assert status == 202, answer
+    assert answer["held"] is True and "first reports" in answer["message"]
     check_against_document(template(path), "post", status, answer)
+    (sent,) = api.worker.producer.sent
+    assert (sent.topic, sent.key) == (api.worker.settings.topic(DEVICE_COMMANDS), b"dev-404")
+
+
+async def test_a_command_for_a_reserved_device_id_is_refused(api: Served) -> None:
+    status, answer = await api.call("POST", "/api/devices/~clock~1/deactivate", None, token=TOKEN)
+
+    assert status == 400 and "reserved" in answer["error"]
+    check_against_document("/api/devices/{device_id}/deactivate", "post", status, answer)
+    assert api.worker.producer.sent == []
+
+
+async def test_a_device_known_only_from_commands_reads_as_not_yet_reporting(
+    api: Served,
+) -> None:
+    from streams import DEFAULT_POLICY, apply
+    from tests.unit.factories import command
+
+    known, _ = apply(None, command("deactivate", T0, "dev-77"), T0, DEFAULT_POLICY)
+    assert known is not None
+    api.view.take(b"dev-77", encode_state(known), 1)
+
+    status, answer = await api.call("GET", "/api/devices/dev-77")
+
+    assert status == 200
+    assert answer["reporting"] is False and answer["deactivated"] is True
+    assert answer["status"] == "known, not yet reporting"
+    check_against_document("/api/devices/{device_id}", "get", status, answer)
+    # Not a row of the fleet: it has nothing to report.
+    _, page = await api.call("GET", "/api/devices")
+    assert "dev-77" not in {d["device_id"] for d in page["devices"]}
+
+
+async def test_a_user_leave_is_published_and_shown_on_the_user_page(api: Served) -> None:
+    until = (T0 + 60 * DAY).isoformat()
+    status, answer = await api.call(
+        "POST", "/api/users/user-1/leave", {"until": until, "reason": "parental"}, token=TOKEN
+    )
+
+    assert status == 202, answer
+    check_against_document("/api/users/{user_id}/leave", "post", status, answer)
+    (sent,) = api.worker.producer.sent
+    assert (sent.topic, sent.key) == (api.worker.settings.topic(USER_FACTS), b"user-1")
+    record = decode_as(sent.value, UserFacts)
+    (period,) = record.periods
+    # In effect from the fleet's stream time (the latest partition clock).
+    assert (period.kind, period.start, period.end) == ("leave", CLOCKS[2], T0 + 60 * DAY)
+    assert (period.reason, period.actor) == ("parental", "api")
+
+    status, page = await api.call("GET", "/api/users/user-1")
+    assert status == 200
+    check_against_document("/api/users/{user_id}", "get", status, page)
+    assert page["facts"]["hold"]["text"] == f"on leave until {(T0 + 60 * DAY).date()}"
+
+    # Ended at once: the next action edits the record just published.
+    status, answer = await api.call("POST", "/api/users/user-1/leave/end", None, token=TOKEN)
+    assert status == 202, answer
+    ended = decode_as(api.worker.producer.sent[-1].value, UserFacts)
+    assert ended.periods == []  # ended the instant it began
+    assert ended.updated_at > record.updated_at
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "parameter"),
+    [
+        ("leave", {}, 400, "until"),
+        ("leave", {"until": "soon"}, 400, "until"),
+        ("leave", {"until": T0.isoformat()}, 400, "until"),  # before the stream time
+        ("leave", {"until": (T0 + 60 * DAY).isoformat(), "reason": 3}, 400, "reason"),
+        ("leave/end", None, 409, None),  # not on leave
+        ("reactivate", None, 409, None),  # not deactivated
+    ],
+)
+async def test_a_user_action_that_cannot_be_taken_is_refused(
+    api: Served, path: str, body: Any, status: int, parameter: str | None
+) -> None:
+    got, answer = await api.call("POST", f"/api/users/user-1/{path}", body, token=TOKEN)
+
+    assert got == status, answer
+    assert answer.get("parameter") == parameter
+    check_against_document(f"/api/users/{{user_id}}/{path}", "post", got, answer)
     assert api.worker.producer.sent == []
 
 
@@ -681,7 +848,7 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
 async def test_the_dashboard_is_served(
     api: Served, path: str, content_type: str, name: str
 ) -> None:
-    response = await api.client.get(path)
+    response = await api.client.get(path, headers=READER)
 
     assert response.status == 200
     assert response.content_type == content_type
@@ -703,7 +870,7 @@ async def test_the_dashboard_is_served(
 )
 async def test_other_files_are_not_found(api: Served, path: str) -> None:
     # Sent as written: no client-side clean-up of the path.
-    response = await api.client.get(URL(path, encoded=True))
+    response = await api.client.get(URL(path, encoded=True), headers=READER)
 
     assert response.status == 404
     assert b"def " not in await response.read()

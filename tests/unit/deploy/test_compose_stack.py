@@ -100,6 +100,7 @@ def test_the_worker_settings_of_each_service_are_valid(service: str) -> None:
         volumes = compose()["services"][service]["volumes"]
         assert any(v.endswith(f":{settings.data_dir}") for v in volumes), volumes
         assert settings.store == "rocksdb://"
+        settings.check_read_access()  # or the worker would refuse to start
 
 
 def test_the_notifier_settings_are_valid_and_it_listens_beyond_loopback() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,3 +124,37 @@ def test_what_the_build_stage_copies_builds_the_whole_package(tmp_path: Path) ->
                     assert relative in names, f"{relative} is missing from the image's wheel"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "backupwatch = agents.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def _labels() -> dict[str, str]:
+    args = {}
+    for word, rest in dockerfile():
+        if word == "ARG":
+            name, _, default = rest.partition("=")
+            args[name] = default.strip('"')
+    labels = {}
+    for word, rest in dockerfile():
+        if word == "LABEL":
+            for token in shlex.split(rest):
+                name, _, value = token.partition("=")
+                labels[name] = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m[1], ""), value)
+    return labels
+
+
+def test_the_image_is_labelled_with_its_version_source_and_licence() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    labels = _labels()
+
+    assert labels["org.opencontainers.image.version"] == project["version"]
+    assert labels["org.opencontainers.image.licenses"] == project["license"]
+    assert labels["org.opencontainers.image.title"] == project["name"]
+    assert "org.opencontainers.image.source" in labels
+
+
+def test_the_health_check_runs_a_module_the_package_ships() -> None:
+    (check,) = [rest for word, rest in dockerfile() if word == "HEALTHCHECK"]
+    options, _, command = check.partition(" CMD ")
+    assert "--interval=" in options and "--timeout=" in options
+    assert json.loads(command) == ["python", "-m", "agents.healthcheck"]
+    assert (REPO / "agents" / "healthcheck.py").is_file()
+    assert not _ignored("agents/healthcheck.py")

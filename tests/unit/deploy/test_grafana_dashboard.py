@@ -49,6 +49,8 @@ def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
         "backupwatch_consumer_lag_records",  # consumer lag
         "backupwatch_stream_time_lag_seconds",  # stream-time lag
         "backupwatch_dead_letters_total",  # dead letters
+        "backupwatch_notify_delivery_latency_seconds_bucket",  # delivery latency
+        "backupwatch_notify_pending_deliveries",  # pending deliveries
     } <= names
 
 

@@ -61,6 +61,10 @@ def test_the_rules_cover_what_an_operator_must_hear_about() -> None:
         "backupwatch_dead_letters_total",
         "backupwatch_devices",
         "backupwatch_notify_dead_letters_total",
+        # The alerting path: a notifier down or absent, deliveries too slow.
+        "up",
+        "backupwatch_build_info",
+        "backupwatch_notify_delivery_latency_seconds_bucket",
     } <= selected
 
 

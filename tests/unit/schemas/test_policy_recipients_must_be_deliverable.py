@@ -16,7 +16,7 @@ from agents.errors import ConfigError
 from agents.notify.settings import NotifySettings
 from agents.policies import PolicyBook
 from agents.settings import Settings
-from schemas import InvalidRecord, OrgPolicy, decode_as
+from schemas import InvalidRecord, OrgPolicy, Recipient, decode_as
 from tests.unit.factories import T0
 
 GOOD_EMAILS = ["it@acme.example", "IT+backups@acme.example", "a@b"]
@@ -52,12 +52,14 @@ def policy_json(**fields: Any) -> bytes:
 
 @pytest.mark.parametrize("address", GOOD_EMAILS)
 def test_a_policy_with_deliverable_addresses_decodes(address: str) -> None:
-    assert decode_as(policy_json(alert_emails=[address]), OrgPolicy).alert_emails == [address]
+    record = decode_as(policy_json(alert_emails=[address]), OrgPolicy)
+    assert record.recipients == [Recipient(channel="email", target=address)]
 
 
 @pytest.mark.parametrize("url", GOOD_URLS)
 def test_a_policy_with_http_webhooks_decodes(url: str) -> None:
-    assert decode_as(policy_json(webhook_urls=[url]), OrgPolicy).webhook_urls == [url]
+    record = decode_as(policy_json(webhook_urls=[url]), OrgPolicy)
+    assert record.recipients == [Recipient(channel="webhook", target=url)]
 
 
 @pytest.mark.parametrize("address", BAD_EMAILS)
@@ -97,7 +99,8 @@ def test_a_policy_record_on_the_topic_with_an_unusable_recipient_is_refused() ->
 
     assert changed is None
     record = book.record_for("org-1")
-    assert record is not None and record.alert_emails == ["it@acme.example"]
+    assert record is not None
+    assert record.recipients == [Recipient(channel="email", target="it@acme.example")]
 
 
 def test_a_policy_record_cannot_be_built_with_an_unusable_recipient() -> None:
@@ -115,3 +118,61 @@ def test_the_notifier_refuses_the_same_addresses_as_its_defaults(address: str) -
 def test_the_notifier_refuses_the_same_webhooks_as_its_defaults(url: str) -> None:
     with pytest.raises(ConfigError, match="BACKUPWATCH_NOTIFY_WEBHOOK_URLS"):
         NotifySettings(webhook_secret="s3cret", webhook_urls=(url,))
+
+
+def test_recipients_are_channel_and_target_pairs() -> None:
+    recipients = [
+        {"channel": "email", "target": "it@acme.example"},
+        {"channel": "webhook", "target": GOOD_URLS[0]},
+        {"channel": "apprise", "target": "ops-slack"},
+    ]
+    record = decode_as(policy_json(recipients=recipients), OrgPolicy)
+    assert [(r.channel, r.target) for r in record.recipients] == [
+        ("email", "it@acme.example"),
+        ("webhook", GOOD_URLS[0]),
+        ("apprise", "ops-slack"),
+    ]
+
+
+def test_a_policy_in_the_earlier_form_is_read_as_recipients_after_the_listed_ones() -> None:
+    record = decode_as(
+        policy_json(
+            recipients=[{"channel": "apprise", "target": "ops-slack"}],
+            alert_emails=["it@acme.example"],
+            webhook_urls=[GOOD_URLS[0]],
+        ),
+        OrgPolicy,
+    )
+    assert [(r.channel, r.target) for r in record.recipients] == [
+        ("apprise", "ops-slack"),
+        ("email", "it@acme.example"),
+        ("webhook", GOOD_URLS[0]),
+    ]
+    # Written back in the new form only.
+    assert (record.alert_emails, record.webhook_urls) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("recipient", "message"),
+    [
+        ({"channel": "sms", "target": "+1555"}, "`recipients`[1] unknown channel 'sms'; known: "),
+        ({"channel": "email", "target": "nobody"}, "`recipients`[1] email target 'nobody' is not"),
+        (
+            {"channel": "webhook", "target": "ftp://h/TOKEN"},
+            "`recipients`[1] webhook target 'ftp://h/…' is not an http(s) URL",
+        ),
+        (
+            {"channel": "apprise", "target": "slack://T/B/TOKEN"},
+            "`recipients`[1] apprise target 'slack://T/B/TOKEN' is not a target name",
+        ),
+        ({"channel": "Email", "target": "it@acme.example"}, "at `$.recipients[1].channel`"),
+    ],
+)
+def test_a_recipient_the_notifier_cannot_use_is_refused_naming_it(
+    recipient: dict[str, str], message: str
+) -> None:
+    good = {"channel": "email", "target": "it@acme.example"}
+    with pytest.raises(InvalidRecord) as refused:
+        decode_as(policy_json(recipients=[good, recipient]), OrgPolicy)
+    assert refused.value.reason == "invalid_field"
+    assert message in refused.value.message

@@ -75,11 +75,6 @@ def test_a_snooze_that_already_ended_has_no_effect() -> None:
     assert state.snoozed_until is None
 
 
-def test_a_command_for_a_device_never_seen_is_ignored() -> None:
-    state, transitions = apply(None, command("deactivate"), T0, DEFAULT_POLICY)
-    assert state is None and transitions == []
-
-
 def test_set_user_replaced_and_left_org_are_recorded() -> None:
     state, _ = run(
         [

@@ -20,7 +20,7 @@ import pytest
 from agents.ticks import encode_tick
 from schemas.codec import encode
 from schemas.models import Alert, BackupProgress, DeviceCommand, Heartbeat, InputRecord
-from streams import DEFAULT_POLICY, DeviceState, Policy, decode_state
+from streams import DEFAULT_POLICY, NO_USER_FACTS, DeviceState, Policy, UserTimeline, decode_state
 from streams.pipeline import BatchResult, Envelope, PartitionProcessor, stored_items
 from tests.unit.factories import DAY, T0, command, heartbeat, progress
 
@@ -45,6 +45,7 @@ class Worker:
     def __init__(self) -> None:
         self.store: dict[int, dict[str, bytes]] = {p: {} for p in range(PARTITIONS)}
         self.policies: dict[str, Policy] = {}
+        self.users: dict[str, UserTimeline] = {}
         # Keys the producers' partitioner sends somewhere else than `partition_of`.
         self.moved: dict[str, int] = {}
         self.processor = self.restart()
@@ -55,6 +56,9 @@ class Worker:
     def policy_for(self, org_id: str) -> Policy:
         return self.policies.get(org_id, DEFAULT_POLICY)
 
+    def user_facts_for(self, user_id: str) -> UserTimeline:
+        return self.users.get(user_id, NO_USER_FACTS)
+
     def restart(self) -> PartitionProcessor:
         """A new processor on the same store, as after a crash or a rebalance."""
         self.processor = PartitionProcessor(
@@ -63,6 +67,7 @@ class Worker:
             items_of=lambda partition: list(self.store[partition].items()),
             partition_for=self.partition_for,
             policy_for=self.policy_for,
+            user_facts_for=self.user_facts_for,
         )
         return self.processor
 

@@ -99,7 +99,9 @@ def _with_earlier_heartbeats_in_buckets(state: DeviceState) -> list[Any]:
     the newest heartbeat's day's in `last_day_heartbeats`)."""
     assert state.last_heartbeat is not None
     newest = day_number(state.last_heartbeat)
+    # The fields after `earlier_heartbeats` came later still, with their defaults.
     fields = list(msgspec.structs.astuple(state))
+    fields = fields[: DeviceState.__struct_fields__.index("earlier_heartbeats") + 1]
     assert fields[-1] == state.earlier_heartbeats
     fields[DeviceState.__struct_fields__.index("day_buckets")] = tuple(
         msgspec.structs.replace(b, heartbeats=0) if b.day == newest else b for b in state.days

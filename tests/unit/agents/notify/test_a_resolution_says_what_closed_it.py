@@ -67,6 +67,20 @@ LOOSE = Policy(connection=Thresholds(timedelta(days=10), timedelta(days=20)), re
             "[RESOLVED] laptop-123 has not backed up to cloud for 4 days, "
             "within the thresholds when its snooze ended",
         ),
+        (
+            "leave_ended",
+            "backup",
+            "cloud",
+            "[RESOLVED] laptop-123 has not backed up to cloud for 4 days, "
+            "within the thresholds when its user's leave ended",
+        ),
+        (
+            "user_deactivated",
+            "connection",
+            None,
+            "[RESOLVED] laptop-123 belongs to a deactivated user (left the organization); "
+            "its alert is closed",
+        ),
     ],
 )
 def test_the_subject_of_a_resolution_follows_its_reason(
@@ -122,12 +136,13 @@ def test_a_policy_loosened_over_a_snooze_does_not_say_the_device_is_back() -> No
     state, _ = advance(state, T0 + 5 * DAY, LOOSE)
     state, transitions = advance(state, T0 + 6 * DAY, LOOSE)
     (resolution,) = transitions
-    assert resolution.reason == "snooze_ended"
+    # What closed it is the policy, not the snooze's end.
+    assert resolution.reason == "policy_changed"
 
     content = render_alert(to_alert(resolution, state, resolution.decided_at, LOOSE))
 
     assert content.subject == (
         "[RESOLVED] dev-1-host has not connected to a backup destination for 6 days, "
-        "within the thresholds when its snooze ended"
+        "within the org's new thresholds"
     )
     assert "again" not in content.text

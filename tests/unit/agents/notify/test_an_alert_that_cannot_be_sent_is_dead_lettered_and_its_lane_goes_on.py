@@ -58,10 +58,14 @@ class Outbox:
     """The email channel up to the wire; it fails on the alerts named in `broken`."""
 
     name = EMAIL
+    slots = 4
 
     def __init__(self, broken: frozenset[str] = frozenset()) -> None:
         self.broken = broken
         self.sent: list[EmailMessage] = []
+
+    def shown(self, recipient: str) -> str:
+        return recipient
 
     async def send(self, delivery: Delivery) -> None:
         if delivery.items[0].alert.alert_id in self.broken:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 
 from agents.errors import ConfigError
 from agents.notify.settings import NotifySettings
 
 WEBHOOK = "https://hooks.example.com/services/T000/SECRET-TOKEN"
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+OLD_SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
 
 
 def test_defaults_need_no_environment() -> None:
@@ -33,7 +38,8 @@ def test_every_documented_variable_is_read() -> None:
         "BACKUPWATCH_NOTIFY_FROM": "backupwatch@example.com",
         "BACKUPWATCH_NOTIFY_EMAILS": "ops@example.com, it@example.com",
         "BACKUPWATCH_NOTIFY_WEBHOOK_URLS": WEBHOOK,
-        "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": "s3cret",
+        "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": SECRET,
+        "BACKUPWATCH_NOTIFY_WEBHOOK_UNSIGNED": "no",
         "BACKUPWATCH_NOTIFY_DASHBOARD_URL": "https://backupwatch.example.com",
         "BACKUPWATCH_NOTIFY_MAX_ATTEMPTS": "5",
         "BACKUPWATCH_NOTIFY_DIGEST_MINUTES": "60",
@@ -56,7 +62,8 @@ def test_every_documented_variable_is_read() -> None:
     )
     assert s.emails == ("ops@example.com", "it@example.com")
     assert s.webhook_urls == (WEBHOOK,)
-    assert (s.webhook_secret, s.dashboard_url) == ("s3cret", "https://backupwatch.example.com")
+    assert (s.webhook_secret, s.dashboard_url) == (SECRET, "https://backupwatch.example.com")
+    assert s.webhook_unsigned is False
     assert (s.max_attempts, s.digest_minutes, s.web_host, s.web_port) == (5, 60, "::", 9000)
 
 
@@ -67,7 +74,9 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
         smtp_tls="none",
         emails=("a@example.com", "b@example.com"),
         webhook_urls=(WEBHOOK,),
-        webhook_secret="s",
+        webhook_secret=f"{SECRET} {OLD_SECRET}",
+        webhook_secrets=(("org-acme", (SECRET,)),),
+        apprise=(("ops", "json://127.0.0.1:9/hook"),),
         retry_base=0.05,
         retry_max=0.5,
         timeout=2.5,
@@ -101,7 +110,7 @@ def test_the_smtp_port_defaults_to_the_one_of_its_tls_mode(smtp_tls: str, port: 
         (
             {
                 "BACKUPWATCH_NOTIFY_WEBHOOK_URLS": "ftp://x/y",
-                "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": "s",
+                "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": SECRET,
             },
             "BACKUPWATCH_NOTIFY_WEBHOOK_URLS: .* is not an http",
         ),
@@ -132,6 +141,23 @@ def test_the_smtp_port_defaults_to_the_one_of_its_tls_mode(smtp_tls: str, port: 
         ({"BACKUPWATCH_NOTIFY_RETRY_BASE": "nan"}, "BACKUPWATCH_NOTIFY_RETRY_BASE must be > 0"),
         ({"BACKUPWATCH_NOTIFY_TIMEOUT": "inf"}, "BACKUPWATCH_NOTIFY_TIMEOUT must be 0..600 s"),
         ({"BACKUPWATCH_NOTIFY_GROUP": " "}, None),
+        (
+            {"BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": "s3cret"},
+            "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET: secret 1 must be `whsec_`",
+        ),
+        (
+            {"BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": f"{SECRET} {OLD_SECRET} {SECRET}"},
+            "at most two secrets",
+        ),
+        ({"BACKUPWATCH_NOTIFY_WEBHOOK_UNSIGNED": "maybe"}, "WEBHOOK_UNSIGNED='maybe' is not"),
+        ({"BACKUPWATCH_NOTIFY_APPRISE_OPS": "nosuch://x"}, "Apprise target 'ops': Apprise cannot"),
+        ({"BACKUPWATCH_NOTIFY_SECRETS": "apprise: [1"}, "BACKUPWATCH_NOTIFY_SECRETS is not YAML"),
+        ({"BACKUPWATCH_NOTIFY_SECRETS": "slack: x"}, "unknown key 'slack'"),
+        ({"BACKUPWATCH_NOTIFY_SECRETS_FILE": "/nonexistent/x"}, "cannot read '/nonexistent/x'"),
+        (
+            {"BACKUPWATCH_NOTIFY_SECRETS": "webhook_secrets: {org-1: short}"},
+            "webhook_secrets of 'org-1': secret 1 must be",
+        ),
     ],
 )
 def test_an_invalid_value_is_refused_naming_the_variable(
@@ -150,9 +176,41 @@ def test_secrets_and_webhook_tokens_are_never_printed() -> None:
         smtp_username="alerts",
         smtp_password="hunter2",
         webhook_urls=(WEBHOOK,),
-        webhook_secret="s3cret-signing-key",
+        webhook_secret=SECRET,
+        webhook_secrets=(("org-acme", (OLD_SECRET,)),),
+        apprise=(("ops-slack", "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"),),
     ).describe()
     assert "hunter2" not in described
-    assert "s3cret-signing-key" not in described
+    assert SECRET not in described and OLD_SECRET not in described
+    assert "TIiajkdnlazkcOXrIdevi7" not in described
+    assert "ops-slack (slack://****)" in described
     assert "SECRET-TOKEN" not in described
     assert "https://hooks.example.com/…" in described
+
+
+def test_apprise_targets_come_from_variables_files_and_the_secrets_document(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pager").write_text("json://127.0.0.1:9/pager\n")
+    (tmp_path / "secrets.yml").write_text(
+        "apprise:\n  ops-chat: ntfy://127.0.0.1:9/backups\n"
+        f"webhook_secrets:\n  org-acme: [{SECRET}, {OLD_SECRET}]\n"
+        f"  https://hooks.acme.example/x: {SECRET}\n"
+    )
+    s = NotifySettings.from_env(
+        {
+            "BACKUPWATCH_NOTIFY_APPRISE_OPS_SLACK": "mmost://127.0.0.1:9/token",
+            "BACKUPWATCH_NOTIFY_APPRISE_ON_CALL_FILE": str(tmp_path / "pager"),
+            "BACKUPWATCH_NOTIFY_SECRETS_FILE": str(tmp_path / "secrets.yml"),
+            "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET": OLD_SECRET,
+        }
+    )
+    assert dict(s.apprise) == {
+        "ops-slack": "mmost://127.0.0.1:9/token",
+        "on-call": "json://127.0.0.1:9/pager",
+        "ops-chat": "ntfy://127.0.0.1:9/backups",
+    }
+    assert s.apprise_names == ("on-call", "ops-chat", "ops-slack")
+    assert s.secrets_for("org-acme", "https://other.example/") == (SECRET, OLD_SECRET)
+    assert s.secrets_for("org-acme", "https://hooks.acme.example/x") == (SECRET,)
+    assert s.secrets_for("org-else", "https://other.example/") == (OLD_SECRET,)
