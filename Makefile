@@ -69,6 +69,7 @@ bench: setup $(VENV)/.bench-installed ## the standard benchmark set (see docs/be
 	$(BIN)/python -m bench.pipeline --records 100000 --devices 10000 --runs 3
 	$(BIN)/python -m bench.notify --alerts 1000 --devices 100 --runs 3
 	$(BIN)/python -m bench.api latency --devices 100000 --requests 100
+	$(BIN)/python -m bench.ingest --records 5000 --batch-records 50000 --clients 8 --runs 3
 
 clean: ## remove the virtualenv and caches (not the Kafka jar cache)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

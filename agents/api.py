@@ -20,13 +20,16 @@ import msgspec
 import orjson
 from aiohttp import web
 
+from agents import webhook_targets
 from agents.access import Tokens
+from agents.answers import AnswerCache
 from agents.openapi import openapi_document
 from agents.targets import TargetDirectory
 from agents.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy, UserFacts
+from schemas.recipients import redact_url
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy, UserFactsConflict
@@ -60,13 +63,14 @@ if TYPE_CHECKING:
     from agents.settings import Settings
     from agents.users import UserBook
 
-__all__ = ["ROUTES", "Publish", "attach_routes"]
+__all__ = ["ROUTES", "Api", "Publish", "attach_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Appends one record (topic, key, value) and returns once the broker acknowledged it.
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
 STATIC = resources.files("agents") / "static"
+_STATIC_FILES = frozenset(entry.name for entry in STATIC.iterdir() if entry.is_file())
 _STATIC_TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
@@ -113,7 +117,8 @@ class Api:
         # generation and the policies' revision they were computed at. A dashboard polled
         # by several admins, or a script polling one page, asks the same question many
         # times while the view stays the same (rows are cut at most once a second).
-        self._answers: dict[str, tuple[tuple[int, int, bool], bytes]] = {}
+        # Bounded by bytes: distinct query strings are free to make.
+        self.answers = AnswerCache(_REMEMBERED_BYTES)
 
     def _as_of(self) -> tuple[int, int, bool]:
         users = self.users.revision if self.users is not None else 0
@@ -128,16 +133,14 @@ class Api:
 
         async def answer(request: web.Request) -> web.StreamResponse:
             await self.view.refresh()
-            hit = self._answers.get(request.path_qs)
-            if hit is not None and hit[0] == self._as_of():
-                return web.Response(body=hit[1], content_type="application/json")
+            hit = self.answers.get(request.path_qs, self._as_of())
+            if hit is not None:
+                return web.Response(body=hit, content_type="application/json")
             response = await handler(request)
             if isinstance(response, web.Response) and response.status == 200:
                 body = response.body
                 if isinstance(body, bytes):
-                    if len(self._answers) >= _REMEMBERED_ANSWERS:
-                        self._answers.clear()
-                    self._answers[request.path_qs] = (self._as_of(), body)
+                    self.answers.put(request.path_qs, self._as_of(), body)
             return response
 
         return answer
@@ -384,6 +387,9 @@ class Api:
         unknown_target = self.targets.problem(record)
         if unknown_target is not None:
             return _error(400, unknown_target, "recipients")
+        refused = _refused_webhook(record, body, self.settings.webhook_internal_hosts)
+        if refused is not None:
+            return refused
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
         return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
 
@@ -520,14 +526,13 @@ class Api:
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name") or "index.html"
-        if "/" in name or name.startswith("."):
-            return _error(404, f"no file {name!r}")
-        resource = STATIC / name
+        # Only the dashboard's own files: a name is looked up, never opened as a path
+        # (one longer than the file system allows would fail to open, not be missing).
         suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-        if not resource.is_file() or suffix not in _STATIC_TYPES:
-            return _error(404, f"no file {name!r}")
+        if name not in _STATIC_FILES or suffix not in _STATIC_TYPES:
+            return _error(404, f"no file {name[:100]!r}")
         return web.Response(
-            body=resource.read_bytes(),
+            body=(STATIC / name).read_bytes(),
             content_type=_STATIC_TYPES[suffix],
             headers={"Cache-Control": "no-cache"},
         )
@@ -542,6 +547,28 @@ def _device_query(request: web.Request, *, paging: bool) -> DeviceQuery:
         params.pop("limit", None)
         params.pop("cursor", None)
     return parse_query(params)
+
+
+def _refused_webhook(
+    record: OrgPolicy, body: dict[str, Any], allowed: tuple[str, ...]
+) -> web.Response | None:
+    """400 for a webhook at a loopback or link-local address not in `allowed`
+    (agents.webhook_targets), naming the field the body gave it in."""
+    for recipient in record.recipients:
+        if recipient.channel != "webhook":
+            continue
+        refused = webhook_targets.refusal(recipient.target, allowed)
+        if refused is not None:
+            given = body.get("webhook_urls")
+            field = (
+                "webhook_urls"
+                if isinstance(given, list) and recipient.target in given
+                else "recipients"
+            )
+            return _error(
+                400, f"{redact_url(recipient.target)}: {refused}; {webhook_targets.RULE}", field
+            )
+    return None
 
 
 def _field_of(message: str) -> str | None:
@@ -642,7 +669,9 @@ _USER_ACTIONS = {
     "user/reactivate": "reactivate",
 }
 _REMEMBERED = ("summary", "devices", "device", "user", "org_summary")
-_REMEMBERED_ANSWERS = 512
+# Enough for every page a few dashboards poll; what distinct query strings can make it
+# hold, at most.
+_REMEMBERED_BYTES = 32 << 20
 
 
 def attach_routes(
@@ -653,8 +682,8 @@ def attach_routes(
     publish: Publish,
     targets: TargetDirectory | None = None,
     users: UserBook | None = None,
-) -> None:
-    """Add the API and the dashboard to an aiohttp router."""
+) -> Api:
+    """Add the API and the dashboard to an aiohttp router; returns the API."""
     api = Api(settings, view, policies, publish, targets, users)
     for method, path, name in ROUTES:
         handler: Handler
@@ -669,3 +698,4 @@ def attach_routes(
         router.add_route(method, path, handler)
     router.add_get("/", api.static)
     router.add_get("/static/{name}", api.static)
+    return api

@@ -7,9 +7,14 @@
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
     backupwatch notify            deliver alerts by email and webhook
+    backupwatch ingest            the HTTP endpoint endpoints post telemetry to
+    backupwatch report TOOL       send a restic or Borg backup's report, or a heartbeat
+    backupwatch watch TOOL        poll a restic or Borg repository for all its hosts
     backupwatch check-config      validate the settings and reach Kafka
     backupwatch --version         the installed version
     backupwatch user ID ACTION    put a user on leave, end it, deactivate, reactivate
+    backupwatch bridge crashplan  watch a CrashPlan console's fleet through its API
+    backupwatch import crashplan-csv FILE   a console's Device Backup Report export
 
 Settings come from `BACKUPWATCH_*` variables (docs/settings.md); flags override some.
 """
@@ -29,7 +34,8 @@ from typing import Any, BinaryIO
 
 from agents import __version__, logs
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
-from agents.settings import Settings
+from agents.reporters.commands import add_commands
+from agents.settings import Settings, prepare_data_dir
 
 __all__ = ["main"]
 
@@ -95,6 +101,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.check_read_access()
+    prepare_data_dir(settings.data_dir)
     from agents.topics import ensure_topics
 
     # Faust's own topics too, here rather than by Faust: a user that may not create
@@ -278,6 +285,32 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from agents.ingest.settings import IngestSettings
+
+    overrides = {
+        name: value
+        for name in ("bootstrap_servers", "topic_prefix", "web_port")
+        if (value := getattr(args, name, None)) is not None
+    }
+    settings = IngestSettings.from_env(**overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch ingest {__version__}\n{settings.describe()}")
+    from agents.ingest.server import run
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(serve())
+    return 0
+
+
 def cmd_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from agents.users import edit_user
@@ -310,6 +343,38 @@ def cmd_user(args: argparse.Namespace) -> int:
         f"({len(record.periods)} period(s) on record)"
     )
     return 0
+
+
+def cmd_bridge_crashplan(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import run_bridge
+
+    return run_bridge(args)
+
+
+def cmd_import_crashplan_csv(args: argparse.Namespace) -> int:
+    from agents.bridge.crashplan.cli import import_csv
+
+    return import_csv(args)
+
+
+def _add_crashplan(sub: Any) -> None:
+    """`bridge crashplan` and `import crashplan-csv` (agents/bridge/crashplan/cli.py)."""
+    bridge = sub.add_parser("bridge", help="feed backupwatch from a backup service's console")
+    bridge_sub = bridge.add_subparsers(dest="service", required=True)
+    crashplan = bridge_sub.add_parser(
+        "crashplan", help="poll a CrashPlan console (settings: BACKUPWATCH_CRASHPLAN_*)"
+    )
+    _common(crashplan)
+    crashplan.add_argument("--once", action="store_true", help="poll once, then exit")
+    crashplan.set_defaults(func=cmd_bridge_crashplan)
+    importer = sub.add_parser("import", help="send a console's report export through a bridge")
+    import_sub = importer.add_subparsers(dest="format", required=True)
+    csv_report = import_sub.add_parser(
+        "crashplan-csv", help="a CrashPlan Device Backup Report, exported as CSV"
+    )
+    _common(csv_report)
+    csv_report.add_argument("file", help="the CSV file")
+    csv_report.set_defaults(func=cmd_import_crashplan_csv)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -397,6 +462,16 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
     notify.set_defaults(func=cmd_notify)
 
+    ingest = sub.add_parser(
+        "ingest", help="the HTTP ingest endpoint (settings: BACKUPWATCH_INGEST_*)"
+    )
+    ingest.add_argument(
+        "--bootstrap-servers", help="Kafka host:port (BACKUPWATCH_BOOTSTRAP_SERVERS)"
+    )
+    ingest.add_argument("--topic-prefix", help="topic name prefix (BACKUPWATCH_TOPIC_PREFIX)")
+    ingest.add_argument("--web-port", type=int, help="port (BACKUPWATCH_INGEST_WEB_PORT)")
+    ingest.set_defaults(func=cmd_ingest)
+    add_commands(sub)
     user = sub.add_parser(
         "user",
         help="record a fact about a user for all their devices (published to user-facts)",
@@ -416,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the stream time it holds from (default: now; give it for a simulated fleet)",
     )
     user.set_defaults(func=cmd_user)
+
+    _add_crashplan(sub)
     return parser
 
 

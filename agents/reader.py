@@ -37,6 +37,7 @@ from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixCon
 
 from agents import logs
 from agents.access import SECURITY_HEADERS
+from agents.serving import guarded_runner, serving_limits
 from agents.settings import Settings
 
 __all__ = ["ReportReader", "main", "serve"]
@@ -133,7 +134,9 @@ class ReportReader:
             raise ClientConnectionError("the report reader has not started")
         if self._session is None or self._session.closed:
             self._session = ClientSession(
-                connector=UnixConnector(path=self.socket_path),
+                # Idle connections are let go before the reader's server closes them
+                # (agents.serving: 10 s), so none is reused as it is being closed.
+                connector=UnixConnector(path=self.socket_path, keepalive_timeout=5.0),
                 # A whole-fleet CSV of a million devices takes a while to write.
                 timeout=ClientTimeout(total=None, sock_connect=5, sock_read=300),
                 auto_decompress=False,
@@ -143,7 +146,8 @@ class ReportReader:
     async def forward(self, request: web.Request) -> web.StreamResponse:
         """Pass one request to the reader and its answer back."""
         headers = {h: request.headers[h] for h in _REQUEST_HEADERS if h in request.headers}
-        body = await request.read() if request.can_read_body else None
+        # `body_exists`: whether the request has a body, read or not yet.
+        body = await request.read() if request.body_exists else None
         try:
             upstream = await self._client().request(
                 request.method,
@@ -207,7 +211,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     app = web.Application()
     protect(app, settings)
     attach_routes(app.router, settings, view, policies, publish, targets, users)
-    runner = web.AppRunner(app, access_log=None)
+    runner = guarded_runner(app, serving_limits(settings.web_max_connections))
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(socket_path)  # left by a reader that was killed

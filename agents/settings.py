@@ -17,6 +17,8 @@ __all__ = [
     "Settings",
     "check_bootstrap_servers",
     "check_replication_factor",
+    "check_web_max_connections",
+    "prepare_data_dir",
     "read_tokens",
 ]
 
@@ -42,6 +44,38 @@ def check_replication_factor(replicas: int) -> None:
     (BACKUPWATCH_REPLICATION_FACTOR, read by the worker and the notifier alike)."""
     if not 1 <= replicas <= 32:
         raise ConfigError(f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {replicas}")
+
+
+def check_web_max_connections(bound: int, variable: str) -> None:
+    """Raise `ConfigError` unless `bound` is a web server's connection bound."""
+    if not 1 <= bound <= 1_000_000:
+        raise ConfigError(f"{variable} must be 1..1000000, got {bound}")
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Make the worker's data directory, or raise `ConfigError` naming
+    BACKUPWATCH_DATA_DIR when it cannot be: Faust makes only the last part, and would
+    stop with a traceback.
+
+    A missing parent is created only for the default (`var/worker`, under the current
+    directory): a parent missing from a path someone chose is more likely a typo, or a
+    volume not mounted, than a directory to make up."""
+    variable = f"BACKUPWATCH_DATA_DIR={data_dir}"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"{variable} is not a directory")
+    if not data_dir.exists():
+        parent = data_dir.parent
+        if data_dir != Settings().data_dir and not parent.is_dir():
+            raise ConfigError(
+                f"{variable}: its parent {parent} does not exist (or is not a directory); "
+                "create it, or mount the volume meant to be there"
+            )
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"{variable} cannot be created: {err.strerror}") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"{variable} is not writable by this user")
 
 
 def check_bootstrap_servers(servers: str) -> None:
@@ -128,6 +162,12 @@ class Settings:
     max_skew: timedelta = timedelta(minutes=5)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # Connections the web server holds at once (agents.serving): the next one closes the
+    # one idle longest. Kept below the open-file limit, with room left for Kafka.
+    web_max_connections: int = 1000
+    # Hosts a policy's webhooks may name although they are loopback or link-local
+    # (agents.webhook_targets): the notifier reads the same variable.
+    webhook_internal_hosts: tuple[str, ...] = ()
     # The admin token: it writes (policy, snooze, deactivate) and reads.
     api_token: str = ""
     # Tokens that read the fleet (API and dashboard) but write nothing. With any token
@@ -185,6 +225,7 @@ class Settings:
                 )
         if not 0 <= self.web_port <= 65535:
             raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
+        check_web_max_connections(self.web_max_connections, "BACKUPWATCH_WEB_MAX_CONNECTIONS")
         if not 0 <= self.report_nice <= 19:
             raise ConfigError(f"BACKUPWATCH_REPORT_NICE must be 0..19, got {self.report_nice}")
         if self.log_level not in _LOG_LEVELS:
@@ -305,7 +346,9 @@ class Settings:
                 value = f"{len(value)} token(s), ****" if value else "(none)"
             elif isinstance(value, timedelta):
                 value = f"{value.total_seconds():g}s"
-            lines.append(f"  {field.name:<21} {value}")
+            elif isinstance(value, tuple):
+                value = ", ".join(value) or "(none)"
+            lines.append(f"  {field.name:<22} {value}")
         return "\n".join(lines)
 
 

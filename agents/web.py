@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.api import ROUTES
 from agents.reader import ReportReader
+from agents.serving import guarded_runner, serving_limits
 
 if TYPE_CHECKING:
     from agents.app import Backupwatch
@@ -45,6 +46,11 @@ def attach_views(worker: Backupwatch) -> ReportReader:
         )
     ]
     web_server: Any = app.web  # Faust's aiohttp driver
+    # Faust's runner, made before anything starts, is swapped for one that holds under
+    # hostile clients (agents.serving).
+    web_server._runner = guarded_runner(
+        web_server.web_app, serving_limits(worker.settings.web_max_connections)
+    )
     router = web_server.web_app.router
     for method, path, _name in ROUTES:
         router.add_route(method, path, reader.forward)

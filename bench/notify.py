@@ -226,6 +226,8 @@ async def main_async(args: argparse.Namespace) -> None:
             emails=("ops@example.com",),
             webhook_urls=(f"http://127.0.0.1:{hook_port}/hook",),
             webhook_secret=SECRET,
+            # The receiver is on loopback, a target refused unless named.
+            webhook_internal_hosts=("127.0.0.1",),
             web_port=_free_port(),
         )
         alerts = make_alerts(args.alerts, args.devices)

@@ -89,6 +89,11 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True, gc=False):
     # "blocked" (refused or reset by the network), "local_interference" (another
     # application on the device, e.g. a firewall or VPN client, intercepted it).
     connect_error: Literal["blocked", "local_interference"] | None = None
+    # When the device was registered with its backup service (the console's creation
+    # date), where the producer knows it. A fleet seen for the first time all at once
+    # (a console bridged in) has one first-seen time for every device: this one still
+    # tells an old device from the newer one that replaced it.
+    registered_at: Timestamp | None = None
 
     def __post_init__(self) -> None:
         # The common case, checked here rather than in a shared helper (this runs for
@@ -97,6 +102,8 @@ class Heartbeat(_Record, tag="heartbeat/1", frozen=True, gc=False):
         t = self.event_time
         if t.__class__ is not datetime or t.tzinfo is not UTC or not EARLIEST <= t < LATEST:
             force_setattr(self, "event_time", as_utc(t, "event_time"))
+        if self.registered_at is not None:
+            force_setattr(self, "registered_at", as_utc(self.registered_at, "registered_at"))
 
 
 class FileErrors(msgspec.Struct, frozen=True, kw_only=True, gc=False):

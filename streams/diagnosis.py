@@ -44,6 +44,8 @@ class Sibling:
     """Another device of the same user, as far as `newer_device_hint` needs it."""
 
     device_id: str
+    # When it appeared: its registration time where known, else when first seen
+    # (`DeviceState.appeared_at`).
     first_seen: datetime
     last_heartbeat: datetime | None
     deactivated: bool = False
@@ -68,14 +70,18 @@ def newer_device_hint(
 ) -> Hints:
     """What the user's other devices say about this one: one that appeared as it went
     quiet (`appeared_as_it_went_quiet`), heard from since and in use now (within the
-    connection warning), has replaced it. The most recently heard one is named."""
+    connection warning), has replaced it. The most recently heard one is named.
+    "Appeared" is the registration time where a producer gave it (a whole console
+    bridged in at once is first seen at once: only its registration times tell a
+    replacement from a second device the user had all along)."""
     heard = state.last_heartbeat or state.first_seen
+    appeared = state.appeared_at
     hint = Hints()
     for other in siblings:
         seen = other.last_heartbeat
         if (
             other.device_id == state.device_id
-            or not appeared_as_it_went_quiet(other, state.first_seen, heard, policy)
+            or not appeared_as_it_went_quiet(other, appeared, heard, policy)
             or seen is None
             or seen <= heard
             or now - seen >= policy.connection.warning
@@ -190,6 +196,10 @@ def _receiving(state: DeviceState, now: datetime) -> list[DestinationState]:
 # The longest estimate a timedelta holds; a backlog that would take longer at the
 # window's rate is as good as never finished.
 _NEVER = timedelta.max.total_seconds()
+# Fewer bytes than a disk sector a day are no measured transfer rate: a producer that
+# knows only that data arrived, not how much (the CrashPlan bridge marks new data with
+# a single byte, at most once a poll), leaves the rate unknown, and no estimate is made.
+MEASURED_BYTES_PER_DAY = 512
 
 
 def estimated_time_to_finish(
@@ -201,13 +211,16 @@ def estimated_time_to_finish(
     destinations received new data in the window, the rate is taken as shared equally
     among them (an estimate). None when nothing is to do; `timedelta.max` when this
     destination received nothing in the window, or when the backlog would take longer
-    than a timedelta holds.
+    than a timedelta holds. None too when the window measured no rate
+    (`MEASURED_BYTES_PER_DAY`).
     """
     if dest.todo_bytes <= 0:
         return None
     window = window_as_of(state, now)
     sent = sum(day.bytes_sent for day in window)
     active_days = sum(1 for day in window if day.bytes_sent > 0)
+    if 0 < sent < MEASURED_BYTES_PER_DAY * active_days:
+        return None
     receiving = _receiving(state, now)
     if sent <= 0 or active_days == 0 or dest not in receiving:
         return timedelta.max

@@ -18,6 +18,7 @@ import struct
 import zlib
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from typing import Any
 
 import msgspec
 from msgspec.structs import astuple, replace
@@ -82,7 +83,23 @@ def fingerprint(event: InputRecord) -> int:
     callers without the record's bytes (see `record_fingerprint`)."""
     if isinstance(event, DeviceCommand):
         return zlib.crc32(event.command_id.encode())
+    if isinstance(event, Heartbeat) and event.registered_at is None:
+        # Encoded as it was before `registered_at` existed, so that a heartbeat without
+        # one keeps the fingerprint it had (states on disk hold them).
+        return zlib.crc32(_fingerprint_encoder.encode(_without_registration(event)))
     return zlib.crc32(_fingerprint_encoder.encode(event))
+
+
+_HEARTBEAT_FIELDS_BEFORE_REGISTRATION = tuple(
+    name for name in Heartbeat.__struct_fields__ if name != "registered_at"
+)
+
+
+def _without_registration(event: Heartbeat) -> dict[str, Any]:
+    fields: dict[str, Any] = {"schema": "heartbeat/1"}
+    for name in _HEARTBEAT_FIELDS_BEFORE_REGISTRATION:
+        fields[name] = getattr(event, name)
+    return fields
 
 
 def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
@@ -443,6 +460,10 @@ def _apply_heartbeat(
         recent=_ring_add(state.recent, key),
         changed_at=state.changed_at or now,
     )
+    registered_at = event.registered_at
+    if registered_at is not None and registered_at != state.registered_at and newest:
+        # A registration time the newest heartbeat states (a console's creation date).
+        updated = replace(updated, registered_at=registered_at)
     if (
         window_start == state.window_start
         and reached is state.reached
@@ -557,6 +578,7 @@ def _born_of_heartbeat(
         # Born under the org's current policy: its first decisions are not a change.
         policy_revision=policy.revision,
         reached=reached,
+        registered_at=event.registered_at,
     )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "COLUMNS",
     "CSV_COLUMNS",
     "MAX_PAGE",
+    "MAX_VERSION_LENGTH",
     "DeviceQuery",
     "DeviceRow",
     "Page",
@@ -108,13 +109,17 @@ class DeviceRow(msgspec.Struct, frozen=True, gc=False):
     # deactivated); None for nearly every device.
     user_hold: UserHold | None = None
 
+    # `DeviceState.registered_at`, where known.
+    registered_at: Timestamp | None = None
+
 
 def sibling(row: DeviceRow) -> Sibling:
     """The row's device as one of its user's devices (for `newer_device_hint`)."""
     heard = row.last_heartbeat
+    appeared = row.registered_at if row.registered_at is not None else row.first_seen
     return Sibling(
         row.device_id,
-        _moment(row.first_seen),
+        _moment(appeared),
         _moment(heard) if heard is not None else None,
         row.deactivated,
     )
@@ -204,6 +209,7 @@ def device_row(
         partition=partition,
         encoded_state=encoded_state,
         user_hold=state.user_hold,
+        registered_at=_timestamp(state.registered_at),
     )
 
 
@@ -308,6 +314,10 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 # -- the query -------------------------------------------------------------------------
+
+
+# As the `app_version` of a device's heartbeat (schemas.models).
+MAX_VERSION_LENGTH = 64
 
 
 class QueryError(ValueError):
@@ -419,6 +429,14 @@ def parse_query(params: Mapping[str, str]) -> DeviceQuery:
         values["completed_below"] = _number("completed_below", params["completed_below"], 0, 100)
     if "version_below" in params:
         raw = params["version_below"].strip()
+        # No app version a device reports is longer; and a part of thousands of digits
+        # is more than Python turns into a number.
+        if len(raw) > MAX_VERSION_LENGTH:
+            raise QueryError(
+                "version_below",
+                f"expected a version like 11.2.1 of at most {MAX_VERSION_LENGTH} characters, "
+                f"got {len(raw)}",
+            )
         if not raw or not any(ch.isdigit() for ch in raw):
             raise QueryError("version_below", f"expected a version like 11.2.1, got {raw!r}")
         values["version_below"] = parse_version(raw)

@@ -316,6 +316,15 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # False for a device known only from commands (sent before its first report): it
     # holds their effect, decides nothing, and is born with them at its first report.
     reporting: bool = True
+    # When the device was registered with its backup service, where a heartbeat said so
+    # (`Heartbeat.registered_at`); None where no producer knows it.
+    registered_at: datetime | None = None
+
+    @property
+    def appeared_at(self) -> datetime:
+        """When the device appeared: its registration where known, else when backupwatch
+        first saw it (which, for a fleet first seen all at once, says little)."""
+        return self.registered_at or self.first_seen
 
     @property
     def days(self) -> tuple[DayBucket, ...]:

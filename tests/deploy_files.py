@@ -95,12 +95,18 @@ def compose_defaults() -> dict[str, str]:
     }
 
 
-def compose(missing: set[str] | None = None, *, example: bool = True) -> dict[str, Any]:
+def compose(
+    missing: set[str] | None = None,
+    *,
+    example: bool = True,
+    exported: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """docker-compose.yml as docker compose sees it with `.env` and (unless `example` is
-    false) `.env.example`."""
+    false) `.env.example`, and `exported`, variables set in the shell (which win)."""
     env = env_file(REPO / ".env")
     if example:
         env = {**env_file(REPO / ".env.example"), **env}
+    env = {**env, **(exported or {})}
     raw = yaml.safe_load(COMPOSE.read_text())
     result: dict[str, Any] = interpolate(raw, env, missing)
     return result

@@ -22,12 +22,14 @@ from typing import Protocol
 import aiohttp
 import aiosmtplib
 
+from agents import webhook_targets
 from agents.notify.apprise_channel import AppriseChannel
 from agents.notify.errors import DeliveryFailed
 from agents.notify.plan import EMAIL, WEBHOOK, Delivery, delivery_key, message_id
 from agents.notify.render import EmailContent, render_alert, render_digest
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
+from agents.webhook_targets import RefusedTarget
 from schemas.recipients import redact_url
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "WebhookChannel",
     "build_channels",
     "build_email",
+    "check_webhook_target",
     "parse_retry_after",
 ]
 
@@ -174,6 +177,7 @@ class WebhookChannel:
             **signature_headers(secrets, delivery_id, datetime.now(UTC), body),
         }
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        check_webhook_target(delivery.recipient, self.settings.webhook_internal_hosts)
         try:
             async with self.session.post(
                 delivery.recipient,
@@ -191,6 +195,12 @@ class WebhookChannel:
             raise DeliveryFailed(
                 "timeout", f"no answer within {self.settings.timeout:g}s"
             ) from None
+        except aiohttp.ClientConnectorError as err:
+            if isinstance(err.os_error, RefusedTarget):
+                # The host resolved to loopback or link-local addresses only
+                # (agents.webhook_targets.TargetResolver).
+                raise DeliveryFailed("refused_target", str(err.os_error), permanent=True) from None
+            raise DeliveryFailed("unreachable", f"{type(err).__name__}: {err}") from None
         except (aiohttp.ClientError, OSError) as err:
             raise DeliveryFailed("unreachable", f"{type(err).__name__}: {err}") from None
         detail = f"HTTP {status}: {text}"
@@ -200,6 +210,16 @@ class WebhookChannel:
         # Redirects are not followed: a signed POST must not be re-sent to another host.
         reason = "http_3xx" if status < 400 else "http_4xx"
         raise DeliveryFailed(reason, detail, permanent=True)
+
+
+def check_webhook_target(url: str, allowed: tuple[str, ...]) -> None:
+    """Raise `DeliveryFailed` (`refused_target`, not retried) when `url` names a loopback
+    or link-local host not in `allowed` (agents.webhook_targets): a policy written to
+    the topic directly was never checked by the API. Names resolving to such addresses
+    are refused when connecting, by the session's `TargetResolver`."""
+    refused = webhook_targets.refusal(url, allowed)
+    if refused is not None:
+        raise DeliveryFailed("refused_target", f"{refused}; {webhook_targets.RULE}", permanent=True)
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -53,8 +53,10 @@ from agents.notify.topics import (
     ensure_notify_topics,
 )
 from agents.notify.web import start_web
+from agents.serving import serving_limits
 from agents.targets import announcement
 from agents.topics import ALERTS
+from agents.webhook_targets import TargetResolver
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert
@@ -115,7 +117,13 @@ class Notifier:
         if created:
             log.info("created topics: %s", ", ".join(created))
         async with contextlib.AsyncExitStack() as stack:
-            web = await start_web(s.web_host, s.web_port, self.metrics.registry, self.health)
+            web = await start_web(
+                s.web_host,
+                s.web_port,
+                self.metrics.registry,
+                self.health,
+                serving_limits(s.web_max_connections),
+            )
             stack.push_async_callback(web.cleanup)
             self._producer = s.kafka.producer(acks="all", linger_ms=5)
             await s.kafka.start(self._producer)
@@ -129,7 +137,11 @@ class Notifier:
             self._recipients = RecipientBook(s, self.metrics)
             await self._recipients.start()
             stack.push_async_callback(self._recipients.stop)
-            session = aiohttp.ClientSession()
+            # Webhook hosts resolving to loopback or link-local addresses are refused
+            # when connecting (agents.webhook_targets).
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(resolver=TargetResolver(s.webhook_internal_hosts))
+            )
             stack.push_async_callback(session.close)
             self._channels = build_channels(s, session)
             consumer = s.kafka.consumer(

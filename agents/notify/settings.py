@@ -17,9 +17,14 @@ from typing import Any
 
 import orjson
 
+from agents import webhook_targets
 from agents.kafka.connection import KafkaConnection
 from agents.notify.errors import ConfigError
-from agents.settings import check_bootstrap_servers, check_replication_factor
+from agents.settings import (
+    check_bootstrap_servers,
+    check_replication_factor,
+    check_web_max_connections,
+)
 from schemas.recipients import is_email_address, is_http_url, is_target_name, redact_url
 
 __all__ = ["APPRISE_PREFIX", "FILE_VARIABLES", "SMTP_TLS_MODES", "NotifySettings", "variable"]
@@ -51,6 +56,7 @@ _SHARED = {
     "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
     "create_topics": "BACKUPWATCH_CREATE_TOPICS",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
+    "webhook_internal_hosts": "BACKUPWATCH_WEBHOOK_INTERNAL_HOSTS",
     # Both come from one YAML (or JSON) document of secrets; Apprise targets may also
     # be given one variable each (APPRISE_PREFIX).
     "apprise": "BACKUPWATCH_NOTIFY_SECRETS",
@@ -94,6 +100,9 @@ class NotifySettings:
     # The Standard Webhooks signing secret of orgs without one of their own; two, separated
     # by a space, while rotating (both signatures are sent).
     webhook_secret: str = ""
+    # Hosts webhooks may point at although they are loopback or link-local
+    # (agents.webhook_targets); shared with the worker, whose API checks policies.
+    webhook_internal_hosts: tuple[str, ...] = ()
     # Webhooks without a signing secret are sent unsigned only when this says so.
     webhook_unsigned: bool = False
     # Per org id (or per webhook URL): its signing secrets, the newest first.
@@ -108,6 +117,8 @@ class NotifySettings:
     digest_minutes: int = 0
     web_host: str = "127.0.0.1"
     web_port: int = 6067
+    # Connections the web server holds at once, as BACKUPWATCH_WEB_MAX_CONNECTIONS.
+    web_max_connections: int = 1000
     # Backoff: attempt n waits a random time in [0, min(retry_max, retry_base * 2**(n-1))].
     retry_base: float = 1.0
     retry_max: float = 300.0
@@ -140,6 +151,7 @@ class NotifySettings:
         for name in ("smtp_port", "web_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise ConfigError(f"{variable(name)} must be 0..65535, got {getattr(self, name)}")
+        check_web_max_connections(self.web_max_connections, variable("web_max_connections"))
         if bool(self.smtp_username) != bool(self.smtp_password):
             raise ConfigError(
                 "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD "
@@ -160,6 +172,12 @@ class NotifySettings:
             if not is_http_url(url):
                 raise ConfigError(
                     f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r} is not an http(s) URL"
+                )
+            refused = webhook_targets.refusal(url, self.webhook_internal_hosts)
+            if refused is not None:
+                raise ConfigError(
+                    f"BACKUPWATCH_NOTIFY_WEBHOOK_URLS: {redact_url(url)!r}: {refused}; "
+                    f"{webhook_targets.RULE}"
                 )
         if self.webhook_urls and not self.webhook_secret and not self.webhook_unsigned:
             raise ConfigError(

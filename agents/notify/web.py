@@ -8,11 +8,17 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from agents.serving import WebLimits, guarded_runner
+
 __all__ = ["start_web"]
 
 
 async def start_web(
-    host: str, port: int, registry: CollectorRegistry, health: Callable[[], dict[str, Any]]
+    host: str,
+    port: int,
+    registry: CollectorRegistry,
+    health: Callable[[], dict[str, Any]],
+    limits: WebLimits,
 ) -> web.AppRunner:
     async def metrics(_: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(registry))
@@ -26,7 +32,7 @@ async def start_web(
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
+    runner = guarded_runner(app, limits)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

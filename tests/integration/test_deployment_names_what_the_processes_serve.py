@@ -4,6 +4,7 @@ health checks of the deployment files answer 200 on them."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -126,16 +127,46 @@ async def test_every_metric_the_dashboard_and_rules_name_is_exported_live(
         for n in notify_names
     )
 
+    bridge_names = await _bridge_metric_names(pipeline)
+
+    def exporter(name: str) -> set[str]:
+        if name.startswith(NOTIFY_PREFIX):
+            return notify_names
+        return bridge_names if name.startswith("backupwatch_crashplan_") else worker_names
+
     unknown = {}
     for where, names in _selected_names().items():
-        missing = {
-            name
-            for name in names - SCRAPE_SERIES
-            if name not in (notify_names if name.startswith(NOTIFY_PREFIX) else worker_names)
-        }
+        missing = {name for name in names - SCRAPE_SERIES if name not in exporter(name)}
         if missing:
             unknown[where] = sorted(missing)
     assert not unknown, f"names no running process exports: {unknown}"
+
+
+async def _bridge_metric_names(pipeline: Pipeline) -> set[str]:
+    """What a running CrashPlan bridge (against the tests' stand-in console) exports."""
+    from agents.bridge.crashplan.runner import Bridge
+    from agents.bridge.crashplan.settings import BridgeSettings
+    from tests.crashplan_console import running_console
+
+    with running_console() as console:
+        port = free_port()
+        settings = BridgeSettings(
+            url=console.url,
+            kafka=pipeline.settings,
+            api_client_id=console.client_id,
+            api_client_secret=console.secret,
+            web_port=port,
+        )
+        bridge = Bridge(settings)
+        await bridge.start()
+        try:
+            await bridge.poll()
+            # From a thread: the bridge serves its metrics on this event loop.
+            status, body = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/metrics")
+        finally:
+            await bridge.close()
+    assert status == 200
+    return exported_names(body.decode())
 
 
 async def test_the_probes_of_the_deployment_answer_on_the_running_processes(

@@ -34,7 +34,7 @@ async def _stream_time_reached(worker: WorkerRun, at: datetime) -> None:
     takes an admin's action to hold from there."""
 
     def reached() -> bool:
-        status, body, _ = call(worker, "/api/summary")
+        status, body, _ = call(worker, "/api/summary", token=TOKEN)
         if status != 200:  # the report reader is starting
             return False
         seen = body["view"]["stream_time"]
@@ -98,7 +98,7 @@ async def test_a_users_leave_covers_every_device_of_theirs_and_alerts_resume_aft
     assert ("dev-x", "connection", "critical", "threshold") in _of(during, "dev-x")
 
     def on_leave() -> Any:
-        status, body, _ = call(worker, "/api/users/user-l")
+        status, body, _ = call(worker, "/api/users/user-l", token=TOKEN)
         rows = {row["device_id"]: row for row in body.get("device_list", [])}
         if status != 200 or set(rows) != {"dev-a", "dev-b", "dev-c"}:
             return None
@@ -185,7 +185,7 @@ async def test_commands_sent_before_a_devices_first_report_are_honoured_after_a_
     await pipeline.tick(T0 + HOUR)
 
     def known() -> bool:
-        status, body, _ = call(worker, "/api/devices/dev-new-1")
+        status, body, _ = call(worker, "/api/devices/dev-new-1", token=TOKEN)
         return status == 200 and body.get("status") == "known, not yet reporting"
 
     await until(known, "dev-new-1 to read as known, not yet reporting")
@@ -200,7 +200,7 @@ async def test_commands_sent_before_a_devices_first_report_are_honoured_after_a_
         await pipeline.tick(T0 + day * DAY)
     await _decided(worker, T0 + 8 * DAY, pipeline.settings.partitions)
     assert _of(await pipeline.alerts(), "dev-new-1", "dev-new-2") == []
-    status, device, _ = call(worker, "/api/devices/dev-new-1")
+    status, device, _ = call(worker, "/api/devices/dev-new-1", token=TOKEN)
     assert status == 200 and device["deactivated"] is True and device["user_id"] == "user-1"
 
     await pipeline.tick(T0 + 9 * DAY)

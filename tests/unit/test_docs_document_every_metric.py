@@ -1,5 +1,6 @@
-"""docs/metrics.md's tables name every metric the worker and the notifier export
-(counters as Prometheus shows them, with `_total`)."""
+"""docs/metrics.md's tables name every metric the worker, the notifier, the ingest
+endpoint and the CrashPlan bridge export (counters as Prometheus shows them, with
+`_total`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from agents.bridge.crashplan.metrics import BridgeMetrics
+from agents.ingest.metrics import IngestMetrics
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
 
@@ -24,8 +27,11 @@ def _exported(registry: CollectorRegistry) -> set[str]:
 
 
 def test_every_exported_metric_is_documented_and_every_documented_one_exported() -> None:
-    exported = _exported(WorkerMetrics(CollectorRegistry()).registry) | _exported(
-        NotifyMetrics(CollectorRegistry()).registry
+    exported = (
+        _exported(WorkerMetrics(CollectorRegistry()).registry)
+        | _exported(NotifyMetrics(CollectorRegistry()).registry)
+        | _exported(IngestMetrics(CollectorRegistry()).registry)
+        | _exported(BridgeMetrics(CollectorRegistry()).registry)
     )
     documented = set(re.findall(r"`(backupwatch_[a-z_]+)", METRICS.read_text(encoding="utf-8")))
 

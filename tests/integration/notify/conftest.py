@@ -85,6 +85,8 @@ def notify_settings(
         emails=("ops@example.com",),
         webhook_urls=(webhook.url,),
         webhook_secret=SECRET,
+        # The receiver is on loopback, a target refused unless named.
+        webhook_internal_hosts=("127.0.0.1",),
         dashboard_url="https://backupwatch.example.com",
         max_attempts=6,
         web_port=free_port(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest_asyncio
@@ -13,7 +14,16 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from agents.openapi import openapi_document
 from agents.reader import ReportReader
+from agents.serving import WebLimits, guarded_runner
 from agents.settings import Settings
+
+
+class GuardedTestServer(TestServer):
+    """The worker's web server as it runs: built by agents.serving."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return guarded_runner(self.app, WebLimits())
+
 
 BIG = b"org,user,device\n" + b"org-1,user-1,dev-1\n" * 200_000  # ~3.8 MB, streamed
 
@@ -65,7 +75,7 @@ async def worker(
     front.router.add_route("*", "/api/echo", reader.forward)
     front.router.add_get("/api/devices.csv", reader.forward)
     try:
-        async with TestClient(TestServer(front)) as client:
+        async with TestClient(GuardedTestServer(front)) as client:
             yield client, reader
     finally:
         await reader._stop()

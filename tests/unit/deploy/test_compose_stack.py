@@ -117,7 +117,7 @@ def test_the_workers_share_one_consumer_group_and_keep_separate_state() -> None:
     workers = [services["worker-1"], services["worker-2"]]
     assert len({w["environment"]["BACKUPWATCH_APP_ID"] for w in workers}) == 1
     assert len({w["volumes"][0].split(":")[0] for w in workers}) == 2
-    assert len({w["ports"][0].split(":")[0] for w in workers}) == 2
+    assert len({w["ports"][0].split(":")[-2] for w in workers}) == 2
 
 
 def test_prometheus_and_grafana_mount_files_that_exist() -> None:
@@ -145,3 +145,16 @@ def test_the_image_is_built_from_the_dockerfile() -> None:
     for name, service in backupwatch_services().items():
         assert service["build"] == ".", name
     assert any(word == "ENTRYPOINT" for word, _ in dockerfile())
+
+
+def test_every_port_is_published_on_loopback_unless_opened() -> None:
+    """Kafka (PLAINTEXT, no authentication), the API, the notifier, Prometheus and
+    Grafana answer only on the host itself by default: `PUBLISH_ADDRESS` opens them."""
+    services = compose()["services"]
+    published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
+    assert set(published) >= {"kafka", "worker-1", "worker-2", "notifier"}
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), (name, port)
+    opened = compose(exported={"PUBLISH_ADDRESS": "0.0.0.0"})["services"]  # noqa: S104
+    assert opened["kafka"]["ports"] == ["0.0.0.0:9092:9092"]

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
+from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
 from tests.promql import exported_names, metric_names
@@ -65,19 +66,23 @@ def test_the_rules_cover_what_an_operator_must_hear_about() -> None:
         "up",
         "backupwatch_build_info",
         "backupwatch_notify_delivery_latency_seconds_bucket",
+        "backupwatch_crashplan_last_success_timestamp_seconds",
     } <= selected
 
 
-def test_the_rules_select_only_metrics_the_worker_or_the_notifier_exports() -> None:
+def test_the_rules_select_only_metrics_the_worker_the_notifier_or_the_bridge_exports() -> None:
     worker = exported_names(generate_latest(WorkerMetrics(CollectorRegistry()).registry).decode())
     notifier = exported_names(generate_latest(NotifyMetrics(CollectorRegistry()).registry).decode())
+    bridge = exported_names(generate_latest(BridgeMetrics(CollectorRegistry()).registry).decode())
+
+    def exporter(name: str) -> set[str]:
+        if name.startswith("backupwatch_notify_"):
+            return notifier
+        return bridge if name.startswith("backupwatch_crashplan_") else worker
+
     for rule in _rules():
         names = metric_names(rule["expr"]) - SCRAPE_SERIES
-        unknown = {
-            n
-            for n in names
-            if n not in (notifier if n.startswith("backupwatch_notify_") else worker)
-        }
+        unknown = {n for n in names if n not in exporter(n)}
         assert not unknown, (rule["alert"], unknown)
 
 

@@ -94,9 +94,9 @@ def test_a_state_in_the_second_layout_counts_on_where_it_stopped() -> None:
 
 
 def _with_earlier_heartbeats_in_buckets(state: DeviceState) -> list[Any]:
-    """The state's fields as written before `earlier_heartbeats` existed (the last
-    field): a bucket for each day with activity, an earlier day's heartbeats in it (and
-    the newest heartbeat's day's in `last_day_heartbeats`)."""
+    """The state's fields as written before `earlier_heartbeats` existed (it and the
+    fields after it left out): a bucket for each day with activity, an earlier day's
+    heartbeats in it (and the newest heartbeat's day's in `last_day_heartbeats`)."""
     assert state.last_heartbeat is not None
     newest = day_number(state.last_heartbeat)
     # The fields after `earlier_heartbeats` came later still, with their defaults.
