@@ -58,14 +58,15 @@ class Backupwatch:
     def __init__(self, settings: Settings, metrics: WorkerMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or WorkerMetrics()
-        self.app = faust.App(
+        self.app = settings.kafka.faust_app(
             settings.app_id,
-            broker=settings.broker_url,
             store=settings.store,
             datadir=str(settings.data_dir),
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
-            topic_allow_declare=True,
+            # A Kafka user that may not create topics: the ones an admin made are checked
+            # at start (agents.topics.check_topics), never declared.
+            topic_allow_declare=settings.create_topics,
             web_enabled=True,
             web_bind=settings.web_host,
             web_port=settings.web_port,

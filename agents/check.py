@@ -13,7 +13,7 @@ import logging
 
 from agents.errors import TopicLayoutError
 from agents.settings import Settings
-from agents.topics import INPUTS, start_client, topic_specs
+from agents.topics import INPUTS, topic_specs
 
 __all__ = ["check_config"]
 
@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 async def check_config(settings: Settings) -> list[str]:
     """Lines saying what was checked; raises `ConfigError`, `KafkaUnreachable` or
     `TopicLayoutError` with the reason when a process would not start."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
     from agents.notify.settings import NotifySettings
 
     settings.check_read_access()
@@ -33,8 +31,8 @@ async def check_config(settings: Settings) -> list[str]:
         "settings: the worker's and the notifier's are valid",
         f"reads: {_reads(settings)}",
     ]
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await start_client(admin, settings.bootstrap_servers)
+    admin = settings.kafka.admin()
+    await settings.kafka.start(admin)
     try:
         cluster = await admin.describe_cluster()
         brokers = len(cluster.get("brokers", []))

@@ -2,6 +2,7 @@
 
     backupwatch worker            run a worker (Faust) with its web server
     backupwatch topics create     create the project's topics
+    backupwatch topics describe   the topics and ACLs the project needs, for an admin
     backupwatch simulate          a simulated fleet, in simulated time
     backupwatch alerts            follow the alerts topic
     backupwatch produce TOPIC     JSON lines from a file or stdin, validated first
@@ -49,7 +50,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             overrides[name] = value
     if getattr(args, "no_ticker", False):
         overrides["tick_interval"] = timedelta(0)
-    return Settings.from_env(**overrides)
+    # The role names the process in the brokers' logs (the Kafka client id).
+    return Settings.from_env(role=args.command, **overrides)
 
 
 def _positive_int(text: str) -> int:
@@ -102,7 +104,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     prepare_data_dir(settings.data_dir)
     from agents.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(settings))
+    # Faust's own topics too, here rather than by Faust: a user that may not create
+    # them is told so in one line.
+    created = asyncio.run(ensure_topics(settings, internal=True))
     if created:
         logs.say(f"created topics: {', '.join(created)}")
     logs.say(f"backupwatch worker {__version__}\n{settings.describe()}")
@@ -133,10 +137,40 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agents.notify.settings import NotifySettings
+    from agents.notify.topics import ensure_notify_topics
     from agents.topics import ensure_topics
 
-    created = asyncio.run(ensure_topics(settings))
+    # Faust's own topics and the notifier's too: an admin may create everything with
+    # this command and leave the processes a user that may not
+    # (BACKUPWATCH_CREATE_TOPICS=false).
+    created = asyncio.run(ensure_topics(settings, internal=True))
+    # Not the notifier's own settings: its email or webhook settings are not this
+    # command's to check.
+    notify = NotifySettings(
+        bootstrap_servers=settings.bootstrap_servers,
+        topic_prefix=settings.topic_prefix,
+        replication_factor=settings.replication_factor,
+        kafka=settings.kafka,
+    )
+    if settings.create_topics:
+        created += asyncio.run(ensure_notify_topics(notify))
     print(f"created: {', '.join(created)}" if created else "all topics exist")
+    return 0
+
+
+def cmd_topics_describe(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from agents.notify.settings import NotifySettings, variable
+    from agents.notify.topics import notify_topic_specs
+    from agents.topics import acl_specs, describe_needs, internal_topic_specs, topic_specs
+
+    notify = NotifySettings(
+        topic_prefix=settings.topic_prefix,
+        group=os.environ.get(variable("group"), "").strip() or NotifySettings().group,
+    )
+    specs = [*topic_specs(settings), *internal_topic_specs(settings), *notify_topic_specs(notify)]
+    print(describe_needs(settings, specs, acl_specs(settings, notify.group)))
     return 0
 
 
@@ -364,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = topics_sub.add_parser("create", help="create missing topics")
     _common(create)
     create.set_defaults(func=cmd_topics)
+    describe = topics_sub.add_parser(
+        "describe", help="print the topics and ACLs the project needs; connects to nothing"
+    )
+    _common(describe)
+    describe.set_defaults(func=cmd_topics_describe)
 
     check = sub.add_parser(
         "check-config", help="validate the settings and reach Kafka (exit 0, or 2 and why)"
@@ -476,8 +515,28 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
         return _refuse(str(err))
+    except Exception as err:
+        # A right the Kafka user lacks shows up on first use (a send, a fetch, a
+        # commit), not at connection time.
+        refused = _kafka_refusal(err)
+        if refused is None:
+            raise
+        return _refuse(str(refused))
     except KeyboardInterrupt:
         return 130
+
+
+def _kafka_refusal(err: Exception) -> Exception | None:
+    from aiokafka.errors import KafkaError
+
+    from agents.kafka.connection import KafkaConnection
+
+    if not isinstance(err, KafkaError):
+        return None
+    try:
+        return KafkaConnection.from_env(role="cli").refusal(err)
+    except ConfigError:
+        return None
 
 
 if __name__ == "__main__":

@@ -51,11 +51,8 @@ def start_kafka() -> tuple[str, bool]:
 
 
 async def print_alerts(settings: Settings, counts: dict[str, int]) -> None:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
+    consumer = settings.kafka.consumer(
         settings.topic(ALERTS),
-        bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest",
     )
     await consumer.start()

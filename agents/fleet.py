@@ -290,12 +290,9 @@ class FleetView:
 
     async def follow(self, settings: Settings, topic: str) -> None:
         """Read `topic` from the beginning, then follow it, until cancelled."""
-        from aiokafka import AIOKafkaConsumer
-
         from agents.topics import assign_whole_topic
 
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
+        consumer = settings.kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,

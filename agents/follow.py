@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from agents.logs import say
 from agents.settings import Settings
-from agents.topics import ALERTS, INPUTS, ORG_POLICIES, start_client
+from agents.topics import ALERTS, INPUTS, ORG_POLICIES
 from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, OrgPolicy
@@ -48,15 +48,12 @@ def describe_alert(alert: Alert) -> str:
 async def follow_alerts(
     settings: Settings, *, as_json: bool = False, from_beginning: bool = False
 ) -> int:
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
+    consumer = settings.kafka.consumer(
         settings.topic(ALERTS),
-        bootstrap_servers=settings.bootstrap_servers,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
     )
-    await start_client(consumer, settings.bootstrap_servers)
+    await settings.kafka.start(consumer)
     try:
         async for record in consumer:
             try:
@@ -101,12 +98,8 @@ async def produce_lines(settings: Settings, topic: str, source: BinaryIO | Itera
     if errors:
         say(f"backupwatch: {errors} invalid line(s); nothing was sent", logging.ERROR)
         return 1
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
-    )
-    await start_client(producer, settings.bootstrap_servers)
+    producer = settings.kafka.producer(acks="all", linger_ms=5)
+    await settings.kafka.start(producer)
     try:
         futures = [
             await producer.send(settings.topic(topic), value, key=key) for key, value in records

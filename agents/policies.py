@@ -93,13 +93,10 @@ class PolicyBook:
         return record.org_id
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         from agents.topics import assign_whole_topic
 
         topic = self.settings.topic("org-policies")
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+        consumer = self.settings.kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )

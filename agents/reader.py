@@ -215,8 +215,6 @@ class ReportReader:
 
 async def serve(settings: Settings, socket_path: str, changelog: str, parent: int | None) -> None:
     """Answer the API on `socket_path` until the parent process is gone."""
-    from aiokafka import AIOKafkaProducer
-
     from agents.access import protect
     from agents.api import attach_routes
     from agents.fleet import FleetView
@@ -231,7 +229,7 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     # Consistent with the alerts within a second; each device's row is cut at most once
     # a second however often the pipeline writes it.
     view.max_staleness = 1.0
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer = settings.kafka.producer(acks="all")
     await producer.start()
 
     async def publish(topic: str, key: bytes, value: bytes) -> None:
@@ -317,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changelog", required=True, help="the device-state changelog topic")
     parser.add_argument("--parent", type=int, help="stop when this process is gone")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = Settings.from_env(role="report-reader")
     if settings.report_nice:
         os.nice(settings.report_nice)
     logs.configure(settings.log_level, settings.log_format)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from agents.errors import ConfigError
+from agents.kafka.connection import KafkaConnection
 
 __all__ = [
     "Settings",
@@ -195,9 +196,20 @@ class Settings:
     # Replicas of each topic the worker creates (inputs, alerts, dead letters, its
     # changelog): 1 for a single broker, 3 for a production cluster.
     replication_factor: int = 1
+    # False for a Kafka user that may not create topics: the worker then checks that
+    # the topics an admin created are as it needs them (`backupwatch topics describe`).
+    create_topics: bool = True
+    # How to reach and log in to the brokers (BACKUPWATCH_KAFKA_*); its servers are
+    # always `bootstrap_servers`.
+    kafka: KafkaConnection = KafkaConnection()
 
     def __post_init__(self) -> None:
         check_bootstrap_servers(self.bootstrap_servers)
+        if self.kafka.bootstrap_servers != self.bootstrap_servers:
+            # Frozen: the one place the connection follows the servers (a replace() too).
+            object.__setattr__(
+                self, "kafka", replace(self.kafka, bootstrap_servers=self.bootstrap_servers)
+            )
         if not 1 <= self.partitions <= 1024:
             raise ConfigError(f"BACKUPWATCH_PARTITIONS must be 1..1024, got {self.partitions}")
         scheme, separator, _ = self.store.partition("://")
@@ -256,19 +268,23 @@ class Settings:
             "BACKUPWATCH_ALLOW_ANONYMOUS_READS=true to serve the fleet to anyone on purpose"
         )
 
-    @property
-    def broker_url(self) -> str:
-        return ",".join(f"kafka://{host.strip()}" for host in self.bootstrap_servers.split(","))
-
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Read `BACKUPWATCH_<FIELD>` for each field; raise `ConfigError` naming the bad one."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, role: str = "worker", **overrides: object
+    ) -> Settings:
+        """Read `BACKUPWATCH_<FIELD>` for each field and the Kafka connection (whose
+        default client id names `role`); raise `ConfigError` naming the bad variable."""
         env = os.environ if env is None else env
-        values: dict[str, object] = {"bootstrap_servers": _bootstrap_default(env)}
+        values: dict[str, object] = {
+            "bootstrap_servers": _bootstrap_default(env),
+            "kafka": KafkaConnection.from_env(env, role=role),
+        }
         for field in fields(cls):
+            if field.name == "kafka":
+                continue
             name = f"BACKUPWATCH_{field.name.upper()}"
             raw = env.get(name)
             if raw is None or raw == "":
@@ -297,9 +313,11 @@ class Settings:
     def as_env(self) -> dict[str, str]:
         """The `BACKUPWATCH_*` variables that `from_env` reads back into these settings
         (how a worker subprocess is given them)."""
-        env = {}
+        env = self.kafka.as_env()
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.name == "kafka":
+                continue
             file_field = _SECRET_FILES.get(field.name)
             if file_field and getattr(self, file_field) is not None:
                 continue  # read from its file again, which keeps rotating it possible
@@ -316,9 +334,12 @@ class Settings:
 
     def describe(self) -> str:
         """The settings, one per line, with secrets masked."""
-        lines = []
+        lines: list[str] = []
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.name == "kafka":
+                lines.extend(f"  {name:<21} {shown}" for name, shown in self.kafka.describe())
+                continue
             if field.name == "api_token":
                 value = "****" if value else "(none: admin writes disabled)"
             elif field.name == "viewer_tokens":

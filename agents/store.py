@@ -41,6 +41,8 @@ from faust.streams import current_event
 from faust.types import TP, EventT
 from yarl import URL
 
+from agents.kafka.connection import KafkaConnection, connection_of
+
 __all__ = ["PartitionMemoryStore", "PartitionStoreTable", "read_changelog"]
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ RECORDS_PER_TAKE = 10_000
 
 
 async def read_changelog(
-    bootstrap_servers: str,
+    connection: KafkaConnection,
     starts: Mapping[TP, int | None],
     partitions: Mapping[int, dict[bytes, bytes]],
 ) -> dict[TP, int]:
@@ -68,10 +70,9 @@ async def read_changelog(
     without a value deletes its key, a record without a key is skipped (Faust's stores
     refuse those too).
     """
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+    consumer = connection.consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
@@ -189,7 +190,7 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
             return
         for tp in starts:
             self.partition(tp.partition)
-        reached = await read_changelog(self._bootstrap_servers(), starts, self._partitions)
+        reached = await read_changelog(connection_of(self.app), starts, self._partitions)
         self._offsets.update(reached)
         log.info(
             "%s: %d keys held in the %d partition(s) read",
@@ -197,10 +198,6 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
             sum(len(self._partitions[tp.partition]) for tp in reached),
             len(reached),
         )
-
-    def _bootstrap_servers(self) -> str:
-        brokers: Any = self.app.conf.broker
-        return ",".join(f"{url.host}:{url.port or 9092}" for url in brokers)
 
     def apply_changelog_batch(
         self,

@@ -78,12 +78,9 @@ class TargetDirectory:
 
     async def run(self, settings: Settings) -> None:
         """Follow the topic from its beginning (it may not exist until a notifier starts)."""
-        from aiokafka import AIOKafkaConsumer
-
         from agents.topics import assign_whole_topic
 
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
+        consumer = settings.kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )

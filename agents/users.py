@@ -122,13 +122,10 @@ class UserBook:
                 self._on_change(user_id)
 
     async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         from agents.topics import USER_FACTS, assign_whole_topic
 
         topic = self.settings.topic(USER_FACTS)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+        consumer = self.settings.kafka.consumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
@@ -206,9 +203,7 @@ async def edit_user(
 ) -> UserFacts:
     """Take one user action at stream time `at` on the user's newest record and
     publish the result; raises `UserFactsConflict` when the facts contradict it."""
-    from aiokafka import AIOKafkaProducer
-
-    from agents.topics import USER_FACTS, start_client
+    from agents.topics import USER_FACTS
 
     previous = await read_user_record(settings, user_id)
     updated_at = datetime.now(UTC)
@@ -234,8 +229,8 @@ async def edit_user(
         record = reactivate_user(previous, user_id, at=at, updated_at=updated_at)
     else:
         raise ValueError(f"unknown user action {action!r}")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    await start_client(producer, settings.bootstrap_servers)
+    producer = settings.kafka.producer(acks="all")
+    await settings.kafka.start(producer)
     try:
         key, value = encoded(record)
         await producer.send_and_wait(settings.topic(USER_FACTS), value, key=key)

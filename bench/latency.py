@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
 from agents.settings import Settings
@@ -64,8 +64,8 @@ async def alert_latency(
     n = settings.partitions
     inputs = [settings.topic(name) for name in INPUTS]
     alerts_topic = settings.topic(ALERTS)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    producer = settings.kafka.producer(acks="all")
+    consumer = settings.kafka.consumer()
     await producer.start()
     await consumer.start()
     try:

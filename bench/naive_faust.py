@@ -91,9 +91,8 @@ def run_naive_faust(cfg: Any) -> dict[str, Any]:
 
     settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     n = cfg.partitions
-    app = faust.App(
+    app = settings.kafka.faust_app(
         cfg.group,
-        broker=f"kafka://{cfg.bootstrap}",
         store=cfg.store,
         datadir=cfg.state_dir,
         topic_partitions=n,
@@ -177,7 +176,7 @@ def run_naive_faust(cfg: Any) -> dict[str, Any]:
         while figures["records"] < cfg.total:
             await asyncio.sleep(0.05)
         await app.producer.flush()
-        await committed_to_end(cfg.bootstrap, cfg.group, topics, n, app.consumer.commit)
+        await committed_to_end(settings.kafka, cfg.group, topics, n, app.consumer.commit)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures["seconds"] = time.perf_counter() - first[0]
         figures["cpu"] = usage.ru_utime + usage.ru_stime - first[1]

@@ -39,8 +39,7 @@ from pathlib import Path
 import aiohttp
 import aiosmtplib
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from agents.notify.channels import build_email
@@ -161,7 +160,7 @@ async def run_notify(
 ) -> float:
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     run_settings = replace(settings, topic_prefix=prefix, group=f"{prefix}notify")
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = settings.kafka.admin()
     await admin.start()
     try:
         await admin.create_topics(
@@ -172,9 +171,7 @@ async def run_notify(
     finally:
         await admin.close()
     await asyncio.sleep(1.0)  # leaders elected before the first send
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
-    )
+    producer = settings.kafka.producer(acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = [

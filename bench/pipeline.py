@@ -83,6 +83,7 @@ from typing import Any
 
 import orjson
 
+from agents.kafka.connection import KafkaConnection
 from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.ticks import encode_tick
@@ -166,9 +167,9 @@ class Broker:
     state_dir: Path | None  # None: an existing broker, not ours to stop
 
     @classmethod
-    def start(cls, tmp: Path) -> Broker:
+    def start(cls, tmp: Path, secured: bool = False) -> Broker:
         existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        if existing:
+        if existing and not secured:
             log(f"using the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
             return cls(existing, None)
         state = tmp / "kafka"
@@ -176,7 +177,8 @@ class Broker:
         log(f"starting a local Kafka {kafka_version()} in {state}")
         done = subprocess.run(
             ["bash", str(KAFKA_SH), "start", "--state-dir", str(state)]
-            + ["--owner-pid", str(os.getpid())],
+            + ["--owner-pid", str(os.getpid())]
+            + (["--secured"] if secured else []),
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -226,12 +228,9 @@ async def fill(
 ) -> Fill:
     """Write the records between a start and an end tick (and one per `tick_every` of
     simulated time, when given) on every partition of every input topic."""
-    from aiokafka import AIOKafkaProducer
-
     heartbeats, progress = settings.topic(INPUTS[0]), settings.topic(INPUTS[1])
     inputs = [settings.topic(name) for name in INPUTS]
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+    producer = settings.kafka.producer(
         acks="all",
         linger_ms=20,
         max_batch_size=1024 * 1024,
@@ -295,9 +294,9 @@ async def fill(
 
 
 async def create_compacted(settings: Settings, name: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = settings.kafka.admin()
     await admin.start()
     try:
         await admin.create_topics(
@@ -314,9 +313,9 @@ async def create_compacted(settings: Settings, name: str) -> None:
 
 async def topic_records(settings: Settings, name: str) -> int:
     """How many records a topic holds (end minus beginning offsets)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = settings.kafka.consumer()
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(name) or set()
@@ -353,7 +352,7 @@ class RawConfig:
 
 
 async def committed_to_end(
-    bootstrap: str,
+    connection: KafkaConnection,
     group: str,
     topics: Sequence[str],
     partitions: int,
@@ -362,11 +361,9 @@ async def committed_to_end(
 ) -> None:
     """Return once `group` has committed the end offset of every partition of `topics`
     (calling `commit()` before each look, when given)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = connection.consumer(group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
@@ -390,7 +387,6 @@ async def committed_to_end(
 
 async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     """The worker's job by hand: consume, process, produce; no Faust."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.partitioner import murmur2
     from msgspec.structs import replace
 
@@ -423,16 +419,13 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     topic_index = {name: i for i, name in enumerate(topics)}
     alerts_topic, status_topic = settings.topic(ALERTS), settings.topic(DEVICE_STATUS)
     dead_topic = settings.topic(DEAD_LETTERS)
-    consumer = AIOKafkaConsumer(
+    consumer = settings.kafka.consumer(
         *topics,
-        bootstrap_servers=cfg.bootstrap,
         group_id=cfg.group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=cfg.bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
-    )
+    producer = settings.kafka.producer(acks="all", linger_ms=5, max_batch_size=1024 * 1024)
     await producer.start()
     await consumer.start()
     seen = 0
@@ -639,6 +632,7 @@ class Workers:
         name = name or app_id
         settings = Settings(
             bootstrap_servers=self.base.bootstrap_servers,
+            kafka=self.base.kafka,
             topic_prefix=topic_prefix or self.base.topic_prefix,
             app_id=app_id,
             partitions=self.base.partitions,
@@ -702,7 +696,7 @@ def worker_run(
             # (Faust flushes the producer, changelog included, before it commits).
             asyncio.run(
                 committed_to_end(
-                    worker.settings.bootstrap_servers,
+                    worker.settings.kafka,
                     worker.settings.app_id,
                     [worker.settings.topic(name) for name in INPUTS],
                     worker.settings.partitions,
@@ -814,7 +808,7 @@ def group_run(
             elif events >= total:
                 asyncio.run(
                     committed_to_end(
-                        base.bootstrap_servers,
+                        base.kafka,
                         app_id,
                         [settings.topic(name) for name in INPUTS],
                         base.partitions,
@@ -1143,6 +1137,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only the shipped worker: one alone against two in one consumer group, "
         "alternating which goes first (no other runner, restart or latency)",
     )
+    parser.add_argument(
+        "--secured",
+        action="store_true",
+        help="only the shipped worker: over SASL_SSL (SCRAM-SHA-512) against plaintext, on "
+        "one secured broker, alternating which goes first (bench/secured.py)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1169,7 +1169,7 @@ def main(argv: list[str] | None = None) -> int:
     broker: Broker | None = None
     workers: Workers | None = None
     try:
-        broker = Broker.start(tmp)
+        broker = Broker.start(tmp, secured=args.secured)
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         settings = Settings(
             bootstrap_servers=broker.bootstrap, topic_prefix=prefix, partitions=args.partitions
@@ -1179,6 +1179,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generating {args.records:,} records for {args.devices:,} devices")
         records = fleet_records(args.records, args.devices)
         tick_every = timedelta(minutes=args.tick_minutes) if args.tick_minutes else None
+        if args.secured:
+            from bench.secured import compare, scram_admin
+
+            assert broker.state_dir is not None
+            args.secured_connection = scram_admin(broker.state_dir)
+            filled = asyncio.run(fill(settings, records, tick_every))
+            del records
+            print(f"command:  {command}")
+            print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
+            print(f"inputs:   {filled.total:,} events of {args.devices:,} devices")
+            compare(args, workers, prefix, filled.total)
+            return 0
         if args.scale_out:
             print(f"command:  {command}")
             print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")

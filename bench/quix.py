@@ -153,7 +153,7 @@ def run_quix(cfg: Any) -> dict[str, Any]:
     figures["hwm_kb"] = memory_kb("self", "VmHWM")
     figures["rss_kb"] = memory_kb("self", "VmRSS")
     # Quix commits on its way out of `run`; make sure it did, outside the timing.
-    asyncio.run(committed_to_end(cfg.bootstrap, cfg.group, names, n, None, timeout=30))
+    asyncio.run(committed_to_end(settings.kafka, cfg.group, names, n, None, timeout=30))
     print(json.dumps(figures), flush=True)
     sys.stderr.flush()
     return figures

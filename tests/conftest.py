@@ -5,6 +5,8 @@
   with its own state directory, only once a test asks for it (``pytest tests/unit``
   starts none), and stopped at the end of the session. A broker that cannot start
   fails the tests that need it, with its log tail; they are never skipped.
+* ``secured_kafka`` (session): a second broker with SASL_SSL (SCRAM), mutual TLS and
+  ACLs (``tests/secured_kafka.py``), started only once a test asks for it.
 * ``topic_prefix`` / ``consumer_group``: a fresh topic name prefix and consumer
   group id per test, so tests never see each other's records or offsets.
 * ``make_topics``: creates topics under ``topic_prefix`` and returns their names.
@@ -30,11 +32,13 @@ from tests.kafka_harness import (
     fresh_name,
     start_local_broker,
 )
+from tests.secured_kafka import SecuredBroker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        needs_kafka = "kafka_bootstrap" in getattr(item, "fixturenames", ())
+        fixtures = getattr(item, "fixturenames", ())
+        needs_kafka = "kafka_bootstrap" in fixtures or "secured_kafka" in fixtures
         if needs_kafka and not any(item.iter_markers("e2e")):
             item.add_marker(pytest.mark.integration)
 
@@ -59,6 +63,26 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     try:
         yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
+    """The session's secured broker (SASL_SSL with SCRAM, mutual TLS, ACLs on)."""
+    state_dir = tmp_path_factory.mktemp("kafka-secured")
+    try:
+        broker = start_local_broker(state_dir, secured=True)
+    except BrokerStartError as exc:
+        failure = str(exc)
+    else:
+        failure = ""
+    if failure:
+        pytest.fail(
+            f"could not start the secured Kafka broker for the tests:\n{failure}", pytrace=False
+        )
+    try:
+        yield SecuredBroker.from_state(broker.bootstrap, state_dir)
     finally:
         broker.stop()
 

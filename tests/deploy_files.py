@@ -176,13 +176,18 @@ def dockerfile_env() -> dict[str, str]:
 
 
 def worker_variables() -> set[str]:
-    return {f"BACKUPWATCH_{field.name.upper()}" for field in fields(Settings)}
+    from agents.kafka import variables
+
+    own = {f"BACKUPWATCH_{f.name.upper()}" for f in fields(Settings) if f.name != "kafka"}
+    return own | set(variables())
 
 
 def notify_variables() -> set[str]:
+    from agents.kafka import variables
     from agents.notify.settings import NotifySettings, variable
 
-    return {variable(field.name) for field in fields(NotifySettings)}
+    own = {variable(f.name) for f in fields(NotifySettings) if f.name != "kafka"}
+    return own | set(variables())
 
 
 def known_variables() -> set[str]:

@@ -105,8 +105,9 @@ def _script_env() -> dict[str, str]:
     return env
 
 
-def start_local_broker(state_dir: Path) -> LocalBroker:
-    """Start a broker with its state in ``state_dir``, on free ports.
+def start_local_broker(state_dir: Path, *, secured: bool = False) -> LocalBroker:
+    """Start a broker with its state in ``state_dir``, on free ports (``secured``: with
+    the SASL_SSL and mutual-TLS listeners and ACLs of ``kafka.sh start --secured``).
 
     The broker is tied to this process: should the test session die without
     stopping it, the script's watchdog stops it.
@@ -119,6 +120,7 @@ def start_local_broker(state_dir: Path) -> LocalBroker:
         str(state_dir),
         "--owner-pid",
         str(os.getpid()),
+        *(["--secured"] if secured else []),
     ]
     try:
         done = subprocess.run(

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from agents.process import WorkerProcess
 from agents.settings import Settings
@@ -80,9 +80,7 @@ class Pipeline:
 
     async def setup(self) -> None:
         await ensure_topics(self.settings)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers, acks="all", linger_ms=5
-        )
+        self._producer = self.settings.kafka.producer(acks="all", linger_ms=5)
         await self._producer.start()
 
     async def close(self) -> None:
@@ -98,6 +96,8 @@ class Pipeline:
             topic_prefix=self.settings.topic_prefix,
             app_id=self.settings.app_id,
             partitions=self.settings.partitions,
+            kafka=self.settings.kafka,
+            create_topics=self.settings.create_topics,
             store=store,
             data_dir=self.tmp / f"worker-{n}",
             web_port=free_port(),
@@ -161,9 +161,8 @@ class Pipeline:
 
     async def read(self, topic: str, *, settle: float = 1.0, timeout: float = 60.0) -> list[Any]:
         """Every record of an output topic once no new record came for `settle` s."""
-        consumer = AIOKafkaConsumer(
+        consumer = self.settings.kafka.consumer(
             self.settings.topic(topic),
-            bootstrap_servers=self.settings.bootstrap_servers,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )

@@ -6,22 +6,21 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS, start_client
+from agents.kafka.connection import KafkaConnection
+from agents.topics import BACKUP_PROGRESS, HEARTBEATS
 from schemas.codec import encode
 from schemas.models import Heartbeat, TelemetryRecord
 
 __all__ = ["input_topic", "publish", "start_producer"]
 
 
-async def start_producer(bootstrap_servers: str) -> Any:
+async def start_producer(bootstrap_servers: str, role: str = "ingest") -> Any:
     """A started producer whose sends are acknowledged by every in-sync replica (a 202,
-    or a reporter's success, must mean the records are kept). Raises `KafkaUnreachable`."""
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5, enable_idempotence=True
-    )
-    await start_client(producer, bootstrap_servers)
+    or a reporter's success, must mean the records are kept). Raises `KafkaUnreachable`
+    or `KafkaRefused`. TLS and SASL come from the BACKUPWATCH_KAFKA_* variables."""
+    connection = KafkaConnection.from_env(role=role, bootstrap_servers=bootstrap_servers)
+    producer = connection.producer(acks="all", linger_ms=5, enable_idempotence=True)
+    await connection.start(producer)
     return producer
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agents.kafka.connection import KafkaConnection
 
 from schemas.types import loggable
 
@@ -24,12 +27,12 @@ class TopicReader:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         topic: str,
         apply: Callable[[bytes | None, bytes | None], None],
         on_error: Callable[[], None] | None = None,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.connection = connection
         self.topic = topic
         self.apply = apply
         # Called for each record whose `apply` raised (it is then skipped).
@@ -59,13 +62,10 @@ class TopicReader:
                 pass
 
     async def _run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-
         # No group: the consumer is given every partition of the topic, and follows
         # partitions added later.
-        consumer = AIOKafkaConsumer(
+        consumer = self.connection.consumer(
             self.topic,
-            bootstrap_servers=self.bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -35,11 +35,13 @@ class RecipientBook:
         self.settings = settings
         self.metrics = metrics
         worker_settings = Settings(
-            bootstrap_servers=settings.bootstrap_servers, topic_prefix=settings.topic_prefix
+            bootstrap_servers=settings.bootstrap_servers,
+            topic_prefix=settings.topic_prefix,
+            kafka=settings.kafka,
         )
         self.book = PolicyBook(worker_settings)
         self.reader = TopicReader(
-            settings.bootstrap_servers, settings.topic(ORG_POLICIES), self._apply, self._failed
+            settings.kafka, settings.topic(ORG_POLICIES), self._apply, self._failed
         )
 
     def _failed(self) -> None:

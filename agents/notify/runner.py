@@ -116,7 +116,6 @@ class Notifier:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Deliver until `stop` is set; then finish the attempts under way, commit, close."""
         import aiohttp
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
         stop = stop or asyncio.Event()
         s = self.settings
@@ -132,16 +131,14 @@ class Notifier:
                 serving_limits(s.web_max_connections),
             )
             stack.push_async_callback(web.cleanup)
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=s.bootstrap_servers, acks="all", linger_ms=5
-            )
-            await self._producer.start()
+            self._producer = s.kafka.producer(acks="all", linger_ms=5)
+            await s.kafka.start(self._producer)
             stack.push_async_callback(self._producer.stop)
             # The API refuses a policy naming a target this notifier does not have.
             key, value = announcement(APPRISE, list(s.apprise_names))
             await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
             self._store = DeliveredStore(
-                s.bootstrap_servers,
+                s.kafka,
                 s.topic(NOTIFY_DELIVERED),
                 self._producer,
                 self.metrics.unexpected_errors.labels(NOTIFY_DELIVERED).inc,
@@ -158,8 +155,7 @@ class Notifier:
             )
             stack.push_async_callback(session.close)
             self._channels = build_channels(s, session)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=s.bootstrap_servers,
+            consumer = s.kafka.consumer(
                 group_id=s.group,
                 enable_auto_commit=False,
                 # A new group starts at the oldest alert kept: the notifier may well

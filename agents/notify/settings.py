@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from agents import webhook_targets
+from agents.kafka.connection import KafkaConnection
 from agents.notify.errors import ConfigError
 from agents.settings import (
     check_bootstrap_servers,
@@ -53,6 +54,7 @@ _SHARED = {
     "log_level": "BACKUPWATCH_LOG_LEVEL",
     "log_format": "BACKUPWATCH_LOG_FORMAT",
     "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
+    "create_topics": "BACKUPWATCH_CREATE_TOPICS",
     "from_address": "BACKUPWATCH_NOTIFY_FROM",
     "webhook_internal_hosts": "BACKUPWATCH_WEBHOOK_INTERNAL_HOSTS",
     # Both come from one YAML (or JSON) document of secrets; Apprise targets may also
@@ -77,6 +79,10 @@ class NotifySettings:
     # Of the topics the notifier creates (what it delivered, its dead letters): as the
     # worker's, so that a cluster that wants 3 replicas gets them for these too.
     replication_factor: int = 1
+    # False: the notifier's topics were created by an admin, and are only checked.
+    create_topics: bool = True
+    # How to reach and log in to the brokers (BACKUPWATCH_KAFKA_*), as the worker's.
+    kafka: KafkaConnection = KafkaConnection(role="notifier")
     # The notifier's own consumer group on the alerts topic.
     group: str = "backupwatch-notify"
     # No SMTP host: email is off, and an org policy naming addresses gets its alerts
@@ -121,6 +127,11 @@ class NotifySettings:
 
     def __post_init__(self) -> None:
         check_bootstrap_servers(self.bootstrap_servers)
+        if self.kafka.bootstrap_servers != self.bootstrap_servers:
+            # Frozen: the one place the connection follows the servers (a replace() too).
+            object.__setattr__(
+                self, "kafka", replace(self.kafka, bootstrap_servers=self.bootstrap_servers)
+            )
         if not self.group.strip():
             raise ConfigError("BACKUPWATCH_NOTIFY_GROUP is empty")
         if self.log_level not in _LOG_LEVELS:
@@ -252,12 +263,14 @@ class NotifySettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NotifySettings:
         """Read every field's variable; raise `ConfigError` naming a bad one."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"kafka": KafkaConnection.from_env(env, role="notifier")}
         fallback = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
         if fallback:
             values["bootstrap_servers"] = fallback
         defaults = cls()
         for field in fields(cls):
+            if field.name == "kafka":
+                continue
             name = variable(field.name)
             if name == "BACKUPWATCH_NOTIFY_SECRETS":
                 continue
@@ -279,10 +292,10 @@ class NotifySettings:
 
     def as_env(self) -> dict[str, str]:
         """The variables `from_env` reads back into these settings."""
-        env = {}
+        env = self.kafka.as_env()
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name in ("apprise", "webhook_secrets"):
+            if field.name in ("kafka", "apprise", "webhook_secrets"):
                 continue
             if isinstance(value, bool):
                 value = "true" if value else "false"
@@ -302,9 +315,12 @@ class NotifySettings:
     def describe(self) -> str:
         """The settings, one per line; secrets masked, webhook URLs shown without their
         path (chat webhooks carry their token there)."""
-        lines = []
+        lines: list[str] = []
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.name == "kafka":
+                lines.extend(f"  {name:<16} {shown}" for name, shown in self.kafka.describe())
+                continue
             if field.name in _SECRETS:
                 value = "****" if value else "(none)"
             elif field.name == "apprise":

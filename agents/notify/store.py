@@ -22,6 +22,8 @@ from agents.notify.reader import TopicReader
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 
+    from agents.kafka.connection import KafkaConnection
+
 __all__ = ["DeliveredStore"]
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 class DeliveredStore:
     def __init__(
         self,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         topic: str,
         producer: AIOKafkaProducer,
         on_error: Callable[[], None] | None = None,
@@ -39,7 +41,7 @@ class DeliveredStore:
         self.producer = producer
         self._done: set[bytes] = set()
         # Only keys are read: a value, however hostile, is never decoded.
-        self.reader = TopicReader(bootstrap_servers, topic, self._apply, on_error)
+        self.reader = TopicReader(connection, topic, self._apply, on_error)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         # Another notifier of the group (before a rebalance) writes here too.

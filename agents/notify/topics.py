@@ -8,9 +8,15 @@ import logging
 from agents.errors import TopicLayoutError
 from agents.notify.settings import NotifySettings
 from agents.targets import NOTIFY_TARGETS
-from agents.topics import ALERTS, ORG_POLICIES, start_client
+from agents.topics import ALERTS, ORG_POLICIES, TopicSpec, check_topics
 
-__all__ = ["NOTIFY_DEAD_LETTERS", "NOTIFY_DELIVERED", "NOTIFY_TARGETS", "ensure_notify_topics"]
+__all__ = [
+    "NOTIFY_DEAD_LETTERS",
+    "NOTIFY_DELIVERED",
+    "NOTIFY_TARGETS",
+    "ensure_notify_topics",
+    "notify_topic_specs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +28,11 @@ NOTIFY_DEAD_LETTERS = "notify-dead-letters"
 
 _RETENTION_MS = str(30 * 86400 * 1000)
 _TOPIC_ALREADY_EXISTS = 36
+
+
+def notify_topic_specs(settings: NotifySettings) -> list[TopicSpec]:
+    """The notifier's own topics, one partition each."""
+    return [TopicSpec(name, 1, config) for name, config in _specs(settings).items()]
 
 
 def _specs(settings: NotifySettings) -> dict[str, dict[str, str]]:
@@ -46,11 +57,20 @@ async def ensure_notify_topics(
     start with a message that says so — a consumer subscribed to a missing topic would
     otherwise wait silently for ever.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
     from aiokafka.errors import KafkaError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await start_client(admin, settings.bootstrap_servers)
+    if not settings.create_topics:
+        # The pipeline's topics are sized by the workers' settings: only their existence
+        # is the notifier's to check.
+        pipeline = [
+            TopicSpec(settings.topic(ALERTS), 0, {}),
+            TopicSpec(settings.topic(ORG_POLICIES), 0, {"cleanup.policy": "compact"}),
+        ]
+        await check_topics(settings.kafka, [*pipeline, *notify_topic_specs(settings)])
+        return []
+    admin = settings.kafka.admin()
+    await settings.kafka.start(admin)
     try:
         loop = asyncio.get_running_loop()
         inputs = {settings.topic(ALERTS), settings.topic(ORG_POLICIES)}

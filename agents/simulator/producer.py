@@ -23,7 +23,7 @@ from typing import Any, Literal
 from agents.settings import Settings
 from agents.simulator.fleet import Fleet, tick_times
 from agents.ticks import encode_tick
-from agents.topics import INPUTS, USER_FACTS, start_client
+from agents.topics import INPUTS, USER_FACTS
 from schemas import encode
 
 __all__ = ["FUTURE_LIMIT", "Progress", "SimulationSummary", "simulate"]
@@ -179,7 +179,6 @@ async def simulate(
     records with the time they are produced instead (the events and ticks still carry
     simulated time in their values, which is all the workers read).
     """
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import InvalidTimestampError
 
     if speed is not None and speed <= 0:
@@ -202,16 +201,14 @@ async def simulate(
             tick_every,
             settings.max_skew,
         )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.app_id}-simulator",
+    producer = settings.kafka.producer(
         acks="all",
         linger_ms=50,
         max_batch_size=512 * 1024,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=60_000,
     )
-    await start_client(producer, settings.bootstrap_servers)
+    await settings.kafka.start(producer)
     try:
         return await _run(
             producer,

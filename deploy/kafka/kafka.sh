@@ -2,9 +2,16 @@
 # A local single-node Apache Kafka (KRaft, broker and controller in one JVM) from
 # Apache Kafka's own jars on Maven Central: no Docker, no Kafka install.
 #
-#   kafka.sh start [--port N] [--state-dir D] [--owner-pid P]
+#   kafka.sh start [--port N] [--state-dir D] [--owner-pid P] [--secured]
 #                          start the broker, or reuse the one already running there;
 #                          the last line on stdout is its bootstrap address
+#                          --secured: also a SASL_SSL listener (SCRAM-SHA-512 users
+#                          admin, backupwatch and limited, random passwords) and a
+#                          mutual-TLS listener, certificates from a throwaway CA made
+#                          at start, and ACLs enforced (StandardAuthorizer; admin and
+#                          the plaintext listener's ANONYMOUS are super users, the
+#                          others may do only what ACLs grant). What a client needs
+#                          is written to <state-dir>/secured.env.
 #   kafka.sh stop [--state-dir D]      stop it (SIGTERM, SIGKILL after a timeout)
 #   kafka.sh status [--state-dir D]    running and where; exit 3 when not running
 #   kafka.sh bootstrap [--state-dir D] print the bootstrap address of the running broker
@@ -190,6 +197,7 @@ pick_ports() {
 import random, socket, sys
 
 wanted, previous = sys.argv[1], sys.argv[2]
+extra = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 held = []
 
 def take(port):
@@ -224,20 +232,25 @@ if wanted:
         sys.exit(f"port {wanted} on 127.0.0.1 is in use")
 else:
     client = (take(int(previous)) if previous else None) or any_free()
-print(client, any_free())
+print(client, any_free(), *(any_free() for _ in range(extra)))
 PY
 }
 
 write_config() {
-    local port="$1" controller_port="$2"
+    local port="$1" controller_port="$2" sasl_port="${3:-}" tls_port="${4:-}"
+    local listeners="PLAINTEXT://127.0.0.1:$port" map="PLAINTEXT:PLAINTEXT"
+    if [[ -n "$sasl_port" ]]; then
+        listeners+=",SASL_SSL://127.0.0.1:$sasl_port,SSL://127.0.0.1:$tls_port"
+        map+=",SASL_SSL:SASL_SSL,SSL:SSL"
+    fi
     cat >"$STATE/server.properties" <<EOF
 # Written by deploy/kafka/kafka.sh; rewritten at every start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listeners
+listener.security.protocol.map=$map,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$STATE/data
@@ -267,6 +280,74 @@ log.segment.bytes=16777216
 log.retention.ms=-1
 num.network.threads=3
 num.io.threads=4
+EOF
+    [[ -n "$sasl_port" ]] || return 0
+    cat >>"$STATE/server.properties" <<EOF
+
+# --secured: SCRAM-SHA-512 logins over TLS, mutual TLS, and ACLs enforced.
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.ssl.ssl.client.auth=required
+ssl.keystore.type=PEM
+ssl.keystore.location=$STATE/tls/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$STATE/tls/ca.pem
+# A client certificate's CN is its user name: CN=backupwatch is User:backupwatch.
+ssl.principal.mapping.rules=RULE:^CN=([a-zA-Z0-9._-]+)\$/\$1/,DEFAULT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+# The plaintext listener (and the controller's) stays open to the test harness and
+# the broker itself; everyone else gets what ACLs grant.
+super.users=User:admin;User:ANONYMOUS
+EOF
+}
+
+# A throwaway CA, the broker's certificate (localhost, 127.0.0.1) and client
+# certificates for mutual TLS, all in $STATE/tls; PEM files Kafka reads directly.
+make_certs() {
+    command -v openssl >/dev/null 2>&1 || die "--secured needs openssl (apt-get install openssl)"
+    local dir="$STATE/tls"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+            -subj "/CN=backupwatch test CA" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr \
+            -subj "/CN=localhost" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >broker.ext
+        openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out broker.crt -days 2 -extfile broker.ext 2>/dev/null
+        cat broker.key broker.crt ca.pem >broker.pem
+        for name in backupwatch limited; do
+            openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
+                -subj "/CN=$name" 2>/dev/null
+            openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+                -out "$name.crt" -days 2 2>/dev/null
+        done
+        rm -f ./*.csr ./*.ext ca.srl
+    ) || die "making the test certificates in $dir failed"
+    chmod 600 "$dir"/*.key "$dir/broker.pem"
+}
+
+# Random passwords of the SCRAM users, one file each ($STATE/users/<name>.password).
+make_users() {
+    local dir="$STATE/users" name
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    for name in admin backupwatch limited; do
+        python3 -c 'import secrets; print(secrets.token_hex(16))' >"$dir/$name.password"
+    done
+    chmod 600 "$dir"/*.password
+}
+
+write_secured_env() {
+    local sasl_port="$1" tls_port="$2"
+    cat >"$STATE/secured.env" <<EOF
+SASL_SSL=127.0.0.1:$sasl_port
+SSL=127.0.0.1:$tls_port
+CA=$STATE/tls/ca.pem
+USERS=$STATE/users
+CERTS=$STATE/tls
 EOF
 }
 
@@ -308,11 +389,21 @@ wait_until_serving() {
     done
 }
 
-# One attempt: fresh data directory, config for the two ports, format, launch, wait.
+# One attempt: fresh data directory, config for the ports, format, launch, wait.
 launch_broker() {
-    local port="$1" controller_port="$2" address="127.0.0.1:$1"
+    local port="$1" controller_port="$2" sasl_port="${3:-}" tls_port="${4:-}"
+    local address="127.0.0.1:$1"
     rm -rf "$STATE/data"
-    write_config "$port" "$controller_port"
+    write_config "$port" "$controller_port" "$sasl_port" "$tls_port"
+    local -a scram=()
+    if [[ -n "$sasl_port" ]]; then
+        make_certs
+        make_users
+        local name
+        for name in admin backupwatch limited; do
+            scram+=(--add-scram "SCRAM-SHA-512=[name=$name,password=$(read_file "$STATE/users/$name.password")]")
+        done
+    fi
     # A Kafka Uuid: 16 random bytes, base64url without padding. Like Kafka's own
     # Uuid.randomUuid, never one starting with "-", which the formatter's argument
     # parser would take for an option.
@@ -328,7 +419,7 @@ PY
 )"
     local -a java_cmd=("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$HERE/log4j2.properties")
     if ! "${java_cmd[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-        --config "$STATE/server.properties" >"$STATE/format.log" 2>&1; then
+        --config "$STATE/server.properties" "${scram[@]}" >"$STATE/format.log" 2>&1; then
         cat "$STATE/format.log" >&2
         die "formatting the storage in $STATE/data failed"
     fi
@@ -345,14 +436,16 @@ PY
     BROKER_PID=$!
     echo "$BROKER_PID" >"$STATE/kafka.pid"
     echo "$port" >"$STATE/last-port"
-    wait_until_serving "$BROKER_PID" "$address"
+    wait_until_serving "$BROKER_PID" "$address" || return $?
+    [[ -z "$sasl_port" ]] || write_secured_env "$sasl_port" "$tls_port"
 }
 
 cmd_start() {
-    local port="${KAFKA_PORT:-}" owner=""
+    local port="${KAFKA_PORT:-}" owner="" secured=0
     while (($#)); do
         case "$1" in
         --port) port="${2:?--port needs a value}" && shift 2 ;;
+        --secured) secured=1 && shift ;;
         --state-dir | --data-dir) STATE="${2:?$1 needs a value}" && shift 2 ;;
         --owner-pid) owner="${2:?--owner-pid needs a value}" && shift 2 ;;
         *) die "start: unknown argument '$1'" ;;
@@ -387,17 +480,18 @@ cmd_start() {
     elif [[ -f "$STATE/kafka.pid" ]]; then
         log "removing the stale pid file (pid $(read_file "$STATE/kafka.pid") is gone)"
     fi
-    rm -f "$STATE/kafka.pid" "$STATE/bootstrap"
+    rm -f "$STATE/kafka.pid" "$STATE/bootstrap" "$STATE/secured.env"
 
     # The ports are free when picked, but another process may take one before the
     # broker binds it: then try again (a port that was asked for and is now taken
     # stops pick_ports with a message).
-    local ports client_port controller_port attempt status
+    local ports client_port controller_port sasl_port tls_port attempt status
     for attempt in 1 2 3; do
-        ports="$(pick_ports "$port" "$(read_file "$STATE/last-port")")" || die "no usable port (see above)"
-        read -r client_port controller_port <<<"$ports"
+        ports="$(pick_ports "$port" "$(read_file "$STATE/last-port")" $((secured * 2)))" ||
+            die "no usable port (see above)"
+        read -r client_port controller_port sasl_port tls_port <<<"$ports"
         status=0
-        launch_broker "$client_port" "$controller_port" || status=$?
+        launch_broker "$client_port" "$controller_port" "$sasl_port" "$tls_port" || status=$?
         ((status == 0)) && break
         log "a port was taken by another process before the broker bound it (attempt $attempt)"
         rm -f "$STATE/last-port"

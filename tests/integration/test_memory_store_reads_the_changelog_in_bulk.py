@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from faust.types import TP
 
+from agents.kafka import KafkaConnection
 from agents.store import read_changelog
 from tests.kafka_harness import MakeTopics
 
@@ -67,7 +68,9 @@ async def test_the_newest_value_per_key_wins_tombstones_delete_and_partitions_st
     held: dict[int, dict[bytes, bytes]] = {0: {}, 1: {}, 2: {}}
 
     reached = await read_changelog(
-        kafka_bootstrap, {TP(topic, 0): None, TP(topic, 1): None, TP(topic, 2): None}, held
+        KafkaConnection(bootstrap_servers=kafka_bootstrap),
+        {TP(topic, 0): None, TP(topic, 1): None, TP(topic, 2): None},
+        held,
     )
 
     assert held == {**replayed(FIRST), 2: {}}
@@ -83,13 +86,19 @@ async def test_a_later_read_resumes_after_the_offset_reached(
     (topic,) = await make_topics("device-state-changelog", partitions=2)
     await produce(kafka_bootstrap, topic, FIRST)
     held: dict[int, dict[bytes, bytes]] = {0: {}, 1: {}}
-    reached = await read_changelog(kafka_bootstrap, {TP(topic, 0): None, TP(topic, 1): None}, held)
+    reached = await read_changelog(
+        KafkaConnection(bootstrap_servers=kafka_bootstrap),
+        {TP(topic, 0): None, TP(topic, 1): None},
+        held,
+    )
     await produce(kafka_bootstrap, topic, LATER)
     # Partition 1's dict is changed behind the reader's back: a read that started over
     # from the beginning instead of after the offset reached would put it back.
     held[1][b"dev-4"] = b"held since"
 
-    reached = await read_changelog(kafka_bootstrap, reached, held)
+    reached = await read_changelog(
+        KafkaConnection(bootstrap_servers=kafka_bootstrap), reached, held
+    )
 
     assert held[0] == replayed(FIRST + LATER)[0]
     assert held[0] == {b"dev-2": b"dev-2 v2", b"dev-3": b"dev-3 back"}

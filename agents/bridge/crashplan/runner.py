@@ -61,23 +61,19 @@ PUBLISHED = "crashplan-published"
 def kafka_client(kind: str, settings: Settings, **options: Any) -> Any:
     """Every Kafka client the bridge uses, made here alone: "producer", "consumer" or
     "admin", with `options` for that kind."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    common = {"bootstrap_servers": settings.bootstrap_servers}
+    # TLS, SASL and the client id come from the connection (agents/kafka).
+    connection = settings.kafka.for_role("crashplan-bridge")
     if kind == "producer":
-        return AIOKafkaProducer(
-            **common,
-            client_id=f"{settings.app_id}-crashplan-bridge",
+        return connection.producer(
             acks="all",
             linger_ms=20,
             max_batch_size=512 * 1024,
             **options,
         )
     if kind == "consumer":
-        return AIOKafkaConsumer(**common, **options)
+        return connection.consumer(**options)
     if kind == "admin":
-        return AIOKafkaAdminClient(**common, **options)
+        return connection.admin(**options)
     raise ValueError(f"no Kafka client of kind {kind!r}")
 
 

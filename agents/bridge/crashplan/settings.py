@@ -136,7 +136,7 @@ class BridgeSettings:
             interval = parsed
         return cls(
             url=env.get(f"{_PREFIX}URL", "").strip(),
-            kafka=Settings.from_env(env, **kafka),
+            kafka=Settings.from_env(env, role="crashplan-bridge", **kafka),
             api_client_id=env.get(f"{_PREFIX}API_CLIENT_ID", "").strip(),
             api_client_secret=_secret(env, "api_client_secret"),
             username=env.get(f"{_PREFIX}USERNAME", "").strip(),
