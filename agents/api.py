@@ -596,20 +596,7 @@ def _known_device(state: Any, partition: int) -> dict[str, Any]:
 def _leave_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:
     if "until" not in body:
         return _error(400, "give 'until' (RFC 3339): when the user is back", "until")
-    raw = body["until"]
-    try:
-        until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        until = None
-    if until is None or until.tzinfo is None:
-        return _error(400, f"expected an RFC 3339 time with offset, got {raw!r}", "until")
-    try:
-        until = as_utc(until, "until")
-    except ValueError as err:
-        return _error(400, str(err), "until")
-    if until <= now:
-        return _error(400, f"{raw} is not after the stream time {now.isoformat()}", "until")
-    return until
+    return _until_after(body["until"], now, "the stream time")
 
 
 def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:
@@ -620,7 +607,11 @@ def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Respons
         if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 8760:
             return _error(400, "hours must be a number between 0 and 8760", "hours")
         return now + timedelta(hours=hours)
-    raw = body["until"]
+    return _until_after(body["until"], now, "the device's stream time")
+
+
+def _until_after(raw: Any, now: datetime, clock: str) -> datetime | web.Response:
+    """The body's `until`: an RFC 3339 time with offset after `now` (`clock` names it)."""
     try:
         until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
@@ -634,9 +625,7 @@ def _snooze_until(body: dict[str, Any], now: datetime) -> datetime | web.Respons
     except ValueError as err:
         return _error(400, str(err), "until")
     if until <= now:
-        return _error(
-            400, f"{raw} is not after the device's stream time {now.isoformat()}", "until"
-        )
+        return _error(400, f"{raw} is not after {clock} {now.isoformat()}", "until")
     return until
 
 
