@@ -6,12 +6,13 @@ makes a crash safe (docs/architecture.md §5):
 
 1. send the batch's alerts and device statuses and wait until the broker has
    acknowledged them;
-2. only then write the changed device states to the table (the state is what
+2. send its dead letters and re-routed records and wait for them too (a record parked
+   in a state and dead-lettered when its tick came is held by nothing else once the
+   state without it is written);
+3. only then write the changed device states to the table (the state is what
    records that an alert was decided and its status published; written after the
-   ack, a crash in between makes the worker decide and send them again, never lose
-   them: a replayed record is recognised by the state and decides nothing);
-3. send dead letters and re-routed records (flushed before Faust commits the batch's
-   offsets).
+   acks, a crash in between makes the worker decide and send them again, never lose
+   them: a replayed record is recognised by the state and decides nothing).
 """
 
 from __future__ import annotations
@@ -312,8 +313,8 @@ class Backupwatch:
         while envelopes:
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
             await self._send_decisions(result)
-            await self._write(result)
             await self._send_side_outputs(result)
+            await self._write(result)
             self._count(result, len(envelopes) - len(result.rest), time.perf_counter() - started)
             envelopes, started = result.rest, time.perf_counter()
 
@@ -424,7 +425,9 @@ class Backupwatch:
         return done
 
     async def _send_side_outputs(self, result: BatchResult) -> None:
+        """Send the dead letters and re-routed records; return once they are acknowledged."""
         producer = self.app.producer
+        pending: list[Any] = []
         settings = self.settings
         dead_topic = settings.topic(DEAD_LETTERS)
         topic_names = list(self.topic_index)
@@ -439,17 +442,20 @@ class Backupwatch:
             ]
             if letter.exception:
                 headers.append(("exception", letter.exception.encode()[:4096]))
-            await producer.send(dead_topic, env.key, env.value, None, None, headers)
+            pending.append(await producer.send(dead_topic, env.key, env.value, None, None, headers))
         for reroute in result.reroutes:
             env = reroute.envelope
-            await producer.send(
-                topic_names[env.topic],
-                env.key,
-                env.value,
-                reroute.partition,
-                env.timestamp.timestamp(),
-                None,
+            pending.append(
+                await producer.send(
+                    topic_names[env.topic],
+                    env.key,
+                    env.value,
+                    reroute.partition,
+                    env.timestamp.timestamp(),
+                    None,
+                )
             )
+        await asyncio.gather(*pending)
 
     async def send_ticks(self, at: datetime) -> None:
         """Append a tick standing for `at` to every partition of every input topic."""
