@@ -120,7 +120,18 @@ def _record(
     if previous is not None and updated_at <= previous.updated_at:
         updated_at = previous.updated_at + timedelta(milliseconds=1)
     periods.sort(key=lambda p: p.start)
-    return UserFacts(user_id=user_id, updated_at=updated_at, periods=periods[-USER_PERIODS:])
+    return UserFacts(user_id=user_id, updated_at=updated_at, periods=_newest(periods))
+
+
+def _newest(periods: list[UserPeriod]) -> list[UserPeriod]:
+    """At most USER_PERIODS periods, in order: the oldest that have ended go first, a
+    period still open never (a deactivation from years back still holds)."""
+    over = len(periods) - USER_PERIODS
+    if over <= 0:
+        return periods
+    ended = [i for i, p in enumerate(periods) if p.end is not None][:over]
+    dropped = set(ended)
+    return [p for i, p in enumerate(periods) if i not in dropped]
 
 
 def put_on_leave(

@@ -122,6 +122,19 @@ def test_the_record_keeps_the_newest_periods() -> None:
     assert record.periods[-1].start == T0 + (USER_PERIODS + 4) * DAY
 
 
+def test_a_deactivation_still_holding_is_kept_past_the_newest_periods() -> None:
+    record = deactivate_user(None, "user-1", at=T0, reason="left", updated_at=EDIT)
+    for n in range(1, USER_PERIODS + 5):
+        at = T0 + n * DAY
+        record = put_on_leave(
+            record, "user-1", at=at, until=at + timedelta(hours=1), updated_at=EDIT
+        )
+    assert len(record.periods) == USER_PERIODS
+    assert record.periods[0].kind == "deactivated" and record.periods[0].end is None
+    hold = timeline_from_record(record).hold_at(T0 + 200 * DAY)
+    assert hold is not None and hold.kind == "deactivated"
+
+
 def test_a_leave_needs_an_end_after_its_start() -> None:
     with pytest.raises(ValueError, match="`end`"):
         UserPeriod(kind="leave", start=T0)
