@@ -150,6 +150,9 @@ class UserBook:
                     self.loaded.set()
         finally:
             self._consumer = None
+            # A batch waiting for the book must not wait on a reader that has stopped.
+            self._progress.set()
+            self._progress.clear()
             await consumer.stop()
 
     async def caught_up(self) -> None:

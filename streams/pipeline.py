@@ -593,7 +593,7 @@ class PartitionProcessor:
         # Everything that may fail is worked out before anything changes (see
         # `_isolated`): then the state, the outputs and the counts, together.
         deadline = next_deadline(new, policy, self._user_facts_for(new.user_id))
-        alerts = [to_alert(t, new, now, policy) for t in transitions]
+        alerts = [to_alert(t, new, now, policy) for t in transitions] if transitions else []
         # Deactivation decides at once; readers see the device's new status now.
         status = device_status(new, now, policy) if transitions else None
         tracking = _tracking(new) if transitions else None
