@@ -158,11 +158,7 @@ def end_leave(
     previous: UserFacts | None, user_id: str, *, at: datetime, updated_at: datetime
 ) -> UserFacts:
     """The user's leave holding at `at` ends there; raises `UserFactsConflict` if none does."""
-    periods = list(previous.periods) if previous else []
-    holding = _holding(periods, "leave", at)
-    if not holding:
-        raise UserFactsConflict(f"user {user_id!r} is not on leave at {at.isoformat()}")
-    return _record(user_id, _cut(periods, holding, at), updated_at, previous)
+    return _end_holding(previous, user_id, "leave", at, updated_at, "on leave")
 
 
 def deactivate_user(
@@ -186,8 +182,21 @@ def reactivate_user(
     previous: UserFacts | None, user_id: str, *, at: datetime, updated_at: datetime
 ) -> UserFacts:
     """The user's deactivation ends at `at`; raises `UserFactsConflict` if none holds."""
+    return _end_holding(previous, user_id, "deactivated", at, updated_at, "deactivated")
+
+
+def _end_holding(
+    previous: UserFacts | None,
+    user_id: str,
+    kind: str,
+    at: datetime,
+    updated_at: datetime,
+    what: str,
+) -> UserFacts:
+    """The periods of `kind` holding at `at` end there; raises `UserFactsConflict`
+    (the user is not `what`) if none does."""
     periods = list(previous.periods) if previous else []
-    holding = _holding(periods, "deactivated", at)
+    holding = _holding(periods, kind, at)
     if not holding:
-        raise UserFactsConflict(f"user {user_id!r} is not deactivated at {at.isoformat()}")
+        raise UserFactsConflict(f"user {user_id!r} is not {what} at {at.isoformat()}")
     return _record(user_id, _cut(periods, holding, at), updated_at, previous)
