@@ -60,7 +60,7 @@ format: setup ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 run: system-deps-run setup ## the demo: Kafka, a worker, a simulated fleet, alerts as they happen
-	$(BIN)/python -m agents.demo
+	$(BIN)/python -m agents.simulator.demo
 
 screenshot: system-deps setup ## docs/dashboard.png, the README's picture: a simulated fleet in Chromium
 	BACKUPWATCH_SCREENSHOT=docs/dashboard.png $(BIN)/pytest -q \

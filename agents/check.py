@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 
 from agents.errors import TopicLayoutError
+from agents.kafka.topics import INPUTS, topic_specs
 from agents.settings import Settings
-from agents.topics import INPUTS, topic_specs
 
 __all__ = ["check_config"]
 

@@ -102,7 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     settings.check_read_access()
     prepare_data_dir(settings.data_dir)
-    from agents.topics import ensure_topics
+    from agents.kafka.topics import ensure_topics
 
     # Faust's own topics too, here rather than by Faust: a user that may not create
     # them is told so in one line.
@@ -112,8 +112,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logs.say(f"backupwatch worker {__version__}\n{settings.describe()}")
     from faust.worker import Worker
 
-    from agents.app import create_app
-    from agents.web import attach_views
+    from agents.worker.app import create_app
+    from agents.worker.web import attach_views
 
     worker_app = create_app(settings)
     worker_app.report_reader = attach_views(worker_app)
@@ -137,9 +137,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agents.kafka.topics import ensure_topics
     from agents.notify.settings import NotifySettings
     from agents.notify.topics import ensure_notify_topics
-    from agents.topics import ensure_topics
 
     # Faust's own topics and the notifier's too: an admin may create everything with
     # this command and leave the processes a user that may not
@@ -161,9 +161,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 def cmd_topics_describe(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agents.kafka.topics import acl_specs, describe_needs, internal_topic_specs, topic_specs
     from agents.notify.settings import NotifySettings, variable
     from agents.notify.topics import notify_topic_specs
-    from agents.topics import acl_specs, describe_needs, internal_topic_specs, topic_specs
 
     notify = NotifySettings(
         topic_prefix=settings.topic_prefix,
@@ -176,9 +176,9 @@ def cmd_topics_describe(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from agents.kafka.topics import ensure_topics
     from agents.simulator.fleet import Fleet
     from agents.simulator.producer import FUTURE_LIMIT, simulate
-    from agents.topics import ensure_topics
     from schemas.types import EARLIEST
 
     now = datetime.now(UTC).replace(microsecond=0)
@@ -235,7 +235,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agents.follow import follow_alerts
+    from agents.kafka.follow import follow_alerts
 
     return asyncio.run(
         follow_alerts(settings, as_json=args.json, from_beginning=args.from_beginning)
@@ -244,7 +244,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agents.follow import produce_lines
+    from agents.kafka.follow import produce_lines
 
     source: BinaryIO = sys.stdin.buffer
     if args.file not in (None, "-"):
@@ -313,7 +313,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from agents.users import edit_user
+    from agents.books.users import edit_user
     from streams.errors import UserFactsConflict
 
     if args.action == "leave" and args.until is None:

@@ -151,7 +151,7 @@ class Settings:
     partitions: int = 8
     # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker reopens
     # its local files and reads the changelog's tail, where a memory store reads the
-    # whole changelog again (in bulk, agents/store.py; 950 k devices: 13.6 s against
+    # whole changelog again (in bulk, agents/worker/store.py; 950 k devices: 13.6 s against
     # 12.2 s today, but the memory store's time grows with the changelog;
     # docs/benchmarks.md).
     store: str = "rocksdb://"
@@ -175,7 +175,7 @@ class Settings:
     viewer_tokens: tuple[str, ...] = ()
     # The same secrets from files (one token a line), so that they stay out of the
     # environment; read again when the file changes, so a mounted Secret rotates
-    # without a restart (agents/access.py).
+    # without a restart (agents/report/access.py).
     api_token_file: Path | None = None
     viewer_tokens_file: Path | None = None
     # Beyond loopback with no token, anyone who reaches the port reads every device,

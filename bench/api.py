@@ -60,7 +60,7 @@ def build_view(devices: int) -> tuple[Any, float]:
     the view holds per device (traced while it takes the states)."""
     import tracemalloc
 
-    from agents.fleet import FleetView
+    from agents.report.fleet import FleetView
     from schemas.codec import decode
     from streams.machine import advance, apply
     from streams.pipeline import CLOCK_KEY_PREFIX
@@ -101,8 +101,8 @@ def build_view(devices: int) -> tuple[Any, float]:
 async def serve(devices: int, port: int) -> None:
     from aiohttp import web
 
-    from agents.api import attach_routes
-    from agents.policies import PolicyBook
+    from agents.books.policies import PolicyBook
+    from agents.report.api import attach_routes
 
     started = time.perf_counter()
     view, per_device = build_view(devices)
@@ -300,7 +300,7 @@ class Load(threading.Thread):
 
 
 def load(records: int, devices: int, runs: int, rate: float) -> str:
-    from agents.topics import ensure_topics
+    from agents.kafka.topics import ensure_topics
     from bench.pipeline import Broker, Workers, fill, worker_run
 
     tmp = Path(tempfile.mkdtemp(prefix="bw-bench-api-"))

@@ -42,9 +42,9 @@ import aiohttp
 
 from agents.ingest.producer import publish, start_producer
 from agents.ingest.settings import IngestSettings
+from agents.kafka.topics import ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
-from agents.topics import ensure_topics
 from bench.pipeline import Broker, free_port, log
 from bench.workload import fleet_records
 from schemas.codec import decode

@@ -22,9 +22,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
+from agents.kafka.topics import ALERTS, INPUTS
 from agents.settings import Settings
-from agents.ticks import encode_tick
-from agents.topics import ALERTS, INPUTS
+from agents.worker.ticks import encode_tick
 from schemas.codec import decode_as
 from schemas.models import Alert
 

@@ -31,9 +31,9 @@ import faust
 from aiokafka.partitioner import murmur2
 from msgspec.structs import replace
 
+from agents.kafka.topics import ALERTS, DEVICE_STATUS, INPUTS
 from agents.settings import Settings
-from agents.ticks import is_tick
-from agents.topics import ALERTS, DEVICE_STATUS, INPUTS
+from agents.worker.ticks import is_tick
 from schemas.codec import encode
 from streams.pipeline import Envelope, PartitionProcessor
 from streams.policy import Policy

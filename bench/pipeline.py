@@ -84,10 +84,10 @@ from typing import Any
 import orjson
 
 from agents.kafka.connection import KafkaConnection
+from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
-from agents.ticks import encode_tick
-from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
+from agents.worker.ticks import encode_tick
 from bench.core import machine
 from bench.workload import fleet_records
 
@@ -95,7 +95,7 @@ __all__ = ["main"]
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
-TABLE = "device-state"  # agents.app.TABLE (not imported: that would load Faust here)
+TABLE = "device-state"  # agents.worker.app.TABLE (not imported: that would load Faust here)
 POLL_S = 0.2  # /metrics and /readyz polling interval
 
 
@@ -390,7 +390,7 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     from aiokafka.partitioner import murmur2
     from msgspec.structs import replace
 
-    from agents.ticks import is_tick
+    from agents.worker.ticks import is_tick
     from schemas.codec import encode
     from streams.pipeline import Envelope, PartitionProcessor
     from streams.policy import Policy
@@ -900,7 +900,7 @@ class Restart:
     # has read it too: seconds from the start, and VmRSS then.
     view_s: float = 0.0
     view_rss_kb: int = 0
-    # The worker's report reader process (agents.reader), which holds the fleet view.
+    # The worker's report reader process (agents.report.reader), which holds the fleet view.
     reader_rss_kb: int = 0
 
     def describe(self) -> str:

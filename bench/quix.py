@@ -34,9 +34,9 @@ from quixstreams import Application
 from quixstreams.models.serializers import SerializationContext, Serializer
 from quixstreams.state import State
 
+from agents.kafka.topics import ALERTS, DEVICE_STATUS, INPUTS
 from agents.settings import Settings
-from agents.ticks import TICK_HEADER
-from agents.topics import ALERTS, DEVICE_STATUS, INPUTS
+from agents.worker.ticks import TICK_HEADER
 from schemas.codec import encode
 from streams.pipeline import Envelope, PartitionProcessor
 from streams.policy import Policy

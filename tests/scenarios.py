@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from agents.ticks import encode_tick
+from agents.worker.ticks import encode_tick
 from schemas import encode
 from schemas.models import Alert, DeviceStatus
 from streams.pipeline import Envelope, PartitionProcessor
@@ -69,7 +69,7 @@ class Scenario:
             offsets[(topic, partition)] = offset + 1
             return Envelope(topic, partition, offset, key, value, at, tick)
 
-        from agents.topics import INPUTS
+        from agents.kafka.topics import INPUTS
 
         for step in self.steps:
             batch = []

@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from agents.kafka import KafkaConnection
-from agents.topics import AclSpec
+from agents.kafka.topics import AclSpec
 
 __all__ = ["SecuredBroker"]
 

@@ -21,10 +21,10 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
+from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
-from agents.ticks import encode_tick, is_tick
-from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
+from agents.worker.ticks import encode_tick, is_tick
 from schemas import encode
 from schemas.codec import decode_as
 from schemas.models import Alert, DeviceStatus

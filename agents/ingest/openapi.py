@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the ingest endpoint (served at `/api/openapi.json` by
 `backupwatch ingest`).
 
-The endpoint's own document, not a part of the report API's (`agents/openapi.py`): the
+The endpoint's own document, not a part of the report API's (`agents/report/openapi.py`): the
 two are served by different processes, to different clients. The record schemas are
 the JSON Schema documents generated from the wire contract, so they cannot drift.
 """

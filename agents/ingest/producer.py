@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agents.kafka.connection import KafkaConnection
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, HEARTBEATS
 from schemas.codec import encode
 from schemas.models import Heartbeat, TelemetryRecord
 

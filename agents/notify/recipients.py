@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 
+from agents.books.policies import PolicyBook
+from agents.kafka.topics import ORG_POLICIES
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.plan import APPRISE, Target, targets_for
 from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
-from agents.policies import PolicyBook
 from agents.settings import Settings
-from agents.topics import ORG_POLICIES
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import OrgPolicy

@@ -37,6 +37,8 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
 
+from agents.books.targets import announcement
+from agents.kafka.topics import ALERTS
 from agents.notify.channels import Channel, build_channels
 from agents.notify.digest import DigestBuffer, next_digest_at
 from agents.notify.errors import DeliveryFailed
@@ -55,8 +57,6 @@ from agents.notify.topics import (
 )
 from agents.notify.web import start_web
 from agents.serving import serving_limits
-from agents.targets import announcement
-from agents.topics import ALERTS
 from agents.webhook_targets import TargetResolver
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord

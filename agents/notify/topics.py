@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from agents.books.targets import NOTIFY_TARGETS
 from agents.errors import TopicLayoutError
+from agents.kafka.topics import ALERTS, ORG_POLICIES, TopicSpec, check_topics
 from agents.notify.settings import NotifySettings
-from agents.targets import NOTIFY_TARGETS
-from agents.topics import ALERTS, ORG_POLICIES, TopicSpec, check_topics
 
 __all__ = [
     "NOTIFY_DEAD_LETTERS",
@@ -42,7 +42,7 @@ def _specs(settings: NotifySettings) -> dict[str, dict[str, str]]:
             "retention.ms": _RETENTION_MS,
         },
         settings.topic(NOTIFY_DEAD_LETTERS): {"retention.ms": _RETENTION_MS},
-        # The target names each notifier configures (agents/targets.py): the newest only.
+        # The target names each notifier configures (agents/books/targets.py): the newest only.
         settings.topic(NOTIFY_TARGETS): {"cleanup.policy": "compact"},
     }
 

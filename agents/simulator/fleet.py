@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from agents.topics import BACKUP_PROGRESS, DEVICE_COMMANDS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, DEVICE_COMMANDS, HEARTBEATS
 from schemas import (
     Alert,
     BackupProgress,
@@ -156,7 +156,7 @@ _USER_DEACTIVATED_AFTER = timedelta(days=4)
 
 
 class SimEvent(NamedTuple):
-    """One record the fleet sends: to `topic` (a name of `agents.topics.INPUTS`), keyed
+    """One record the fleet sends: to `topic` (a name of `agents.kafka.topics.INPUTS`), keyed
     by `key` (the device id), at simulated time `at` (the record's event time)."""
 
     topic: str

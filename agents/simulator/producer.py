@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from agents.kafka.topics import INPUTS, USER_FACTS
 from agents.settings import Settings
 from agents.simulator.fleet import Fleet, tick_times
-from agents.ticks import encode_tick
-from agents.topics import INPUTS, USER_FACTS
+from agents.worker.ticks import encode_tick
 from schemas import encode
 
 __all__ = ["FUTURE_LIMIT", "Progress", "SimulationSummary", "simulate"]

@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from agents.kafka.topics import ALERTS, INPUTS, ORG_POLICIES, USER_FACTS
 from agents.notify.settings import NotifySettings
 from agents.notify.topics import (
     NOTIFY_DEAD_LETTERS,
@@ -26,7 +27,6 @@ from agents.notify.topics import (
     NOTIFY_TARGETS,
     ensure_notify_topics,
 )
-from agents.topics import ALERTS, INPUTS, ORG_POLICIES, USER_FACTS
 from schemas.codec import decode_as
 from schemas.models import Alert
 from tests.kafka_harness import eventually, fresh_name, log_tail

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.kafka.topics import INPUTS
 from agents.simulator.fleet import Fleet
 from agents.simulator.producer import simulate
-from agents.topics import INPUTS
 from schemas.models import Alert
 from streams.status import KINDS, LEVELS, worst
 from tests.deploy_files import dashboard_exprs

@@ -15,7 +15,7 @@ Configured from the environment, so every test has its own app id and topics:
     COUNTER_PARTITIONS partitions of the input topic (the table's changelog matches)
 
 The app takes the guards backupwatch's worker adds to Faust's resume after a rebalance
-(agents.resume): without them stock Faust now and then drops a record it reads while
+(agents.worker.resume): without them stock Faust now and then drops a record it reads while
 the worker resumes its streams, and the count comes out short although the table
 recovered in full.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import faust
 
-from agents.resume import ResumingConsumer, hold_flow_while_streams_resume
+from agents.worker.resume import ResumingConsumer, hold_flow_while_streams_resume
 
 BROKER = os.environ["COUNTER_BROKER"]
 SNAPSHOT = Path(os.environ["COUNTER_SNAPSHOT"])

@@ -231,7 +231,7 @@ async def test_table_recovers_from_changelog_after_restart(
     # Records the second worker must add on top of what it recovers. They are
     # on the topic before it starts: Faust has to finish recovering the table
     # before the agent sees them, and must not drop one while it resumes the
-    # streams (agents.resume), or the counts come out short.
+    # streams (agents.worker.resume), or the counts come out short.
     second_batch = ["a", "d", "f"]
     await produce(kafka_bootstrap, topic, second_batch)
     app.snapshot.unlink()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from agents.ingest.settings import IngestSettings
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, HEARTBEATS
 from schemas.codec import encode
 from tests.ingest_harness import IngestRun, post
 from tests.kafka_harness import log_tail

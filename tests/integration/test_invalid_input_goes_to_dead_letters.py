@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from agents.topics import HEARTBEATS
+from agents.kafka.topics import HEARTBEATS
 from schemas.codec import MAX_RECORD_BYTES
 from tests.unit.factories import DAY, T0, heartbeat, progress
 from tests.worker_harness import Pipeline

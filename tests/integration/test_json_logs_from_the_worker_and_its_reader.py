@@ -40,7 +40,7 @@ async def test_every_line_a_worker_writes_is_a_json_object(pipeline: Pipeline) -
     )
     loggers = {entry["logger"] for entry in entries}
     assert any(name.startswith(("faust", "mode")) for name in loggers), loggers
-    # The reader runs as `python -m agents.reader`: its lines say who they are.
+    # The reader runs as `python -m agents.report.reader`: its lines say who they are.
     assert any(entry["message"].startswith("report reader answering") for entry in entries)
     assert len({entry["process"] for entry in entries}) >= 2, "the worker and its reader"
     assert any(entry["message"].startswith("backupwatch worker") for entry in entries)

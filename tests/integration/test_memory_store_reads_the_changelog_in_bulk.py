@@ -1,4 +1,4 @@
-"""The `memory://` store's bulk read of a changelog (agents.store.read_changelog), against
+"""The `memory://` store's bulk read of a changelog (agents.worker.store.read_changelog), against
 the real broker: what it holds afterwards is what replaying the changelog record by
 record gives."""
 
@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from faust.types import TP
 
 from agents.kafka import KafkaConnection
-from agents.store import read_changelog
+from agents.worker.store import read_changelog
 from tests.kafka_harness import MakeTopics
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,5 @@
 """A `memory://` worker that is restarted rebuilds its table from the changelog (in bulk,
-agents.store) and resumes exactly where it stopped: the same clocks, the same devices
+agents.worker.store) and resumes exactly where it stopped: the same clocks, the same devices
 by alert state, and from there the same alerts as a worker that never stopped."""
 
 from __future__ import annotations

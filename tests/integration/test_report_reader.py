@@ -33,7 +33,7 @@ def _readers_of(worker_pid: int) -> list[int]:
             continue
         # The command may hold spaces; the fields after its closing ")" do not.
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == worker_pid and b"agents.reader" in cmdline:
+        if ppid == worker_pid and b"agents.report.reader" in cmdline:
             found.append(int(entry.name))
     return found
 

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, HEARTBEATS
 from schemas.codec import decode
 from schemas.models import BackupProgress, Heartbeat
 from tests.backup_tools import BackupArea, backup_area, run_backupwatch

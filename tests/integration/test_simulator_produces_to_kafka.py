@@ -9,11 +9,11 @@ import pytest
 from aiokafka import ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
+from agents.kafka.topics import INPUTS, ensure_topics
 from agents.settings import Settings
 from agents.simulator import Fleet, tick_times
 from agents.simulator.producer import simulate
-from agents.ticks import TICK_HEADER, decode_tick, is_tick
-from agents.topics import INPUTS, ensure_topics
+from agents.worker.ticks import TICK_HEADER, decode_tick, is_tick
 from schemas import DeviceCommand, decode, encode
 from tests.kafka_harness import consume
 

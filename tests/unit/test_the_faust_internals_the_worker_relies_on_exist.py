@@ -1,5 +1,5 @@
 """The worker relies on parts of faust-streaming that are not its public API (named in
-agents/app.py, store.py, intake.py, resume.py, web.py and consumer_lag.py). pyproject.toml
+agents/worker/app.py, store.py, intake.py, resume.py, web.py and consumer_lag.py). pyproject.toml
 bounds faust-streaming from above for that reason; this test is what to run before
 raising the bound: each part it names missing fails with what uses it."""
 
@@ -37,7 +37,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
     (
         "faust.streams._current_event, the context variable of the current event",
         lambda: isinstance(faust.streams._current_event, ContextVar),
-        "agents/app.py tells the table which partition a write of the batch is for",
+        "agents/worker/app.py tells the table which partition a write of the batch is for",
     ),
     (
         "aiokafka driver Consumer.seek_to_committed(), _thread.earliest_offsets / seek_wait",
@@ -46,7 +46,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
             and hasattr(aiokafka_driver.AIOKafkaConsumerThread, "earliest_offsets")
             and hasattr(aiokafka_driver.AIOKafkaConsumerThread, "seek_wait")
         ),
-        "agents/resume.py rewinds partitions with no committed offset",
+        "agents/worker/resume.py rewinds partitions with no committed offset",
     ),
     (
         "Consumer._drain_messages(fetcher), _add_gap, _read_offset, _committed_offset",
@@ -57,7 +57,8 @@ INTERNALS: list[tuple[str, Any, str]] = [
             and "self._read_offset = " in _source(faust.transport.consumer.Consumer.__init__)
             and "self._committed_offset = " in _source(faust.transport.consumer.Consumer.__init__)
         ),
-        "agents/intake.py takes input records in bulk; agents/consumer_lag.py reads lag",
+        "agents/worker/intake.py takes input records in bulk;"
+        " agents/worker/consumer_lag.py reads lag",
     ),
     (
         "Consumer.stop_flow() and App.on_rebalance_complete",
@@ -65,22 +66,22 @@ INTERNALS: list[tuple[str, Any, str]] = [
             callable(faust.transport.consumer.Consumer.stop_flow)
             and hasattr(faust.App, "on_rebalance_complete")
         ),
-        "agents/resume.py stops the flow while streams resume",
+        "agents/worker/resume.py stops the flow while streams resume",
     ),
     (
         "the aiokafka driver's Producer._ensure_producer()",
         lambda: callable(aiokafka_driver.Producer._ensure_producer),
-        "agents/app.py sends a batch as aiokafka record batches",
+        "agents/worker/app.py sends a batch as aiokafka record batches",
     ),
     (
         "web BlueprintManager._enabled, a list of (prefix, blueprint)",
         lambda: "self._enabled = " in _source(faust.web.base.BlueprintManager.__init__),
-        "agents/web.py removes Faust's table and router pages",
+        "agents/worker/web.py removes Faust's table and router pages",
     ),
     (
         "the aiohttp web driver's web_app",
         lambda: "self.web_app" in _source(faust.web.drivers.aiohttp.Web.__init__),
-        "agents/web.py adds the API and dashboard routes",
+        "agents/worker/web.py adds the API and dashboard routes",
     ),
     (
         "Recovery.completed and TableManager.actives_ready",
@@ -88,7 +89,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
             "self.completed = " in _source(faust.tables.recovery.Recovery.__init__)
             and "self.actives_ready = " in _source(faust.tables.manager.TableManager.__init__)
         ),
-        "agents/app.py and web.py: /readyz and the partition index wait for recovery",
+        "agents/worker/app.py and web.py: /readyz and the partition index wait for recovery",
     ),
     (
         "PartitionAssignor.assigned_actives() and assigned_standbys()",
@@ -96,12 +97,12 @@ INTERNALS: list[tuple[str, Any, str]] = [
             callable(assignor.PartitionAssignor.assigned_actives)
             and callable(assignor.PartitionAssignor.assigned_standbys)
         ),
-        "agents/app.py, store.py, consumer_lag.py: which partitions this worker holds",
+        "agents/worker/app.py, store.py, consumer_lag.py: which partitions this worker holds",
     ),
     (
         "Conductor.acks_enabled_for(topic)",
         lambda: callable(faust.transport.conductor.Conductor.acks_enabled_for),
-        "agents/resume.py tells stream partitions from changelogs",
+        "agents/worker/resume.py tells stream partitions from changelogs",
     ),
     (
         "Table._new_store_by_url(url)",
@@ -109,7 +110,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
             list(inspect.signature(faust.tables.base.Collection._new_store_by_url).parameters)
             == ["self", "url"]
         ),
-        "agents/store.py puts in its memory:// store",
+        "agents/worker/store.py puts in its memory:// store",
     ),
     (
         "SerializedStore's _iteritems, _size, _contains, _clear, persisted_offset, "
@@ -129,7 +130,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
                 "on_rebalance",
             )
         ),
-        "agents/store.py's PartitionMemoryStore implements them",
+        "agents/worker/store.py's PartitionMemoryStore implements them",
     ),
     (
         "mode's Worker(logging_config=...)",

@@ -32,8 +32,7 @@ from agents.bridge.crashplan.mapping import (
 )
 from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.bridge.crashplan.settings import BridgeSettings
-from agents.settings import Settings
-from agents.topics import (
+from agents.kafka.topics import (
     BACKUP_PROGRESS,
     DEVICE_COMMANDS,
     HEARTBEATS,
@@ -41,6 +40,7 @@ from agents.topics import (
     ensure_topics,
     start_client,
 )
+from agents.settings import Settings
 from schemas.codec import encode
 from schemas.models import BackupProgress, Heartbeat, InputRecord
 

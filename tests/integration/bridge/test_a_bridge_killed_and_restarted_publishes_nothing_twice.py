@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, HEARTBEATS
 from tests.crashplan_console import FakeConsole, computer, iso, running_console
 from tests.kafka_harness import eventually, log_tail
 from tests.worker_harness import Pipeline, free_port

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agents.cli import main
-from agents.topics import BACKUP_PROGRESS, HEARTBEATS
+from agents.kafka.topics import BACKUP_PROGRESS, HEARTBEATS
 from schemas.codec import decode
 from schemas.models import BackupProgress, Heartbeat
 from tests.kafka_harness import eventually

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import trustme
 
+from agents.books.targets import NOTIFY_TARGETS, TargetDirectory
 from agents.notify.render import subject
 from agents.notify.settings import NotifySettings
-from agents.targets import NOTIFY_TARGETS, TargetDirectory
 from schemas.models import OrgPolicy, Recipient
 from tests.integration.notify.alerts import alert
 from tests.kafka_harness import eventually

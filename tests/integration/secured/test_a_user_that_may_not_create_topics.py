@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.kafka.topics import acl_specs
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings
-from agents.topics import acl_specs
 from tests.integration.secured.cli import backupwatch
 from tests.notify_harness import NotifierRun, SmtpRecorder
 from tests.scenarios import steady_fleet

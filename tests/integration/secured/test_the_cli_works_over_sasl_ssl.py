@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from agents.kafka.topics import ALERTS, HEARTBEATS, INPUTS, topic_specs
 from agents.settings import Settings
-from agents.topics import ALERTS, HEARTBEATS, INPUTS, topic_specs
 from schemas import encode
 from tests.integration.notify.alerts import alert
 from tests.integration.secured.cli import backupwatch, clean_env

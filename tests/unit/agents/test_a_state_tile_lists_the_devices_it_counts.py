@@ -23,7 +23,7 @@ from streams.state import encode_state
 from tests.unit.agents.test_openapi import TOKEN, Served, serve
 from tests.unit.factories import DAY, T0, command, run
 
-STATIC = resources.files("agents") / "static"
+STATIC = resources.files("agents.report") / "static"
 # The fields that order the list rather than filter it.
 ORDERING = {"sort", "order"}
 

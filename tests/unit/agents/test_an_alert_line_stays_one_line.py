@@ -3,7 +3,7 @@ a NUL or a bidirectional override (a producer's to choose) is escaped, not print
 
 from __future__ import annotations
 
-from agents.follow import describe_alert
+from agents.kafka.follow import describe_alert
 from tests.unit.agents.notify.alerts import example_alert
 
 

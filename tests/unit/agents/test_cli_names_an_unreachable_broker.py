@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import agents.topics
+import agents.kafka.topics
 from agents.cli import main
 from agents.settings import Settings
 from schemas import encode
@@ -77,7 +77,7 @@ def test_simulate_names_the_broker_when_it_goes_away_after_the_topics_are_checke
     async def topics_exist(settings: Settings) -> list[str]:
         return []
 
-    monkeypatch.setattr(agents.topics, "ensure_topics", topics_exist)
+    monkeypatch.setattr(agents.kafka.topics, "ensure_topics", topics_exist)
 
     code = main(["simulate", "--devices", "3", "--days", "1", "--bootstrap-servers", closed_port])
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import msgspec
 import pytest
 
-from agents.fleet import FleetView
+from agents.report.fleet import FleetView
 from streams.pipeline import PartitionProcessor
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import device_row
@@ -184,7 +184,7 @@ def test_an_undecodable_state_is_skipped_and_the_view_goes_on(
     # Rows are made when the view is read; this one is read before the bad records.
     assert sorted(view.rows) == ["dev-1"]
 
-    with caplog.at_level(logging.WARNING, logger="agents.fleet"):
+    with caplog.at_level(logging.WARNING, logger="agents.report.fleet"):
         view.take(b"dev-1", b"\xff not a state", 0)
         view.take(b"dev-2", b"", 0)
         view.take(b"dev-3", encode_state(healthy(device="dev-3"))[:-3], 0)
@@ -293,16 +293,16 @@ def test_the_view_follows_what_the_processor_writes() -> None:
 def test_a_device_written_many_times_between_reads_is_decoded_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import agents.fleet
+    import agents.report.fleet
 
     decoded: list[bytes] = []
-    real = agents.fleet.decode_state
+    real = agents.report.fleet.decode_state
 
     def counting(value: bytes) -> DeviceState:
         decoded.append(value)
         return real(value)
 
-    monkeypatch.setattr(agents.fleet, "decode_state", counting)
+    monkeypatch.setattr(agents.report.fleet, "decode_state", counting)
     view = FleetView(policy_for)
     for _ in range(5):
         take_state(view, healthy(device="dev-1"))

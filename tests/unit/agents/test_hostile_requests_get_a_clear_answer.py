@@ -10,10 +10,10 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents import api as api_module
-from agents.answers import AnswerCache
-from agents.api import Api, attach_routes
-from agents.fleet import FleetView
+from agents.report import api as api_module
+from agents.report.answers import AnswerCache
+from agents.report.api import Api, attach_routes
+from agents.report.fleet import FleetView
 from agents.settings import Settings
 from tests.unit.agents.test_openapi import TOKEN, FakeWorker, fill
 

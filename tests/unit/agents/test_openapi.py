@@ -27,15 +27,15 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from yarl import URL
 
-from agents.access import protect
-from agents.api import ROUTES, attach_routes
-from agents.fleet import FleetView
-from agents.openapi import openapi_document
-from agents.policies import PolicyBook
+from agents.books.policies import PolicyBook
+from agents.books.targets import TargetDirectory, announcement
+from agents.books.users import UserBook
+from agents.kafka.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
+from agents.report.access import protect
+from agents.report.api import ROUTES, attach_routes
+from agents.report.fleet import FleetView
+from agents.report.openapi import openapi_document
 from agents.settings import Settings
-from agents.targets import TargetDirectory, announcement
-from agents.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
-from agents.users import UserBook
 from schemas.codec import decode_as, encode
 from schemas.models import DeviceCommand, OrgPolicy, UserFacts
 from streams.diagnosis import CAUSES
@@ -852,7 +852,9 @@ async def test_the_dashboard_is_served(
 
     assert response.status == 200
     assert response.content_type == content_type
-    assert await response.read() == (resources.files("agents") / "static" / name).read_bytes()
+    assert (
+        await response.read() == (resources.files("agents.report") / "static" / name).read_bytes()
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 from faust.streams import _current_event
 from faust.types import TP, Message
 
-from agents.store import PartitionMemoryStore
+from agents.worker.store import PartitionMemoryStore
 
 CHANGELOG = "app-device-state-changelog"
 

@@ -1,7 +1,7 @@
 """Who may read the fleet: with any token configured, every /api/ route needs a viewer or
 the admin token, a viewer token writes nothing, the dashboard's own files need none and
 carry the security headers; a token file is read again when it changes. The API is
-served by aiohttp as a worker's report reader serves it (agents.access.protect)."""
+served by aiohttp as a worker's report reader serves it (agents.report.access.protect)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.access import SECURITY_HEADERS, protect
-from agents.api import ROUTES, attach_routes
-from agents.fleet import FleetView
+from agents.report.access import SECURITY_HEADERS, protect
+from agents.report.api import ROUTES, attach_routes
+from agents.report.fleet import FleetView
 from agents.settings import Settings
 from tests.unit.agents.test_openapi import TOKEN, VIEWER, FakeWorker, fill
 
@@ -120,7 +120,7 @@ async def test_the_dashboard_files_need_no_token_and_carry_the_security_headers(
 
 
 def test_the_dashboard_has_no_inline_script_or_style() -> None:
-    static = resources.files("agents") / "static"
+    static = resources.files("agents.report") / "static"
     html = (static / "index.html").read_text(encoding="utf-8")
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
     assert scripts and all("src=" in attrs and not body.strip() for attrs, body in scripts)

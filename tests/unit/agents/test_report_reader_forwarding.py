@@ -12,8 +12,8 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.openapi import openapi_document
-from agents.reader import ReportReader
+from agents.report.openapi import openapi_document
+from agents.report.reader import ReportReader
 from agents.serving import WebLimits, guarded_runner
 from agents.settings import Settings
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-import agents.fleet
-import agents.policies
-from agents.fleet import FleetView
-from agents.policies import PolicyBook
+import agents.books.policies
+import agents.report.fleet
+from agents.books.policies import PolicyBook
+from agents.report.fleet import FleetView
 from agents.settings import Settings
 from schemas.codec import encode
 from schemas.models import OrgPolicy
@@ -57,14 +57,14 @@ def test_a_row_that_cannot_be_cut_keeps_the_one_before(monkeypatch: pytest.Monke
     view = FleetView(policy_for)
     take_state(view, silent(1, "dev-1"))
     before = view.rows["dev-1"]
-    real = agents.fleet.device_row
+    real = agents.report.fleet.device_row
 
     def failing(state: Any, *args: Any) -> Any:
         if state.device_id == "dev-1":
             raise ZeroDivisionError("a bug")
         return real(state, *args)
 
-    monkeypatch.setattr(agents.fleet, "device_row", failing)
+    monkeypatch.setattr(agents.report.fleet, "device_row", failing)
     take_state(view, silent(2, "dev-1"))
     take_state(view, silent(2, "dev-2"))
     assert view.rows["dev-1"] is before
@@ -82,7 +82,7 @@ def test_a_policy_record_that_raises_unexpectedly_is_refused_and_the_org_keeps_i
     def failing(record: Any, base: Any) -> Any:
         raise OverflowError("a bug")
 
-    monkeypatch.setattr(agents.policies, "policy_from_record", failing)
+    monkeypatch.setattr(agents.books.policies, "policy_from_record", failing)
     second = OrgPolicy(org_id="org-1", updated_at=T0 + DAY, connection_warning_days=1)
     assert book.apply_record(encode(second)) is None
     assert book.record_for("org-1") == first

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from agents.books.users import UserBook
 from agents.metrics import WorkerMetrics
 from agents.settings import Settings
-from agents.users import UserBook
 from schemas.codec import encode
 from streams import NO_USER_FACTS
 from streams.users import deactivate_user, put_on_leave

@@ -17,12 +17,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.api import attach_routes
 from agents.errors import ConfigError
-from agents.fleet import FleetView
 from agents.notify.channels import WebhookChannel
 from agents.notify.errors import DeliveryFailed
 from agents.notify.settings import NotifySettings
+from agents.report.api import attach_routes
+from agents.report.fleet import FleetView
 from agents.settings import Settings
 from agents.webhook_targets import TargetResolver, refusal
 from tests.unit.agents.notify.alerts import example_alert

@@ -52,7 +52,7 @@ def test_the_dockerignore_check_sees_exclusions() -> None:
     assert _ignored("tests/unit")
     assert _ignored(".venv")
     assert _ignored("agents/__pycache__/app.cpython-311.pyc")
-    assert not _ignored("agents/app.py")
+    assert not _ignored("agents/worker/app.py")
 
 
 def test_slim_python_3_11_base_and_a_non_root_user() -> None:

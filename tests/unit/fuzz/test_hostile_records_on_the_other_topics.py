@@ -15,10 +15,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.fleet import FleetView
+from agents.books.targets import TargetDirectory
 from agents.notify.plan import EMAIL
 from agents.notify.runner import Notifier
-from agents.targets import TargetDirectory
+from agents.report.fleet import FleetView
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import parse_query, row_json, select
 from tests.hostile import (

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from agents.books.policies import PolicyBook
 from agents.metrics import WorkerMetrics
-from agents.policies import PolicyBook
 from agents.settings import Settings
 from schemas.codec import decode_as, encode
 from schemas.errors import Reason

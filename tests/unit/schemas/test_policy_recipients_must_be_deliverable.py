@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from agents.books.policies import PolicyBook
 from agents.errors import ConfigError
 from agents.notify.settings import NotifySettings
-from agents.policies import PolicyBook
 from agents.settings import Settings
 from schemas import InvalidRecord, OrgPolicy, Recipient, decode_as
 from tests.unit.factories import T0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from agents.kafka.topics import BACKUP_PROGRESS, DEVICE_COMMANDS, HEARTBEATS, INPUTS
 from agents.simulator import Fleet, tick_times
-from agents.topics import BACKUP_PROGRESS, DEVICE_COMMANDS, HEARTBEATS, INPUTS
 from schemas import BackupProgress, DeviceCommand, Heartbeat
 
 START = datetime(2026, 11, 2, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from agents.ticks import decode_tick
+from agents.worker.ticks import decode_tick
 from streams.pipeline import Envelope
 from tests.unit.factories import DAY, T0, heartbeat, progress
 from tests.unit.streams.test_partition_processor import (

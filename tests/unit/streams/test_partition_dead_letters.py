@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agents.ticks import encode_tick
+from agents.worker.ticks import encode_tick
 from schemas.codec import MAX_RECORD_BYTES, encode
 from schemas.types import EARLIEST, LATEST
 from tests.unit.factories import DAY, T0, command, heartbeat, progress

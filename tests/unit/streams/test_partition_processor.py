@@ -1,9 +1,9 @@
 """An in-memory worker around `PartitionProcessor`, and the plumbing it relies on.
 
-`Worker` plays the Faust agent of `agents.app`: a dict per partition stands in for the
+`Worker` plays the Faust agent of `agents.worker.app`: a dict per partition stands in for the
 device-state table, and each batch's writes are stored under the partition the
 partitioner gives their key, as the agent does. `Log` plays the broker: it hands out
-offsets per topic partition and builds tick records with `agents.ticks`. The
+offsets per topic partition and builds tick records with `agents.worker.ticks`. The
 `test_partition_*` modules beside this one drive the processor through both.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agents.ticks import encode_tick
+from agents.worker.ticks import encode_tick
 from schemas.codec import encode
 from schemas.models import Alert, BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from streams import DEFAULT_POLICY, NO_USER_FACTS, DeviceState, Policy, UserTimeline, decode_state

@@ -10,10 +10,10 @@ import socket
 import pytest
 
 from agents.cli import main
+from agents.kafka.topics import acl_specs, internal_topic_specs, topic_specs
 from agents.notify.settings import NotifySettings
 from agents.notify.topics import notify_topic_specs
 from agents.settings import Settings
-from agents.topics import acl_specs, internal_topic_specs, topic_specs
 
 
 def _closed_port() -> str:

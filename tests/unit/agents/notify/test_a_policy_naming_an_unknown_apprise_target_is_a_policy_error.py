@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
+from agents.books.targets import TargetDirectory, announcement
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.plan import APPRISE, EMAIL, Target
 from agents.notify.recipients import RecipientBook
 from agents.notify.settings import NotifySettings
-from agents.targets import TargetDirectory, announcement
 from schemas import encode
 from schemas.models import OrgPolicy, Recipient
 

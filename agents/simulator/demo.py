@@ -1,6 +1,6 @@
 """`make run`: a local Kafka, a worker, a simulated fleet, and alerts as they happen.
 
-    python -m agents.demo [--devices N] [--days D] [--seconds S]
+    python -m agents.simulator.demo [--devices N] [--days D] [--seconds S]
 
 Starts the project's local Kafka (unless KAFKA_BOOTSTRAP_SERVERS names one), creates a
 fresh set of topics for this run, starts a worker with its web server, replays D
@@ -19,10 +19,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agents.follow import describe_alert
+from agents.kafka.follow import describe_alert
+from agents.kafka.topics import ALERTS, ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
-from agents.topics import ALERTS, ensure_topics
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import Alert

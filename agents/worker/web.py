@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agents.api import ROUTES
-from agents.reader import ReportReader
+from agents.report.api import ROUTES
+from agents.report.reader import ReportReader
 from agents.serving import guarded_runner, serving_limits
 
 if TYPE_CHECKING:
-    from agents.app import Backupwatch
+    from agents.worker.app import Backupwatch
 
 __all__ = ["attach_views"]
 
@@ -21,7 +21,7 @@ def attach_views(worker: Backupwatch) -> ReportReader:
     """Add every endpoint to the worker's web server; returns the worker's report reader."""
     app = worker.app
     # The report and the dashboard are answered by a process of their own (see
-    # agents.reader): the worker only passes their requests through.
+    # agents.report.reader): the worker only passes their requests through.
     reader = ReportReader(worker.settings, worker.table.changelog_topic.get_topic_name())
 
     @app.task

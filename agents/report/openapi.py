@@ -566,7 +566,7 @@ def openapi_document() -> dict[str, Any]:
         _ref("Error"),
         "The worker's report reader is starting; try again after `Retry-After` seconds.",
     )
-    # With any token configured, every route needs one (agents/access.py).
+    # With any token configured, every route needs one (agents/report/access.py).
     unauthorized = _json(
         _ref("Error"),
         "A token is configured on this worker and the request has none, or a wrong one.",

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from agents.kafka.topics import ALERTS, INPUTS, ORG_POLICIES
 from agents.logs import say
 from agents.settings import Settings
-from agents.topics import ALERTS, INPUTS, ORG_POLICIES
 from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, OrgPolicy

@@ -2,7 +2,7 @@
 
 As soon as any token is configured (viewer tokens or the admin token), every `/api/`
 route needs one: a viewer token reads, the admin token reads and writes (the API
-checks writes itself, `agents.api`). The dashboard's own files need none: they hold
+checks writes itself, `agents.report.api`). The dashboard's own files need none: they hold
 no fleet data, and its login form is one of them. `/metrics`, `/healthz` and
 `/readyz` are the worker's and never pass through here.
 

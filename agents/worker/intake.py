@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agents.resume import ResumingConsumer
+from agents.worker.resume import ResumingConsumer
 
 __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
 

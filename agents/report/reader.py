@@ -16,7 +16,7 @@ otherwise the reader has all the CPU it asks for.
 The worker watches its reader and starts it again if it exits; the reader ends itself
 when its worker is gone, so a worker killed with SIGKILL leaves nothing behind.
 
-    python -m agents.reader --socket PATH --changelog TOPIC --parent PID
+    python -m agents.report.reader --socket PATH --changelog TOPIC --parent PID
 
 (started by the worker, with the worker's settings as `BACKUPWATCH_*` variables)
 """
@@ -37,14 +37,14 @@ import orjson
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, UnixConnector, web
 
 from agents import logs
-from agents.access import SECURITY_HEADERS
+from agents.report.access import SECURITY_HEADERS
 from agents.serving import guarded_runner, serving_limits
 from agents.settings import Settings
 
 if TYPE_CHECKING:
-    from agents.fleet import FleetView
-    from agents.policies import PolicyBook
-    from agents.users import UserBook
+    from agents.books.policies import PolicyBook
+    from agents.books.users import UserBook
+    from agents.report.fleet import FleetView
 
 __all__ = ["ReportReader", "main", "serve"]
 
@@ -100,7 +100,7 @@ class ReportReader:
                     self._process = await asyncio.create_subprocess_exec(
                         sys.executable,
                         "-m",
-                        "agents.reader",
+                        "agents.report.reader",
                         "--socket",
                         self.socket_path,
                         "--changelog",
@@ -215,12 +215,12 @@ class ReportReader:
 
 async def serve(settings: Settings, socket_path: str, changelog: str, parent: int | None) -> None:
     """Answer the API on `socket_path` until the parent process is gone."""
-    from agents.access import protect
-    from agents.api import attach_routes
-    from agents.fleet import FleetView
-    from agents.policies import PolicyBook
-    from agents.targets import TargetDirectory
-    from agents.users import UserBook
+    from agents.books.policies import PolicyBook
+    from agents.books.targets import TargetDirectory
+    from agents.books.users import UserBook
+    from agents.report.access import protect
+    from agents.report.api import attach_routes
+    from agents.report.fleet import FleetView
 
     policies = PolicyBook(settings)
     targets = TargetDirectory()
@@ -310,7 +310,7 @@ async def _orphaned(parent: int | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agents.reader", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m agents.report.reader", description=__doc__)
     parser.add_argument("--socket", required=True, help="Unix socket to answer on")
     parser.add_argument("--changelog", required=True, help="the device-state changelog topic")
     parser.add_argument("--parent", type=int, help="stop when this process is gone")

@@ -78,7 +78,7 @@ class TargetDirectory:
 
     async def run(self, settings: Settings) -> None:
         """Follow the topic from its beginning (it may not exist until a notifier starts)."""
-        from agents.topics import assign_whole_topic
+        from agents.kafka.topics import assign_whole_topic
 
         consumer = settings.kafka.consumer(
             enable_auto_commit=False,

@@ -290,7 +290,7 @@ class FleetView:
 
     async def follow(self, settings: Settings, topic: str) -> None:
         """Read `topic` from the beginning, then follow it, until cancelled."""
-        from agents.topics import assign_whole_topic
+        from agents.kafka.topics import assign_whole_topic
 
         consumer = settings.kafka.consumer(
             enable_auto_commit=False,

@@ -32,17 +32,17 @@ from faust.streams import _current_event
 from faust.types import TP
 from msgspec.structs import replace
 
-from agents.consumer_lag import consumer_lags
-from agents.intake import bulk_consumer_class
+from agents.books.policies import PolicyBook
+from agents.books.users import UserBook
+from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
 from agents.metrics import WorkerMetrics
-from agents.policies import PolicyBook
-from agents.reader import ReportReader
-from agents.resume import hold_flow_while_streams_resume
+from agents.report.reader import ReportReader
 from agents.settings import Settings
-from agents.store import PartitionMemoryStore, PartitionStoreTable
-from agents.ticks import encode_tick, is_tick
-from agents.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
-from agents.users import UserBook
+from agents.worker.consumer_lag import consumer_lags
+from agents.worker.intake import bulk_consumer_class
+from agents.worker.resume import hold_flow_while_streams_resume
+from agents.worker.store import PartitionMemoryStore, PartitionStoreTable
+from agents.worker.ticks import encode_tick, is_tick
 from schemas.codec import encode
 from streams.pipeline import BatchResult, Envelope, PartitionProcessor
 
@@ -66,7 +66,7 @@ class Backupwatch:
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
             # A Kafka user that may not create topics: the ones an admin made are checked
-            # at start (agents.topics.check_topics), never declared.
+            # at start (agents.kafka.topics.check_topics), never declared.
             topic_allow_declare=settings.create_topics,
             web_enabled=True,
             web_bind=settings.web_host,
@@ -93,11 +93,11 @@ class Backupwatch:
         topic_names = [settings.topic(name) for name in INPUTS]
         self.topic_index = {name: i for i, name in enumerate(topic_names)}
         # The input topics' records reach `handle_messages` in bulk from the consumer's
-        # fetcher (agents.intake), not one by one through Faust's conductor and stream.
+        # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
         transport.Consumer = bulk_consumer_class(frozenset(topic_names), self.handle_messages)
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
-        # (agents.resume): the bulk intake is not queued, so Faust's queue clearing loses
+        # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
         # none of its records, but it would hand over records the seek then reads again;
         # anything on Faust's own per-record path would be lost.
         hold_flow_while_streams_resume(self.app)
@@ -110,7 +110,7 @@ class Backupwatch:
             partitions=settings.partitions,
         )
         # With `memory://`, a store of bytes per partition that recovers in bulk
-        # (agents.store); with `rocksdb://`, Faust's own.
+        # (agents.worker.store); with `rocksdb://`, Faust's own.
         self.table: PartitionStoreTable = PartitionStoreTable(
             self.app,
             name=TABLE,
@@ -151,7 +151,7 @@ class Backupwatch:
         self._store_put: Any = None
         # The memory store's dict per partition (None with RocksDB).
         self._partition_data: Any = None
-        # The report reader beside the worker (agents.reader), once its web views are
+        # The report reader beside the worker (agents.report.reader), once its web views are
         # attached: its unexpected errors are counted among the worker's metrics.
         self.report_reader: ReportReader | None = None
         self._wire()
@@ -175,7 +175,7 @@ class Backupwatch:
         Keys and values are already bytes (raw serializers), so Faust's per-key codec
         calls and its `Table.__setitem__` (which queues one changelog message per key
         in its producer buffer) are skipped; the changelog is written by `_write` in
-        one pass per batch. The memory store (agents.store) is a dict of bytes per
+        one pass per batch. The memory store (agents.worker.store) is a dict of bytes per
         partition; the RocksDB store's `_get`/`_set` take bytes and pick the
         partition's database from the current event, as they do under `Table`.
         """
@@ -248,7 +248,7 @@ class Backupwatch:
         async def process(stream: Any) -> None:
             # `take_events` (not in Faust's StreamT interface) hands over whole batches
             # with their messages: topic, partition, offset and headers are needed.
-            # Only what bypasses the bulk intake (agents.intake) arrives here.
+            # Only what bypasses the bulk intake (agents.worker.intake) arrives here.
             async for events in stream.take_events(settings.batch_size, within=0.05):
                 await self.handle_messages([event.message for event in events])
 

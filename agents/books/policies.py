@@ -93,7 +93,7 @@ class PolicyBook:
         return record.org_id
 
     async def run(self) -> None:
-        from agents.topics import assign_whole_topic
+        from agents.kafka.topics import assign_whole_topic
 
         topic = self.settings.topic("org-policies")
         consumer = self.settings.kafka.consumer(

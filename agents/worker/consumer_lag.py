@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.topics import INPUTS
+from agents.kafka.topics import INPUTS
 
 __all__ = ["consumer_lags"]
 

@@ -122,7 +122,7 @@ class UserBook:
                 self._on_change(user_id)
 
     async def run(self) -> None:
-        from agents.topics import USER_FACTS, assign_whole_topic
+        from agents.kafka.topics import USER_FACTS, assign_whole_topic
 
         topic = self.settings.topic(USER_FACTS)
         consumer = self.settings.kafka.consumer(
@@ -206,7 +206,7 @@ async def edit_user(
 ) -> UserFacts:
     """Take one user action at stream time `at` on the user's newest record and
     publish the result; raises `UserFactsConflict` when the facts contradict it."""
-    from agents.topics import USER_FACTS
+    from agents.kafka.topics import USER_FACTS
 
     previous = await read_user_record(settings, user_id)
     updated_at = datetime.now(UTC)

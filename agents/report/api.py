@@ -1,6 +1,6 @@
 """The status report API and the dashboard.
 
-Each worker's report reader (`agents.reader`, a process beside the worker) serves these
+Each worker's report reader (`agents.report.reader`, a process beside the worker) serves these
 routes, and the worker's web server passes requests through to it. Reads come from a
 `FleetView` (the whole fleet, whichever worker is asked); admin writes are published to
 the policy and command topics, never written to a table, so that they are ordered with
@@ -21,11 +21,11 @@ import orjson
 from aiohttp import web
 
 from agents import webhook_targets
-from agents.access import Tokens
-from agents.answers import AnswerCache
-from agents.openapi import openapi_document
-from agents.targets import TargetDirectory
-from agents.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
+from agents.books.targets import TargetDirectory
+from agents.kafka.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
+from agents.report.access import Tokens
+from agents.report.answers import AnswerCache
+from agents.report.openapi import openapi_document
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy, UserFacts
@@ -58,10 +58,10 @@ from streams.users import (
 )
 
 if TYPE_CHECKING:
-    from agents.fleet import FleetView
-    from agents.policies import PolicyBook
+    from agents.books.policies import PolicyBook
+    from agents.books.users import UserBook
+    from agents.report.fleet import FleetView
     from agents.settings import Settings
-    from agents.users import UserBook
 
 __all__ = ["ROUTES", "Api", "Publish", "attach_routes"]
 
@@ -69,7 +69,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Appends one record (topic, key, value) and returns once the broker acknowledged it.
 Publish = Callable[[str, bytes, bytes], Awaitable[None]]
 
-STATIC = resources.files("agents") / "static"
+STATIC = resources.files("agents.report") / "static"
 _STATIC_FILES = frozenset(entry.name for entry in STATIC.iterdir() if entry.is_file())
 _STATIC_TYPES = {
     ".html": "text/html",
