@@ -1,6 +1,6 @@
 """docs/metrics.md's tables name every metric the worker, the report server, the
-notifier, the ingest endpoint and the CrashPlan bridge export (counters as Prometheus shows them, with
-`_total`)."""
+notifier, the ingest endpoint and the CrashPlan bridge export (counters as Prometheus
+shows them, with `_total`)."""
 
 from __future__ import annotations
 
