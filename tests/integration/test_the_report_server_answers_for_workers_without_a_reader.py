@@ -46,9 +46,7 @@ async def test_the_report_server_lists_the_fleet_the_worker_decided(pipeline: Pi
     await eventually(caught_up, what=f"the worker's partitions at {final}", timeout=120)
     statuses = await pipeline.statuses()
     assert set(statuses) == FLEET
-    assert {d for d, s in statuses.items() if set(s.alert_states.values()) != {"ok"}} == set(
-        silent
-    )
+    assert {d for d, s in statuses.items() if set(s.alert_states.values()) != {"ok"}} == set(silent)
 
     def as_decided() -> dict[str, dict[str, object]] | None:
         rows = _rows(server)
