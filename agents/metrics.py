@@ -147,6 +147,13 @@ class WorkerMetrics:
             ["topic"],
             registry=r,
         )
+        self.assignment_duration = Histogram(
+            "backupwatch_assignment_seconds",
+            "How long each partition-assignment callback of a rebalance took: the group "
+            "waits for it",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
         self.user_facts_errors = Counter(
             "backupwatch_user_facts_errors",
             "User facts records that were refused (the user keeps the facts they had)",

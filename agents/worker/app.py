@@ -95,7 +95,9 @@ class Backupwatch:
         # The input topics' records reach `handle_messages` in bulk from the consumer's
         # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
-        transport.Consumer = bulk_consumer_class(frozenset(topic_names), self.handle_messages)
+        transport.Consumer = bulk_consumer_class(
+            frozenset(topic_names), self.handle_messages, self._assignment_timed
+        )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
         # none of its records, but it would hand over records the seek then reads again;
@@ -522,6 +524,9 @@ class Backupwatch:
         m.observe_device_counts(self.processor.device_counts())
         m.devices_indexed.set(self.processor.devices_indexed())
         m.observe_consumer_lag(consumer_lags(self.app, self.topic_index))
+
+    def _assignment_timed(self, seconds: float, partitions: int) -> None:
+        self.metrics.assignment_duration.observe(seconds)
 
     def _on_policy_change(self, org_id: str) -> None:
         self.processor.policy_changed(org_id)

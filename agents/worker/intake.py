@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,9 @@ __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
 log = logging.getLogger(__name__)
 
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
+# Told how long one partition-assignment callback took (seconds) and how many
+# partitions it assigned.
+AssignmentTimer = Callable[[float, int], None]
 
 
 class BulkInputConsumer(ResumingConsumer):
@@ -33,6 +37,17 @@ class BulkInputConsumer(ResumingConsumer):
 
     bulk_topics: frozenset[str] = frozenset()
     on_bulk: BulkHandler | None = None
+    on_assignment_timed: AssignmentTimer | None = None
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        # Timed because the group waits for it: while it runs, this member answers no
+        # rebalance, and a rebalance started meanwhile waits for every member.
+        started = time.perf_counter()
+        await super().on_partitions_assigned(assigned, generation_id)
+        took = time.perf_counter() - started
+        log.info("partition assignment (%d partitions) took %.3f s", len(assigned), took)
+        if self.on_assignment_timed is not None:
+            self.on_assignment_timed(took, len(assigned))
 
     async def _drain_messages(self, fetcher: Any) -> None:
         # The fetcher's loop, as Faust's `Consumer._drain_messages`, batch by batch.
@@ -97,11 +112,21 @@ class BulkInputConsumer(ResumingConsumer):
             ack(message)
 
 
-def bulk_consumer_class(topics: frozenset[str], on_bulk: BulkHandler) -> type[BulkInputConsumer]:
+def bulk_consumer_class(
+    topics: frozenset[str],
+    on_bulk: BulkHandler,
+    on_assignment_timed: AssignmentTimer | None = None,
+) -> type[BulkInputConsumer]:
     """A `BulkInputConsumer` bound to one worker's input topics and handler (the Faust
     transport instantiates the class itself)."""
     return type(
         "WorkerInputConsumer",
         (BulkInputConsumer,),
-        {"bulk_topics": topics, "on_bulk": staticmethod(on_bulk)},
+        {
+            "bulk_topics": topics,
+            "on_bulk": staticmethod(on_bulk),
+            "on_assignment_timed": staticmethod(on_assignment_timed)
+            if on_assignment_timed
+            else None,
+        },
     )
