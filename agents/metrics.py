@@ -147,6 +147,20 @@ class WorkerMetrics:
             ["topic"],
             registry=r,
         )
+        self.partitions_indexed = Counter(
+            "backupwatch_partitions_indexed",
+            "Input partitions whose deadline index was built from the stored states: one "
+            "per partition newly assigned, none for a partition kept across a rebalance "
+            "that no other worker wrote meanwhile",
+            registry=r,
+        )
+        self.partitions_read = Counter(
+            "backupwatch_changelog_partitions_read",
+            "Changelog partitions the memory:// store read after an assignment (whole, or "
+            "the part written by another worker); a partition kept across a rebalance "
+            "with nothing new is not read",
+            registry=r,
+        )
         self.assignment_duration = Histogram(
             "backupwatch_assignment_seconds",
             "How long each partition-assignment callback of a rebalance took: the group "
