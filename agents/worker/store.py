@@ -245,6 +245,11 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
             return
         ends = await changelog_ends(connection_of(self.app), tps)
         reads = changelog_reads(tps, self._offsets, ends)
+        for tp in tps - reads.keys():
+            # Held whole (an empty partition too, from its start): the worker's acked
+            # writes move the offset on, so a later rebalance knows what it holds.
+            self.partition(tp.partition)
+            self._offsets.setdefault(tp, ends[tp] - 1)
         for tp, read in reads.items():
             self.partition(tp.partition)
             self._unread[tp.partition] = (tp, read)

@@ -202,3 +202,38 @@ async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is
     await intake._release(held, reading.__contains__, on_bulk)
     assert intake.handed == [["r1", "r2"]]
     assert held == {} and intake.paused == set()
+
+
+async def test_an_assignment_reads_nothing_in_the_callback_and_holds_empty_partitions_whole(
+    store: PartitionMemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store._offsets[tp(0)] = 99  # kept, up to its end
+    started: list[Any] = []
+
+    async def ends(connection: Any, tps: Any) -> dict[TP, int]:
+        return {tp(0): 100, tp(1): 0, tp(2): 50}
+
+    def read_later(self: PartitionMemoryStore, reads: Mapping[TP, ChangelogRead]) -> Any:
+        started.append(dict(reads))
+        return _nothing()
+
+    monkeypatch.setattr(store_module, "changelog_ends", ends)
+    monkeypatch.setattr(store_module, "connection_of", lambda app: None)
+    monkeypatch.setattr(PartitionMemoryStore, "_read", read_later)
+    await store.defer_reads([tp(0), tp(1), tp(2)])
+
+    # Only the newly assigned partition with records is read, later, up to where it
+    # ended at the assignment; Faust's recovery starts after that.
+    assert started == [{tp(2): ChangelogRead(start=None, last=49)}]
+    assert [store.unread(p) for p in (0, 1, 2)] == [False, False, True]
+    assert store.persisted_offset(tp(2)) == 49
+    # The empty one is held from its start: the worker's writes to it move this on,
+    # and the next rebalance knows what the store holds of it.
+    assert store.persisted_offset(tp(1)) == -1
+    store.set_persisted_offset(tp(1), 7)
+    assert store.persisted_offset(tp(1)) == 7
+    assert store.persisted_offset(tp(0)) == 99
+
+
+async def _nothing() -> None:
+    return None
