@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import logging
 import os
 import re
 import shlex
@@ -279,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(c) for c in args.devices.split(",")]
     print(f"command: {shlex.join(['python', '-m', 'bench.rebalance', *argv])}")
     print(f"machine: {machine()}")
+    # The fill's producer retries while the new topics elect their leaders: not news.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-rebalance-") as scratch:
         tmp = Path(scratch)
         broker = Broker.start(tmp)

@@ -55,7 +55,7 @@ from yarl import URL
 from agents.kafka.connection import KafkaConnection, connection_of
 from agents.worker.resume import ChangelogRead, changelog_reads
 
-__all__ = ["PartitionMemoryStore", "PartitionStoreTable", "changelog_ends", "read_changelog"]
+__all__ = ["PartitionMemoryStore", "PartitionStoreTable", "read_changelog"]
 
 log = logging.getLogger(__name__)
 
@@ -150,20 +150,6 @@ async def read_changelog(
         await consumer.stop()
 
 
-async def changelog_ends(connection: KafkaConnection, tps: Iterable[TP]) -> dict[TP, int]:
-    """The end offset of each changelog partition: one request, no record read."""
-    from aiokafka import TopicPartition
-
-    consumer = connection.consumer(enable_auto_commit=False)
-    await consumer.start()
-    try:
-        by_tp = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}
-        ends: dict[Any, int] = await consumer.end_offsets(list(by_tp))
-        return {tp: ends[ktp] for ktp, tp in by_tp.items()}
-    finally:
-        await consumer.stop()
-
-
 class PartitionMemoryStore(SerializedStore[Any, Any]):
     """A memory store holding bytes per partition, recovered in bulk (module docstring).
 
@@ -243,7 +229,7 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
         tps = set(tps)
         if not tps:
             return
-        ends = await changelog_ends(connection_of(self.app), tps)
+        ends = await self._ends(tps)
         reads = changelog_reads(tps, self._offsets, ends)
         for tp in tps - reads.keys():
             # Held whole (an empty partition too, from its start): the worker's acked
@@ -265,6 +251,12 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
         )
         if reads:
             self._reading = asyncio.create_task(self._read(reads), name="read-changelog")
+
+    async def _ends(self, tps: set[TP]) -> dict[TP, int]:
+        """The end offset of each changelog partition, from the worker's own consumer,
+        connected already (one request, no record read)."""
+        consumer: Any = self.app.consumer
+        return dict(await consumer.highwaters(*tps))
 
     async def _read(self, reads: Mapping[TP, ChangelogRead]) -> None:
         try:

@@ -210,15 +210,14 @@ async def test_an_assignment_reads_nothing_in_the_callback_and_holds_empty_parti
     store._offsets[tp(0)] = 99  # kept, up to its end
     started: list[Any] = []
 
-    async def ends(connection: Any, tps: Any) -> dict[TP, int]:
+    async def ends(self: PartitionMemoryStore, tps: Any) -> dict[TP, int]:
         return {tp(0): 100, tp(1): 0, tp(2): 50}
 
     def read_later(self: PartitionMemoryStore, reads: Mapping[TP, ChangelogRead]) -> Any:
         started.append(dict(reads))
         return _nothing()
 
-    monkeypatch.setattr(store_module, "changelog_ends", ends)
-    monkeypatch.setattr(store_module, "connection_of", lambda app: None)
+    monkeypatch.setattr(PartitionMemoryStore, "_ends", ends)
     monkeypatch.setattr(PartitionMemoryStore, "_read", read_later)
     await store.defer_reads([tp(0), tp(1), tp(2)])
 
