@@ -236,3 +236,18 @@ async def test_an_assignment_reads_nothing_in_the_callback_and_holds_empty_parti
 
 async def _nothing() -> None:
     return None
+
+
+async def test_an_assignment_of_kept_partitions_only_asks_the_broker_nothing(
+    store: PartitionMemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store._offsets.update({tp(0): 99, tp(1): -1})
+
+    async def ends(self: PartitionMemoryStore, tps: Any) -> dict[TP, int]:
+        raise AssertionError("no end offsets needed: every partition is held")
+
+    monkeypatch.setattr(PartitionMemoryStore, "_ends", ends)
+    await store.defer_reads([tp(0), tp(1)])
+
+    assert not store.reading
+    assert (store.persisted_offset(tp(0)), store.persisted_offset(tp(1))) == (99, -1)
