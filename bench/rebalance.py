@@ -199,7 +199,7 @@ class Run:
     kept_rebuilt: int  # indexes the first built again after the join
 
 
-def run_once(base: Settings, tree: Path, tmp: Path, label: str, n: int) -> Run:
+def run_once(base: Settings, tree: Path, tmp: Path, label: str) -> Run:
     def worker(k: int) -> Worker:
         settings = Settings(
             **{
@@ -207,13 +207,13 @@ def run_once(base: Settings, tree: Path, tmp: Path, label: str, n: int) -> Run:
                 "partitions": base.partitions,
                 "kafka": base.kafka,
                 "store": "memory://",
-                "data_dir": tmp / f"{label}-{n}-{k}",
+                "data_dir": tmp / f"{label}-{k}",
                 "web_port": free_port(),
                 "tick_interval": timedelta(0),
                 "report_reader": "none",
             }
         )
-        return Worker(settings, tree, tmp / f"{label}-{n}-worker-{k}.log")
+        return Worker(settings, tree, tmp / f"{label}-worker-{k}.log")
 
     first, second = worker(1), worker(2)
     try:
@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                     # Alternating which tree goes first, run by run.
                     order = trees if r % 2 == 0 else list(reversed(trees))
                     for label, tree in order:
-                        result = run_once(base, tree, tmp, label.split()[0], n)
+                        name = f"{label.split()[0]}-{n}-run{r + 1}"
+                        result = run_once(base, tree, tmp, name)
                         results[label].append(result)
                         log(f"  {label}, run {r + 1}: {result}")
                 report(n, args.partitions, results)
