@@ -10,6 +10,13 @@ the whole core (see docs/benchmarks.md). `BulkInputConsumer` keeps Faust's consu
 fetcher does with a batch: records of the input topics are collected and given to one
 coroutine as a list, tracked and acknowledged through the consumer as the stream would;
 any other record (none today) still goes through Faust's callback.
+
+After an assignment, the records of a partition whose state the `memory://` store is
+still reading (agents/worker/store.py, "After an assignment") are held here, in the
+order read, and the partition is paused; once it is read they are handed over first,
+and it is fetched again. Held records are neither tracked nor acknowledged: a rebalance
+meanwhile drops them, and whoever owns the partition next reads them again from the
+committed offset.
 """
 
 from __future__ import annotations
