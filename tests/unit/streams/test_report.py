@@ -20,20 +20,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.report.bodies import device_entry
+from agents.report.download import CSV_COLUMNS, csv_lines
+from agents.report.errors import QueryError
+from agents.report.query import MAX_PAGE, QUERY_PARAMETERS, next_cursor, parse_query
 from schemas.types import Level
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import (
     COLUMNS,
-    CSV_COLUMNS,
-    MAX_PAGE,
-    QUERY_PARAMETERS,
     DeviceRow,
-    QueryError,
+    FleetRollup,
     ReportContext,
-    csv_lines,
     device_row,
-    parse_query,
-    row_json,
     select,
     summarize_fleet,
     summarize_org,
@@ -96,6 +94,12 @@ def row(device_id: str, **fields: Any) -> DeviceRow:
     # A row holds its times as timestamps (as `device_row` cuts them).
     times = {k: v.timestamp() for k, v in values.items() if isinstance(v, datetime)}
     return DeviceRow(device_id=device_id, **{**values, **times})
+
+
+def row_json(r: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
+    """A row as the API answers it."""
+    body: dict[str, Any] = msgspec.to_builtins(device_entry(r, ctx))
+    return body
 
 
 def ids(rows: list[DeviceRow]) -> list[str]:
@@ -578,7 +582,7 @@ def test_total_counts_every_match_not_just_the_page() -> None:
 
     assert page.total == 7
     assert len(page.rows) == 3
-    assert page.next_cursor is not None
+    assert page.next_after is not None
 
 
 # --- sorting --------------------------------------------------------------------------
@@ -754,11 +758,12 @@ def walk(rows: list[DeviceRow], column: str, order: str, page_size: int) -> None
     walked: list[DeviceRow] = []
     cursor: str | None = None
     for _ in range(len(rows) + 1):
-        page = select(rows, parse_query({**params, **({"cursor": cursor} if cursor else {})}), ctx)
+        query = parse_query({**params, **({"cursor": cursor} if cursor else {})})
+        page = select(rows, query, ctx)
         assert page.total == len(rows)
         assert len(page.rows) <= page_size
         walked += page.rows
-        cursor = page.next_cursor
+        cursor = next_cursor(query, page)
         if cursor is None:
             break
     assert cursor is None, "the pages never ended"
@@ -799,8 +804,8 @@ def test_every_column_pages_by_its_cursor(column: str, order: str) -> None:
 def test_a_page_that_ends_the_list_has_no_cursor() -> None:
     rows = [row(f"dev-{n}") for n in range(4)]
 
-    assert select(rows, parse_query({"limit": "4"}), context()).next_cursor is None
-    assert select(rows, parse_query({"limit": "3"}), context()).next_cursor is not None
+    assert select(rows, parse_query({"limit": "4"}), context()).next_after is None
+    assert select(rows, parse_query({"limit": "3"}), context()).next_after is not None
 
 
 @pytest.mark.parametrize(
@@ -814,7 +819,7 @@ def test_a_page_that_ends_the_list_has_no_cursor() -> None:
 def test_a_cursor_from_another_sort_is_refused(other: dict[str, str]) -> None:
     rows = [row(f"dev-{n}", percent_complete=float(n)) for n in range(5)]
     first = parse_query({"sort": "device_id", "order": "asc", "limit": "2"})
-    cursor = select(rows, first, context()).next_cursor
+    cursor = next_cursor(first, select(rows, first, context()))
     assert cursor is not None
     # The same cursor works with the sort it came from.
     parse_query({"sort": "device_id", "order": "asc", "cursor": cursor})
@@ -907,7 +912,7 @@ def test_limits_from_one_to_a_thousand_are_taken(limit: str) -> None:
 def test_an_empty_query_has_the_defaults() -> None:
     query = parse_query({})
 
-    assert (query.sort, query.descending, query.limit, query.cursor) == (
+    assert (query.sort, query.descending, query.limit, query.after) == (
         "worst_state",
         True,
         100,
@@ -1045,23 +1050,23 @@ def test_an_org_summary_counts_active_devices_per_state_and_kind() -> None:
 
     summary = summarize_org("org-1", org_rows(), ctx)
 
-    assert summary["org_id"] == "org-1"
-    assert (summary["devices"], summary["active"], summary["deactivated"]) == (8, 7, 1)
-    assert summary["by_state"] == {"ok": 2, "warning": 2, "critical": 3}
-    assert summary["by_kind"] == {
+    assert summary.org_id == "org-1"
+    assert (summary.devices, summary.active, summary.deactivated) == (8, 7, 1)
+    assert summary.by_state == {"ok": 2, "warning": 2, "critical": 3}
+    assert summary.by_kind == {
         "connection": {"ok": 5, "warning": 0, "critical": 2},
         "backup": {"ok": 5, "warning": 1, "critical": 1},
         "completion": {"ok": 6, "warning": 1, "critical": 0},
     }
-    assert summary["online"] == 6  # every active device but ok-2
-    assert summary["snoozed"] == 1
-    assert summary["app_version_outdated"] == 1
+    assert summary.online == 6  # every active device but ok-2
+    assert summary.snoozed == 1
+    assert summary.app_version_outdated == 1
 
 
 def test_the_most_urgent_are_critical_first_then_the_longest_silent() -> None:
     summary = summarize_org("org-1", org_rows(), context())
 
-    assert [d["device_id"] for d in summary["most_urgent"]] == [
+    assert [d.device_id for d in summary.most_urgent] == [
         "crit-never",  # silent since first seen, nine days ago
         "crit-silent",
         "crit-recent",
@@ -1069,7 +1074,7 @@ def test_the_most_urgent_are_critical_first_then_the_longest_silent() -> None:
         "away",
     ]
     top_two = summarize_org("org-1", org_rows(), context(), top=2)
-    assert [d["device_id"] for d in top_two["most_urgent"]] == ["crit-never", "crit-silent"]
+    assert [d.device_id for d in top_two.most_urgent] == ["crit-never", "crit-silent"]
 
 
 def test_a_user_shows_the_worst_of_their_active_devices() -> None:
@@ -1081,17 +1086,17 @@ def test_a_user_shows_the_worst_of_their_active_devices() -> None:
 
     summary = summarize_user("ann", rows, context())
 
-    assert summary["user_id"] == "ann"
-    assert summary["orgs"] == ["org-1", "org-2"]
-    assert summary["devices"] == 3
-    assert summary["alert_states"] == {
+    assert summary.user_id == "ann"
+    assert summary.orgs == ["org-1", "org-2"]
+    assert summary.devices == 3
+    assert summary.alert_states == {
         "connection": "ok",
         "backup": "warning",
         "completion": "warning",
     }
-    assert summary["worst_state"] == "warning"
-    assert summary["online"] is True  # the desktop
-    assert sorted(d["device_id"] for d in summary["device_list"]) == ["desktop", "laptop", "old"]
+    assert summary.worst_state == "warning"
+    assert summary.online is True  # the desktop
+    assert sorted(d.device_id for d in summary.device_list) == ["desktop", "laptop", "old"]
 
 
 def test_a_user_with_only_deactivated_devices_is_ok_and_offline() -> None:
@@ -1099,8 +1104,8 @@ def test_a_user_with_only_deactivated_devices_is_ok_and_offline() -> None:
 
     summary = summarize_user("ann", rows, context())
 
-    assert summary["worst_state"] == "ok"
-    assert summary["online"] is False
+    assert summary.worst_state == "ok"
+    assert summary.online is False
 
 
 def test_the_fleet_summary_counts_per_org_with_totals() -> None:
@@ -1114,21 +1119,21 @@ def test_the_fleet_summary_counts_per_org_with_totals() -> None:
 
     summary = summarize_fleet(rows)
 
-    assert summary["totals"] == {
+    assert summary.totals == {
         "devices": 5,
         "deactivated": 1,
         "ok": 2,
         "warning": 1,
         "critical": 1,
     }
-    assert summary["orgs"] == [
-        {"org_id": "org-a", "devices": 3, "deactivated": 1, "ok": 1, "warning": 1, "critical": 0},
-        {"org_id": "org-b", "devices": 2, "deactivated": 0, "ok": 1, "warning": 0, "critical": 1},
+    assert list(summary.orgs.items()) == [
+        ("org-a", {"devices": 3, "deactivated": 1, "ok": 1, "warning": 1, "critical": 0}),
+        ("org-b", {"devices": 2, "deactivated": 0, "ok": 1, "warning": 0, "critical": 1}),
     ]
 
 
 def test_an_empty_fleet_summary_is_all_zero() -> None:
-    assert summarize_fleet([]) == {
-        "totals": {"devices": 0, "deactivated": 0, "ok": 0, "warning": 0, "critical": 0},
-        "orgs": [],
-    }
+    assert summarize_fleet([]) == FleetRollup(
+        totals={"devices": 0, "deactivated": 0, "ok": 0, "warning": 0, "critical": 0},
+        orgs={},
+    )
