@@ -39,6 +39,8 @@ __all__ = [
 MAX_PAGE = 1000
 # As the `app_version` of a device's heartbeat (schemas.models).
 MAX_VERSION_LENGTH = 64
+# A hundred years: more than any device has been silent.
+MAX_DAYS_INACTIVE = 36500
 
 _Name = Annotated[str, Meta(min_length=1, max_length=256)]
 
@@ -74,7 +76,7 @@ class DeviceListParameters(msgspec.Struct, kw_only=True):
             float,
             Meta(
                 ge=0,
-                le=36500,
+                le=MAX_DAYS_INACTIVE,
                 description="At least this many days since the last backup activity (or "
                 "since first seen).",
             ),
@@ -181,7 +183,7 @@ def parse_query(params: Mapping[str, str]) -> DeviceQuery:
             values[name] = _boolean(name, params[name])
     if "min_days_inactive" in params:
         values["min_days_inactive"] = _number(
-            "min_days_inactive", params["min_days_inactive"], 0, 36500
+            "min_days_inactive", params["min_days_inactive"], 0, MAX_DAYS_INACTIVE
         )
     if "completed_below" in params:
         values["completed_below"] = _number("completed_below", params["completed_below"], 0, 100)
