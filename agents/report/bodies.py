@@ -368,7 +368,7 @@ def user_summary(
         orgs=rollup.orgs,
         devices=rollup.devices,
         worst_state=rollup.worst_state,
-        alert_states=rollup.alert_states,  # type: ignore[arg-type]
+        alert_states=cast(dict[AlertKind, Level], rollup.alert_states),
         online=rollup.online,
         device_list=[device_entry(row, ctx) for row in rollup.device_list],
         facts=facts,
@@ -406,7 +406,7 @@ def org_summary(
         snoozed=rollup.snoozed,
         app_version_outdated=rollup.app_version_outdated,
         by_state=rollup.by_state,
-        by_kind=rollup.by_kind,  # type: ignore[arg-type]
+        by_kind=cast(dict[AlertKind, dict[Level, int]], rollup.by_kind),
         most_urgent=[device_entry(row, ctx) for row in rollup.most_urgent],
         policy=policy,
         view=view,
