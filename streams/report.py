@@ -376,6 +376,8 @@ def _needs_matching(query: DeviceQuery) -> bool:
 
 @dataclass(slots=True)
 class Page:
+    """One page of the rows a query selects, and how many it selects in all."""
+
     rows: list[DeviceRow]
     total: int
     # The sort key of the page's last row when more rows follow: the next page's `after`.
@@ -442,7 +444,9 @@ def select(
     return Page([row for _, row in page], len(matched), next_after)
 
 
-# -- holds ------------------------------------------------------------------------------
+# -- holds -------------------------------------------------------------------------------
+
+# What keeps a device's alerts quiet.
 HoldState = Literal["deactivated", "on_leave", "snoozed"]
 # Who said so: the device (its own deactivation or snooze) or its user (on leave, left).
 HoldSource = Literal["device", "user"]
