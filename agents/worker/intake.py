@@ -27,6 +27,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from faust.types import TP
+
 from agents.worker.resume import ResumingConsumer
 
 __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
@@ -126,7 +128,7 @@ class BulkInputConsumer(ResumingConsumer):
         waiting = held.get(tp)
         if waiting is None:
             waiting = held[tp] = []
-            self.pause_partitions([tp])
+            self.pause_partitions([TP(tp.topic, tp.partition)])
         waiting.append(message)
 
     async def _release(
@@ -139,7 +141,9 @@ class BulkInputConsumer(ResumingConsumer):
         batch = [message for tp in ready for message in held.pop(tp)]
         await self._hand_over(batch, on_bulk)
         # Resumed only if still assigned: a rebalance pauses and resumes by itself.
-        self.resume_partitions([tp for tp in ready if tp in self.assignment()])
+        # Faust's own TP: its set of active partitions holds nothing else.
+        assigned = self.assignment()
+        self.resume_partitions([TP(tp.topic, tp.partition) for tp in ready if tp in assigned])
 
     async def _hand_over(self, batch: list[Any], on_bulk: BulkHandler) -> None:
         # A rebalance in progress (flow suspended) or partitions taken away since the

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import TopicPartition
 from faust.types import TP, Message
 
 from agents.settings import Settings
@@ -178,6 +179,8 @@ class _Intake(BulkInputConsumer):
         self.paused.update(tps)
 
     def resume_partitions(self, tps: Any) -> None:
+        # Faust adds these to its set of active partitions, which holds its own TPs only.
+        assert all(type(tp) is TP for tp in tps)
         self.paused.difference_update(tps)
 
     def assignment(self) -> set[Any]:
@@ -191,7 +194,8 @@ async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is
     intake = _Intake()
     held: dict[Any, list[Any]] = {}
     reading = {1}
-    being_read = TP("heartbeats", 1)
+    # As the fetcher hands them over: aiokafka's TopicPartition, not Faust's TP.
+    being_read = TopicPartition("heartbeats", 1)
     intake._hold(held, being_read, "r1")
     intake._hold(held, being_read, "r2")
     assert intake.paused == {being_read}  # no more of it is fetched meanwhile
