@@ -96,7 +96,7 @@ class Backupwatch:
         # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
         transport.Consumer = bulk_consumer_class(
-            frozenset(topic_names), self.handle_messages, self._assignment_timed, self.unread
+            frozenset(topic_names), self.handle_messages, self._assignment_timed
         )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
@@ -312,7 +312,14 @@ class Backupwatch:
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
         envelopes: list[Envelope] = list(self.envelopes(messages))
-        for partition in {e.partition for e in envelopes}:
+        partitions = {e.partition for e in envelopes}
+        if self.reading:
+            # A partition just assigned whose state the store is still reading: its
+            # records wait here, in the worker's own task, rather than be decided on an
+            # empty state (agents/worker/store.py, "After an assignment").
+            store: Any = self.table.data
+            await store.wait_read(partitions)
+        for partition in partitions:
             self._index_current(partition)
         if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
             # Decisions need every user fact written before their ticks: decided before
@@ -540,8 +547,7 @@ class Backupwatch:
         return isinstance(store, PartitionMemoryStore) and store.reading
 
     def unread(self, partition: int) -> bool:
-        """Whether `partition`'s state is still being read after its assignment: its
-        records wait (agents.worker.intake)."""
+        """Whether `partition`'s state is still being read after its assignment."""
         store: Any = self.table.data
         return isinstance(store, PartitionMemoryStore) and store.unread(partition)
 

@@ -13,13 +13,11 @@ from typing import Any
 
 import faust
 import pytest
-from aiokafka import TopicPartition
 from faust.types import TP, Message
 
 from agents.settings import Settings
 from agents.worker import store as store_module
 from agents.worker.app import Backupwatch
-from agents.worker.intake import BulkInputConsumer
 from agents.worker.resume import ChangelogRead, changelog_reads, indexes_kept
 from agents.worker.store import PartitionMemoryStore
 
@@ -165,51 +163,22 @@ async def test_a_kept_partition_keeps_its_index_unless_another_worker_wrote_it(
     assert worker._indexed_through == {0: 10, 1: 25}
 
 
-# -- the intake holds records of partitions being read ------------------------------------
+# -- records of a partition being read wait for it ---------------------------------------
 
 
-class _Intake(BulkInputConsumer):
-    """The intake's holding, on a stand-in for the rest of the consumer."""
+async def test_a_batch_of_a_partition_being_read_waits_until_it_is_read(
+    store: PartitionMemoryStore,
+) -> None:
+    store._unread[1] = (tp(1), ChangelogRead(start=None, last=5))
+    other = asyncio.create_task(store.wait_read({0}))
+    waiting = asyncio.create_task(store.wait_read({0, 1}))
+    await asyncio.sleep(0.01)
+    assert other.done()  # partition 0 is not being read: nothing to wait for
+    assert not waiting.done()
 
-    def __init__(self) -> None:
-        self.paused: set[Any] = set()
-        self.handed: list[list[Any]] = []
-
-    def pause_partitions(self, tps: Any) -> None:
-        self.paused.update(tps)
-
-    def resume_partitions(self, tps: Any) -> None:
-        # Faust adds these to its set of active partitions, which holds its own TPs only.
-        assert all(type(tp) is TP for tp in tps)
-        self.paused.difference_update(tps)
-
-    def assignment(self) -> set[Any]:
-        return {TP("heartbeats", 0), TP("heartbeats", 1)}
-
-    async def _hand_over(self, batch: list[Any], on_bulk: Any) -> None:
-        self.handed.append(batch)
-
-
-async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is_read() -> None:
-    intake = _Intake()
-    held: dict[Any, list[Any]] = {}
-    reading = {1}
-    # As the fetcher hands them over: aiokafka's TopicPartition, not Faust's TP.
-    being_read = TopicPartition("heartbeats", 1)
-    intake._hold(held, being_read, "r1")
-    intake._hold(held, being_read, "r2")
-    assert intake.paused == {being_read}  # no more of it is fetched meanwhile
-
-    async def on_bulk(batch: list[Any]) -> None:
-        raise AssertionError("handed over by _hand_over")
-
-    await intake._release(held, reading.__contains__, on_bulk)
-    assert intake.handed == []  # still being read
-
-    reading.clear()
-    await intake._release(held, reading.__contains__, on_bulk)
-    assert intake.handed == [["r1", "r2"]]
-    assert held == {} and intake.paused == set()
+    del store._unread[1]
+    store._reads_ended()
+    await asyncio.wait_for(waiting, 1)
 
 
 async def test_an_assignment_reads_nothing_in_the_callback_and_holds_empty_partitions_whole(
