@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,12 +22,8 @@ from streams.transitions import Transition
 __all__ = [
     "KINDS",
     "LEVELS",
-    "OrgSummary",
-    "UserSummary",
     "device_figures",
     "device_status",
-    "summarize_org",
-    "summarize_user",
     "to_alert",
     "worst",
 ]
@@ -258,71 +253,3 @@ def to_alert(
         decided_at=transition.decided_at,
         emitted_at=emitted_at,
     )
-
-
-@dataclass(slots=True)
-class UserSummary:
-    user_id: str
-    devices: int = 0
-    worst_state: Level = "ok"
-    alert_states: dict[str, Level] = field(default_factory=lambda: dict.fromkeys(KINDS, "ok"))
-    device_ids: list[str] = field(default_factory=list)
-
-
-def summarize_user(user_id: str, statuses: Iterable[DeviceStatus]) -> UserSummary:
-    """A user shows the worst of their active devices."""
-    summary = UserSummary(user_id)
-    for status in statuses:
-        summary.devices += 1
-        summary.device_ids.append(status.device_id)
-        if status.deactivated:
-            continue
-        for kind in KINDS:
-            summary.alert_states[kind] = worst(
-                (summary.alert_states[kind], status.alert_states.get(kind, "ok"))
-            )
-    summary.worst_state = worst(summary.alert_states.values())
-    return summary
-
-
-@dataclass(slots=True)
-class OrgSummary:
-    org_id: str
-    devices: int = 0
-    online: int = 0
-    deactivated: int = 0
-    snoozed: int = 0
-    outdated: int = 0
-    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
-    # counts[kind][level]
-    by_kind: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {k: dict.fromkeys(LEVELS, 0) for k in KINDS}
-    )
-    most_urgent: list[str] = field(default_factory=list)
-
-
-def urgency(status: DeviceStatus) -> tuple[int, float]:
-    """Sort key, most urgent first: worst state, then longest silence."""
-    reference = status.last_connected or status.first_seen
-    return (-_RANK[status.worst_state], reference.timestamp())
-
-
-def summarize_org(org_id: str, statuses: Iterable[DeviceStatus], top: int = 10) -> OrgSummary:
-    """Counts per state and per kind; deactivated devices are counted apart, not in states."""
-    summary = OrgSummary(org_id)
-    active: list[DeviceStatus] = []
-    for status in statuses:
-        summary.devices += 1
-        if status.deactivated:
-            summary.deactivated += 1
-            continue
-        active.append(status)
-        summary.online += status.online
-        summary.snoozed += status.snoozed_until is not None
-        summary.outdated += status.app_version_outdated
-        summary.by_state[status.worst_state] += 1
-        for kind in KINDS:
-            summary.by_kind[kind][status.alert_states.get(kind, "ok")] += 1
-    active.sort(key=urgency)
-    summary.most_urgent = [s.device_id for s in active[:top] if s.worst_state != "ok"]
-    return summary
