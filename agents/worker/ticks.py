@@ -26,4 +26,3 @@ def is_tick(headers: Iterable[tuple[str, bytes]] | None) -> bool:
     if not headers:
         return False
     return any(key == TICK_HEADER for key, _ in headers)
-
