@@ -26,6 +26,7 @@ from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import MAX_COUNT, Level
+from streams.kinds import DESTINATION_KINDS, DEVICE_KINDS, RANK, Kind, any_open, open_slots
 from streams.policy import Policy, Thresholds
 from streams.state import (
     DayBucket,
@@ -65,7 +66,6 @@ WINDOW_DAYS = 14
 RECENT_EVENTS = 16
 HISTORY_LENGTH = 8
 
-_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
@@ -857,26 +857,18 @@ def _apply_command(
 def _resolve_all(
     state: DeviceState, now: datetime, reason: str
 ) -> tuple[DeviceState, list[Transition]]:
-    transitions: list[Transition] = []
-    if state.connection.level != "ok":
-        transitions.append(_resolution(state, "connection", None, state.connection, now, reason))
-    destinations = []
-    for dest in state.destinations:
-        if dest.backup.level != "ok":
-            transitions.append(
-                _resolution(state, "backup", dest.destination_id, dest.backup, now, reason)
-            )
-        if dest.completion.level != "ok":
-            transitions.append(
-                _resolution(state, "completion", dest.destination_id, dest.completion, now, reason)
-            )
-        destinations.append(
-            replace(dest, backup=_resolved(dest.backup), completion=_resolved(dest.completion))
-        )
+    transitions = [
+        _resolution(state, s.kind.name, s.destination_id, s.slot, now, reason)
+        for s in open_slots(state)
+    ]
+    destinations = tuple(
+        replace(dest, **{k.name: _resolved(getattr(dest, k.name)) for k in DESTINATION_KINDS})
+        for dest in state.destinations
+    )
     state = replace(
         state,
-        connection=_resolved(state.connection),
-        destinations=tuple(destinations),
+        **{k.name: _resolved(getattr(state, k.name)) for k in DEVICE_KINDS},
+        destinations=destinations,
         history=_log(state.history, transitions),
     )
     return state, transitions
@@ -938,23 +930,6 @@ def window_as_of(state: DeviceState, now: datetime) -> tuple[DayBucket, ...]:
     return tuple(day for day in days if day.day >= oldest)
 
 
-def backup_reference(dest: DestinationState) -> datetime:
-    """Freshness is measured from new data, or from a report that the destination is
-    complete: a device whose files did not change has nothing new to send."""
-    reference = dest.last_new_data
-    if dest.last_completed is not None and (reference is None or dest.last_completed > reference):
-        reference = dest.last_completed
-    return reference or dest.first_seen
-
-
-def completion_reference(dest: DestinationState) -> datetime:
-    return dest.last_completed or dest.first_seen
-
-
-def connection_reference(state: DeviceState) -> datetime:
-    return state.last_connected or state.first_seen
-
-
 class _Decider:
     """Decides each slot of one device at one instant, collecting transitions."""
 
@@ -966,6 +941,25 @@ class _Decider:
         self.policy = policy
         self.reason = reason
         self.transitions: list[Transition] = []
+
+    def decide_all(
+        self, holder: DeviceState | DestinationState, kinds: tuple[Kind, ...], dest: str | None
+    ) -> dict[str, Slot]:
+        """The slots of `holder` (a device, or one destination with id `dest`) of `kinds`
+        that change, by kind. A kind gated by another not ok is not decided: it holds."""
+        changed: dict[str, Slot] = {}
+        for kind in kinds:
+            name = kind.name
+            gate = kind.gated_by
+            if gate is not None and changed.get(gate, getattr(holder, gate)).level != "ok":
+                continue
+            slot = getattr(holder, name)
+            decided = self.decide(
+                slot, name, dest, kind.reference(holder), self.policy.thresholds(name)
+            )
+            if decided is not slot:
+                changed[name] = decided
+        return changed
 
     def decide(
         self,
@@ -1002,7 +996,7 @@ class _Decider:
         if self.reason is not None:
             reason = self.reason
         else:
-            reason = "threshold" if _RANK[level] > _RANK[slot.level] else "new_event"
+            reason = "threshold" if RANK[level] > RANK[slot.level] else "new_event"
         self._emit(slot, level, kind, destination_id, episode, elapsed, thresholds, reason)
         count = slot.transitions + 1
         return ok_slot(count) if level == "ok" else Slot(level, episode, now, count)
@@ -1077,7 +1071,7 @@ def advance(
         if policy_changed:
             state = replace(state, policy_revision=policy.revision)
         transitions: list[Transition] = []
-        if not state.deactivated and _any_open(state):
+        if not state.deactivated and any_open(state):
             # The user left the organization: their devices' open alerts close now.
             state, transitions = _resolve_all(state, now, "user_deactivated")
         return _settle(state, window, state.snoozed_until), transitions
@@ -1098,28 +1092,13 @@ def advance(
     if held_before is not None and held_before.kind == "leave":
         reason = reason or "leave_ended"
     decider = _Decider(state, now, policy, reason)
-    connection = decider.decide(
-        state.connection, "connection", None, connection_reference(state), policy.connection
-    )
+    device_slots = decider.decide_all(state, DEVICE_KINDS, None)
     destinations = []
     dest_changed = False
     for dest in state.destinations:
-        backup = decider.decide(
-            dest.backup, "backup", dest.destination_id, backup_reference(dest), policy.backup
-        )
-        completion = dest.completion
-        # Completion is about data that flows but never reaches 100 %; while no data
-        # flows the backup alert speaks for the destination and completion holds.
-        if backup.level == "ok":
-            completion = decider.decide(
-                completion,
-                "completion",
-                dest.destination_id,
-                completion_reference(dest),
-                policy.completion,
-            )
-        if backup is not dest.backup or completion is not dest.completion:
-            dest = replace(dest, backup=backup, completion=completion)
+        decided = decider.decide_all(dest, DESTINATION_KINDS, dest.destination_id)
+        if decided:
+            dest = replace(dest, **decided)
             dest_changed = True
         destinations.append(dest)
     transitions = decider.transitions
@@ -1131,7 +1110,7 @@ def advance(
             return state, []
     return replace(
         state,
-        connection=connection,
+        **device_slots,
         destinations=tuple(destinations) if dest_changed else state.destinations,
         day_buckets=days,
         last_day_heartbeats=counted,
@@ -1141,15 +1120,6 @@ def advance(
         changed_at=None,
         history=_log(state.history, transitions),
     ), transitions
-
-
-def _any_open(state: DeviceState) -> bool:
-    if state.connection.level != "ok":
-        return True
-    for dest in state.destinations:
-        if dest.backup.level != "ok" or dest.completion.level != "ok":
-            return True
-    return False
 
 
 def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None) -> DeviceState:
@@ -1169,6 +1139,25 @@ def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None)
         changed_at=None,
         snoozed_until=snoozed_until,
     )
+
+
+def _slot_deadlines(
+    holder: DeviceState | DestinationState,
+    kinds: tuple[Kind, ...],
+    policy: Policy,
+    candidates: list[datetime],
+) -> None:
+    """Add to `candidates` the next instant each slot of `holder` of `kinds` could
+    change (a kind gated by one not ok cannot change before that one does)."""
+    for kind in kinds:
+        gate = kind.gated_by
+        if gate is not None and getattr(holder, gate).level != "ok":
+            continue
+        deadline = _slot_deadline(
+            getattr(holder, kind.name), kind.reference(holder), policy.thresholds(kind.name), policy
+        )
+        if deadline is not None:
+            candidates.append(deadline)
 
 
 def _slot_deadline(
@@ -1219,21 +1208,9 @@ def next_deadline(
         candidates.append(state.changed_at)
     if user_change is not None:
         candidates.append(user_change)
-    deadline = _slot_deadline(
-        state.connection, connection_reference(state), policy.connection, policy
-    )
-    if deadline is not None:
-        candidates.append(deadline)
+    _slot_deadlines(state, DEVICE_KINDS, policy, candidates)
     for dest in state.destinations:
-        deadline = _slot_deadline(dest.backup, backup_reference(dest), policy.backup, policy)
-        if deadline is not None:
-            candidates.append(deadline)
-        if dest.backup.level == "ok":
-            deadline = _slot_deadline(
-                dest.completion, completion_reference(dest), policy.completion, policy
-            )
-            if deadline is not None:
-                candidates.append(deadline)
+        _slot_deadlines(dest, DESTINATION_KINDS, policy, candidates)
     return min(candidates) if candidates else None
 
 

@@ -9,39 +9,13 @@ from typing import Any
 from schemas.models import Alert, DailyActivity, DestinationStatus, DeviceStatus
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, diagnose
-from streams.machine import (
-    backup_reference,
-    completion_reference,
-    connection_reference,
-    window_as_of,
-)
+from streams.kinds import DESTINATION_KINDS, KIND_NAMES, RANK, kind_levels, open_slots, worst
+from streams.machine import window_as_of
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DeviceState
 from streams.transitions import Transition
 
-__all__ = [
-    "KINDS",
-    "LEVELS",
-    "device_figures",
-    "device_status",
-    "to_alert",
-    "worst",
-]
-
-KINDS = ("connection", "backup", "completion")
-LEVELS: tuple[Level, ...] = ("ok", "warning", "critical")
-_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
-def worst(levels: Iterable[Level]) -> Level:
-    """The worst of several levels (ok when there are none)."""
-    result: Level = "ok"
-    for level in levels:
-        if _RANK[level] > _RANK[result]:
-            result = level
-            if result == "critical":
-                break
-    return result
+__all__ = ["device_figures", "device_status", "open_alerts", "to_alert"]
 
 
 def _day_iso(day: int) -> str:
@@ -120,32 +94,15 @@ def open_alerts(
             }
         )
 
-    if state.connection.level != "ok":
+    for open_slot in open_slots(state):
         add(
-            "connection",
-            None,
-            state.connection.level,
-            connection_reference(state),
-            state.connection.episode_start,
+            open_slot.kind.name,
+            open_slot.destination_id,
+            open_slot.slot.level,
+            open_slot.reference(state),
+            open_slot.slot.episode_start,
         )
-    for dest in state.destinations:
-        if dest.backup.level != "ok":
-            add(
-                "backup",
-                dest.destination_id,
-                dest.backup.level,
-                backup_reference(dest),
-                dest.backup.episode_start,
-            )
-        if dest.completion.level != "ok":
-            add(
-                "completion",
-                dest.destination_id,
-                dest.completion.level,
-                completion_reference(dest),
-                dest.completion.episode_start,
-            )
-    alerts.sort(key=lambda a: (-_RANK[a["state"]], KINDS.index(a["kind"])))
+    alerts.sort(key=lambda a: (-RANK[a["state"]], KIND_NAMES.index(a["kind"])))
     return alerts
 
 
@@ -155,8 +112,7 @@ def device_status(
     destinations = [
         DestinationStatus(
             destination_id=d.destination_id,
-            backup_state=d.backup.level,
-            completion_state=d.completion.level,
+            **{f"{kind.name}_state": getattr(d, kind.name).level for kind in DESTINATION_KINDS},
             last_connected=state.last_connected_to(d),
             last_activity=d.last_activity,
             last_new_data=d.last_new_data,
@@ -170,11 +126,7 @@ def device_status(
         )
         for d in state.destinations
     ]
-    alert_states: dict[str, Level] = {
-        "connection": state.connection.level,
-        "backup": worst(d.backup.level for d in state.destinations),
-        "completion": worst(d.completion.level for d in state.destinations),
-    }
+    alert_states: dict[str, Level] = dict(zip(KIND_NAMES, kind_levels(state), strict=True))
     alerts = open_alerts(state, now, policy, hints)
     online = state.last_heartbeat is not None and now - state.last_heartbeat < policy.online_window
     return DeviceStatus(

@@ -33,6 +33,7 @@ from schemas.recipients import redact_url
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.kinds import KIND_NAMES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
@@ -224,7 +225,7 @@ class Api:
                 "warning_days": policy.thresholds(kind).warning / timedelta(days=1),
                 "critical_days": policy.thresholds(kind).critical / timedelta(days=1),
             }
-            for kind in ("connection", "backup", "completion")
+            for kind in KIND_NAMES
         }
         body["recent_transitions"] = [
             {

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.types import Level
+from streams.kinds import worst
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import (
     COLUMNS,
@@ -40,7 +41,6 @@ from streams.report import (
     summarize_user,
 )
 from streams.state import DeviceState, Slot
-from streams.status import worst
 from tests.unit.factories import DAY, SECOND, T0, healthy, heartbeat, progress, run
 
 MINUTE = timedelta(minutes=1)
