@@ -99,11 +99,13 @@ class Kind:
     # A kind of the same holder, earlier in `KINDS`, whose trouble speaks for this one:
     # while it is not ok this kind is not decided and keeps its level.
     gated_by: AlertKind | None = None
-    # For people: the column title, and what the trouble and the recovery are as
-    # predicates of the device (`{to}` is " to <destination>" for a destination's kind).
+    # For people: the column title; what the trouble and the recovery are as predicates
+    # of the device (`{to}` is " to <destination>" for a destination's kind); and the
+    # trouble as a short phrase for a log line (`{on}` is " on <destination>").
     title: str = ""
     trouble: str = ""
     recovery: str = ""
+    headline: str = ""
 
 
 KINDS: tuple[Kind, ...] = (
@@ -117,6 +119,7 @@ KINDS: tuple[Kind, ...] = (
         title="Connection",
         trouble="has not connected to a backup destination",
         recovery="is connecting to its backup destinations again",
+        headline="no connection to any destination",
     ),
     Kind(
         "backup",
@@ -128,6 +131,7 @@ KINDS: tuple[Kind, ...] = (
         title="Backup",
         trouble="has not backed up{to}",
         recovery="is backing up{to} again",
+        headline="no new backup data{on}",
     ),
     Kind(
         "completion",
@@ -142,6 +146,7 @@ KINDS: tuple[Kind, ...] = (
         title="Completion",
         trouble="has not completed a backup{to}",
         recovery="completed its backup{to} again",
+        headline="backup not completed{on}",
     ),
 )
 KIND_NAMES: tuple[AlertKind, ...] = tuple(kind.name for kind in KINDS)
