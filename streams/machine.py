@@ -21,11 +21,12 @@ from operator import attrgetter
 from typing import Any
 
 import msgspec
-from msgspec.structs import astuple, replace
+from msgspec.structs import replace
 from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import MAX_COUNT, Level
+from streams.fastpath import prefetch, ring_holds, shared, shared_day, shared_ids
 from streams.kinds import DESTINATION_KINDS, DEVICE_KINDS, RANK, Kind, any_open, open_slots
 from streams.policy import Policy, Thresholds
 from streams.state import (
@@ -38,9 +39,6 @@ from streams.state import (
     Slot,
     day_number,
     ok_slot,
-    shared,
-    shared_day,
-    shared_ids,
     window_start_of,
 )
 from streams.transitions import Transition
@@ -66,15 +64,13 @@ WINDOW_DAYS = 14
 RECENT_EVENTS = 16
 HISTORY_LENGTH = 8
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
 # A worker fingerprints telemetry by its record's bytes, which is cheaper than encoding
-# the event again. With xxHash (XXH32) rather than zlib's CRC-32: it is taken of every
-# record, and digests one of the mix in 62 ns instead of 147. (XXH3's 64-bit digest is
-# quicker still, but its values are three-digit Python ints, slower everywhere after.)
+# the event again; with xxHash (XXH32), which takes less than half CRC-32's time and
+# gives 32-bit values, as `recent` keeps them.
 record_fingerprint = xxh32_intdigest
 
 
@@ -112,8 +108,6 @@ def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
     return "ok"
 
 
-_day = day_number
-_EPOCH_ORDINAL = _EPOCH.toordinal()
 _bucket_day = attrgetter("day")
 _destination_key = attrgetter("destination_id")
 
@@ -129,8 +123,8 @@ def _add_to_window(
     vanished: int = 0,
     changed: int = 0,
 ) -> tuple[DayBucket, ...]:
-    day = _day(at)
-    oldest = _day(now) - WINDOW_DAYS + 1
+    day = day_number(at)
+    oldest = day_number(now) - WINDOW_DAYS + 1
     if day < oldest:
         return days
     kept: list[DayBucket] = []
@@ -214,22 +208,10 @@ def _window_since(state: DeviceState, buckets: tuple[DayBucket, ...], oldest: in
     """The state's window once `buckets` (already without the days before `oldest`)
     replace its own: the heartbeats counted apart roll off with their days."""
     last_heartbeat = state.last_heartbeat
-    newest_day = _day(last_heartbeat) if last_heartbeat is not None else -1
+    newest_day = day_number(last_heartbeat) if last_heartbeat is not None else -1
     counted = state.last_day_heartbeats if newest_day >= oldest else 0
     earlier = _earlier_since(state.earlier_heartbeats, oldest)
     return buckets, counted, earlier, window_start_of(buckets, earlier, newest_day, counted)
-
-
-# What one `now` implies for every event folded in at it: the latest device time
-# accepted (`now` plus the allowed skew) and the first day the window keeps. A worker
-# folds a whole batch in at one `now`, so the last one computed is remembered.
-_bounds: tuple[datetime, timedelta, datetime, int] = (_EPOCH, timedelta(0), _EPOCH, 0)
-
-
-def _bounds_at(now: datetime, max_skew: timedelta) -> tuple[datetime, timedelta, datetime, int]:
-    global _bounds
-    _bounds = (now, max_skew, now + max_skew, _day(now) - WINDOW_DAYS + 1)
-    return _bounds
 
 
 # The `recent` ring holds RECENT_EVENTS 4-byte fingerprints.
@@ -241,15 +223,6 @@ def _ring_add(recent: bytes, key: bytes) -> bytes:
 
 
 _pack_fp = struct.Struct("<I").pack
-
-
-def _seen(recent: bytes, key: bytes) -> bool:
-    i = recent.find(key)
-    # Only a match on a word boundary is a fingerprint (not the tail of one and the
-    # head of the next).
-    while i > 0 and i & 3:
-        i = recent.find(key, i + 1)
-    return i >= 0
 
 
 def _new_device(event: Heartbeat | BackupProgress, at: datetime, policy: Policy) -> DeviceState:
@@ -284,16 +257,8 @@ def apply(
         fp = fingerprint(event)
     key = _pack_fp(fp & 0xFFFFFFFF)
     if state is not None:
-        # Every field of the state, loaded at once before any is used. At fleet scale
-        # each points at memory the CPU has not seen since the device's last event;
-        # loads issued together wait for memory together, where the reads below would
-        # wait one after another (about 3 % of an event's cost in `bench.core`).
-        astuple(state)
-        # Most events are new: one search of the ring says so without a call. `find`,
-        # not `in`: `bytes.__contains__` first tries its argument as an int and formats
-        # and discards a TypeError for every bytes argument, which doubled its cost.
-        found = state.recent.find(key)
-        if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
+        prefetch(state)
+        if ring_holds(state.recent, key):
             return state, []
     if state is not None and not state.reporting:
         return _apply_to_known(state, event, fp, key, now, policy)
@@ -352,18 +317,13 @@ def _apply_heartbeat(
 ) -> DeviceState:
     # The event's time, clamped to the clock plus the allowed skew; a clamped event is
     # counted in the state.
-    bounds = _bounds
-    if bounds[0] is not now or bounds[1] is not policy.max_skew:
-        bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    # `bounds[2]` is the clock plus the allowed skew, never before the clock.
-    if at > bounds[2]:
-        at, clamped = bounds[2], True
-    # `day_number(at)` inline for a UTC time: as a call it costs more than the rest
-    # of the day count of a heartbeat.
-    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = bounds[3]
+    latest = now + policy.max_skew
+    if at > latest:
+        at, clamped = latest, True
+    day = day_number(at)
+    oldest = day_number(now) - WINDOW_DAYS + 1
     reachable = event.reachable_destinations
     if state is None:
         return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
@@ -426,10 +386,8 @@ def _apply_heartbeat(
         previous_day = -1
     elif at is previous_at:
         previous_day = day
-    elif previous_at.tzinfo is UTC:
-        previous_day = previous_at.toordinal() - _EPOCH_ORDINAL
     else:
-        previous_day = _day(previous_at)
+        previous_day = day_number(previous_at)
     if counted and day == previous_day and window_start >= oldest:
         # Another heartbeat on the newest heartbeat's day, nothing to roll off: the
         # common case.
@@ -472,9 +430,7 @@ def _apply_heartbeat(
     ):
         return updated
     # A day rolled off, the window's first day, other destinations reached, a clamped
-    # time, or another org: a second copy, rather than more keywords above. Python
-    # passes a call of more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which
-    # took a copy from ~0.15 to ~0.7 µs.
+    # time, or another org: a second copy (see `streams.fastpath` on copies).
     return replace(
         updated,
         window_start=window_start,
@@ -654,13 +610,11 @@ def _apply_progress(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
-    bounds = _bounds
-    if bounds[0] is not now or bounds[1] is not policy.max_skew:
-        bounds = _bounds_at(now, policy.max_skew)
     at = event.event_time
     clamped = False
-    if at > bounds[2]:
-        at, clamped = bounds[2], True
+    latest = now + policy.max_skew
+    if at > latest:
+        at, clamped = latest, True
     if state is None:
         state = _new_device(event, at, policy)
     destinations = state.destinations
@@ -741,14 +695,13 @@ def _apply_progress(
         errors.changed_during_backup,
     )
     days, counted, earlier = state.day_buckets, state.last_day_heartbeats, state.earlier_heartbeats
-    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = bounds[3]
+    day = day_number(at)
+    oldest = day_number(now) - WINDOW_DAYS + 1
     window_start = state.window_start
     newest_day = days[-1].day if days else -1
     if day == newest_day and window_start >= oldest:
         # Today's bucket is the newest and nothing has rolled off: the common case.
         b = days[-1]
-        # Tuples joined rather than unpacked into a new one, which builds a list first.
         days = days[:-1] + (
             _bounded(
                 DayBucket(
@@ -1053,7 +1006,7 @@ def advance(
     """
     if not state.reporting:
         return state, []
-    window = _rolled(state, _day(now) - WINDOW_DAYS + 1)
+    window = _rolled(state, day_number(now) - WINDOW_DAYS + 1)
     hold = user.hold_at(now) if user.periods else None
     held_before = state.user_hold
     if state.user_revision != user.revision or hold != held_before:

@@ -26,9 +26,10 @@ import orjson
 
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, Sibling, diagnose
+from streams.fastpath import shared, shared_ids
 from streams.kinds import KIND_NAMES, KINDS, LEVELS, RANK, kind_levels, open_slots, worst
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
-from streams.state import DeviceState, UserHold, shared, shared_ids
+from streams.state import DeviceState, UserHold
 from streams.status import device_figures
 
 __all__ = [

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from schemas.types import Level
+from streams.fastpath import shared_day
 
 __all__ = [
     "DayBucket",
@@ -32,9 +33,6 @@ __all__ = [
     "encode_state",
     "ok_slot",
     "pack_fingerprints",
-    "shared",
-    "shared_day",
-    "shared_ids",
     "unpack_fingerprints",
     "window_start_of",
 ]
@@ -57,15 +55,14 @@ class Slot(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
 
 OK_SLOT = Slot()
-# An ok slot after `n` transitions, one shared object for each `n` (index n).
-_OK_SLOTS = [OK_SLOT]
+# An ok slot after `n` transitions, one shared object for each `n` below 256 (index n):
+# nearly every slot of a fleet is one of these.
+_OK_SLOTS = (OK_SLOT, *(Slot(transitions=n) for n in range(1, 256)))
 
 
 def ok_slot(transitions: int) -> Slot:
-    """The ok slot that has made `transitions` transitions (a shared object)."""
-    while len(_OK_SLOTS) <= min(transitions, 255):
-        _OK_SLOTS.append(Slot(transitions=len(_OK_SLOTS)))
-    return _OK_SLOTS[transitions] if transitions <= 255 else Slot(transitions=transitions)
+    """The ok slot that has made `transitions` transitions (a shared object when few)."""
+    return _OK_SLOTS[transitions] if transitions < 256 else Slot(transitions=transitions)
 
 
 class ProgressReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -406,22 +403,13 @@ def _with_heartbeats(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = _EPOCH.toordinal()
-# One int object per day number, shared by every bucket of that day: a bucket's `day`
-# is read on every event, and at fleet scale each distinct object read is a cache miss.
-# Event times lie in 2000–2100 (checked when a record is built) and clock instants near
-# them, so the table holds at most one entry per day of that century.
-_day_numbers: dict[int, int] = {}
 
 
 def day_number(t: datetime) -> int:
-    """Days since the epoch of `t`'s UTC date (the shared int object)."""
-    day = t.toordinal() - _EPOCH_ORDINAL if t.tzinfo is UTC else (t - _EPOCH).days
-    return _day_numbers.setdefault(day, day)
-
-
-def shared_day(day: int) -> int:
-    """The shared int object equal to `day`."""
-    return _day_numbers.setdefault(day, day)
+    """Days since the epoch of `t`'s UTC date (a shared int: see `streams.fastpath`)."""
+    # A UTC time's own date is its UTC date, and its ordinal is cheaper to take than a
+    # difference of times.
+    return shared_day(t.toordinal() - _EPOCH_ORDINAL if t.tzinfo is UTC else (t - _EPOCH).days)
 
 
 def window_start_of(
@@ -435,37 +423,6 @@ def window_start_of(
     if buckets and (not first or buckets[0].day < first):
         return buckets[0].day
     return first
-
-
-# Identifiers and labels that many devices share (org and destination ids, OS names,
-# app versions) are kept as one object each: a device's state then points at a string
-# that is already in the CPU cache, and a comparison with it is an identity check.
-# The table is bounded, so an unexpected variety of values only stops the sharing.
-_SHARED_LIMIT = 65_536
-_shared: dict[str, str] = {}
-_shared_ids: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def shared(value: str) -> str:
-    """The shared copy of `value` (an equal string)."""
-    found = _shared.get(value)
-    if found is not None:
-        return found
-    if len(_shared) < _SHARED_LIMIT:
-        _shared[value] = value
-    return value
-
-
-def shared_ids(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The shared copy of the tuple of `values` (an equal tuple of shared strings)."""
-    ids = tuple(values)
-    found = _shared_ids.get(ids)
-    if found is not None:
-        return found
-    ids = tuple(shared(v) for v in values)
-    if len(_shared_ids) < _SHARED_LIMIT:
-        _shared_ids[ids] = ids
-    return ids
 
 
 def pack_fingerprints(fingerprints: Iterable[int]) -> bytes:
