@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from schemas.types import AlertKind, Level
@@ -156,6 +157,9 @@ DESTINATION_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.per_destinatio
 
 
 def _check(kinds: tuple[Kind, ...]) -> None:
+    if kinds != (*DEVICE_KINDS, *DESTINATION_KINDS):
+        # `kind_levels` reads the device's kinds, then its destinations'.
+        raise ValueError("the device's kinds come first in KINDS")
     for index, kind in enumerate(kinds):
         gate = KIND_OF.get(kind.gated_by) if kind.gated_by is not None else None
         if kind.gated_by is not None and (
@@ -215,13 +219,30 @@ def any_open(state: DeviceState) -> bool:
     return False
 
 
+def _levels_of(kinds: tuple[Kind, ...]) -> Callable[[Any], tuple[Level, ...]]:
+    """A reader of the levels of `kinds` of one holder, as a tuple: one C-level
+    `attrgetter` call (see `streams.fastpath`: this runs for every changed device)."""
+    if not kinds:
+        none: tuple[Level, ...] = ()
+        return lambda _holder: none
+    read: Callable[[Any], Any] = attrgetter(*(f"{kind.name}.level" for kind in kinds))
+    if len(kinds) == 1:
+        return lambda holder: (read(holder),)
+    return read
+
+
+_device_levels = _levels_of(DEVICE_KINDS)
+_destination_levels = _levels_of(DESTINATION_KINDS)
+_ALL_OK: tuple[Level, ...] = tuple("ok" for _ in DESTINATION_KINDS)
+
+
 def kind_levels(state: DeviceState) -> tuple[Level, ...]:
     """The device's level of each kind, in the order of `KINDS`: a destination's kind
-    shows its worst destination."""
+    shows its worst destination (ok without destinations)."""
     destinations = state.destinations
-    return tuple(
-        worst(getattr(d, kind.name).level for d in destinations)
-        if kind.per_destination
-        else getattr(state, kind.name).level
-        for kind in KINDS
-    )
+    if len(destinations) == 1:
+        return _device_levels(state) + _destination_levels(destinations[0])
+    if not destinations:
+        return _device_levels(state) + _ALL_OK
+    columns = zip(*map(_destination_levels, destinations), strict=True)
+    return _device_levels(state) + tuple(map(worst, columns))

@@ -668,16 +668,14 @@ def _apply_progress(
     last_completed = dest.last_completed
     if complete and (last_completed is None or at > last_completed):
         last_completed = at
-    dest = DestinationState(
-        dest.destination_id,
-        dest.first_seen if dest.first_seen <= at else at,
-        dest.own_last_connected,
-        last_activity,
-        last_new_data,
-        last_completed,
-        report,
-        dest.backup,
-        dest.completion,
+    # The destination's alert slots (and any field after them) are kept as they are.
+    dest = replace(
+        dest,
+        first_seen=dest.first_seen if dest.first_seen <= at else at,
+        last_activity=last_activity,
+        last_new_data=last_new_data,
+        last_completed=last_completed,
+        report=report,
     )
     if index < 0:
         destinations = (
@@ -1106,9 +1104,14 @@ def _slot_deadlines(
         gate = kind.gated_by
         if gate is not None and getattr(holder, gate).level != "ok":
             continue
-        deadline = _slot_deadline(
-            getattr(holder, kind.name), kind.reference(holder), policy.thresholds(kind.name), policy
-        )
+        name = kind.name
+        slot = getattr(holder, name)
+        thresholds = getattr(policy, name)
+        if slot.level == "ok":
+            # Nearly every slot: it can only open, at the warning threshold.
+            candidates.append(kind.reference(holder) + thresholds.warning)
+            continue
+        deadline = _slot_deadline(slot, kind.reference(holder), thresholds, policy)
         if deadline is not None:
             candidates.append(deadline)
 
