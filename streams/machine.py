@@ -26,7 +26,7 @@ from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import MAX_COUNT, Level
-from streams.fastpath import prefetch, ring_holds, shared, shared_day, shared_ids
+from streams.fastpath import prefetch, ring_holds, shared, shared_day, shared_ids, utc_day
 from streams.kinds import DESTINATION_KINDS, DEVICE_KINDS, RANK, Kind, any_open, open_slots
 from streams.policy import Policy, Thresholds
 from streams.state import (
@@ -258,7 +258,8 @@ def apply(
     key = _pack_fp(fp & 0xFFFFFFFF)
     if state is not None:
         prefetch(state)
-        if ring_holds(state.recent, key):
+        found = state.recent.find(key)
+        if found >= 0 and ring_holds(state.recent, key, found):
             return state, []
     if state is not None and not state.reporting:
         return _apply_to_known(state, event, fp, key, now, policy)
@@ -322,8 +323,8 @@ def _apply_heartbeat(
     latest = now + policy.max_skew
     if at > latest:
         at, clamped = latest, True
-    day = day_number(at)
-    oldest = day_number(now) - WINDOW_DAYS + 1
+    day = utc_day(at)
+    oldest = utc_day(now) - WINDOW_DAYS + 1
     reachable = event.reachable_destinations
     if state is None:
         return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
@@ -387,7 +388,7 @@ def _apply_heartbeat(
     elif at is previous_at:
         previous_day = day
     else:
-        previous_day = day_number(previous_at)
+        previous_day = utc_day(previous_at)
     if counted and day == previous_day and window_start >= oldest:
         # Another heartbeat on the newest heartbeat's day, nothing to roll off: the
         # common case.
@@ -693,8 +694,8 @@ def _apply_progress(
         errors.changed_during_backup,
     )
     days, counted, earlier = state.day_buckets, state.last_day_heartbeats, state.earlier_heartbeats
-    day = day_number(at)
-    oldest = day_number(now) - WINDOW_DAYS + 1
+    day = utc_day(at)
+    oldest = utc_day(now) - WINDOW_DAYS + 1
     window_start = state.window_start
     newest_day = days[-1].day if days else -1
     if day == newest_day and window_start >= oldest:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from schemas.types import Level
-from streams.fastpath import shared_day
+from streams.fastpath import shared_day, utc_day
 
 __all__ = [
     "DayBucket",
@@ -401,15 +401,9 @@ def _with_heartbeats(
     return tuple(kept)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_ORDINAL = _EPOCH.toordinal()
-
-
 def day_number(t: datetime) -> int:
     """Days since the epoch of `t`'s UTC date (a shared int: see `streams.fastpath`)."""
-    # A UTC time's own date is its UTC date, and its ordinal is cheaper to take than a
-    # difference of times.
-    return shared_day(t.toordinal() - _EPOCH_ORDINAL if t.tzinfo is UTC else (t - _EPOCH).days)
+    return shared_day(utc_day(t))
 
 
 def window_start_of(
