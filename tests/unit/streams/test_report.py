@@ -21,7 +21,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from schemas.types import EARLIEST, LATEST, Level
-from streams.kinds import worst
+from streams.kinds import KIND_NAMES, worst
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import (
     COLUMNS,
@@ -72,9 +72,7 @@ def row(device_id: str, **fields: Any) -> DeviceRow:
         "os": "linux",
         "app_version": "11.4.2",
         "destinations": ("cloud",),
-        "connection": "ok",
-        "backup": "ok",
-        "completion": "ok",
+        **dict.fromkeys(KIND_NAMES, "ok"),
         "first_seen": CLOCK - 30 * DAY,
         "last_heartbeat": CLOCK - MINUTE,
         "last_connected": CLOCK - MINUTE,
@@ -90,9 +88,7 @@ def row(device_id: str, **fields: Any) -> DeviceRow:
         "partition": 0,
     }
     values.update(fields)
-    values.setdefault(
-        "worst_state", worst((values["connection"], values["backup"], values["completion"]))
-    )
+    values.setdefault("worst_state", worst(values[kind] for kind in KIND_NAMES))
     # A row holds its times as timestamps (as `device_row` cuts them).
     times = {k: v.timestamp() for k, v in values.items() if isinstance(v, datetime)}
     return DeviceRow(device_id=device_id, **{**values, **times})
