@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 from schemas.types import AlertKind, Level
 from streams.state import DestinationState, DeviceState, Slot
@@ -46,8 +46,9 @@ __all__ = [
     "worst",
 ]
 
-# Every level, from the least to the most severe: the one order of levels.
-LEVELS: tuple[Level, ...] = ("ok", "warning", "critical")
+# Every level, from the least to the most severe: the order of the wire contract's
+# `Level`, the one place it is written.
+LEVELS: tuple[Level, ...] = get_args(Level)
 RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
 
 
