@@ -225,6 +225,14 @@ def _ring_add(recent: bytes, key: bytes) -> bytes:
 _pack_fp = struct.Struct("<I").pack
 
 
+def _clamped(at: datetime, now: datetime, policy: Policy) -> tuple[datetime, bool]:
+    """An event's time, clamped to the clock plus the allowed skew (a device with a
+    wrong clock must not move time), and whether it was; a clamped event is counted in
+    the state."""
+    latest = now + policy.max_skew
+    return (latest, True) if at > latest else (at, False)
+
+
 def _new_device(event: Heartbeat | BackupProgress, at: datetime, policy: Policy) -> DeviceState:
     return DeviceState(
         device_id=event.device_id,
@@ -316,13 +324,7 @@ def _apply_heartbeat(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
-    # The event's time, clamped to the clock plus the allowed skew; a clamped event is
-    # counted in the state.
-    at = event.event_time
-    clamped = False
-    latest = now + policy.max_skew
-    if at > latest:
-        at, clamped = latest, True
+    at, clamped = _clamped(event.event_time, now, policy)
     day = utc_day(at)
     oldest = utc_day(now) - WINDOW_DAYS + 1
     reachable = event.reachable_destinations
@@ -611,11 +613,7 @@ def _apply_progress(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
-    at = event.event_time
-    clamped = False
-    latest = now + policy.max_skew
-    if at > latest:
-        at, clamped = latest, True
+    at, clamped = _clamped(event.event_time, now, policy)
     if state is None:
         state = _new_device(event, at, policy)
     destinations = state.destinations
