@@ -8,11 +8,14 @@ slot in `DeviceState`) or a destination's (one slot in each `DestinationState`);
 slot is the state's field named after the kind. A kind `gated_by` another is decided
 only while that one is ok on the same destination, and holds its level otherwise.
 
-Adding a kind: a row in `KINDS` and its reference here, its slot field in
-`streams.state`, its default thresholds in `streams.policy.Policy`, its name in
+Adding a kind: a row in `KINDS` and its reference here; its slot field at the end of
+`DeviceState` or `DestinationState` (`streams.state`); its default thresholds in
+`streams.policy.Policy`; its column in `streams.report.DeviceRow`; its name in
 `schemas.types.AlertKind` with its policy fields in `schemas.models.OrgPolicy` (and
-`<kind>_state` in `DestinationStatus` for a destination's kind), and a line in
-docs/decisions.md.
+`<kind>_state` in `DestinationStatus` for a destination's kind), then the JSON Schema
+documents and examples written again (`python -m schemas.generate`, `python -m
+tests.unit.schemas.test_examples_validate`); its line in docs/decisions.md. Its causes
+in `streams.diagnosis` are optional (without them its alerts say `undetermined`).
 """
 
 from __future__ import annotations
