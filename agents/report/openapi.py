@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.recipients import TARGET_CHECKS
+from agents.notify.channels import CHANNELS
 from streams.report import COLUMNS, MAX_PAGE
 
 __all__ = ["openapi_document"]
@@ -520,13 +520,14 @@ _SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["channel", "target"],
                     "properties": {
-                        "channel": {"type": "string", "enum": sorted(TARGET_CHECKS)},
+                        "channel": {"type": "string", "enum": sorted(c.name for c in CHANNELS)},
                         "target": {"type": "string", "maxLength": 2048},
                     },
                 },
-                "description": "Where the org's alerts go: email (an address), webhook (an "
-                "http(s) URL) or apprise (the name of a target configured on the notifier); "
-                "a target the notifier could not deliver to is refused with a 400 naming it.",
+                "description": "Where the org's alerts go, a channel and its target there: "
+                + "; ".join(f"{c.name} ({c.target.what})" for c in CHANNELS)
+                + "; a target the notifier could not deliver to is refused with a 400 naming "
+                "it.",
             },
             "alert_emails": {
                 "type": "array",

@@ -1,0 +1,65 @@
+"""A channel is one module registered in one place, and everything that checks a
+recipient learns it from there: every module that decodes org policies loads the
+channel registry (in a fresh interpreter, as a process starting from it would), and the
+wire contract and the API's OpenAPI document name exactly the registered channels."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.notify.channels import CHANNELS
+from agents.report.openapi import openapi_document
+from schemas.recipients import channel_names, recipient_problem, target_syntax
+
+REPO = Path(__file__).resolve().parents[4]
+_DECODES_POLICIES = re.compile(r"decode_as\(.*, OrgPolicy\)")
+
+
+def _policy_decoders() -> list[str]:
+    modules = []
+    for path in sorted((REPO / "agents").rglob("*.py")):
+        if _DECODES_POLICIES.search(path.read_text(encoding="utf-8")):
+            modules.append(".".join(path.relative_to(REPO).with_suffix("").parts))
+    return modules
+
+
+def test_the_policy_decoders_are_found() -> None:
+    # Guards the test below against passing for want of modules to try.
+    assert {"agents.books.policies", "agents.report.api", "agents.kafka.follow"} <= set(
+        _policy_decoders()
+    )
+
+
+@pytest.mark.parametrize("module", _policy_decoders())
+def test_a_module_that_decodes_policies_loads_the_channel_registry(module: str) -> None:
+    probe = f"import {module}; from schemas.recipients import channel_names; print(channel_names())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tuple(sorted(c.name for c in CHANNELS)))
+
+
+def test_the_wire_contract_knows_every_registered_channel_and_no_other() -> None:
+    assert channel_names() == tuple(sorted(c.name for c in CHANNELS))
+    for channel in CHANNELS:
+        assert target_syntax(channel.name) is channel.target
+        assert recipient_problem(channel.name, "\n") == (
+            f"{channel.name} target {channel.target.shown(chr(10))!r} is not {channel.target.what}"
+        )
+
+
+def test_the_openapi_document_offers_the_registered_channels() -> None:
+    change = openapi_document()["components"]["schemas"]["PolicyChange"]
+    recipient = change["properties"]["recipients"]["items"]["properties"]
+    assert recipient["channel"]["enum"] == sorted(c.name for c in CHANNELS)
