@@ -35,8 +35,6 @@ from agents.notify.render import ChatMessage, render_chat
 from schemas.recipients import TargetSyntax, is_target_name
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from agents.notify.settings import NotifySettings
 
 __all__ = ["APPRISE", "CHANNEL", "AppriseChannel", "prepare", "url_problem"]
@@ -231,16 +229,8 @@ class AppriseChannel:
             raise _failure(seen, service)
 
 
-def _connect(settings: NotifySettings, session: aiohttp.ClientSession) -> AppriseChannel:
-    return AppriseChannel(settings)
-
-
-def _names(settings: NotifySettings) -> tuple[str, ...]:
-    return settings.apprise_names
-
-
 CHANNEL = Channel(
     TargetSyntax(APPRISE, "a target name (a-z, 0-9, '-', '_')", is_target_name, named=True),
-    _connect,
-    names=_names,
+    lambda settings, _session: AppriseChannel(settings),
+    names=lambda settings: settings.apprise_names,
 )

@@ -21,8 +21,6 @@ from agents.notify.render import EmailContent, render_alert, render_digest
 from schemas.recipients import TargetSyntax, is_email_address
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from agents.notify.settings import NotifySettings
 
 __all__ = ["CHANNEL", "EMAIL", "EmailChannel", "build_email"]
@@ -108,19 +106,11 @@ class EmailChannel:
             raise DeliveryFailed("unreachable", f"{type(err).__name__}: {err}") from None
 
 
-def _connect(settings: NotifySettings, session: aiohttp.ClientSession) -> EmailChannel | None:
-    return EmailChannel(settings) if settings.email_enabled else None
-
-
-def _defaults(settings: NotifySettings) -> tuple[str, ...]:
-    return settings.emails
-
-
 CHANNEL = Channel(
     # Addresses differ only by case in their domain part more often than not; a
     # case-insensitive match keeps one person from getting two copies.
     TargetSyntax(EMAIL, "an email address", is_email_address, same=str.lower),
-    _connect,
-    defaults=_defaults,
+    lambda settings, _session: EmailChannel(settings) if settings.email_enabled else None,
+    defaults=lambda settings: settings.emails,
     unconfigured="BACKUPWATCH_NOTIFY_SMTP_HOST is empty",
 )

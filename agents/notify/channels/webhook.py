@@ -100,12 +100,8 @@ def check_webhook_target(url: str, allowed: tuple[str, ...]) -> None:
         raise DeliveryFailed("refused_target", f"{refused}; {webhook_targets.RULE}", permanent=True)
 
 
-def _defaults(settings: NotifySettings) -> tuple[str, ...]:
-    return settings.webhook_urls
-
-
 CHANNEL = Channel(
     TargetSyntax(WEBHOOK, "an http(s) URL", is_http_url, shown=redact_url),
     WebhookChannel,
-    defaults=_defaults,
+    defaults=lambda settings: settings.webhook_urls,
 )
