@@ -1,7 +1,8 @@
 """A channel is one module registered in one place, and everything that checks a
 recipient learns it from there: every module that decodes org policies loads the
 channel registry (in a fresh interpreter, as a process starting from it would), and the
-wire contract and the API's OpenAPI document name exactly the registered channels."""
+wire contract, the API's OpenAPI document and the notifications guide name exactly the
+registered channels."""
 
 from __future__ import annotations
 
@@ -63,3 +64,9 @@ def test_the_openapi_document_offers_the_registered_channels() -> None:
     change = openapi_document()["components"]["schemas"]["PolicyChange"]
     recipient = change["properties"]["recipients"]["items"]["properties"]
     assert recipient["channel"]["enum"] == sorted(c.name for c in CHANNELS)
+
+
+def test_the_notifications_guide_shows_every_channel_in_a_policy() -> None:
+    guide = (REPO / "docs" / "notifications.md").read_text(encoding="utf-8")
+    shown = set(re.findall(r'\{"channel": "([a-z0-9_]+)"', guide))
+    assert shown == {c.name for c in CHANNELS}
