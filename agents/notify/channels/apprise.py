@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -73,11 +74,6 @@ def _observe(self: requests.Session, request: Any, **kwargs: Any) -> Any:
     return response
 
 
-# Every plugin goes through requests.Session.send (requests.post builds a session);
-# outside an attempt (`_observed` unset) the wrapper only passes the call on.
-requests.sessions.Session.send = _observe  # type: ignore[method-assign]
-
-
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://[^\s'\"<>]+")
 
 
@@ -92,6 +88,16 @@ class _RedactUrls(logging.Filter):
 
 
 logging.getLogger("apprise").addFilter(_RedactUrls())
+
+
+@functools.cache
+def _watch() -> None:
+    """Observe the plugins' requests from the first Apprise channel on: a process that
+    delivers nothing through Apprise (the worker, loading the channel registry) keeps
+    `requests` as it was."""
+    # Every plugin goes through requests.Session.send (requests.post builds a session);
+    # outside an attempt (`_observed` unset) the wrapper only passes the call on.
+    requests.sessions.Session.send = _observe  # type: ignore[method-assign]
 
 
 def _instantiate(url: str) -> Any:
@@ -197,6 +203,7 @@ class AppriseChannel:
     slots = 4
 
     def __init__(self, settings: NotifySettings) -> None:
+        _watch()
         self.settings = settings
         self.urls = dict(settings.apprise)
         # Each target's Apprise store (in memory), shared by its plugin instances: a plugin
