@@ -7,17 +7,14 @@ registered channels."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from agents.notify.channels import CHANNELS
 from agents.report.openapi import openapi_document
 from schemas.recipients import channel_names, recipient_problem, target_syntax
+from tests.fresh_interpreter import REPO, run_python
 
-REPO = Path(__file__).resolve().parents[4]
 _DECODES_POLICIES = re.compile(r"decode_as\(.*, OrgPolicy\)")
 
 
@@ -39,16 +36,7 @@ def test_the_policy_decoders_are_found() -> None:
 @pytest.mark.parametrize("module", _policy_decoders())
 def test_a_module_that_decodes_policies_loads_the_channel_registry(module: str) -> None:
     probe = f"import {module}; from schemas.recipients import channel_names; print(channel_names())"
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(tuple(sorted(c.name for c in CHANNELS)))
+    assert run_python(probe, timeout=120) == str(tuple(sorted(c.name for c in CHANNELS)))
 
 
 def test_the_wire_contract_knows_every_registered_channel_and_no_other() -> None:
