@@ -1,8 +1,7 @@
 """A channel is one module registered in one place, and everything that checks a
 recipient learns it from there: every module that decodes org policies loads the
 channel registry (in a fresh interpreter, as a process starting from it would), and the
-wire contract, the API's OpenAPI document and the notifications guide name exactly the
-registered channels."""
+wire contract and the notifications guide name exactly the registered channels."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ import re
 import pytest
 
 from agents.notify.channels import CHANNELS
-from agents.report.openapi import openapi_document
 from schemas.recipients import channel_names, recipient_problem, target_syntax
 from tests.fresh_interpreter import REPO, run_python
 
@@ -46,12 +44,6 @@ def test_the_wire_contract_knows_every_registered_channel_and_no_other() -> None
         assert recipient_problem(channel.name, "\n") == (
             f"{channel.name} target {channel.target.shown(chr(10))!r} is not {channel.target.what}"
         )
-
-
-def test_the_openapi_document_offers_the_registered_channels() -> None:
-    change = openapi_document()["components"]["schemas"]["PolicyChange"]
-    recipient = change["properties"]["recipients"]["items"]["properties"]
-    assert recipient["channel"]["enum"] == sorted(c.name for c in CHANNELS)
 
 
 def test_the_notifications_guide_shows_every_channel_in_a_policy() -> None:
