@@ -87,7 +87,7 @@ class ProgressRecord(faust.Record, validation=True, serializer="json"):
 
 def run_naive_faust(cfg: Any) -> dict[str, Any]:
     """Run the app until `cfg.total` records are processed and committed; its figures."""
-    from bench.pipeline import committed_to_end
+    from bench.harness import committed_to_end
 
     settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     n = cfg.partitions
@@ -180,7 +180,7 @@ def run_naive_faust(cfg: Any) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures["seconds"] = time.perf_counter() - first[0]
         figures["cpu"] = usage.ru_utime + usage.ru_stime - first[1]
-        from bench.pipeline import memory_kb
+        from bench.harness import memory_kb
 
         figures["hwm_kb"] = memory_kb("self", "VmHWM")
         figures["rss_kb"] = memory_kb("self", "VmRSS")

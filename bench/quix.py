@@ -57,7 +57,7 @@ class _ValueBytes(Serializer):
 def run_quix(cfg: Any) -> dict[str, Any]:
     import asyncio
 
-    from bench.pipeline import committed_to_end, memory_kb
+    from bench.harness import committed_to_end, memory_kb
 
     settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     n = cfg.partitions
