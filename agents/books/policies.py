@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from agents.kafka.follower import Record, TopicFollower
+from agents.kafka.topics import ORG_POLICIES
 from schemas.codec import decode_as
 from schemas.errors import InvalidRecord
 from schemas.models import OrgPolicy
@@ -92,27 +94,15 @@ class PolicyBook:
         self._updated[record.org_id] = record
         return record.org_id
 
-    async def run(self) -> None:
-        from agents.kafka.topics import assign_whole_topic
+    def _take(self, record: Record) -> None:
+        org_id = self.apply_record(record.value, record.key)
+        if org_id is not None:
+            log.info("policy of org %s updated", loggable(org_id))
+            if self._on_change is not None:
+                self._on_change(org_id)
 
-        topic = self.settings.topic("org-policies")
-        consumer = self.settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            # The topic may not exist yet on a first start: this waits for it.
-            await assign_whole_topic(consumer, topic)
-            await consumer.seek_to_beginning()
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    for record in records:
-                        org_id = self.apply_record(record.value, record.key)
-                        if org_id is not None:
-                            log.info("policy of org %s updated", loggable(org_id))
-                            if self._on_change is not None:
-                                self._on_change(org_id)
-        finally:
-            await consumer.stop()
+    async def run(self) -> None:
+        """Read the whole topic, then follow it until cancelled (on a first start, the
+        topic may not exist yet: it is waited for)."""
+        topic = self.settings.topic(ORG_POLICIES)
+        await TopicFollower(self.settings.kafka, topic, self._take, wait_ms=1000).run()

@@ -12,8 +12,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from agents.kafka.follower import Record, TopicFollower
+from agents.kafka.topics import USER_FACTS
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import UserFacts
@@ -57,11 +59,10 @@ class UserBook:
         self._timelines: dict[str, UserTimeline] = {}
         # Counts the changes taken, so that readers can tell a cached answer is stale.
         self.revision = 0
-        self.loaded = asyncio.Event()
-        # The consumer and how far it has read (set while `run` runs), for `caught_up`.
-        self._consumer: Any = None
-        self._read_to: dict[Any, int] = {}
-        self._progress = asyncio.Event()
+        self._follower = TopicFollower(
+            settings.kafka, settings.topic(USER_FACTS), self._take, wait_ms=1000
+        )
+        self.loaded = self._follower.caught_up
         self._on_change = on_change
         self._metrics = metrics
         # Records refused for an exception that is not a validation error.
@@ -114,7 +115,7 @@ class UserBook:
         self.revision += 1
         return record.user_id
 
-    def _take(self, record: Any) -> None:
+    def _take(self, record: Record) -> None:
         user_id = self.apply_record(record.value, record.key)
         if user_id is not None:
             log.info("facts of user %s updated", loggable(user_id))
@@ -122,38 +123,9 @@ class UserBook:
                 self._on_change(user_id)
 
     async def run(self) -> None:
-        from agents.kafka.topics import USER_FACTS, assign_whole_topic
-
-        topic = self.settings.topic(USER_FACTS)
-        consumer = self.settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            # The topic may not exist yet on a first start: this waits for it.
-            partitions = await assign_whole_topic(consumer, topic)
-            await consumer.seek_to_beginning()
-            ends = await consumer.end_offsets(partitions)
-            self._consumer = consumer
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    for record in records:
-                        self._take(record)
-                for tp in partitions:
-                    self._read_to[tp] = await consumer.position(tp)
-                self._progress.set()
-                self._progress.clear()
-                if not self.loaded.is_set() and _reached(self._read_to, ends):
-                    log.info("user facts read: %d users with facts", len(self._records))
-                    self.loaded.set()
-        finally:
-            self._consumer = None
-            # A batch waiting for the book must not wait on a reader that has stopped.
-            self._progress.set()
-            self._progress.clear()
-            await consumer.stop()
+        """Read the whole topic, then follow it until cancelled (on a first start, the
+        topic may not exist yet: it is waited for)."""
+        await self._follower.run()
 
     async def caught_up(self) -> None:
         """Return once the book holds every record the topic held when called.
@@ -161,17 +133,7 @@ class UserBook:
         A worker calls it before the decisions of a batch with ticks: a fact written
         before a tick is then known when that tick is decided, whatever the pace of
         the two consumers, so a live run decides as a replay does."""
-        await self.loaded.wait()
-        consumer = self._consumer
-        if consumer is None:
-            return
-        ends = await consumer.end_offsets(list(self._read_to))
-        while not _reached(self._read_to, ends) and self._consumer is consumer:
-            await self._progress.wait()
-
-
-def _reached(read_to: dict[Any, int], ends: dict[Any, int]) -> bool:
-    return all(read_to.get(tp, 0) >= end for tp, end in ends.items())
+        await self._follower.reached_end()
 
 
 async def read_user_record(settings: Settings, user_id: str) -> UserFacts | None:
@@ -206,8 +168,6 @@ async def edit_user(
 ) -> UserFacts:
     """Take one user action at stream time `at` on the user's newest record and
     publish the result; raises `UserFactsConflict` when the facts contradict it."""
-    from agents.kafka.topics import USER_FACTS
-
     previous = await read_user_record(settings, user_id)
     updated_at = datetime.now(UTC)
     if action == "leave":

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 
 from agents.books.policies import PolicyBook
+from agents.kafka.follower import TopicFollower
 from agents.kafka.topics import ORG_POLICIES
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.plan import APPRISE, Target, targets_for
-from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings
 from schemas.codec import decode_as
@@ -40,8 +40,11 @@ class RecipientBook:
             kafka=settings.kafka,
         )
         self.book = PolicyBook(worker_settings)
-        self.reader = TopicReader(
-            settings.kafka, settings.topic(ORG_POLICIES), self._apply, self._failed
+        self.reader = TopicFollower(
+            settings.kafka,
+            settings.topic(ORG_POLICIES),
+            lambda record: self._apply(record.key, record.value),
+            on_error=self._failed,
         )
 
     def _failed(self) -> None:
