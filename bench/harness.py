@@ -14,12 +14,16 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from agents.kafka.connection import KafkaConnection
+from streams.pipeline import PartitionProcessor
+from streams.policy import Policy
 
 __all__ = [
     "REPO",
@@ -27,6 +31,7 @@ __all__ = [
     "RawConfig",
     "Result",
     "committed_to_end",
+    "keyed_processor",
     "cpu_seconds",
     "free_port",
     "kafka_version",
@@ -218,3 +223,22 @@ class Result:
 
 def mib(kb: float) -> str:
     return f"{kb / 1024:,.0f} MiB"
+
+
+def keyed_processor(
+    partitions: int, load: Callable[[str, int], bytes | None], policy: Policy
+) -> PartitionProcessor:
+    """The core as a framework runner drives it: every device under `policy`, its state
+    loaded from the framework's own store by `load`, its home partition the one Kafka's
+    default partitioner gives its key, no index of devices kept across records."""
+
+    def partition_for(key: bytes) -> int:
+        return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+    return PartitionProcessor(
+        partitions,
+        load=load,
+        items_of=lambda partition: (),
+        partition_for=partition_for,
+        policy_for=lambda org_id: policy,
+    )
