@@ -171,24 +171,25 @@ class EnvSettings:
         """The value of each field whose variable (or its file, or a fallback) is set,
         parsed by the field's type; raises `ConfigError` naming a bad variable."""
         values: dict[str, Any] = {}
-        for f in fields(cls):  # type: ignore[arg-type]
-            meta = _meta(f)
-            if not meta.read:
-                continue
-            name = cls.variable(f.name)
+        for f, meta, name in cls._variables():
             raw = _raw(env, name, meta)
             if raw is not None:
                 values[f.name] = _parse(name, raw, f.type, meta)
         return values
 
     @classmethod
+    def _variables(cls) -> Iterator[tuple[Field[Any], Setting, str]]:
+        """Each field read from a variable, what the foundation knows of it, and the
+        variable."""
+        for f in fields(cls):  # type: ignore[arg-type]
+            meta = _meta(f)
+            if meta.read:
+                yield f, meta, cls.variable(f.name)
+
+    @classmethod
     def file_variables(cls) -> tuple[str, ...]:
         """The variables that may be given as `<VARIABLE>_FILE` instead."""
-        return tuple(
-            cls.variable(f.name)
-            for f in fields(cls)  # type: ignore[arg-type]
-            if _meta(f).read and _meta(f).from_file
-        )
+        return tuple(name for _, meta, name in cls._variables() if meta.from_file)
 
     def check_fields(self) -> None:
         """Check each field against its range and choices, and its own check."""
@@ -209,11 +210,7 @@ class EnvSettings:
         """The variables `read_env` reads back into these values (how a subprocess is
         given them); secrets included, as the process was given them."""
         env: dict[str, str] = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            meta = _meta(f)
-            if not meta.read:
-                continue
-            name = self.variable(f.name)
+        for f, meta, name in self._variables():
             env[name] = _text(getattr(self, f.name))
             if meta.from_file:
                 # The value above wins over the file a parent process read it from.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar
 
 from agents.books.book import Book
@@ -13,11 +14,8 @@ from streams.errors import InvalidPolicy
 from streams.policy import Policy, policy_from_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from datetime import datetime
 
-    from agents.metrics import WorkerMetrics
-    from agents.settings import Settings
 
 __all__ = ["PolicyBook"]
 
@@ -36,14 +34,10 @@ class PolicyBook(Book[OrgPolicy, Policy]):
     STAGE: ClassVar[str] = "policy"
     INVALID: ClassVar[tuple[type[Exception], ...]] = (InvalidRecord, InvalidPolicy)
 
-    def __init__(
-        self,
-        settings: Settings,
-        on_change: Callable[[str], None] | None = None,
-        metrics: WorkerMetrics | None = None,
-    ) -> None:
-        super().__init__(settings, on_change, metrics)
-        self.base = Policy(max_skew=settings.max_skew)
+    @cached_property
+    def base(self) -> Policy:
+        """The policy of an org without a record of its own."""
+        return Policy(max_skew=self.settings.max_skew)
 
     def read(self, value: bytes) -> tuple[str, OrgPolicy, Policy]:
         record = decode_as(value, OrgPolicy)
