@@ -8,14 +8,18 @@ gets the same options translated into its credentials (`faust_options`), and ref
 to start when one has no translation rather than connect without it. A unit test
 fails when a Kafka client is constructed anywhere else.
 
-Secrets (`BACKUPWATCH_KAFKA_SASL_PASSWORD`, ...) may come from a file named by the
-same variable with `_FILE` appended (Docker and Kubernetes secrets); they are masked
-wherever the settings are printed.
+Each field is read from its `BACKUPWATCH_KAFKA_*` variable by the settings foundation
+(agents/environment.py), so a new client option is a field here and its line in
+`client_options` (and its Faust setting in `faust_options`). Secrets
+(`BACKUPWATCH_KAFKA_SASL_PASSWORD`, ...) may come from a file named by the same variable
+with `_FILE` appended (Docker and Kubernetes secrets); they are masked wherever the
+settings are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import socket
@@ -341,8 +345,13 @@ class KafkaConnection(EnvSettings):
         only "Unable to bootstrap"). The error of the first server that refused."""
         from aiokafka.conn import create_conn
 
-        options = self.client_options()
-        options.pop("bootstrap_servers")
+        # The options of one connection (TLS, SASL, client id), not those of a client.
+        takes = inspect.signature(create_conn).parameters
+        options = {
+            name: value
+            for name, value in self.client_options().items()
+            if name in takes and name not in ("host", "port", "request_timeout_ms")
+        }
         first: Exception | None = None
         for host, port in _addresses(self.bootstrap_servers):
             try:
