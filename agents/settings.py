@@ -18,17 +18,14 @@ from agents.errors import ConfigError
 from agents.kafka.connection import KafkaConnection
 
 __all__ = [
+    "ProcessSettings",
     "Settings",
-    "bootstrap_servers_setting",
     "check_bootstrap_servers",
     "create_topics_setting",
     "follow_servers",
-    "log_format_setting",
-    "log_level_setting",
     "prepare_data_dir",
     "read_tokens",
     "replication_factor_setting",
-    "topic_prefix_setting",
     "web_max_connections_setting",
 ]
 
@@ -41,29 +38,6 @@ _STORES = ("memory", "rocksdb")
 
 
 # -- the settings every process reads from the same variables ------------------------
-
-
-def bootstrap_servers_setting() -> Any:
-    """BACKUPWATCH_BOOTSTRAP_SERVERS, else KAFKA_BOOTSTRAP_SERVERS."""
-    return setting(
-        "127.0.0.1:9092",
-        variable="BACKUPWATCH_BOOTSTRAP_SERVERS",
-        fallback=("KAFKA_BOOTSTRAP_SERVERS",),
-        check=lambda servers, _: check_bootstrap_servers(servers),
-    )
-
-
-def topic_prefix_setting() -> Any:
-    return setting("backupwatch.", variable="BACKUPWATCH_TOPIC_PREFIX")
-
-
-def log_level_setting() -> Any:
-    return setting("info", variable="BACKUPWATCH_LOG_LEVEL", choices=LOG_LEVELS, case="lower")
-
-
-def log_format_setting() -> Any:
-    """`text` lines for a person, `json` objects a line for a log pipeline."""
-    return setting("text", variable="BACKUPWATCH_LOG_FORMAT", choices=LOG_FORMATS, case="lower")
 
 
 def replication_factor_setting() -> Any:
@@ -193,10 +167,33 @@ def _check_store(store: str, variable: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings(EnvSettings):
-    bootstrap_servers: str = bootstrap_servers_setting()
+class ProcessSettings(EnvSettings):
+    """What every process that reaches Kafka reads from the same variables."""
+
+    # Else KAFKA_BOOTSTRAP_SERVERS.
+    bootstrap_servers: str = setting(
+        "127.0.0.1:9092",
+        variable="BACKUPWATCH_BOOTSTRAP_SERVERS",
+        fallback=("KAFKA_BOOTSTRAP_SERVERS",),
+        check=lambda servers, _: check_bootstrap_servers(servers),
+    )
     # Topic names are `<prefix><name>`, e.g. `backupwatch.heartbeats`.
-    topic_prefix: str = topic_prefix_setting()
+    topic_prefix: str = setting("backupwatch.", variable="BACKUPWATCH_TOPIC_PREFIX")
+    log_level: str = setting(
+        "info", variable="BACKUPWATCH_LOG_LEVEL", choices=LOG_LEVELS, case="lower"
+    )
+    # `text` lines for a person; `json`, one JSON object a line for a log pipeline,
+    # Faust's own lines included (agents/logs.py).
+    log_format: str = setting(
+        "text", variable="BACKUPWATCH_LOG_FORMAT", choices=LOG_FORMATS, case="lower"
+    )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings(ProcessSettings):
     # The Faust app id: consumer group and prefix of internal topics.
     app_id: str = "backupwatch"
     partitions: int = setting(8, within=(1, 1024))
@@ -247,9 +244,6 @@ class Settings(EnvSettings):
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
     report_nice: int = setting(10, within=(0, 19))
-    log_level: str = log_level_setting()
-    # `json`: one JSON object a line, Faust's own lines included (agents/logs.py).
-    log_format: str = log_format_setting()
     # Largest batch one agent step applies.
     batch_size: int = setting(2000, within=(1, 100_000))
     # The most devices one step decides at a tick before it sends and writes them: a
@@ -285,9 +279,6 @@ class Settings(EnvSettings):
             "set BACKUPWATCH_VIEWER_TOKENS (or BACKUPWATCH_API_TOKEN), or "
             "BACKUPWATCH_ALLOW_ANONYMOUS_READS=true to serve the fleet to anyone on purpose"
         )
-
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
 
     @classmethod
     def from_env(

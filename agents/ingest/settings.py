@@ -14,28 +14,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agents.environment import EnvSettings, setting
+from agents.environment import setting
 from agents.ingest.errors import ConfigError
 from agents.ingest.tokens import TokenBook, parse_tokens
 from agents.settings import (
-    bootstrap_servers_setting,
-    log_format_setting,
-    log_level_setting,
-    topic_prefix_setting,
+    ProcessSettings,
 )
 
 __all__ = ["IngestSettings", "variable"]
 
 
 @dataclass(frozen=True, slots=True)
-class IngestSettings(EnvSettings):
+class IngestSettings(ProcessSettings):
     PREFIX: ClassVar[str] = "BACKUPWATCH_INGEST_"
     DESCRIBE_WIDTH: ClassVar[int] = 18
 
-    bootstrap_servers: str = bootstrap_servers_setting()
-    topic_prefix: str = topic_prefix_setting()
-    log_level: str = log_level_setting()
-    log_format: str = log_format_setting()
     # Read only to refuse an ingest token equal to it (or to one in its file): an
     # endpoint's token, copied to every machine of a fleet, must never open the admin
     # writes.
@@ -102,9 +95,6 @@ class IngestSettings(EnvSettings):
             offset = len(tokens)
             tokens += [replace(t, name=f"token-{offset + i}") for i, t in enumerate(from_file, 1)]
         return TokenBook(tokens)
-
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> IngestSettings:

@@ -18,17 +18,14 @@ from typing import Any, ClassVar
 import orjson
 
 from agents import webhook_targets
-from agents.environment import EnvSettings, read_secret, setting
+from agents.environment import read_secret, setting
 from agents.kafka.connection import KafkaConnection
 from agents.notify.errors import ConfigError
 from agents.settings import (
-    bootstrap_servers_setting,
+    ProcessSettings,
     create_topics_setting,
     follow_servers,
-    log_format_setting,
-    log_level_setting,
     replication_factor_setting,
-    topic_prefix_setting,
     web_max_connections_setting,
 )
 from schemas.recipients import is_email_address, is_http_url, is_target_name, redact_url
@@ -69,15 +66,10 @@ def _show_urls(urls: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class NotifySettings(EnvSettings):
+class NotifySettings(ProcessSettings):
     PREFIX: ClassVar[str] = "BACKUPWATCH_NOTIFY_"
     DESCRIBE_WIDTH: ClassVar[int] = 16
 
-    bootstrap_servers: str = bootstrap_servers_setting()
-    topic_prefix: str = topic_prefix_setting()
-    log_level: str = log_level_setting()
-    # `text` or `json` (one JSON object a line), as for the worker.
-    log_format: str = log_format_setting()
     # Of the topics the notifier creates (what it delivered, its dead letters): as the
     # worker's, so that a cluster that wants 3 replicas gets them for these too.
     replication_factor: int = replication_factor_setting()
@@ -232,9 +224,6 @@ class NotifySettings(EnvSettings):
     @property
     def email_enabled(self) -> bool:
         return bool(self.smtp_host)
-
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NotifySettings:
