@@ -417,13 +417,7 @@ class Api:
     # -- user actions -----------------------------------------------------------------
 
     def user_action(self, action: str) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            denied = self._authorize(request)
-            if denied is not None:
-                return denied
-            return await self._user_action(request, action)
-
-        return handle
+        return self._written(self._user_action, action)
 
     async def _user_action(self, request: web.Request, action: str) -> web.Response:
         """Edit the user's record at the fleet's stream time and publish it."""
@@ -478,11 +472,18 @@ class Api:
         )
 
     def command(self, action: str) -> Handler:
+        return self._written(self._command, action)
+
+    def _written(
+        self, write: Callable[[web.Request, str], Awaitable[web.Response]], action: str
+    ) -> Handler:
+        """A write's handler: an admin's request is written as `action`, any other refused."""
+
         async def handle(request: web.Request) -> web.StreamResponse:
             denied = self._authorize(request)
             if denied is not None:
                 return denied
-            return await self._command(request, action)
+            return await write(request, action)
 
         return handle
 
