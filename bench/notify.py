@@ -42,11 +42,11 @@ from aiohttp import web
 from aiokafka.admin import NewTopic
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from agents.notify.channels import build_email
-from agents.notify.plan import EMAIL, Delivery, Item
+from agents.notify.channels.email import EMAIL, build_email
+from agents.notify.plan import Delivery, Item
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
-from bench.pipeline import Broker, log
+from bench.harness import Broker, log
 from schemas import encode
 from schemas.codec import decode_as
 from schemas.models import Alert

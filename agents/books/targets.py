@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from agents.kafka.follower import TopicFollower
 from schemas.models import OrgPolicy
+from schemas.recipients import target_syntax
 
 if TYPE_CHECKING:
     from agents.settings import Settings
@@ -25,8 +27,6 @@ __all__ = ["NOTIFY_TARGETS", "TargetDirectory", "announcement"]
 log = logging.getLogger(__name__)
 
 NOTIFY_TARGETS = "notify-targets"
-# Channels whose targets are names the notifier resolves (not addresses or URLs).
-NAMED_CHANNELS = ("apprise",)
 
 
 def announcement(channel: str, names: list[str]) -> tuple[bytes, bytes]:
@@ -59,7 +59,10 @@ class TargetDirectory:
     def problem(self, record: OrgPolicy) -> str | None:
         """Why the notifier could not deliver to a named target of `record`, if so."""
         for index, recipient in enumerate(record.recipients):
-            if recipient.channel not in NAMED_CHANNELS:
+            # Only channels whose targets are names the notifier resolves (not addresses
+            # or URLs) are checked against what it announced.
+            syntax = target_syntax(recipient.channel)
+            if syntax is None or not syntax.named:
                 continue
             known = self.names(recipient.channel)
             if known is None:
@@ -78,20 +81,7 @@ class TargetDirectory:
 
     async def run(self, settings: Settings) -> None:
         """Follow the topic from its beginning (it may not exist until a notifier starts)."""
-        from agents.kafka.topics import assign_whole_topic
-
-        consumer = settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            await assign_whole_topic(consumer, settings.topic(NOTIFY_TARGETS))
-            await consumer.seek_to_beginning()
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply_record(record.value)
-        finally:
-            await consumer.stop()
+        topic = settings.topic(NOTIFY_TARGETS)
+        await TopicFollower(
+            settings.kafka, topic, lambda record: self.apply_record(record.value), wait_ms=1000
+        ).run()

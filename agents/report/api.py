@@ -37,6 +37,7 @@ from schemas.recipients import redact_url
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.kinds import KIND_NAMES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
@@ -223,7 +224,7 @@ class Api:
                 status,
                 days_inactive=round(days_inactive(row, ctx), 2),
                 hold=bodies.device_hold(hold_of(row, ctx)),
-                thresholds=bodies.thresholds(policy, ("connection", "backup", "completion")),
+                thresholds=bodies.thresholds(policy, KIND_NAMES),
                 recent_transitions=bodies.transition_entries(state),
                 view=self._view_info(),
             )
@@ -416,13 +417,7 @@ class Api:
     # -- user actions -----------------------------------------------------------------
 
     def user_action(self, action: str) -> Handler:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            denied = self._authorize(request)
-            if denied is not None:
-                return denied
-            return await self._user_action(request, action)
-
-        return handle
+        return self._written(self._user_action, action)
 
     async def _user_action(self, request: web.Request, action: str) -> web.Response:
         """Edit the user's record at the fleet's stream time and publish it."""
@@ -477,11 +472,18 @@ class Api:
         )
 
     def command(self, action: str) -> Handler:
+        return self._written(self._command, action)
+
+    def _written(
+        self, write: Callable[[web.Request, str], Awaitable[web.Response]], action: str
+    ) -> Handler:
+        """A write's handler: an admin's request is written as `action`, any other refused."""
+
         async def handle(request: web.Request) -> web.StreamResponse:
             denied = self._authorize(request)
             if denied is not None:
                 return denied
-            return await self._command(request, action)
+            return await write(request, action)
 
         return handle
 

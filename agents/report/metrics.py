@@ -2,45 +2,43 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from typing import ClassVar
 
-from agents.metrics import process_metrics
+from prometheus_client import CollectorRegistry, Counter
+
+from agents.metrics import ProcessMetrics
 
 __all__ = ["ServeMetrics"]
 
 
-class ServeMetrics:
+class ServeMetrics(ProcessMetrics):
     """What `backupwatch serve` exports besides the process metrics. The fleet view
     counts in plain integers as it reads (it runs in the reader beside a worker too,
     where the worker exports them); `observe` brings them here at each scrape."""
 
+    PROCESS: ClassVar[str] = "serve"
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        process_metrics(r, "serve")
-        self.changelog_records = Counter(
+        super().__init__(registry)
+        self.changelog_records = self.counter(
             "backupwatch_report_changelog_records",
             "Device-state changelog records the report server has read",
-            registry=r,
         )
-        self.report_errors = Counter(
+        self.report_errors = self.counter(
             "backupwatch_report_unexpected_errors",
             "Records the report reader skipped for an exception that is not a validation "
             "error, by topic (changelog, org-policies, user-facts)",
             ["topic"],
-            registry=r,
         )
-        self.ready = Gauge(
+        self.ready = self.gauge(
             "backupwatch_report_ready",
             "1 once the report server has read the changelog and the user facts up to where "
             "they ended when it started, else 0",
-            registry=r,
         )
-        self.stream_time = Gauge(
+        self.stream_time = self.gauge(
             "backupwatch_report_stream_time_seconds",
             "The fleet's stream time as the report server has read it (the latest partition "
             "clock), in Unix seconds: behind the workers' when it falls behind the changelog",
-            registry=r,
         )
         self._counted: dict[str, int] = {}
 

@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestClient, TestServer
 
 from agents.errors import ConfigError
-from agents.notify.channels import WebhookChannel
+from agents.notify.channels.webhook import WebhookChannel
 from agents.notify.errors import DeliveryFailed
 from agents.notify.settings import NotifySettings
 from agents.report.api import attach_routes
@@ -180,7 +180,8 @@ async def receiver() -> AsyncIterator[tuple[int, list[bytes]]]:
 
 
 async def _deliver(url: str, allowed: tuple[str, ...]) -> None:
-    from agents.notify.plan import WEBHOOK, Delivery, Item
+    from agents.notify.channels.webhook import WEBHOOK
+    from agents.notify.plan import Delivery, Item
 
     settings = NotifySettings(webhook_secret=SECRET, webhook_internal_hosts=allowed, timeout=5)
     resolver = TargetResolver(allowed, inner=HostsFile({"hooks.corp.example": "127.0.0.1"}))

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.books.targets import TargetDirectory
-from agents.notify.plan import EMAIL
+from agents.notify.channels.email import EMAIL
 from agents.notify.runner import Notifier
 from agents.report.bodies import device_entry
 from agents.report.fleet import FleetView
