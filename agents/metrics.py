@@ -128,6 +128,12 @@ class WorkerMetrics:
             "Records read ahead of their partition's clock, held until it reaches them",
             registry=r,
         )
+        self.state_writes = Counter(
+            "backupwatch_state_writes",
+            "Device states and partition clocks written to the store and the changelog (a "
+            "state changed several times between two commits is written once)",
+            registry=r,
+        )
         self.policy_errors = Counter(
             "backupwatch_policy_errors", "Org policy records that were refused", registry=r
         )

@@ -75,7 +75,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -428,6 +428,22 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     producer = settings.kafka.producer(acks="all", linger_ms=5, max_batch_size=1024 * 1024)
     await producer.start()
     await consumer.start()
+
+    def records_to_envelopes(batches: dict[Any, list[Any]]) -> Iterator[Envelope]:
+        # A function of its own, as the worker's `envelopes`: profiles compare them.
+        for tp, records in batches.items():
+            topic = topic_index[tp.topic]
+            for r in records:
+                yield Envelope(
+                    topic=topic,
+                    partition=tp.partition,
+                    offset=r.offset,
+                    key=r.key,
+                    value=r.value if r.value is not None else b"",
+                    timestamp=datetime.fromtimestamp((r.timestamp or 0) / 1000, UTC),
+                    tick=is_tick(r.headers),
+                )
+
     seen = 0
     outcomes: Counter[str] = Counter()
     alerts = writes = statuses = 0
@@ -443,21 +459,7 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
                 first = time.perf_counter()
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 cpu_first = usage.ru_utime + usage.ru_stime
-            envelopes = []
-            for tp, records in batches.items():
-                topic = topic_index[tp.topic]
-                for r in records:
-                    envelopes.append(
-                        Envelope(
-                            topic=topic,
-                            partition=tp.partition,
-                            offset=r.offset,
-                            key=r.key,
-                            value=r.value if r.value is not None else b"",
-                            timestamp=datetime.fromtimestamp((r.timestamp or 0) / 1000, UTC),
-                            tick=is_tick(r.headers),
-                        )
-                    )
+            envelopes = list(records_to_envelopes(batches))
             seen += len(envelopes)
             result = processor.process(envelopes)
             if result.alerts:
@@ -542,22 +544,28 @@ class Result:
 CHILDREN = {"raw": "raw", "naive": "naive Faust", "quix": "Quix Streams"}
 
 
-def raw_run(cfg: RawConfig, kind: str = "raw") -> Result:
-    """Run one of the runners that live in a process of their own (raw, naive, quix)."""
-    done = subprocess.run(
+def raw_run(cfg: RawConfig, kind: str = "raw", profile: Path | None = None) -> Result:
+    """Run one of the runners that live in a process of their own (raw, naive, quix);
+    with `profile`, py-spy records it meanwhile into that file."""
+    child = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "bench.pipeline", "--child", kind, json.dumps(cfg.__dict__)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
-        timeout=3600,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the {kind} runner failed (exit {done.returncode})")
+    spy = profiler(child.pid, profile) if profile is not None else None
+    try:
+        stdout, _ = child.communicate(timeout=3600)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+    if child.returncode != 0:
+        raise RuntimeError(f"the {kind} runner failed (exit {child.returncode})")
     # The figures are the last line that is a JSON object (libraries may print too).
-    lines = [line[line.index("{") :] for line in done.stdout.splitlines() if "{" in line]
+    lines = [line[line.index("{") :] for line in stdout.splitlines() if "{" in line]
     if not lines:
-        raise RuntimeError(f"the {kind} runner printed no figures:\n{done.stdout[-2000:]}")
+        raise RuntimeError(f"the {kind} runner printed no figures:\n{stdout[-2000:]}")
     report = json.loads(lines[-1])
     return Result(
         CHILDREN[kind],
@@ -651,12 +659,14 @@ class Workers:
             worker.stop()
 
 
-def profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling `pid` (every thread, idle time included) into collapsed stacks
-    at `out`, until it is sent SIGINT."""
+def profiler(pid: int, out: Path, idle: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` (every thread; with `idle`, time spent waiting too) into
+    collapsed stacks at `out`, until it is sent SIGINT. Without `idle` the samples are
+    where the process spent CPU: `python -m bench.profiles` breaks them down."""
     spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen(
-        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--idle", "--threads"]
+        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--threads"]
+        + (["--idle"] if idle else [])
         + ["--rate", "200", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -918,7 +928,7 @@ def restart(
     old.stop()
     s = old.settings
     new = workers.new(s.app_id, s.store, data_dir=s.data_dir)
-    spy = profiler(new.pid, profile) if profile is not None else None
+    spy = profiler(new.pid, profile, idle=True) if profile is not None else None
     ready_at: float | None = None
     deadline = new.started + 900
     partitions = s.partitions
@@ -1128,8 +1138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="py-spy records each backupwatch run into DIR/worker-runN.txt and each restart "
-        "into DIR/restart-STORE.txt (collapsed stacks; it slows the worker down: not for figures)",
+        help="py-spy records the CPU of each run into DIR/RUNNER-runN.txt (worker-runN.txt for "
+        "backupwatch) and each restart, waits included, into DIR/restart-STORE.txt (collapsed "
+        "stacks; `python -m bench.profiles` breaks them down; it slows the runners down: not "
+        "for figures)",
     )
     parser.add_argument(
         "--scale-out",
@@ -1234,7 +1246,8 @@ def main(argv: list[str] | None = None) -> int:
                         filled.total,
                         state_dir=str(tmp / group),
                     )
-                    r = raw_run(cfg, kind)
+                    profile = Path(args.profile) / f"{kind}-run{run}.txt" if args.profile else None
+                    r = raw_run(cfg, kind, profile)
                     (raws if kind == "raw" else others[kind]).append(r)
                 log(
                     f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "

@@ -9,8 +9,10 @@ makes a crash safe (docs/architecture.md §5):
 2. send its dead letters and re-routed records and wait for them too (a record parked
    in a state and dead-lettered when its tick came is held by nothing else once the
    state without it is written);
-3. only then write the changed device states to the table (the state is what
-   records that an alert was decided and its status published; written after the
+3. only then hand the changed device states to the state cache
+   (agents.worker.cache), which writes them — store, then changelog — at the next
+   commit of the input offsets, a state changed by several batches once (the state is
+   what records that an alert was decided and its status published; written after the
    acks, a crash in between makes the worker decide and send them again, never lose
    them: a replayed record is recognised by the state and decides nothing).
 """
@@ -38,6 +40,7 @@ from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
 from agents.metrics import WorkerMetrics
 from agents.report.reader import ReportReader
 from agents.settings import Settings
+from agents.worker.cache import StateCache
 from agents.worker.consumer_lag import consumer_lags
 from agents.worker.intake import bulk_consumer_class
 from agents.worker.resume import hold_flow_while_streams_resume
@@ -95,7 +98,10 @@ class Backupwatch:
         # The input topics' records reach `handle_messages` in bulk from the consumer's
         # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
-        transport.Consumer = bulk_consumer_class(frozenset(topic_names), self.handle_messages)
+        # Its commits write the state cache first (agents.worker.cache).
+        transport.Consumer = bulk_consumer_class(
+            frozenset(topic_names), self.handle_messages, self.flush_states
+        )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
         # none of its records, but it would hand over records the seek then reads again;
@@ -142,10 +148,8 @@ class Backupwatch:
         # RocksDB store picks a partition's database from the current event.
         self._marks: dict[int, _InPartition] = {}
         self._stored_by_partition: dict[int, list[str]] | None = None
-        # The previous batch's changelog records, in flight while this batch is read
-        # and decided; awaited before the next batch writes (a failed send stops the
-        # agent before more offsets are acked).
-        self._changelog_in_flight: list[asyncio.Future[Any]] = []
+        # The states decided since the last commit, written before the next one.
+        self.states = StateCache(self._write_store, self._send_changelog)
         self._store_bound = False
         self._store_get: Any = None
         self._store_put: Any = None
@@ -187,19 +191,24 @@ class Backupwatch:
         self._store_bound = True
 
     def _load(self, key: str, partition: int) -> bytes | None:
+        raw = key.encode()
+        pending = self.states.get(partition, raw)
+        if pending is not None:
+            return pending
         if not self._store_bound:
             self._bind_store()
         if self._partition_data is not None:
-            return self._partition_data(partition).get(key.encode())  # type: ignore[no-any-return]
+            return self._partition_data(partition).get(raw)  # type: ignore[no-any-return]
         token = self._in_partition(partition)
         try:
-            value = self._store_get(key.encode())
+            value = self._store_get(raw)
         finally:
             _current_event.reset(token)
         return value if isinstance(value, bytes) else None
 
     def _items_of(self, partition: int) -> Iterable[tuple[str, bytes]]:
-        """The stored (key, value) pairs of one partition.
+        """The stored (key, value) pairs of one partition, the states pending in the
+        state cache included.
 
         The memory store holds each partition apart. The RocksDB store lists the keys
         of every partition it holds, standby copies of other workers' partitions
@@ -208,12 +217,17 @@ class Backupwatch:
         """
         if not self._store_bound:
             self._bind_store()
+        pending = dict(self.states.pending(partition))
         if self._partition_data is not None:
             for raw, value in list(self._partition_data(partition).items()):
                 key = self._stored_key(raw)
                 if key is not None:
-                    yield key, value
+                    yield key, pending.pop(raw, value)
+            for raw, value in pending.items():
+                yield raw.decode(), value
             return
+        for raw, value in pending.items():
+            yield raw.decode(), value
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
             for raw in list(self.table.keys()):
@@ -222,6 +236,8 @@ class Backupwatch:
                     grouped[self.partition_for(key.encode())].append(key)
             self._stored_by_partition = dict(grouped)
         for key in self._stored_by_partition.get(partition, ()):
+            if key.encode() in pending:
+                continue
             value = self._load(key, partition)
             if value is not None:
                 yield key, value
@@ -273,8 +289,12 @@ class Backupwatch:
 
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
-            # Rebuilt from the table at the first record of each partition after the
-            # rebalance (and after recovery), never scanned on a tick.
+            # Faust committed what it could before this signal, which flushed the state
+            # cache; whatever a batch left in it since is written now, before the new
+            # owners read the changelog. Rebuilt from the table at the first record of
+            # each partition after the rebalance (and after recovery), never scanned on
+            # a tick.
+            await self.flush_states()
             self.processor.revoke_all()
             self._stored_by_partition = None
 
@@ -314,7 +334,9 @@ class Backupwatch:
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
             await self._send_decisions(result)
             await self._send_side_outputs(result)
-            await self._write(result)
+            self.states.put(result.writes, result.homes)
+            if self.states.full:
+                await self.flush_states()
             self._count(result, len(envelopes) - len(result.rest), time.perf_counter() - started)
             envelopes, started = result.rest, time.perf_counter()
 
@@ -372,43 +394,41 @@ class Backupwatch:
         sent.append(await producer.send_batch(batch, topic, partition=partition))
         return sent, count
 
-    async def _write(self, result: BatchResult) -> None:
-        """Write the batch's changed states: the store, then the changelog.
+    async def flush_states(self) -> None:
+        """Write the states waiting in the state cache (agents.worker.cache): called by
+        the consumer before it commits offsets, and when the cache is full."""
+        written = await self.states.flush()
+        if written:
+            self.metrics.state_writes.inc(written)
+
+    def _write_store(self, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Put a partition's states in the store, bytes as they are."""
+        if not self._store_bound:
+            self._bind_store()
+        if self._partition_data is not None:
+            self._partition_data(partition).update(items)
+            return
+        put = self._store_put
+        token = self._in_partition(partition)
+        try:
+            for key, value in items:
+                put(key, value)
+        finally:
+            _current_event.reset(token)
+
+    async def _send_changelog(self, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Send a partition's states to the changelog; return once they are acknowledged.
 
         The changelog keeps Faust's layout (the table's topic, key = device id or clock
         key, value = the encoded state, on the partition the state belongs to), so
         recovery and every other reader of the changelog are unchanged. The records go
-        straight to the producer rather than one by one through Faust's producer
-        buffer; Faust flushes the producer before it commits offsets, so a committed
-        offset still implies its states are in the changelog.
+        straight to the producer as record batches rather than one by one through
+        Faust's producer buffer.
         """
-        if self._changelog_in_flight:
-            await asyncio.gather(*self._changelog_in_flight)
-            self._changelog_in_flight = []
-        if not result.writes:
-            return
-        if not self._store_bound:
-            self._bind_store()
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        homes = result.homes
-        for device_id, value in result.writes.items():
-            by_partition[homes[device_id]].append((device_id.encode(), value))
         changelog = self.table.changelog_topic.get_topic_name()
-        in_flight = self._changelog_in_flight
-        for partition, items in by_partition.items():
-            if self._partition_data is not None:
-                self._partition_data(partition).update(items)
-            else:
-                put = self._store_put
-                token = self._in_partition(partition)
-                try:
-                    for key, value in items:
-                        put(key, value)
-                finally:
-                    _current_event.reset(token)
-            sent, count = await self._send_records(changelog, partition, items)
-            in_flight.extend(sent)
-            sent[-1].add_done_callback(self._persisted(TP(changelog, partition), count))
+        sent, count = await self._send_records(changelog, partition, items)
+        sent[-1].add_done_callback(self._persisted(TP(changelog, partition), count))
+        await asyncio.gather(*sent)
 
     def _persisted(self, tp: TP, count: int) -> Any:
         """Record the changelog offset a store holds once its last batch of `count`

@@ -9,7 +9,9 @@ the whole core (see docs/benchmarks.md). `BulkInputConsumer` keeps Faust's consu
 (its thread, rebalancing, offsets bookkeeping, commits) and changes only what the
 fetcher does with a batch: records of the input topics are collected and given to one
 coroutine as a list, tracked and acknowledged through the consumer as the stream would;
-any other record (none today) still goes through Faust's callback.
+any other record (none today) still goes through Faust's callback. Before it commits
+offsets it awaits `before_commit` (the worker writes its state cache then,
+agents.worker.cache): a committed offset implies the states of its records are written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
 log = logging.getLogger(__name__)
 
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
+BeforeCommit = Callable[[], Awaitable[None]]
 
 
 class BulkInputConsumer(ResumingConsumer):
@@ -33,6 +36,16 @@ class BulkInputConsumer(ResumingConsumer):
 
     bulk_topics: frozenset[str] = frozenset()
     on_bulk: BulkHandler | None = None
+    before_commit: BeforeCommit | None = None
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        # Every commit comes here (the timer's, a rebalance's, the one at stop), before
+        # Faust flushes the producer and commits: the offsets were taken first, so every
+        # record they cover has been handed over and its states are in the cache.
+        if self.before_commit is not None:
+            await self.before_commit()
+        committed: bool = await super()._commit_offsets(offsets, start_new_transaction)
+        return committed
 
     async def _drain_messages(self, fetcher: Any) -> None:
         # The fetcher's loop, as Faust's `Consumer._drain_messages`, batch by batch.
@@ -97,11 +110,17 @@ class BulkInputConsumer(ResumingConsumer):
             ack(message)
 
 
-def bulk_consumer_class(topics: frozenset[str], on_bulk: BulkHandler) -> type[BulkInputConsumer]:
-    """A `BulkInputConsumer` bound to one worker's input topics and handler (the Faust
-    transport instantiates the class itself)."""
+def bulk_consumer_class(
+    topics: frozenset[str], on_bulk: BulkHandler, before_commit: BeforeCommit | None = None
+) -> type[BulkInputConsumer]:
+    """A `BulkInputConsumer` bound to one worker's input topics, handler and pre-commit
+    step (the Faust transport instantiates the class itself)."""
     return type(
         "WorkerInputConsumer",
         (BulkInputConsumer,),
-        {"bulk_topics": topics, "on_bulk": staticmethod(on_bulk)},
+        {
+            "bulk_topics": topics,
+            "on_bulk": staticmethod(on_bulk),
+            "before_commit": staticmethod(before_commit) if before_commit else None,
+        },
     )

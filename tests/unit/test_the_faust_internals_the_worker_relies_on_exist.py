@@ -61,6 +61,17 @@ INTERNALS: list[tuple[str, Any, str]] = [
         " agents/worker/consumer_lag.py reads lag",
     ),
     (
+        "Consumer._commit_offsets(offsets, start_new_transaction), which every commit takes",
+        lambda: (
+            list(inspect.signature(faust.transport.consumer.Consumer._commit_offsets).parameters)
+            == ["self", "offsets", "start_new_transaction"]
+            and "self._commit_offsets(" in _source(faust.transport.consumer.Consumer._commit_tps)
+            and "self.app.producer.flush()"
+            in _source(faust.transport.consumer.Consumer._commit_offsets)
+        ),
+        "agents/worker/intake.py writes the state cache before offsets are committed",
+    ),
+    (
         "Consumer.stop_flow() and App.on_rebalance_complete",
         lambda: (
             callable(faust.transport.consumer.Consumer.stop_flow)
