@@ -124,19 +124,28 @@ def kafka_version() -> str:
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process and of its child processes (a worker's report reader
     is one: its CPU is part of what the worker costs), in seconds."""
+    own, children = cpu_split(pid)
+    return own + children
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(the process's own CPU seconds, its running child processes' — a worker's report
+    reader)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # Fields after the command name start at field 3 (state): utime is 14, stime 15,
     # and the children already waited for, cutime 16 and cstime 17.
-    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))
+    own = sum(int(fields[n]) for n in (11, 12, 13, 14))
+    children = 0
     for child in _children(pid):
         try:
             with open(f"/proc/{child}/stat") as f:
                 child_fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(child_fields[11]) + int(child_fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        children += int(child_fields[11]) + int(child_fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return own / tick, children / tick
 
 
 def _children(pid: int) -> list[int]:
@@ -358,30 +367,42 @@ async def committed_to_end(
     partitions: int,
     commit: Any = None,
     timeout: float = 120.0,
+    progress: Any = None,
 ) -> None:
     """Return once `group` has committed the end offset of every partition of `topics`
-    (calling `commit()` before each look, when given)."""
+    (calling `commit()` before each look, when given; `progress()` every 5 s). One admin
+    request a look, from this process: the workers are not asked anything meanwhile (a
+    /metrics answer costs a worker milliseconds of CPU)."""
     from aiokafka import TopicPartition
 
-    consumer = connection.consumer(group_id=group, enable_auto_commit=False)
+    consumer = connection.consumer(enable_auto_commit=False)
+    admin = connection.admin()
     await consumer.start()
+    await admin.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout
+        reported = time.monotonic()
         while True:
             if commit is not None:
                 await commit()
-            behind = []
-            for tp in tps:
-                if ends[tp] and ((await consumer.committed(tp)) or 0) < ends[tp]:
-                    behind.append(tp)
+            offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
+            behind = [
+                tp
+                for tp in tps
+                if ends[tp] and (offsets.get(tp) is None or offsets[tp].offset < ends[tp])
+            ]
             if not behind:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{group}: offsets not committed to the end: {behind}")
+            if progress is not None and time.monotonic() - reported >= 5:
+                reported = time.monotonic()
+                progress()
             await asyncio.sleep(0.05)
     finally:
+        await admin.close()
         await consumer.stop()
 
 
@@ -596,13 +617,14 @@ class Worker(WorkerProcess):
         status, body = self.get("/metrics")
         if status != 200:
             return {}
-        counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0}
+        counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0, "writes": 0.0}
         for line in body.decode().splitlines():
             name = line.split("{", 1)[0].split(" ", 1)[0]
             key = {
                 "backupwatch_events_total": "events",
                 "backupwatch_records_parked_total": "parked",
                 "backupwatch_alerts_total": "alerts",
+                "backupwatch_state_writes_total": "writes",
             }.get(name)
             if key is not None:
                 counts[key] += float(line.rsplit(" ", 1)[1])
@@ -687,63 +709,92 @@ def worker_run(
     worker.wait("/readyz 200", worker.readyz, timeout=180)
     spy = profiler(worker.pid, profile) if profile is not None else None
     ready = time.monotonic()
-    t_zero, cpu_zero = ready, cpu_seconds(worker.pid)
-    last_report = ready
-    deadline = ready + max(600.0, total / 1000)
-    while True:
-        now = time.monotonic()
-        cpu = cpu_seconds(worker.pid)
-        counts = worker.counters()
-        if not counts and now < deadline:  # /metrics did not answer this time
-            time.sleep(POLL_S)
-            continue
-        events = counts.get("events", 0.0)
-        if events == 0:
-            # The last poll before processing began: its start, within one poll.
-            t_zero, cpu_zero = now, cpu
-        elif events >= total:
-            # Every record processed; the run ends when their offsets are committed
-            # (Faust flushes the producer, changelog included, before it commits).
-            asyncio.run(
-                committed_to_end(
-                    worker.settings.kafka,
-                    worker.settings.app_id,
-                    [worker.settings.topic(name) for name in INPUTS],
-                    worker.settings.partitions,
-                )
-            )
-            now, cpu = time.monotonic(), cpu_seconds(worker.pid)
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(timeout=60)
-            break
-        if now - last_report >= 5 and events:
-            last_report = now
-            rss = memory_kb(worker.pid, "VmRSS") / 1024
-            log(
-                f"    backupwatch: {events:,.0f}/{total:,} "
-                f"({events / (now - t_zero):,.0f}/s, RSS {rss:,.0f} MiB)"
-            )
-        if now > deadline:
-            raise RuntimeError(
-                f"the worker accounted for {events:,.0f} of {total:,} records in "
-                f"{now - ready:.0f} s; log:\n{tail(worker.log_path)}"
-            )
-        time.sleep(POLL_S)
+    try:
+        timed = time_group([worker], worker.settings, total)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+    counts = timed.counts[0]
     result = Result(
         f"backupwatch ({store})",
         total,
-        now - t_zero,
-        cpu - cpu_zero,
+        timed.seconds,
+        timed.cpu,
         memory_kb(worker.pid, "VmHWM"),
         int(counts.get("alerts", 0)),
         {
             "startup_s": ready - worker.started,
             "rss_kb": memory_kb(worker.pid, "VmRSS"),
             "parked": counts.get("parked", 0),
+            "writes": int(counts.get("writes", 0)),
+            "reader_cpu": timed.reader_cpu,
         },
     )
     return worker, result
+
+
+@dataclass
+class Timed:
+    """A group's run on the inputs: seconds from its first record to the offsets of
+    every record committed; CPU seconds over the workers, without and with their report
+    readers' (child processes'); each worker's counters at the end."""
+
+    seconds: float
+    cpu: float
+    reader_cpu: float
+    counts: list[dict[str, float]]
+
+
+def time_group(group: Sequence[Worker], settings: Settings, total: int) -> Timed:
+    """Time `group` (workers of one app id, ready, the inputs filled or being filled)
+    until they have processed `total` input records and committed their offsets.
+
+    The workers' /metrics are polled until one of them has counted a record: the last
+    poll before that is the start, within one poll. From there on only the broker is
+    asked (the group's committed offsets, 20 times a second), not the workers: answering
+    /metrics five times a second cost a worker 5 % of its CPU, which the raw runner,
+    timing itself, does not pay. The run ends when the offsets of every input partition
+    are committed to its end (Faust flushes the producer, changelog included, before)."""
+    started = time.monotonic()
+    deadline = started + max(600.0, total / 1000)
+    t_zero, cpu_zero = started, [cpu_split(w.pid) for w in group]
+    while True:
+        now, cpu = time.monotonic(), [cpu_split(w.pid) for w in group]
+        counts = [w.counters() for w in group]
+        if now > deadline:
+            logs = "\n".join(tail(w.log_path) for w in group)
+            raise RuntimeError(f"no worker processed a record in {now - started:.0f} s:\n{logs}")
+        if all(counts):  # every /metrics answered
+            if any(c.get("events", 0.0) for c in counts):
+                break
+            t_zero, cpu_zero = now, cpu
+        time.sleep(POLL_S)
+
+    def progress() -> None:
+        events = sum(w.counters().get("events", 0.0) for w in group)
+        rss = " + ".join(f"{memory_kb(w.pid, 'VmRSS') / 1024:,.0f}" for w in group)
+        rate = events / (time.monotonic() - t_zero)
+        log(f"    {len(group)} worker(s): {events:,.0f}/{total:,} ({rate:,.0f}/s, RSS {rss} MiB)")
+
+    asyncio.run(
+        committed_to_end(
+            settings.kafka,
+            settings.app_id,
+            [settings.topic(name) for name in INPUTS],
+            settings.partitions,
+            timeout=max(1.0, deadline - time.monotonic()),
+            progress=progress,
+        )
+    )
+    now, cpu = time.monotonic(), [cpu_split(w.pid) for w in group]
+    counts = [w.counters() for w in group]
+    events = sum(c.get("events", 0.0) for c in counts)
+    if events < total:
+        raise RuntimeError(f"offsets committed, but {events:,.0f} of {total:,} records counted")
+    own = sum(c[0] - z[0] for c, z in zip(cpu, cpu_zero, strict=True))
+    readers = sum(c[1] - z[1] for c, z in zip(cpu, cpu_zero, strict=True))
+    return Timed(now - t_zero, own, readers, counts)
 
 
 def held(worker: Worker) -> set[int]:
@@ -761,6 +812,7 @@ def group_run(
     records: list[tuple[bytes, bytes]],
     tick_every: timedelta | None,
     size: int,
+    profile: Path | None = None,
 ) -> Result:
     """`size` workers with one app id (one consumer group) on inputs of their own, filled
     with `records` only once every worker holds its share of the partitions: otherwise
@@ -769,6 +821,7 @@ def group_run(
     not compete with them, and continued together. Timed from the first record any of
     them processed until the group's committed offsets reach the end of every input
     partition; CPU is the sum over the processes; each one's peak RSS is in `extra`.
+    With `profile`, py-spy records each worker into PROFILE-1.txt, PROFILE-2.txt, ...
     Every worker is stopped afterwards."""
     base = workers.base
     settings = Settings(
@@ -801,51 +854,39 @@ def group_run(
         finally:
             for worker in group:
                 os.kill(worker.pid, signal.SIGCONT)
-        total = filled.total
-        started = time.monotonic()
-        t_zero, cpu_zero = started, [cpu_seconds(w.pid) for w in group]
-        deadline = started + max(600.0, total / 1000)
-        while True:
-            now = time.monotonic()
-            cpu = [cpu_seconds(w.pid) for w in group]
-            counts = [w.counters() for w in group]
-            if not all(counts) and now < deadline:
-                time.sleep(POLL_S)
-                continue
-            events = sum(c.get("events", 0.0) for c in counts)
-            if events == 0:
-                t_zero, cpu_zero = now, cpu
-            elif events >= total:
-                asyncio.run(
-                    committed_to_end(
-                        base.kafka,
-                        app_id,
-                        [settings.topic(name) for name in INPUTS],
-                        base.partitions,
-                    )
-                )
-                now, cpu = time.monotonic(), [cpu_seconds(w.pid) for w in group]
-                break
-            if now > deadline:
-                logs = "\n".join(tail(w.log_path) for w in group)
-                raise RuntimeError(
-                    f"{size} workers accounted for {events:,.0f} of {total:,} records in "
-                    f"{now - started:.0f} s; logs:\n{logs}"
-                )
-            time.sleep(POLL_S)
-        counts = [w.counters() for w in group]
+        spies = (
+            [
+                profiler(w.pid, profile.with_name(f"{profile.stem}-{n}.txt"))
+                for n, w in enumerate(group, 1)
+            ]
+            if profile is not None
+            else []
+        )
+        try:
+            timed = time_group(group, group[0].settings, filled.total)
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+        counts = timed.counts
         return Result(
             f"backupwatch x{size} (memory://)",
-            total,
-            now - t_zero,
-            sum(cpu) - sum(cpu_zero),
+            filled.total,
+            timed.seconds,
+            timed.cpu,
             max(memory_kb(w.pid, "VmHWM") for w in group),
             int(sum(c.get("alerts", 0) for c in counts)),
             {
                 "hwm_each_kb": [memory_kb(w.pid, "VmHWM") for w in group],
+                "rss_each_kb": [memory_kb(w.pid, "VmRSS") for w in group],
+                "reader_rss_each_kb": [
+                    sum(memory_kb(child, "VmRSS") for child in children(w.pid)) for w in group
+                ],
                 "events_each": [int(c.get("events", 0.0)) for c in counts],
                 "alerts_each": [int(c.get("alerts", 0.0)) for c in counts],
+                "writes": int(sum(c.get("writes", 0.0) for c in counts)),
                 "held_each": [sorted(held(w)) for w in group],
+                "reader_cpu": timed.reader_cpu,
             },
         )
     finally:
