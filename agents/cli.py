@@ -1,6 +1,7 @@
 """The `backupwatch` command line.
 
     backupwatch worker            run a worker (Faust) with its web server
+    backupwatch serve             the API and dashboard, apart from the workers
     backupwatch topics create     create the project's topics
     backupwatch topics describe   the topics and ACLs the project needs, for an admin
     backupwatch simulate          a simulated fleet, in simulated time
@@ -123,6 +124,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker = Worker(worker_app.app, loglevel=settings.log_level, quiet=True, logging_config=config)
     worker.execute_from_commandline()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    settings.check_read_access()
+    logs.configure(settings.log_level, settings.log_format)
+    logs.say(f"backupwatch serve {__version__}\n{settings.describe()}")
+    from agents.report.serve import run
+
+    async def serve() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, stop)
+
+    asyncio.run(serve())
     return 0
 
 
@@ -392,6 +413,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="append no wall-clock ticks (a simulator supplies simulated time)",
     )
     worker.set_defaults(func=cmd_worker)
+
+    serve = sub.add_parser(
+        "serve",
+        help="the API and dashboard for the whole fleet, apart from the workers "
+        "(with BACKUPWATCH_REPORT_READER=none on them)",
+    )
+    _common(serve)
+    serve.add_argument("--web-port", type=int, help="port (BACKUPWATCH_WEB_PORT)")
+    serve.set_defaults(func=cmd_serve)
 
     topics = sub.add_parser("topics", help="manage the project's topics")
     topics_sub = topics.add_subparsers(dest="action", required=True)

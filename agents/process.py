@@ -1,4 +1,4 @@
-"""A `backupwatch worker` in its own process: start it, ask it, stop it.
+"""A `backupwatch worker` (or `serve`) in its own process: start it, ask it, stop it.
 
 One handle for everything that runs workers beside itself — `make run`, the tests
 that run real workers, the pipeline benchmark — so they start, probe and stop a
@@ -35,7 +35,8 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 @dataclass
 class WorkerProcess:
-    """`python -m agents.cli worker` with `settings`, its output appended to `log_path`."""
+    """`python -m agents.cli worker` (or `command`: `serve`, the report server) with
+    `settings`, its output appended to `log_path`."""
 
     settings: Settings
     log_path: Path
@@ -43,6 +44,7 @@ class WorkerProcess:
     # time.monotonic() of the last start.
     started: float = 0.0
     starts: int = 0
+    command: str = "worker"
 
     @property
     def web(self) -> str:
@@ -61,8 +63,8 @@ class WorkerProcess:
     def start(self) -> None:
         # The settings travel as BACKUPWATCH_* variables; the ticker follows them too
         # (`--no-ticker` when the tick interval is 0: simulated time comes from outside).
-        args = [sys.executable, "-m", "agents.cli", "worker"]
-        if self.settings.tick_interval.total_seconds() == 0:
+        args = [sys.executable, "-m", "agents.cli", self.command]
+        if self.command == "worker" and self.settings.tick_interval.total_seconds() == 0:
             args.append("--no-ticker")
         self.starts += 1
         with self.log_path.open("ab") as log:
@@ -81,7 +83,7 @@ class WorkerProcess:
         """(status, body) of a GET on the worker's web server; (0, b"") while it does not
         answer. Raises if the process has exited, with the end of its log."""
         if not self.running:
-            raise RuntimeError(f"the worker exited; its log:\n{_tail(self.log_path)}")
+            raise RuntimeError(f"the {self.command} exited; its log:\n{_tail(self.log_path)}")
         try:
             with urllib.request.urlopen(f"{self.web}{path}", timeout=timeout) as response:  # noqa: S310
                 return int(response.status), response.read()
@@ -103,7 +105,7 @@ class WorkerProcess:
                 return ready
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"the worker was not ready after {timeout:g} s; its log:\n"
+                    f"the {self.command} was not ready after {timeout:g} s; its log:\n"
                     f"{_tail(self.log_path)}"
                 )
             time.sleep(0.2)

@@ -14,6 +14,7 @@ from agents.errors import ConfigError
 from agents.kafka.connection import KafkaConnection
 
 __all__ = [
+    "REPORT_READER_MODES",
     "Settings",
     "check_bootstrap_servers",
     "check_replication_factor",
@@ -30,6 +31,9 @@ _TOKEN = re.compile(r"[!-+\--~]+")
 # The secrets that may be given as a file instead (`BACKUPWATCH_<NAME>_FILE`).
 _SECRET_FILES = {"api_token": "api_token_file", "viewer_tokens": "viewer_tokens_file"}
 _STORES = ("memory", "rocksdb")
+# Where a worker's API and dashboard come from: a report reader it starts beside itself,
+# or none (a `backupwatch serve` process of their own answers them).
+REPORT_READER_MODES = ("beside", "none")
 _DURATION_FORMS = "a number of seconds, or a number with a unit s, m, h or d (30s, 5m, 2h, 1d)"
 # field -> (shortest, longest, how docs/settings.md says it). A tick more than an hour apart
 # leaves silence unnoticed for that long; a device clock a day ahead is a broken clock.
@@ -184,6 +188,11 @@ class Settings:
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
     report_nice: int = 10
+    # `beside`: the worker starts a report reader and its web server passes the API and
+    # dashboard to it (one machine, `make run`). `none`: it starts none, and those paths
+    # answer 421 naming `backupwatch serve`, which answers them apart from the workers —
+    # with N workers, the fleet is then held once rather than N times.
+    report_reader: str = "beside"
     log_level: str = "info"
     # `json`: one JSON object a line, Faust's own lines included (agents/logs.py).
     log_format: str = "text"
@@ -228,6 +237,10 @@ class Settings:
         check_web_max_connections(self.web_max_connections, "BACKUPWATCH_WEB_MAX_CONNECTIONS")
         if not 0 <= self.report_nice <= 19:
             raise ConfigError(f"BACKUPWATCH_REPORT_NICE must be 0..19, got {self.report_nice}")
+        if self.report_reader not in REPORT_READER_MODES:
+            raise ConfigError(
+                f"BACKUPWATCH_REPORT_READER must be beside or none, got {self.report_reader!r}"
+            )
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(
                 f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "

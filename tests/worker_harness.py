@@ -91,7 +91,22 @@ class Pipeline:
 
     def worker(self, store: str = "memory://", **overrides: Any) -> WorkerRun:
         n = len(self.workers)
-        settings = Settings(
+        settings = self._settings(store, n, **overrides)
+        run = WorkerRun(settings, self.tmp / f"worker-{n}.log")
+        self.workers.append(run)
+        return run
+
+    def serve(self, **overrides: Any) -> WorkerRun:
+        """A `backupwatch serve` on this test's topics (the report server), not started;
+        for workers started with `report_reader="none"`."""
+        n = len(self.workers)
+        settings = self._settings("memory://", n, **overrides)
+        run = WorkerRun(settings, self.tmp / f"serve-{n}.log", command="serve")
+        self.workers.append(run)  # killed and its log shown as a worker's
+        return run
+
+    def _settings(self, store: str, n: int, **overrides: Any) -> Settings:
+        return Settings(
             bootstrap_servers=self.settings.bootstrap_servers,
             topic_prefix=self.settings.topic_prefix,
             app_id=self.settings.app_id,
@@ -105,9 +120,6 @@ class Pipeline:
             tick_interval=timedelta(0),
             **overrides,
         )
-        run = WorkerRun(settings, self.tmp / f"worker-{n}.log")
-        self.workers.append(run)
-        return run
 
     async def send(self, records: Iterable[Any]) -> None:
         """Send records of the wire contract, keyed by device, to their topics."""

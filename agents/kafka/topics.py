@@ -25,6 +25,7 @@ __all__ = [
     "AclSpec",
     "TopicSpec",
     "acl_specs",
+    "changelog_topic",
     "describe_needs",
     "assign_whole_topic",
     "check_topics",
@@ -98,12 +99,18 @@ async def start_client(client: Any, connection: KafkaConnection | str) -> None:
     await connection.start(client)
 
 
+def changelog_topic(settings: Settings) -> str:
+    """The device-state table's changelog, as Faust names it (`<app id>-<table>-changelog`):
+    what the read side follows."""
+    return f"{settings.app_id}-device-state-changelog"
+
+
 def internal_topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics Faust itself uses: the device-state table's changelog and the topic
     its partition assignor elects a leader with."""
     return [
         TopicSpec(
-            f"{settings.app_id}-device-state-changelog",
+            changelog_topic(settings),
             settings.partitions,
             {"cleanup.policy": "compact"},
         ),

@@ -42,9 +42,7 @@ from agents.serving import guarded_runner, serving_limits
 from agents.settings import Settings
 
 if TYPE_CHECKING:
-    from agents.books.policies import PolicyBook
-    from agents.books.users import UserBook
-    from agents.report.fleet import FleetView
+    from agents.report.side import ReadSide
 
 __all__ = ["ReportReader", "main", "serve"]
 
@@ -215,29 +213,12 @@ class ReportReader:
 
 async def serve(settings: Settings, socket_path: str, changelog: str, parent: int | None) -> None:
     """Answer the API on `socket_path` until the parent process is gone."""
-    from agents.books.policies import PolicyBook
-    from agents.books.targets import TargetDirectory
-    from agents.books.users import UserBook
-    from agents.report.access import protect
-    from agents.report.api import attach_routes
-    from agents.report.fleet import FleetView
+    from agents.report.side import ReadSide, run_until_one_ends
 
-    policies = PolicyBook(settings)
-    targets = TargetDirectory()
-    users = UserBook(settings)
-    view = FleetView(policies.policy_for)
-    # Consistent with the alerts within a second; each device's row is cut at most once
-    # a second however often the pipeline writes it.
-    view.max_staleness = 1.0
-    producer = settings.kafka.producer(acks="all")
-    await producer.start()
-
-    async def publish(topic: str, key: bytes, value: bytes) -> None:
-        await producer.send_and_wait(topic, value, key=key)
-
+    side = ReadSide(settings, changelog)
+    await side.start()
     app = web.Application()
-    protect(app, settings)
-    attach_routes(app.router, settings, view, policies, publish, targets, users)
+    side.attach(app)
     runner = guarded_runner(app, serving_limits(settings.web_max_connections))
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -245,24 +226,17 @@ async def serve(settings: Settings, socket_path: str, changelog: str, parent: in
     await web.UnixSite(runner, socket_path).start()
     log.info("report reader answering on %s", socket_path)
     orphaned = asyncio.create_task(_orphaned(parent), name="watch-worker")
-    tasks = [
-        asyncio.create_task(view.follow(settings, changelog), name="follow-changelog"),
-        asyncio.create_task(policies.run(), name="follow-policies"),
-        asyncio.create_task(targets.run(settings), name="follow-notify-targets"),
-        asyncio.create_task(users.run(), name="follow-user-facts"),
-        asyncio.create_task(_write_errors(view, policies, users, socket_path), name="count-errors"),
+    tasks = [asyncio.create_task(follow, name=name) for name, follow in side.followers().items()]
+    tasks += [
+        asyncio.create_task(_write_errors(side, socket_path), name="count-errors"),
         orphaned,
     ]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()  # a follower's failure ends the reader; the worker restarts it
+        # A follower's failure ends the reader; the worker starts it again.
+        await run_until_one_ends(tasks)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
-        await producer.stop()
+        await side.stop()
         if orphaned.done() and not orphaned.cancelled():
             # A worker that was killed could not remove the socket's directory.
             _remove_socket(socket_path)
@@ -272,18 +246,12 @@ def _errors_path(socket_path: str) -> str:
     return os.path.join(os.path.dirname(socket_path), "unexpected-errors.json")
 
 
-async def _write_errors(
-    view: FleetView, policies: PolicyBook, users: UserBook, socket_path: str
-) -> None:
+async def _write_errors(side: ReadSide, socket_path: str) -> None:
     """Keep the counts of skipped records in a file for the worker's metrics."""
     written: dict[str, int] = {}
     path = _errors_path(socket_path)
     while True:
-        counts = {
-            "changelog": view.unexpected_errors,
-            "org-policies": policies.unexpected_errors,
-            "user-facts": users.unexpected_errors,
-        }
+        counts = side.unexpected_errors()
         if counts != written:
             with open(path + ".new", "wb") as out:
                 out.write(orjson.dumps(counts))

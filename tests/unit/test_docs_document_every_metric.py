@@ -1,6 +1,6 @@
-"""docs/metrics.md's tables name every metric the worker, the notifier, the ingest
-endpoint and the CrashPlan bridge export (counters as Prometheus shows them, with
-`_total`)."""
+"""docs/metrics.md's tables name every metric the worker, the report server, the
+notifier, the ingest endpoint and the CrashPlan bridge export (counters as Prometheus
+shows them, with `_total`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.ingest.metrics import IngestMetrics
 from agents.metrics import WorkerMetrics
 from agents.notify.metrics import NotifyMetrics
+from agents.report.metrics import ServeMetrics
 
 METRICS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -32,6 +33,7 @@ def test_every_exported_metric_is_documented_and_every_documented_one_exported()
         | _exported(NotifyMetrics(CollectorRegistry()).registry)
         | _exported(IngestMetrics(CollectorRegistry()).registry)
         | _exported(BridgeMetrics(CollectorRegistry()).registry)
+        | _exported(ServeMetrics(CollectorRegistry()).registry)
     )
     documented = set(re.findall(r"`(backupwatch_[a-z_]+)", METRICS.read_text(encoding="utf-8")))
 

@@ -43,6 +43,7 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
         ("BACKUPWATCH_MAX_SKEW", "-1m", "BACKUPWATCH_MAX_SKEW must be 0 to 1d"),
         ("BACKUPWATCH_MAX_SKEW", "2d", "BACKUPWATCH_MAX_SKEW must be 0 to 1d"),
         ("BACKUPWATCH_LOG_LEVEL", "loud", "BACKUPWATCH_LOG_LEVEL must be one of"),
+        ("BACKUPWATCH_REPORT_READER", "apart", "BACKUPWATCH_REPORT_READER must be beside or none"),
         ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:abc", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),
         ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:99999", "BACKUPWATCH_BOOTSTRAP_SERVERS must"),
         ("BACKUPWATCH_BOOTSTRAP_SERVERS", "kafka:0", "BACKUPWATCH_BOOTSTRAP_SERVERS must be"),

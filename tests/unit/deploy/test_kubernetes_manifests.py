@@ -55,7 +55,7 @@ def test_every_container_runs_the_project_image_with_a_command_the_cli_accepts()
         refusal = cli_refusal(container["args"])
         assert refusal is None, (workload["metadata"]["name"], refusal)
         seen.add(container["args"][0])
-    assert seen == {"worker", "notify", "topics"}
+    assert seen == {"worker", "serve", "notify", "topics"}
 
 
 def test_every_backupwatch_variable_is_one_the_code_reads() -> None:
@@ -134,4 +134,21 @@ def test_each_service_selects_pods_and_offers_their_metrics_to_prometheus() -> N
             assert int(annotations["prometheus.io/port"]) in container_ports.values(), name
             assert annotations["prometheus.io/path"] == "/metrics"
             scraped.add(selected[0]["metadata"]["labels"]["app.kubernetes.io/name"])
-    assert scraped == {"backupwatch-worker", "backupwatch-notify"}
+    assert scraped == {"backupwatch-worker", "backupwatch-serve", "backupwatch-notify"}
+
+
+def test_the_workers_run_no_report_reader_and_the_report_server_answers_for_them() -> None:
+    """Several workers: the fleet's view is held once, by `backupwatch serve`, probed on
+    its own web server and reached through its own Service."""
+    worker = _by_kind("StatefulSet")["backupwatch-worker"]
+    (container,) = worker["spec"]["template"]["spec"]["containers"]
+    assert Settings.from_env(_env_of(container)).report_reader == "none"
+    serve = _by_kind("Deployment")["backupwatch-serve"]
+    (container,) = serve["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["serve"]
+    settings = Settings.from_env(_env_of(container))
+    assert [p["containerPort"] for p in container["ports"]] == [settings.web_port]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    service = _by_kind("Service")["backupwatch-serve"]
+    assert service["spec"]["selector"] == serve["spec"]["selector"]["matchLabels"]
