@@ -77,6 +77,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as with_fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -563,6 +564,15 @@ class Result:
 
 
 CHILDREN = {"raw": "raw", "naive": "naive Faust", "quix": "Quix Streams"}
+# The shipped worker, with its report reader beside it (as `make run` runs it) and
+# without (BACKUPWATCH_REPORT_READER=none, as a deployment with `backupwatch serve` runs it).
+WORKER_KINDS = {"backupwatch": "beside", "backupwatch-no-reader": "none"}
+LABELS = {
+    "naive": "naive Faust (memory://)",
+    "quix": "Quix Streams (RocksDB)",
+    "backupwatch": "backupwatch worker (memory://)",
+    "backupwatch-no-reader": "backupwatch worker, no reader (memory://)",
+}
 
 
 def raw_run(cfg: RawConfig, kind: str = "raw", profile: Path | None = None) -> Result:
@@ -648,6 +658,7 @@ class Workers:
         self.base = base
         self.tmp = tmp
         self.started: list[Worker] = []
+        self.servers: list[subprocess.Popen[bytes]] = []
 
     def new(
         self,
@@ -656,6 +667,7 @@ class Workers:
         topic_prefix: str | None = None,
         data_dir: Path | None = None,
         name: str | None = None,
+        report_reader: str = "beside",
     ) -> Worker:
         # `name` tells apart workers of one app id (one consumer group): their own
         # data directory and log.
@@ -670,15 +682,35 @@ class Workers:
             data_dir=data_dir or self.tmp / name,
             web_port=free_port(),
             tick_interval=timedelta(0),
+            report_reader=report_reader,
         )
         worker = Worker(settings, self.tmp / f"{name}.log")
         self.started.append(worker)
         worker.start()
         return worker
 
+    def serve(self, settings: Settings, name: str) -> subprocess.Popen[bytes]:
+        """`backupwatch serve` with a worker's settings (its own web port): the read side
+        of a group whose workers run no reader. Stopped by the caller."""
+        env = {**os.environ, **with_fields(settings, web_port=free_port()).as_env()}
+        with (self.tmp / f"{name}.log").open("ab") as out:
+            server = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "agents.cli", "serve"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.servers.append(server)
+        return server
+
     def stop_all(self) -> None:
         for worker in self.started:
             worker.stop()
+        for server in self.servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=60)
 
 
 def profiler(pid: int, out: Path, idle: bool = False) -> subprocess.Popen[bytes]:
@@ -701,11 +733,12 @@ def worker_run(
     total: int,
     store: str = "memory://",
     profile: Path | None = None,
+    report_reader: str = "beside",
 ) -> tuple[Worker, Result]:
     """Start a worker on the filled inputs and time it until it has accounted for
     `total` records; the worker is left running (the caller stops or restarts it).
     With `profile`, py-spy records the worker meanwhile into that file."""
-    worker = workers.new(app_id, store)
+    worker = workers.new(app_id, store, report_reader=report_reader)
     worker.wait("/readyz 200", worker.readyz, timeout=180)
     spy = profiler(worker.pid, profile) if profile is not None else None
     ready = time.monotonic()
@@ -717,10 +750,10 @@ def worker_run(
             spy.wait(timeout=60)
     counts = timed.counts[0]
     result = Result(
-        f"backupwatch ({store})",
+        f"backupwatch ({store})" + (", no reader" if report_reader == "none" else ""),
         total,
         timed.seconds,
-        timed.cpu,
+        timed.cpu + timed.reader_cpu,
         memory_kb(worker.pid, "VmHWM"),
         int(counts.get("alerts", 0)),
         {
@@ -746,7 +779,9 @@ class Timed:
     counts: list[dict[str, float]]
 
 
-def time_group(group: Sequence[Worker], settings: Settings, total: int) -> Timed:
+def time_group(
+    group: Sequence[Worker], settings: Settings, total: int, readers: Sequence[int] = ()
+) -> Timed:
     """Time `group` (workers of one app id, ready, the inputs filled or being filled)
     until they have processed `total` input records and committed their offsets.
 
@@ -755,12 +790,19 @@ def time_group(group: Sequence[Worker], settings: Settings, total: int) -> Timed
     asked (the group's committed offsets, 20 times a second), not the workers: answering
     /metrics five times a second cost a worker 5 % of its CPU, which the raw runner,
     timing itself, does not pay. The run ends when the offsets of every input partition
-    are committed to its end (Faust flushes the producer, changelog included, before)."""
+    are committed to its end (Faust flushes the producer, changelog included, before).
+    `readers` are other processes whose CPU counts with the report readers' (a
+    `backupwatch serve`)."""
+    pids = [w.pid for w in group]
+
+    def cpu_now() -> list[tuple[float, float]]:
+        return [cpu_split(pid) for pid in pids] + [(0.0, sum(cpu_split(r))) for r in readers]
+
     started = time.monotonic()
     deadline = started + max(600.0, total / 1000)
-    t_zero, cpu_zero = started, [cpu_split(w.pid) for w in group]
+    t_zero, cpu_zero = started, cpu_now()
     while True:
-        now, cpu = time.monotonic(), [cpu_split(w.pid) for w in group]
+        now, cpu = time.monotonic(), cpu_now()
         counts = [w.counters() for w in group]
         if now > deadline:
             logs = "\n".join(tail(w.log_path) for w in group)
@@ -787,7 +829,7 @@ def time_group(group: Sequence[Worker], settings: Settings, total: int) -> Timed
             progress=progress,
         )
     )
-    now, cpu = time.monotonic(), [cpu_split(w.pid) for w in group]
+    now, cpu = time.monotonic(), cpu_now()
     counts = [w.counters() for w in group]
     events = sum(c.get("events", 0.0) for c in counts)
     if events < total:
@@ -813,6 +855,8 @@ def group_run(
     tick_every: timedelta | None,
     size: int,
     profile: Path | None = None,
+    report_reader: str = "none",
+    serve: bool = False,
 ) -> Result:
     """`size` workers with one app id (one consumer group) on inputs of their own, filled
     with `records` only once every worker holds its share of the partitions: otherwise
@@ -821,7 +865,9 @@ def group_run(
     not compete with them, and continued together. Timed from the first record any of
     them processed until the group's committed offsets reach the end of every input
     partition; CPU is the sum over the processes; each one's peak RSS is in `extra`.
-    With `profile`, py-spy records each worker into PROFILE-1.txt, PROFILE-2.txt, ...
+    `report_reader` is the workers' BACKUPWATCH_REPORT_READER; with `serve`, a
+    `backupwatch serve` runs beside them and its CPU is counted too. With `profile`,
+    py-spy records each worker into PROFILE-1.txt, PROFILE-2.txt, ...
     Every worker is stopped afterwards."""
     base = workers.base
     settings = Settings(
@@ -832,9 +878,12 @@ def group_run(
     asyncio.run(ensure_topics(settings))
     app_id = run_prefix.rstrip(".")
     group = [
-        workers.new(app_id, topic_prefix=run_prefix, name=f"{app_id}-{n}")
+        workers.new(
+            app_id, topic_prefix=run_prefix, name=f"{app_id}-{n}", report_reader=report_reader
+        )
         for n in range(1, size + 1)
     ]
+    server = workers.serve(group[0].settings, f"{app_id}-serve") if serve else None
     share = base.partitions // size
 
     def settled() -> bool:
@@ -863,7 +912,12 @@ def group_run(
             else []
         )
         try:
-            timed = time_group(group, group[0].settings, filled.total)
+            timed = time_group(
+                group,
+                group[0].settings,
+                filled.total,
+                [server.pid] if server is not None else [],
+            )
         finally:
             for spy in spies:
                 spy.send_signal(signal.SIGINT)
@@ -873,7 +927,7 @@ def group_run(
             f"backupwatch x{size} (memory://)",
             filled.total,
             timed.seconds,
-            timed.cpu,
+            timed.cpu + timed.reader_cpu,
             max(memory_kb(w.pid, "VmHWM") for w in group),
             int(sum(c.get("alerts", 0) for c in counts)),
             {
@@ -887,11 +941,15 @@ def group_run(
                 "writes": int(sum(c.get("writes", 0.0) for c in counts)),
                 "held_each": [sorted(held(w)) for w in group],
                 "reader_cpu": timed.reader_cpu,
+                "serve_rss_kb": memory_kb(server.pid, "VmRSS") if server is not None else 0,
             },
         )
     finally:
         for worker in group:
             worker.stop()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def scale_out(
@@ -901,42 +959,83 @@ def scale_out(
     records: list[tuple[bytes, bytes]],
     tick_every: timedelta | None,
 ) -> None:
-    """`--scale-out`: the shipped worker alone, then two in one group (alternating which
-    goes first), each run on the same records in inputs of its own; the medians."""
-    by_size: dict[int, list[Result]] = {1: [], 2: []}
+    """`--scale-out`: groups of `--workers` sizes (1, 2 and 4 by default) in one consumer
+    group each, the order of the sizes reversed every other run, each run on the same
+    records in inputs of its own; the medians, and each size against one worker."""
+    sizes = [int(n) for n in args.workers.split(",")]
+    if any(size < 1 or args.partitions % size for size in sizes) or 1 not in sizes:
+        raise SystemExit(
+            f"backupwatch: --workers must include 1 and divide the {args.partitions} partitions"
+        )
+    by_size: dict[int, list[Result]] = {size: [] for size in sizes}
     for run in range(1, args.runs + 1):
-        for size in (1, 2) if run % 2 else (2, 1):
+        for size in sizes if run % 2 else list(reversed(sizes)):
             log(f"run {run}/{args.runs}: {size} worker(s), one group")
-            r = group_run(workers, f"{prefix}x{size}r{run}.", records, tick_every, size)
+            profile = Path(args.profile) / f"x{size}-run{run}.txt" if args.profile else None
+            r = group_run(
+                workers,
+                f"{prefix}x{size}r{run}.",
+                records,
+                tick_every,
+                size,
+                profile=profile,
+                report_reader=args.report_reader,
+                serve=args.serve,
+            )
             by_size[size].append(r)
             log(
                 f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
-                f"{r.cpu_per_1k:.3f} CPU s/1k, {r.alerts:,} alerts; partitions held "
-                f"{r.extra['held_each']}, events {r.extra['events_each']}, alerts "
-                f"{r.extra['alerts_each']}, peak RSS "
+                f"{r.cpu_per_1k:.3f} CPU s/1k, {r.alerts:,} alerts, {r.extra['writes']:,} state "
+                f"writes; partitions held {r.extra['held_each']}, events {r.extra['events_each']}, "
+                f"alerts {r.extra['alerts_each']}, peak RSS "
                 f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
             )
-    rates = {size: statistics.median(r.rate for r in results) for size, results in by_size.items()}
+
+    def median(size: int, figure: Any) -> float:
+        return float(statistics.median(figure(r) for r in by_size[size]))
+
+    rates = {size: median(size, lambda r: r.rate) for size in sizes}
+    cpus = {size: median(size, lambda r: r.cpu_per_1k) for size in sizes}
+    rss = {
+        size: median(size, lambda r: statistics.median(r.extra["rss_each_kb"])) for size in sizes
+    }
+    hwm = {
+        size: median(size, lambda r: statistics.median(r.extra["hwm_each_kb"])) for size in sizes
+    }
     print()
-    print(f"{'':<22} {'events/s':>10} {'CPU s/1k (sum)':>15} {'peak RSS each':>20} {'alerts':>7}")
-    for size, results in by_size.items():
-        each = " + ".join(
-            mib(statistics.median(r.extra["hwm_each_kb"][n] for r in results)) for n in range(size)
-        )
+    readers = {"beside": "each with its report reader", "none": "no report reader"}
+    print(
+        f"workers: {readers[args.report_reader]}"
+        + ("; a `backupwatch serve` beside them, its CPU counted" if args.serve else "")
+    )
+    print(
+        f"{'':<12} {'events/s':>10} {'CPU s/1k':>9} {'vs 1':>6} {'(readers)':>10} "
+        f"{'RSS/worker':>11} {'vs 1':>6} {'peak RSS':>9} {'state writes':>13} {'alerts':>7}"
+    )
+    for size in sizes:
+        readers_cpu = median(size, lambda r: r.extra["reader_cpu"] / r.events * 1000)
         print(
-            f"{f'{size} worker(s)':<22} {rates[size]:>10,.0f} "
-            f"{statistics.median(r.cpu_per_1k for r in results):>15.3f} {each:>20} "
-            f"{statistics.median(r.alerts for r in results):>7,.0f}"
+            f"{f'{size} worker(s)':<12} {rates[size]:>10,.0f} {cpus[size]:>9.3f} "
+            f"{cpus[size] / cpus[1]:>5.2f}x {readers_cpu:>10.3f} {mib(rss[size]):>11} "
+            f"{rss[size] / rss[1]:>5.0%} {mib(hwm[size]):>9} "
+            f"{median(size, lambda r: r.extra['writes']):>13,.0f} "
+            f"{median(size, lambda r: r.alerts):>7,.0f}"
         )
-    print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (medians of {args.runs} runs)")
+    print(
+        "(CPU s/1k: CPU seconds per 1,000 events summed over every process of the run, of "
+        "which (readers) the report readers' or serve's; RSS/worker: median over the workers "
+        "of their main process's RSS at the end, peak RSS its peak; medians of "
+        f"{args.runs} runs)"
+    )
     print()
     print("each run (s, events/s, CPU s; partitions held, events, alerts, peak RSS per worker):")
-    for r in [*by_size[1], *by_size[2]]:
-        print(
-            f"  {r.runner:<22} {r.seconds:6.1f} s {r.rate:>9,.0f}/s {r.cpu:6.1f}  "
-            f"{r.extra['held_each']} {r.extra['events_each']} {r.extra['alerts_each']} "
-            f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
-        )
+    for size in sizes:
+        for r in by_size[size]:
+            print(
+                f"  {r.runner:<22} {r.seconds:6.1f} s {r.rate:>9,.0f}/s {r.cpu:6.1f}  "
+                f"{r.extra['held_each']} {r.extra['events_each']} {r.extra['alerts_each']} "
+                f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
+            )
 
 
 @dataclass
@@ -1044,10 +1143,11 @@ def mib(kb: float) -> str:
 def median_row(label: str, results: Sequence[Result], raw_rate: float) -> str:
     rate = statistics.median(r.rate for r in results)
     cpu = statistics.median(r.cpu_per_1k for r in results)
+    reader = statistics.median(r.extra.get("reader_cpu", 0.0) / r.events * 1000 for r in results)
     hwm = statistics.median(r.hwm_kb for r in results)
     alerts = statistics.median(r.alerts for r in results)
     return (
-        f"{label:<34} {rate:>10,.0f} {rate / raw_rate:>7.2f}x {cpu:>10.3f} "
+        f"{label:<40} {rate:>10,.0f} {rate / raw_rate:>7.2f}x {cpu:>10.3f} {reader:>9.3f} "
         f"{mib(hwm):>10} {alerts:>8,.0f} {len(results):>5}"
     )
 
@@ -1063,7 +1163,7 @@ def report(
     idle_kb: int,
 ) -> None:
     raw_rate = statistics.median(r.rate for r in raws)
-    workers_memory = others.get("backupwatch", [])
+    workers_memory = others.get("backupwatch", []) or others.get("backupwatch-no-reader", [])
     print()
     print(f"command:  {command}")
     print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
@@ -1077,27 +1177,33 @@ def report(
     )
     print()
     header = (
-        f"{'runner':<34} {'events/s':>10} {'vs raw':>8} {'CPU s/1k':>10} "
+        f"{'runner':<40} {'events/s':>10} {'vs raw':>8} {'CPU s/1k':>10} {'(reader)':>9} "
         f"{'peak RSS':>10} {'alerts':>8} {'runs':>5}"
     )
     print(header)
     print("-" * len(header))
     print(median_row("raw (aiokafka + PartitionProcessor)", raws, raw_rate))
-    labels = {
-        "naive": "naive Faust (memory://)",
-        "quix": "Quix Streams (RocksDB)",
-        "backupwatch": "backupwatch worker (memory://)",
-    }
     for kind, results in others.items():
-        print(median_row(labels[kind], results, raw_rate))
+        print(median_row(LABELS[kind], results, raw_rate))
     if rocks is not None:
         print(median_row("backupwatch worker (rocksdb://)", [rocks], raw_rate))
-    if workers_memory:
-        ours = statistics.median(r.rate for r in workers_memory)
+    print("(CPU s/1k: CPU seconds per 1,000 events summed over the runner's processes, of")
+    print(" which (reader) the worker's report reader; peak RSS of the main process)")
+    for ours_kind in ("backupwatch", "backupwatch-no-reader"):
+        if not others.get(ours_kind):
+            continue
+        ours = others[ours_kind]
+        rate = statistics.median(r.rate for r in ours)
+        cpu = statistics.median(r.cpu_per_1k for r in ours)
         for kind in ("naive", "quix"):
             if others.get(kind):
-                theirs = statistics.median(r.rate for r in others[kind])
-                print(f"backupwatch / {labels[kind]}: {ours / theirs:.2f}x")
+                theirs = others[kind]
+                their_rate = statistics.median(r.rate for r in theirs)
+                their_cpu = statistics.median(r.cpu_per_1k for r in theirs)
+                print(
+                    f"{LABELS[ours_kind]} / {LABELS[kind]}: {rate / their_rate:.2f}x events/s, "
+                    f"{their_cpu / cpu:.2f}x less CPU per event"
+                )
     print()
     print("each run (s, events/s, CPU s, peak RSS):")
     everything = [r for results in others.values() for r in results]
@@ -1173,8 +1279,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runners",
-        default="raw,naive,quix,backupwatch",
-        help="which runners, in this order each run (default: all four)",
+        default="raw,naive,quix,backupwatch,backupwatch-no-reader",
+        help="which runners, in this order each run (default: all; backupwatch-no-reader is "
+        "the worker with BACKUPWATCH_REPORT_READER=none)",
     )
     parser.add_argument(
         "--profile",
@@ -1187,8 +1294,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale-out",
         action="store_true",
-        help="only the shipped worker: one alone against two in one consumer group, "
-        "alternating which goes first (no other runner, restart or latency)",
+        help="only the shipped worker: groups of --workers sizes in one consumer group each, "
+        "the order reversed every other run (no other runner, restart or latency)",
+    )
+    parser.add_argument(
+        "--workers",
+        default="1,2,4",
+        help="--scale-out: the group sizes, each dividing --partitions (default: 1,2,4)",
+    )
+    parser.add_argument(
+        "--report-reader",
+        choices=("beside", "none"),
+        default="none",
+        help="--scale-out: the workers' BACKUPWATCH_REPORT_READER (default: none)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="--scale-out: a `backupwatch serve` beside each group, its CPU counted",
     )
     parser.add_argument(
         "--secured",
@@ -1213,9 +1336,11 @@ def main(argv: list[str] | None = None) -> int:
             run_quix(cfg)
         return 0
     runners = [name.strip() for name in args.runners.split(",") if name.strip()]
-    unknown = set(runners) - {*CHILDREN, "backupwatch"}
+    unknown = set(runners) - {*CHILDREN, *WORKER_KINDS}
     if unknown or "raw" not in runners:
-        parser.error(f"--runners: raw and any of naive, quix, backupwatch (not {unknown})")
+        parser.error(
+            f"--runners: raw and any of naive, quix, {', '.join(WORKER_KINDS)} (not {unknown})"
+        )
     command = shlex.join(["python", "-m", "bench.pipeline", *argv])
     log(f"{command}\n  machine: {machine()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -1260,18 +1385,28 @@ def main(argv: list[str] | None = None) -> int:
         log(f"idle worker RSS {mib(idle_kb)}")
         raws: list[Result] = []
         others: dict[str, list[Result]] = {kind: [] for kind in runners if kind != "raw"}
-        workers_memory = others.get("backupwatch", [])
         last: Worker | None = None
         for run in range(1, args.runs + 1):
             for kind in runners:
                 if last is not None:
                     last.stop()  # one thing at a time: no idle worker beside another run
                     last = None
-                if kind == "backupwatch":
-                    log(f"run {run}/{args.runs}: backupwatch (memory://)")
-                    profile = Path(args.profile) / f"worker-run{run}.txt" if args.profile else None
-                    last, r = worker_run(workers, f"{prefix}bw{run}", filled.total, profile=profile)
-                    workers_memory.append(r)
+                if kind in WORKER_KINDS:
+                    log(f"run {run}/{args.runs}: {LABELS[kind]}")
+                    name = "worker" if kind == "backupwatch" else "worker-no-reader"
+                    profile = Path(args.profile) / f"{name}-run{run}.txt" if args.profile else None
+                    app_id = f"{prefix}bw{run}" + ("" if kind == "backupwatch" else "n")
+                    last, r = worker_run(
+                        workers,
+                        app_id,
+                        filled.total,
+                        profile=profile,
+                        report_reader=WORKER_KINDS[kind],
+                    )
+                    others[kind].append(r)
+                    if kind != "backupwatch":
+                        last.stop()  # the restart below needs a worker with its reader
+                        last = None
                 else:
                     group = f"{prefix}{kind}{run}"
                     changelog = f"{group}-{TABLE}-changelog"

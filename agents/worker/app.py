@@ -95,12 +95,12 @@ class Backupwatch:
         self.app.producer.buffer.max_messages = 4 * settings.batch_size
         topic_names = [settings.topic(name) for name in INPUTS]
         self.topic_index = {name: i for i, name in enumerate(topic_names)}
-        # The input topics' records reach `handle_messages` in bulk from the consumer's
+        # The input topics' records reach `handle_records` in bulk from the consumer's
         # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
         # Its commits write the state cache first (agents.worker.cache).
         transport.Consumer = bulk_consumer_class(
-            frozenset(topic_names), self.handle_messages, self.flush_states
+            frozenset(topic_names), self.handle_records, self.flush_states
         )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
@@ -298,7 +298,9 @@ class Backupwatch:
             self.processor.revoke_all()
             self._stored_by_partition = None
 
-    def envelopes(self, messages: Iterable[Any]) -> Iterator[Envelope]:
+    def envelopes(self, messages: Iterable[Any], per_second: float = 1.0) -> Iterator[Envelope]:
+        """Envelopes of Faust's messages (timestamps in seconds) or of aiokafka's records
+        (`per_second=1000`: timestamps in milliseconds)."""
         topic_index = self.topic_index
         fromtimestamp = datetime.fromtimestamp
         for message in messages:
@@ -312,19 +314,27 @@ class Backupwatch:
                 offset=message.offset,
                 key=message.key,
                 value=value if isinstance(value, bytes) else b"",
-                timestamp=fromtimestamp(message.timestamp or 0, UTC),
+                timestamp=fromtimestamp((message.timestamp or 0) / per_second, UTC),
                 tick=is_tick(message.headers),
             )
 
+    async def handle_records(self, records: list[Any]) -> None:
+        """Process one batch of input records as the bulk intake hands them over
+        (aiokafka's `ConsumerRecord`s) and carry it out."""
+        await self._handle(list(self.envelopes(records, per_second=1000.0)))
+
     async def handle_messages(self, messages: list[Any]) -> None:
-        """Process one batch of input records (Faust `Message`s) and carry it out.
+        """Process one batch of input records (Faust `Message`s) and carry it out."""
+        await self._handle(list(self.envelopes(messages)))
+
+    async def _handle(self, envelopes: list[Envelope]) -> None:
+        """Process one batch of input records and carry it out.
 
         A tick that makes much of the fleet due is carried out in slices of
         `decisions_per_result` devices, each sent and written before the next is
         decided: one result for the whole fleet would hold every decided state, status
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
-        envelopes: list[Envelope] = list(self.envelopes(messages))
         if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
             # Decisions need every user fact written before their ticks: decided before
             # it is read, a device of a user on leave would alert as if the leave were
