@@ -83,6 +83,13 @@ class Backupwatch:
             producer_max_batch_size=1024 * 1024,
             producer_acks=-1,
             broker_commit_interval=1.0,
+            # No standby copies with `memory://`: its store reads a newly assigned
+            # partition from the changelog in bulk (agents.worker.store), while a standby
+            # copy is kept up through Faust's recovery, record by record — in a pair of
+            # workers that was most of each one's CPU, and each worker held the whole
+            # fleet's states (docs/benchmarks.md). RocksDB keeps Faust's default (one
+            # standby): its take-over replays through Faust's recovery.
+            table_standby_replicas=0 if settings.store.startswith("memory") else 1,
             # A worker that dies is noticed within 10 s and its partitions move on
             # (Faust's default waits a minute).
             broker_session_timeout=10.0,
