@@ -4,21 +4,17 @@ Kept thin on purpose: the agent reads a batch, hands it to the pure
 `streams.pipeline.PartitionProcessor`, and carries out the result in the order that
 makes a crash safe (docs/architecture.md §5):
 
-1. send the batch's alerts, device statuses, dead letters and re-routed records (a
-   record parked in a state and dead-lettered when its tick came is held by nothing
-   else once the state without it is written), and hold its changed device states in
-   the state cache (agents.worker.cache), where the next batches read them;
-2. once the broker has acknowledged every record sent — the batches before it
-   acknowledged first — confirm the held states: the cache writes them, store then
-   changelog, before the next commit of the input offsets, a state changed by several
-   batches once; only then are the batch's input offsets acknowledged to Faust (the
-   state is what records that an alert was decided and its status published; written
-   after the acks, a crash in between makes the worker decide and send them again,
-   never lose them: a replayed record is recognised by the state and decides nothing).
-
-The next batch is decided while the sends of the ones before are in flight (up to
-`HELD_BATCHES`): waiting for each batch's acknowledgements before deciding the next left
-the worker idle for most of a run (docs/benchmarks.md).
+1. send the batch's alerts and device statuses and wait until the broker has
+   acknowledged them;
+2. send its dead letters and re-routed records and wait for them too (a record parked
+   in a state and dead-lettered when its tick came is held by nothing else once the
+   state without it is written);
+3. only then hand the changed device states to the state cache
+   (agents.worker.cache), which writes them — store, then changelog — at the next
+   commit of the input offsets, a state changed by several batches once (the state is
+   what records that an alert was decided and its status published; written after the
+   acks, a crash in between makes the worker decide and send them again, never lose
+   them: a replayed record is recognised by the state and decides nothing).
 """
 
 from __future__ import annotations
@@ -27,8 +23,8 @@ import asyncio
 import logging
 import time
 import weakref
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,8 +54,6 @@ __all__ = ["Backupwatch", "create_app"]
 log = logging.getLogger(__name__)
 
 TABLE = "device-state"
-# Batches decided and sent but not yet acknowledged by the broker, at most.
-HELD_BATCHES = 4
 
 
 class Backupwatch:
@@ -163,9 +157,6 @@ class Backupwatch:
         self._stored_by_partition: dict[int, list[str]] | None = None
         # The states decided since the last commit, written before the next one.
         self.states = StateCache(self._write_store, self._send_changelog)
-        # Each held batch's confirmation (its sends acknowledged, then the batches'
-        # before it), oldest first.
-        self._confirmations: deque[asyncio.Future[None]] = deque()
         self._store_bound = False
         self._store_get: Any = None
         self._store_put: Any = None
@@ -305,12 +296,11 @@ class Backupwatch:
 
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
-            # Faust waited for every batch handed over (their confirmations) and
-            # committed what it could before this signal, which flushed the state cache;
-            # whatever is left in it is written now, before the new owners read the
-            # changelog. Rebuilt from the table at the first record of each partition
-            # after the rebalance (and after recovery), never scanned on a tick.
-            await self.all_confirmed()
+            # Faust committed what it could before this signal, which flushed the state
+            # cache; whatever a batch left in it since is written now, before the new
+            # owners read the changelog. Rebuilt from the table at the first record of
+            # each partition after the rebalance (and after recovery), never scanned on
+            # a tick.
             await self.flush_states()
             self.processor.revoke_all()
             self._stored_by_partition = None
@@ -335,77 +325,42 @@ class Backupwatch:
                 tick=is_tick(message.headers),
             )
 
-    async def handle_records(self, records: list[Any]) -> Awaitable[None]:
+    async def handle_records(self, records: list[Any]) -> None:
         """Process one batch of input records as the bulk intake hands them over
-        (aiokafka's `ConsumerRecord`s) and send what it decided; returns its
-        confirmation, done once its states may be written and its offsets acknowledged."""
-        return await self._handle(list(self.envelopes(records, per_second=1000.0)))
+        (aiokafka's `ConsumerRecord`s) and carry it out."""
+        await self._handle(list(self.envelopes(records, per_second=1000.0)))
 
     async def handle_messages(self, messages: list[Any]) -> None:
         """Process one batch of input records (Faust `Message`s) and carry it out."""
-        await (await self._handle(list(self.envelopes(messages))))
+        await self._handle(list(self.envelopes(messages)))
 
-    async def _handle(self, envelopes: list[Envelope]) -> asyncio.Future[None]:
-        """Process one batch of input records and send what it decided; return its
-        confirmation (module docstring).
+    async def _handle(self, envelopes: list[Envelope]) -> None:
+        """Process one batch of input records and carry it out.
 
         A tick that makes much of the fleet due is carried out in slices of
-        `decisions_per_result` devices, each held like a batch: one result for the
-        whole fleet would hold every decided state, status and write at once (about
-        3 KB per device, docs/benchmarks.md)."""
+        `decisions_per_result` devices, each sent and written before the next is
+        decided: one result for the whole fleet would hold every decided state, status
+        and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
         if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
             # Decisions need every user fact written before their ticks: decided before
             # it is read, a device of a user on leave would alert as if the leave were
             # not there (docs/architecture.md §7).
             await self.users.caught_up()
-        confirmation: asyncio.Future[None] | None = None
         while envelopes:
-            await self._few_held()
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
-            sent = await self._send_decisions(result)
-            sent += await self._send_side_outputs(result)
-            self.states.hold(result.writes, result.homes)
-            previous = self._confirmations[-1] if self._confirmations else None
-            confirmation = asyncio.ensure_future(self._confirm(previous, sent))
-            self._confirmations.append(confirmation)
+            await self._send_decisions(result)
+            await self._send_side_outputs(result)
+            self.states.put(result.writes, result.homes)
+            if self.states.full:
+                await self.flush_states()
             self._count(result, len(envelopes) - len(result.rest), time.perf_counter() - started)
             envelopes, started = result.rest, time.perf_counter()
-        if confirmation is None:
-            confirmation = asyncio.get_running_loop().create_future()
-            confirmation.set_result(None)
-        return confirmation
 
-    async def _few_held(self) -> None:
-        """Wait until fewer than `HELD_BATCHES` batches wait for their acknowledgements."""
-        confirmations = self._confirmations
-        while confirmations and confirmations[0].done():
-            confirmations.popleft().result()  # a failed one raises here too
-        while len(confirmations) >= HELD_BATCHES:
-            await confirmations[0]
-            while confirmations and confirmations[0].done():
-                confirmations.popleft().result()
-
-    async def _confirm(self, previous: asyncio.Future[None] | None, sent: list[Any]) -> None:
-        """Once the batches before are confirmed and this one's sends acknowledged, let
-        its held states be written (the cache writes them at the next commit, or now if
-        it is full)."""
-        if previous is not None:
-            await previous
-        await asyncio.gather(*sent)
-        self.states.confirm()
-        if self.states.full:
-            await self.flush_states()
-
-    async def all_confirmed(self) -> None:
-        """Wait for every held batch's confirmation."""
-        if self._confirmations:
-            await self._confirmations[-1]
-
-    async def _send_decisions(self, result: BatchResult) -> list[Any]:
-        """Send the alerts and statuses; return the futures of their acknowledgements."""
+    async def _send_decisions(self, result: BatchResult) -> None:
+        """Send the alerts and statuses; return once the broker acknowledged them all."""
         if not result.alerts and not result.statuses:
-            return []
+            return
         # Keyed by device id on topics partitioned like the inputs, so each goes to its
         # device's home partition (what the producer's partitioner would pick), as one
         # record batch per topic and partition.
@@ -430,8 +385,8 @@ class Backupwatch:
         for (topic, partition), items in by_partition.items():
             sent, _ = await self._send_records(topic, partition, items)
             pending.extend(sent)
-        # The states recording these decisions are written only once these are acked.
-        return pending
+        # The states recording these decisions are written only after this returns.
+        await asyncio.gather(*pending)
 
     async def _send_records(
         self, topic: str, partition: int, items: list[tuple[bytes, bytes]]
@@ -506,9 +461,8 @@ class Backupwatch:
 
         return done
 
-    async def _send_side_outputs(self, result: BatchResult) -> list[Any]:
-        """Send the dead letters and re-routed records; return the futures of their
-        acknowledgements."""
+    async def _send_side_outputs(self, result: BatchResult) -> None:
+        """Send the dead letters and re-routed records; return once they are acknowledged."""
         producer = self.app.producer
         pending: list[Any] = []
         settings = self.settings
@@ -538,7 +492,7 @@ class Backupwatch:
                     None,
                 )
             )
-        return pending
+        await asyncio.gather(*pending)
 
     async def send_ticks(self, at: datetime) -> None:
         """Append a tick standing for `at` to every partition of every input topic."""

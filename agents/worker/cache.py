@@ -7,11 +7,9 @@ reader of the changelog. Kafka Streams' record cache answers that: a state chang
 the cache, replacing the one before it for the same key, and the cache is flushed — store,
 then changelog — before the offsets are committed. `StateCache` does that for the worker:
 
-* a batch's states are held apart (`hold`) until its alerts, statuses, dead letters and
-  re-routed records are acknowledged, and only then may be written (`confirm`, batch by
-  batch in the order they were held; docs/architecture.md §5), so every state flushed
-  records only decisions the broker already holds — while the next batches are decided
-  meanwhile, reading the held states;
+* a batch's states enter the cache only once its alerts, statuses, dead letters and
+  re-routed records are acknowledged (docs/architecture.md §5), so every state flushed
+  records only decisions the broker already holds;
 * the worker's consumer flushes the cache before it commits offsets, so a committed
   offset still implies that the states of its records are in the changelog; a crash
   before the flush loses only states whose records are read again, and decided again
@@ -59,8 +57,6 @@ class StateCache:
         self.limit = limit
         self._pending: dict[int, dict[bytes, bytes]] = {}
         self._size = 0
-        # Held batches' writes, oldest first, not to be written before `confirm`.
-        self._held: list[tuple[Mapping[str, bytes], Mapping[str, int]]] = []
         self._flushing = asyncio.Lock()
         # What was put and what was flushed (a put replacing a pending key is coalesced).
         self.puts = 0
@@ -70,44 +66,13 @@ class StateCache:
         return self._size
 
     def get(self, partition: int, key: bytes) -> bytes | None:
-        """The newest state of `key` held or waiting to be written, or None when there is
-        none (read the store)."""
-        if self._held:
-            text = key.decode()
-            for writes, homes in reversed(self._held):
-                value = writes.get(text)
-                if value is not None and homes[text] == partition:
-                    return value
+        """The pending state of `key`, or None when none waits (read the store)."""
         pending = self._pending.get(partition)
         return None if pending is None else pending.get(key)
 
     def pending(self, partition: int) -> Mapping[bytes, bytes]:
-        """The newest states of one partition held or waiting to be written."""
-        pending = self._pending.get(partition, {})
-        if not self._held:
-            return pending
-        merged = dict(pending)
-        for writes, homes in self._held:
-            for key, value in writes.items():
-                if homes[key] == partition:
-                    merged[key.encode()] = value
-        return merged
-
-    def hold(self, writes: Mapping[str, bytes], homes: Mapping[str, int]) -> None:
-        """Hold a batch's state writes (key -> encoded state, and each key's partition)
-        until its sends are acknowledged: read by `get`, never written before
-        `confirm`."""
-        self._held.append((writes, homes))
-
-    @property
-    def held(self) -> int:
-        """Batches held, not confirmed yet."""
-        return len(self._held)
-
-    def confirm(self) -> None:
-        """The oldest held batch's sends are acknowledged: its states may be written."""
-        writes, homes = self._held.pop(0)
-        self.put(writes, homes)
+        """The states of one partition waiting to be written."""
+        return self._pending.get(partition, {})
 
     def put(self, writes: Mapping[str, bytes], homes: Mapping[str, int]) -> None:
         """Hold a carried-out batch's state writes (key -> encoded state, and each key's
@@ -147,8 +112,7 @@ class StateCache:
     def drop(self, partitions: Iterable[int] | None = None) -> int:
         """Forget the pending states of `partitions` (all: None) without writing them:
         partitions handed to another worker, whose records it reads again from the
-        committed offsets. Returns the states forgotten. (Held batches are not
-        partitions': the worker waits for them before a rebalance.)"""
+        committed offsets. Returns the states forgotten."""
         numbers = list(self._pending) if partitions is None else list(partitions)
         dropped = 0
         for number in numbers:

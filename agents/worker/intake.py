@@ -41,9 +41,7 @@ __all__ = ["BulkInputConsumer", "bulk_consumer_class"]
 
 log = logging.getLogger(__name__)
 
-# Takes a batch and returns its confirmation: done once its offsets may be acknowledged
-# (None: at once).
-BulkHandler = Callable[[list[Any]], Awaitable[Awaitable[None] | None]]
+BulkHandler = Callable[[list[Any]], Awaitable[None]]
 BeforeCommit = Callable[[], Awaitable[None]]
 
 
@@ -53,8 +51,6 @@ class BulkInputConsumer(ResumingConsumer):
     bulk_topics: frozenset[str] = frozenset()
     on_bulk: BulkHandler | None = None
     before_commit: BeforeCommit | None = None
-    # The tasks waiting for handed-over batches' confirmations (made at the first).
-    _confirming: set[asyncio.Future[None]] | None = None
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
         # Every commit comes here (the timer's, a rebalance's, the one at stop), before
@@ -159,41 +155,13 @@ class BulkInputConsumer(ResumingConsumer):
         in_flight: Any = _InFlight()
         self._unacked_messages.add(in_flight)
         try:
-            confirmation = await on_bulk(batch)
-        except BaseException:
-            self._release(in_flight)
-            raise
-        if confirmation is None:
-            self._acknowledge(bulk, in_flight)
-            return
-        # The next fetch is taken meanwhile; the offsets wait for the confirmation.
-        if self._confirming is None:
-            self._confirming = set()
-        waiter = asyncio.ensure_future(self._when_confirmed(confirmation, bulk, in_flight))
-        self._confirming.add(waiter)
-        waiter.add_done_callback(self._confirming.discard)
-
-    async def _when_confirmed(
-        self, confirmation: Awaitable[None], bulk: dict[TP, tuple[int, list[Any]]], in_flight: Any
-    ) -> None:
-        try:
-            await confirmation
-        except Exception as exc:  # noqa: BLE001 - a send the broker refused stops the worker
-            self._release(in_flight)
-            log.error("a batch's records were not acknowledged: %r", exc)
-            await self.crash(exc)
-            return
-        self._acknowledge(bulk, in_flight)
-
-    def _acknowledge(self, bulk: dict[TP, tuple[int, list[Any]]], in_flight: Any) -> None:
-        for tp, (first, fetched) in bulk.items():
-            self._ack_range(tp, first, fetched[-1].offset)
-        self._release(in_flight)
-
-    def _release(self, in_flight: Any) -> None:
-        in_flight.acked = True
-        self._unacked_messages.discard(in_flight)
-        notify(self._waiting_for_ack)
+            await on_bulk(batch)
+            for tp, (first, fetched) in bulk.items():
+                self._ack_range(tp, first, fetched[-1].offset)
+        finally:
+            in_flight.acked = True
+            self._unacked_messages.discard(in_flight)
+            notify(self._waiting_for_ack)
 
     def _ack_range(self, tp: TP, first: int, last: int) -> None:
         """Acknowledge offsets `first`..`last` of a partition, as `ack` does each."""

@@ -124,35 +124,3 @@ async def test_dropped_partitions_are_never_written() -> None:
     assert await cache.flush() == 1
     assert sinks.store == {0: {b"dev-1": b"v1"}}
     assert cache.pending(1) == {}
-
-
-async def test_held_states_are_read_but_never_written_before_they_are_confirmed() -> None:
-    sinks = Sinks()
-    cache = cache_of(sinks)
-    cache.put({"dev-1": b"v1"}, {"dev-1": 0})
-    cache.hold({"dev-1": b"v2", "dev-2": b"a1"}, {"dev-1": 0, "dev-2": 1})
-    cache.hold({"dev-1": b"v3"}, {"dev-1": 0})
-
-    # The next batch reads the newest state, held or not.
-    assert cache.get(0, b"dev-1") == b"v3"
-    assert cache.get(1, b"dev-2") == b"a1"
-    assert cache.get(1, b"dev-1") is None  # dev-1 lives on partition 0
-    assert dict(cache.pending(0)) == {b"dev-1": b"v3"}
-    # A commit meanwhile writes only what was confirmed: the batches whose sends the
-    # broker has not acknowledged keep their states back.
-    assert await cache.flush() == 1
-    assert sinks.store == {0: {b"dev-1": b"v1"}}
-
-    cache.confirm()  # the oldest held batch, first
-    assert cache.held == 1
-    await cache.flush()
-    assert sinks.store == {0: {b"dev-1": b"v2"}, 1: {b"dev-2": b"a1"}}
-    assert cache.get(0, b"dev-1") == b"v3"  # still held, still read
-    cache.confirm()
-    await cache.flush()
-    assert sinks.store[0] == {b"dev-1": b"v3"}
-    assert [value for _, key, value in sinks.changelog if key == b"dev-1"] == [
-        b"v1",
-        b"v2",
-        b"v3",
-    ]
