@@ -2,8 +2,10 @@
 aiokafka consumer doing the same job.
 
     python -m bench.pipeline [--records N] [--devices N] [--runs N] [--partitions 8]
-                             [--runners raw,naive,quix,backupwatch] [--profile DIR]
-                             [--scale-out]
+                             [--runners raw,naive,quix,backupwatch,backupwatch-no-reader]
+                             [--profile DIR]
+                             [--scale-out [--workers 1,2,4] [--report-reader none|beside]
+                              [--serve]]
 
 One invocation starts a local broker in a temporary directory (or uses
 `KAFKA_BOOTSTRAP_SERVERS`), fills the three input topics once with `fleet_records`
@@ -28,9 +30,13 @@ max skew (5 min) are clamped to it, and decisions are taken once, at the end tic
 * **Quix Streams** (`bench/quix.py`): the job with Quix Streams' stateful API and its
   own RocksDB state and changelogs.
 * **backupwatch**: the worker as shipped (`python -m agents.cli worker --no-ticker`,
-  `memory://` store), timed from the start of its processing (the last `/metrics` poll
-  before `backupwatch_events_total` moved) until every input record is accounted for
-  and the group's committed offsets reached the end of every input partition.
+  `memory://` store) with its report reader beside it; **backupwatch-no-reader**: the
+  same with `BACKUPWATCH_REPORT_READER=none`. Timed from the start of its processing (the
+  last `/metrics` poll before `backupwatch_events_total` moved) until the group's
+  committed offsets reached the end of every input partition (read from the broker: the
+  worker is not polled meanwhile, answering `/metrics` costs it CPU) and every input
+  record is accounted for. Its CPU is its own and its report reader's (a child process),
+  shown apart.
 
 Every runner calls the same core (`streams.pipeline.PartitionProcessor`), so all take the
 same decisions and emit the same alerts; the runs of one invocation alternate between
@@ -44,15 +50,20 @@ read then, and again once its fleet view (which reads the whole changelog beside
 table, for the API, in the worker's report reader process) has logged reading it, with
 the reader's RSS.
 
-`--scale-out` runs only the shipped worker: alone, then two with the same app id (one
-consumer group), alternating which goes first. Each run has input topics of its own,
-filled with the same generated records once every worker of the run holds its share of
-the partitions (the workers are stopped with SIGSTOP during the fill and continued
-together), so that no run starts with one worker reading alone until the second's join
-rebalances the group. Timed as above, from the first record any worker processed; CPU
-summed over the workers; partitions held (from `/readyz`), records and alerts per worker.
+`--scale-out` runs only the shipped worker: groups of `--workers` sizes (1, 2 and 4)
+with the same app id (one consumer group), the order of the sizes reversed every other
+run; the workers run with `--report-reader` (none by default, as a multi-worker
+deployment runs them), and with `--serve` a `backupwatch serve` beside them. Each run has
+input topics of its own, filled with the same generated records once every worker of the
+run holds its share of the partitions (the workers are stopped with SIGSTOP during the
+fill and continued together), so that no run starts with one worker reading alone until
+the others' joins rebalance the group. Timed as above, from the first record any worker
+processed; CPU summed over every process of the run; partitions held (from `/readyz`),
+records, alerts and RSS per worker.
 
-Figures are medians of `--runs` runs; CPU and memory are read from `/proc/<pid>`.
+`--profile DIR` records each run with py-spy (`python -m bench.profiles` breaks the
+profiles down). Figures are medians of `--runs` runs; CPU and memory are read from
+`/proc/<pid>`.
 """
 
 from __future__ import annotations
