@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from agents import __version__, logs
+from agents.commands import given, refuse, stop_on_signals
 from agents.errors import ConfigError, KafkaUnreachable, TopicLayoutError
 from agents.reporters.commands import add_commands
 from agents.settings import Settings, prepare_data_dir
@@ -44,11 +45,9 @@ log = logging.getLogger("backupwatch")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    for name in ("bootstrap_servers", "topic_prefix", "partitions", "web_port", "store"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides[name] = value
+    overrides = given(
+        args, ("bootstrap_servers", "topic_prefix", "partitions", "web_port", "store")
+    )
     if getattr(args, "no_ticker", False):
         overrides["tick_interval"] = timedelta(0)
     # The role names the process in the brokers' logs (the Kafka client id).
@@ -208,13 +207,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # Both refused before anything is written: the records carry no time before
     # EARLIEST, and Kafka refuses record times more than an hour ahead of its clock.
     if start < EARLIEST:
-        return _refuse(
+        return refuse(
             f"the simulation would start at {start:%Y-%m-%d %H:%M} UTC, before "
             f"{EARLIEST:%Y-%m-%d}, the earliest time a record may carry: give a later "
             "--start or fewer --days"
         )
     if start > now + FUTURE_LIMIT - span:
-        return _refuse(
+        return refuse(
             f"the simulation from {start:%Y-%m-%d %H:%M} UTC for {args.days:g} "
             "day(s) would end in the future: Kafka refuses record times more than an hour "
             "ahead of its clock; give an earlier --start or fewer --days"
@@ -272,7 +271,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         try:
             source = Path(args.file).open("rb")  # noqa: SIM115
         except OSError as err:
-            return _refuse(f"cannot read {args.file}: {err.strerror or err}")
+            return refuse(f"cannot read {args.file}: {err.strerror or err}")
     try:
         return asyncio.run(produce_lines(settings, args.topic, source))
     finally:
@@ -283,24 +282,14 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_notify(args: argparse.Namespace) -> int:
     from agents.notify.settings import NotifySettings
 
-    overrides = {
-        name: value
-        for name in ("bootstrap_servers", "topic_prefix")
-        if (value := getattr(args, name, None)) is not None
-    }
+    overrides = given(args, ("bootstrap_servers", "topic_prefix"))
     settings = NotifySettings.from_env(**overrides)
     logs.configure(settings.log_level, settings.log_format)
     logs.say(f"backupwatch notify {__version__}\n{settings.describe()}")
     from agents.notify.runner import Notifier
 
     async def run() -> None:
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await Notifier(settings).run(stop)
+        await Notifier(settings).run(stop_on_signals())
 
     asyncio.run(run())
     return 0
@@ -309,24 +298,14 @@ def cmd_notify(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from agents.ingest.settings import IngestSettings
 
-    overrides = {
-        name: value
-        for name in ("bootstrap_servers", "topic_prefix", "web_port")
-        if (value := getattr(args, name, None)) is not None
-    }
+    overrides = given(args, ("bootstrap_servers", "topic_prefix", "web_port"))
     settings = IngestSettings.from_env(**overrides)
     logs.configure(settings.log_level, settings.log_format)
     logs.say(f"backupwatch ingest {__version__}\n{settings.describe()}")
     from agents.ingest.server import run
 
     async def serve() -> None:
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run(settings, stop)
+        await run(settings, stop_on_signals())
 
     asyncio.run(serve())
     return 0
@@ -526,15 +505,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _refuse(message: str) -> int:
-    """One line naming what is wrong, exit status 2 (a log record when logs are JSON)."""
-    if logs.is_json():
-        logs.say(message, logging.ERROR)
-    else:
-        print(f"backupwatch: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -544,14 +514,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ConfigError, TopicLayoutError, KafkaUnreachable) as err:
-        return _refuse(str(err))
+        return refuse(str(err))
     except Exception as err:
         # A right the Kafka user lacks shows up on first use (a send, a fetch, a
         # commit), not at connection time.
         refused = _kafka_refusal(err)
         if refused is None:
             raise
-        return _refuse(str(refused))
+        return refuse(str(refused))
     except KeyboardInterrupt:
         return 130
 

@@ -139,13 +139,17 @@ async def serve(devices: int, port: int) -> None:
 
 def http_body(view: Any) -> bytes:
     """The bytes of the critical page, built once (the baseline's answer)."""
-    import orjson
+    import msgspec
 
-    from streams.report import parse_query, row_json, select
+    from agents.report.bodies import device_entry
+    from agents.report.query import parse_query
+    from streams.report import select
 
     ctx = view.context()
     page = select(list(view.rows.values()), parse_query({"state": "critical"}), ctx)
-    return orjson.dumps({"devices": [row_json(r, ctx) for r in page.rows], "total": page.total})
+    return msgspec.json.encode(
+        {"devices": [device_entry(r, ctx) for r in page.rows], "total": page.total}
+    )
 
 
 REMEMBERED = "X-Bench-View-Unchanged"

@@ -42,8 +42,8 @@ from aiohttp import web
 from aiokafka.admin import NewTopic
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from agents.notify.channels import build_email
-from agents.notify.plan import EMAIL, Delivery, Item
+from agents.notify.channels.email import EMAIL, build_email
+from agents.notify.plan import Delivery, Item
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
 from bench.pipeline import Broker, log

@@ -244,7 +244,8 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
         str,
         msgspec.Meta(
             pattern="^[a-z][a-z0-9_]{0,31}$",
-            description="email, webhook or apprise (any other is refused)",
+            description="A channel of the notifier (docs/notifications.md lists them); "
+            "any other is refused",
         ),
     ]
     target: Annotated[
@@ -252,8 +253,9 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
         msgspec.Meta(
             min_length=1,
             max_length=2048,
-            description="email: an address; webhook: an http(s) URL; apprise: the name of a "
-            "target the notifier configures (its URL is a secret, never on the topic)",
+            description="Where on its channel, as the channel says: an email address, an "
+            "http(s) URL, the name of a target the notifier configures (whose URL, a secret, "
+            "is never on the topic)",
         ),
     ]
 

@@ -8,21 +8,15 @@ goes stale while it waits.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
 import heapq
-import io
-import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
-import orjson
 
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, Sibling, diagnose
@@ -32,35 +26,38 @@ from streams.status import KINDS, LEVELS, device_figures, worst
 
 __all__ = [
     "COLUMNS",
-    "CSV_COLUMNS",
-    "MAX_PAGE",
-    "MAX_VERSION_LENGTH",
+    "DEFAULT_PAGE",
     "DeviceQuery",
     "DeviceRow",
+    "FleetRollup",
+    "Hold",
+    "HoldSource",
+    "HoldState",
+    "OrgRollup",
     "Page",
-    "QueryError",
     "ReportContext",
-    "csv_lines",
+    "Timestamp",
+    "UserRollup",
+    "days_inactive",
     "device_row",
-    "hold_json",
-    "parse_query",
-    "row_json",
+    "hold_of",
+    "is_online",
+    "is_snoozed",
+    "moment",
     "select",
     "sibling",
-    "single_parameters",
     "summarize_fleet",
     "summarize_org",
     "summarize_user",
 ]
 
 DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 _RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 
 # A moment as POSIX seconds. The row holds its times so, not as datetimes: a float takes
 # 24 bytes, a datetime 48, and the fleet view keeps a row of seven times per device. A
 # float is exact to well under half a microsecond for every time the schemas accept
-# (2000–2100), so `_moment` gives back the very datetime the state held and two times
+# (2000–2100), so `moment` gives back the very datetime the state held and two times
 # compare as their datetimes did: answers are those the datetimes gave.
 Timestamp = float
 
@@ -69,7 +66,7 @@ def _timestamp(t: datetime | None) -> Timestamp | None:
     return t.timestamp() if t is not None else None
 
 
-def _moment(seconds: Timestamp) -> datetime:
+def moment(seconds: Timestamp) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
@@ -119,8 +116,8 @@ def sibling(row: DeviceRow) -> Sibling:
     appeared = row.registered_at if row.registered_at is not None else row.first_seen
     return Sibling(
         row.device_id,
-        _moment(appeared),
-        _moment(heard) if heard is not None else None,
+        moment(appeared),
+        moment(heard) if heard is not None else None,
         row.deactivated,
     )
 
@@ -224,7 +221,7 @@ class ReportContext:
     policy_of: Callable[[str], Policy] = lambda _org: DEFAULT_POLICY
 
 
-def _online(row: DeviceRow, ctx: ReportContext) -> bool:
+def is_online(row: DeviceRow, ctx: ReportContext) -> bool:
     """Whether the last heartbeat is within the org's online window of the stream time
     (compared as timestamps: exact, where a difference of two floats is not)."""
     if row.last_heartbeat is None:
@@ -233,15 +230,15 @@ def _online(row: DeviceRow, ctx: ReportContext) -> bool:
     return row.last_heartbeat > since.timestamp()
 
 
-def _days_inactive(row: DeviceRow, ctx: ReportContext) -> float:
+def days_inactive(row: DeviceRow, ctx: ReportContext) -> float:
     """Days since the last backup activity (any progress report), or since the device was
     first seen when it never reported any."""
     since = row.last_activity if row.last_activity is not None else row.first_seen
     # Between datetimes, so that the days are those of the exact microseconds.
-    return max(0.0, (ctx.now_of(row) - _moment(since)).total_seconds() / 86400)
+    return max(0.0, (ctx.now_of(row) - moment(since)).total_seconds() / 86400)
 
 
-def _snoozed(row: DeviceRow, ctx: ReportContext) -> bool:
+def is_snoozed(row: DeviceRow, ctx: ReportContext) -> bool:
     return row.snoozed_until is not None and row.snoozed_until > ctx.now_of(row).timestamp()
 
 
@@ -272,8 +269,8 @@ COLUMNS: dict[str, _Getter] = {
     "backup": _level("backup"),
     "completion": _level("completion"),
     "worst_state": _level("worst_state"),
-    "online": lambda row, ctx: int(_online(row, ctx)),
-    "days_inactive": _days_inactive,
+    "online": lambda row, ctx: int(is_online(row, ctx)),
+    "days_inactive": days_inactive,
     "percent_complete": _plain("percent_complete"),
     "first_seen": _plain("first_seen"),
     "last_heartbeat": _plain("last_heartbeat"),
@@ -287,50 +284,14 @@ COLUMNS: dict[str, _Getter] = {
     "top_cause": _plain("top_cause"),
 }
 
-# The CSV download: the columns an admin knows from the device status report.
-CSV_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("org_id", "Org"),
-    ("user_id", "User"),
-    ("device_id", "Device"),
-    ("hostname", "Hostname"),
-    ("destinations", "Destinations"),
-    ("app_version", "App version"),
-    ("worst_state", "Alert state"),
-    ("connection", "Connection"),
-    ("backup", "Backup"),
-    ("completion", "Completion"),
-    ("online", "Online"),
-    ("percent_complete", "Completed %"),
-    ("last_connected", "Last connected"),
-    ("last_completed_backup", "Last completed backup"),
-    ("last_activity", "Last activity"),
-    ("days_inactive", "Days since last activity"),
-    ("selected_bytes", "Selected bytes"),
-    ("todo_bytes", "To do bytes"),
-    ("top_cause", "Top diagnosis"),
-    ("snoozed_until", "Snoozed until"),
-    ("deactivated", "Deactivated"),
-)
-
-
 # -- the query -------------------------------------------------------------------------
-
-
-# As the `app_version` of a device's heartbeat (schemas.models).
-MAX_VERSION_LENGTH = 64
-
-
-class QueryError(ValueError):
-    """A bad query parameter: which one, and what is wrong with it."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"{parameter}: {message}")
-        self.parameter = parameter
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceQuery:
+    """Which rows, in which order, how many: the filters as typed values (None: any).
+    `after` is the sort key of the last row of the previous page."""
+
     org: str | None = None
     user: str | None = None
     state: Level | None = None
@@ -345,166 +306,7 @@ class DeviceQuery:
     sort: str = "worst_state"
     descending: bool = True
     limit: int = DEFAULT_PAGE
-    cursor: tuple[Any, ...] | None = None
-
-
-QUERY_PARAMETERS = (
-    "org",
-    "user",
-    "state",
-    "kind",
-    "online",
-    "min_days_inactive",
-    "version_below",
-    "completed_below",
-    "snoozed",
-    "deactivated",
-    "q",
-    "sort",
-    "order",
-    "limit",
-    "cursor",
-)
-
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def _boolean(name: str, raw: str) -> bool:
-    try:
-        return _BOOLEANS[raw.strip().lower()]
-    except KeyError:
-        raise QueryError(name, f"expected true or false, got {raw!r}") from None
-
-
-def _number(name: str, raw: str, low: float, high: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise QueryError(name, f"expected a number, got {raw!r}") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise QueryError(name, f"must be between {low:g} and {high:g}, got {raw!r}")
-    return value
-
-
-def single_parameters(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """URL parameters (name, value) as one value per name; `QueryError` names the first
-    given more than once: which of its values was meant cannot be known."""
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name in params:
-            raise QueryError(name, "given more than once; give each parameter once")
-        params[name] = value
-    return params
-
-
-def parse_query(params: Mapping[str, str]) -> DeviceQuery:
-    """A query from URL parameters; `QueryError` names the first bad one."""
-    unknown = sorted(set(params) - set(QUERY_PARAMETERS))
-    if unknown:
-        raise QueryError(unknown[0], f"unknown parameter; known: {', '.join(QUERY_PARAMETERS)}")
-    values: dict[str, Any] = {}
-    for name in ("org", "user"):
-        if params.get(name):
-            values[name] = params[name]
-    if "q" in params and params["q"].strip():
-        values["search"] = params["q"].strip().lower()
-    if "state" in params:
-        if params["state"] not in LEVELS:
-            raise QueryError(
-                "state", f"expected one of {', '.join(LEVELS)}, got {params['state']!r}"
-            )
-        values["state"] = params["state"]
-    if "kind" in params:
-        if params["kind"] not in KINDS:
-            raise QueryError("kind", f"expected one of {', '.join(KINDS)}, got {params['kind']!r}")
-        values["kind"] = params["kind"]
-    for name in ("online", "snoozed", "deactivated"):
-        if name in params:
-            values[name] = _boolean(name, params[name])
-    if "min_days_inactive" in params:
-        values["min_days_inactive"] = _number(
-            "min_days_inactive", params["min_days_inactive"], 0, 36500
-        )
-    if "completed_below" in params:
-        values["completed_below"] = _number("completed_below", params["completed_below"], 0, 100)
-    if "version_below" in params:
-        raw = params["version_below"].strip()
-        # No app version a device reports is longer; and a part of thousands of digits
-        # is more than Python turns into a number.
-        if len(raw) > MAX_VERSION_LENGTH:
-            raise QueryError(
-                "version_below",
-                f"expected a version like 11.2.1 of at most {MAX_VERSION_LENGTH} characters, "
-                f"got {len(raw)}",
-            )
-        if not raw or not any(ch.isdigit() for ch in raw):
-            raise QueryError("version_below", f"expected a version like 11.2.1, got {raw!r}")
-        values["version_below"] = parse_version(raw)
-    if "sort" in params:
-        if params["sort"] not in COLUMNS:
-            raise QueryError(
-                "sort", f"unknown column {params['sort']!r}; one of {', '.join(COLUMNS)}"
-            )
-        values["sort"] = params["sort"]
-    if "order" in params:
-        if params["order"] not in ("asc", "desc"):
-            raise QueryError("order", f"expected asc or desc, got {params['order']!r}")
-        values["descending"] = params["order"] == "desc"
-    if "limit" in params:
-        try:
-            limit = int(params["limit"])
-        except ValueError:
-            raise QueryError("limit", f"expected a whole number, got {params['limit']!r}") from None
-        if not 1 <= limit <= MAX_PAGE:
-            raise QueryError("limit", f"must be between 1 and {MAX_PAGE}, got {limit}")
-        values["limit"] = limit
-    query = DeviceQuery(**values)
-    if params.get("cursor"):
-        query = DeviceQuery(**{**values, "cursor": _decode_cursor(params["cursor"], query)})
-    return query
-
-
-def _encode_cursor(query: DeviceQuery, key: tuple[Any, ...]) -> str:
-    payload = orjson.dumps([query.sort, query.descending, *key])
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
-
-
-def _decode_cursor(raw: str, query: DeviceQuery) -> tuple[Any, ...]:
-    try:
-        payload = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError):
-        raise QueryError("cursor", "not a cursor this API returned") from None
-    if not isinstance(payload, list) or len(payload) != 5:
-        raise QueryError("cursor", "not a cursor this API returned")
-    sort, descending, *key = payload
-    if sort != query.sort or descending != query.descending:
-        raise QueryError(
-            "cursor", "the cursor belongs to another sort order; start again without it"
-        )
-    # A key of the wrong shape would fail the comparisons with every row's key.
-    if not _key_fits(query, key):
-        raise QueryError("cursor", "not a cursor this API returned")
-    if isinstance(key[1], list):  # app versions travel as JSON arrays
-        key[1] = tuple(key[1])
-    return tuple(key)
-
-
-# Columns whose sort values are text; app versions are lists of numbers; the rest numbers.
-_TEXT_COLUMNS = frozenset({"device_id", "org_id", "user_id", "hostname", "os", "top_cause"})
-
-
-def _key_fits(query: DeviceQuery, key: list[Any]) -> bool:
-    """Whether `key` has the shape `_sort_key` gives a row under `query`'s sort."""
-    flag, value, device_id = key
-    if type(flag) is not int or flag not in (0, 1) or not isinstance(device_id, str):
-        return False
-    if flag == (0 if query.descending else 1):  # the placeholder of a missing value
-        return type(value) is int and value == 0
-    if query.sort in _TEXT_COLUMNS:
-        return isinstance(value, str)
-    if query.sort == "app_version":
-        return isinstance(value, list) and all(type(part) is int for part in value)
-    return type(value) in (int, float)
+    after: tuple[Any, ...] | None = None
 
 
 def _matches(row: DeviceRow, query: DeviceQuery, ctx: ReportContext) -> bool:
@@ -532,12 +334,12 @@ def _matches(row: DeviceRow, query: DeviceQuery, ctx: ReportContext) -> bool:
         or query.search in row.user_id.lower()
     ):
         return False
-    if query.online is not None and _online(row, ctx) != query.online:
+    if query.online is not None and is_online(row, ctx) != query.online:
         return False
-    if query.snoozed is not None and _snoozed(row, ctx) != query.snoozed:
+    if query.snoozed is not None and is_snoozed(row, ctx) != query.snoozed:
         return False
     if query.min_days_inactive is not None:
-        if _days_inactive(row, ctx) < query.min_days_inactive:
+        if days_inactive(row, ctx) < query.min_days_inactive:
             return False
     return True
 
@@ -574,10 +376,12 @@ def _needs_matching(query: DeviceQuery) -> bool:
 
 @dataclass(slots=True)
 class Page:
+    """One page of the rows a query selects, and how many it selects in all."""
+
     rows: list[DeviceRow]
     total: int
-    next_cursor: str | None = None
-    matched: list[DeviceRow] = field(default_factory=list)
+    # The sort key of the page's last row when more rows follow: the next page's `after`.
+    next_after: tuple[Any, ...] | None = None
 
 
 # Columns never None whose values come straight from a row attribute: their sort keys
@@ -614,7 +418,7 @@ _first = itemgetter(0)
 def select(
     rows: Iterable[DeviceRow], query: DeviceQuery, ctx: ReportContext, *, everything: bool = False
 ) -> Page:
-    """The page of matching rows after the query's cursor, in its order.
+    """The page of matching rows after the query's `after` key, in its order.
 
     Paging is by key (the sort value, then the device id), not by offset: a device that
     changes between two pages is neither skipped twice nor listed twice because others moved.
@@ -624,8 +428,8 @@ def select(
     if _needs_matching(query):
         matched = [row for row in matched if _matches(row, query, ctx)]
     keyed = list(zip(_sort_keys(matched, query, ctx), matched, strict=True))
-    if query.cursor is not None:
-        after = query.cursor
+    if query.after is not None:
+        after = query.after
         keyed = [kr for kr in keyed if (kr[0] < after if query.descending else kr[0] > after)]
     if everything:
         keyed.sort(key=_first, reverse=query.descending)
@@ -633,161 +437,46 @@ def select(
     # One page of a large fleet: a bounded heap, not a sort of every match.
     pick = heapq.nlargest if query.descending else heapq.nsmallest
     page = pick(query.limit + 1, keyed, key=_first)
-    next_cursor = None
+    next_after = None
     if len(page) > query.limit:
         page = page[: query.limit]
-        next_cursor = _encode_cursor(query, page[-1][0])
-    return Page([row for _, row in page], len(matched), next_cursor)
+        next_after = page[-1][0]
+    return Page([row for _, row in page], len(matched), next_after)
 
 
-# -- output ----------------------------------------------------------------------------
+# -- holds -------------------------------------------------------------------------------
+
+# What keeps a device's alerts quiet.
+HoldState = Literal["deactivated", "on_leave", "snoozed"]
+# Who said so: the device (its own deactivation or snooze) or its user (on leave, left).
+HoldSource = Literal["device", "user"]
 
 
-def _iso(value: Timestamp | None) -> str | None:
-    return _moment(value).isoformat() if value is not None else None
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What keeps a device's alerts quiet at its stream time, and who said so."""
+
+    state: HoldState
+    source: HoldSource
+    since: Timestamp | None
+    until: Timestamp | None
+    reason: str
 
 
-def row_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
-    """A row as the API returns it, with the columns that depend on the time of asking."""
-    return {
-        "device_id": row.device_id,
-        "org_id": row.org_id,
-        "user_id": row.user_id,
-        "hostname": row.hostname,
-        "os": row.os,
-        "app_version": row.app_version,
-        "app_version_outdated": ctx.policy_of(row.org_id).version_outdated(row.app_version),
-        "destinations": list(row.destinations),
-        "alert_states": {
-            "connection": row.connection,
-            "backup": row.backup,
-            "completion": row.completion,
-        },
-        "worst_state": row.worst_state,
-        "online": _online(row, ctx),
-        "percent_complete": row.percent_complete,
-        "first_seen": _iso(row.first_seen),
-        "last_heartbeat": _iso(row.last_heartbeat),
-        "last_connected": _iso(row.last_connected),
-        "last_activity": _iso(row.last_activity),
-        "last_completed_backup": _iso(row.last_completed_backup),
-        "days_inactive": round(_days_inactive(row, ctx), 2),
-        "selected_bytes": row.selected_bytes,
-        "todo_bytes": row.todo_bytes,
-        "snoozed": _snoozed(row, ctx),
-        "snoozed_until": _iso(row.snoozed_until),
-        "deactivated": row.deactivated,
-        "backup_paused": row.backup_paused,
-        "top_cause": row.top_cause,
-        "hold": hold_json(row, ctx),
-        "stream_time": ctx.now_of(row).isoformat(),
-    }
-
-
-def hold_json(row: DeviceRow, ctx: ReportContext) -> dict[str, Any] | None:
-    """What keeps the device's alerts quiet at its stream time and who said so: the
-    device's own deactivation or snooze (`source` "device"), or a fact about its user
-    (`source` "user"); None when nothing does."""
+def hold_of(row: DeviceRow, ctx: ReportContext) -> Hold | None:
+    """The device's own deactivation or snooze, or a fact about its user, that holds at
+    its stream time; None when nothing does."""
     hold = row.user_hold
     now = ctx.now_of(row).timestamp()
     if row.deactivated:
-        return _hold("deactivated", "device", None, None, "")
+        return Hold("deactivated", "device", None, None, "")
     if hold is not None and hold.kind == "deactivated":
-        return _hold("deactivated", "user", hold.start.timestamp(), None, hold.reason)
+        return Hold("deactivated", "user", hold.start.timestamp(), None, hold.reason)
     if hold is not None and hold.until is not None and hold.until.timestamp() > now:
-        return _hold(
-            "on_leave", "user", hold.start.timestamp(), hold.until.timestamp(), hold.reason
-        )
-    if _snoozed(row, ctx):
-        return _hold("snoozed", "device", None, row.snoozed_until, "")
+        return Hold("on_leave", "user", hold.start.timestamp(), hold.until.timestamp(), hold.reason)
+    if is_snoozed(row, ctx):
+        return Hold("snoozed", "device", None, row.snoozed_until, "")
     return None
-
-
-def _hold(
-    state: str, source: str, since: Timestamp | None, until: Timestamp | None, reason: str
-) -> dict[str, Any]:
-    words = {"deactivated": "deactivated", "on_leave": "on leave", "snoozed": "snoozed"}[state]
-    text = words
-    if since is not None and until is None:
-        text += f" since {_moment(since).date().isoformat()}"
-    if until is not None:
-        text += f" until {_moment(until).date().isoformat()}"
-    return {
-        "state": state,
-        "source": source,
-        "since": _iso(since),
-        "until": _iso(until),
-        "reason": reason,
-        "text": f"{text}, by {source}",
-    }
-
-
-# A spreadsheet opening the download runs a cell starting with one of these as a formula
-# (CSV injection): text a device or an admin chose is written after a single quote, which
-# makes it text (OWASP's advice). Numbers and times are written by this code, and stay
-# numbers, negative ones too.
-_FORMULA_STARTS = frozenset("=+-@\t\r")
-
-
-def _inert(text: str) -> str:
-    return "'" + text if text[:1] in _FORMULA_STARTS else text
-
-
-def _text(value: str | None) -> str:
-    return "" if value is None else _inert(value)
-
-
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
-
-
-def _csv_time(value: Timestamp | None) -> str:
-    return _moment(value).isoformat() if value is not None else ""
-
-
-# How each CSV column is written; the same values `row_json` gives, cheaper per row.
-_CSV_FIELDS: dict[str, Callable[[DeviceRow, ReportContext], str]] = {
-    "org_id": lambda r, _c: _inert(r.org_id),
-    "user_id": lambda r, _c: _inert(r.user_id),
-    "device_id": lambda r, _c: _inert(r.device_id),
-    "hostname": lambda r, _c: _inert(r.hostname),
-    "destinations": lambda r, _c: _inert(" ".join(r.destinations)),
-    "app_version": lambda r, _c: _inert(r.app_version),
-    "worst_state": lambda r, _c: r.worst_state,
-    "connection": lambda r, _c: r.connection,
-    "backup": lambda r, _c: r.backup,
-    "completion": lambda r, _c: r.completion,
-    "online": lambda r, c: _yes(_online(r, c)),
-    "percent_complete": lambda r, _c: str(r.percent_complete),
-    "last_connected": lambda r, _c: _csv_time(r.last_connected),
-    "last_completed_backup": lambda r, _c: _csv_time(r.last_completed_backup),
-    "last_activity": lambda r, _c: _csv_time(r.last_activity),
-    "days_inactive": lambda r, c: str(round(_days_inactive(r, c), 2)),
-    "selected_bytes": lambda r, _c: str(r.selected_bytes),
-    "todo_bytes": lambda r, _c: str(r.todo_bytes),
-    "top_cause": lambda r, _c: _text(r.top_cause),
-    "snoozed_until": lambda r, _c: _csv_time(r.snoozed_until),
-    "deactivated": lambda r, _c: _yes(r.deactivated),
-}
-
-
-def csv_lines(rows: Iterable[DeviceRow], ctx: ReportContext, chunk: int = 1000) -> Iterator[str]:
-    """The CSV download in chunks of rows, header first."""
-    fields = [_CSV_FIELDS[name] for name, _ in CSV_COLUMNS]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([title for _, title in CSV_COLUMNS])
-    batch: list[list[str]] = []
-    for row in rows:
-        batch.append([field(row, ctx) for field in fields])
-        if len(batch) == chunk:
-            writer.writerows(batch)
-            batch.clear()
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    writer.writerows(batch)
-    yield buffer.getvalue()
 
 
 # -- rollups ---------------------------------------------------------------------------
@@ -799,12 +488,52 @@ def _urgency(row: DeviceRow) -> tuple[int, float, str]:
     return (-_RANK[row.worst_state], reference, row.device_id)
 
 
+@dataclass(frozen=True, slots=True)
+class OrgRollup:
+    """An org at the time of asking: its active devices counted per state and per kind
+    (deactivated devices apart), and the most urgent of them first."""
+
+    org_id: str
+    devices: int
+    active: int
+    online: int
+    deactivated: int
+    snoozed: int
+    app_version_outdated: int
+    by_state: dict[Level, int]
+    by_kind: dict[str, dict[Level, int]]
+    most_urgent: list[DeviceRow]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRollup:
+    """A user shows the worst of their active devices."""
+
+    user_id: str
+    orgs: list[str]
+    devices: int
+    worst_state: Level
+    alert_states: dict[str, Level]
+    online: bool
+    # Every device of the user, the most urgent first.
+    device_list: list[DeviceRow]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRollup:
+    """Devices per state (deactivated apart) of the fleet and of each org, in org order;
+    each count has the keys of `LEVELS` and `devices` and `deactivated`."""
+
+    totals: dict[str, int]
+    orgs: dict[str, dict[str, int]]
+
+
 def summarize_org(
     org_id: str, rows: Sequence[DeviceRow], ctx: ReportContext, top: int = 10
-) -> dict[str, Any]:
+) -> OrgRollup:
     """Counts per state and per kind (deactivated devices apart), most urgent first."""
-    by_state = dict.fromkeys(LEVELS, 0)
-    by_kind = {kind: dict.fromkeys(LEVELS, 0) for kind in KINDS}
+    by_state: dict[Level, int] = dict.fromkeys(LEVELS, 0)
+    by_kind: dict[str, dict[Level, int]] = {kind: dict.fromkeys(LEVELS, 0) for kind in KINDS}
     online = deactivated = snoozed = outdated = 0
     active: list[DeviceRow] = []
     policy = ctx.policy_of(org_id)
@@ -813,43 +542,45 @@ def summarize_org(
             deactivated += 1
             continue
         active.append(row)
-        online += _online(row, ctx)
-        snoozed += _snoozed(row, ctx)
+        online += is_online(row, ctx)
+        snoozed += is_snoozed(row, ctx)
         outdated += policy.version_outdated(row.app_version)
         by_state[row.worst_state] += 1
         for kind in KINDS:
             by_kind[kind][getattr(row, kind)] += 1
     urgent = sorted((r for r in active if r.worst_state != "ok"), key=_urgency)[:top]
-    return {
-        "org_id": org_id,
-        "devices": len(rows),
-        "active": len(active),
-        "online": online,
-        "deactivated": deactivated,
-        "snoozed": snoozed,
-        "app_version_outdated": outdated,
-        "by_state": by_state,
-        "by_kind": by_kind,
-        "most_urgent": [row_json(r, ctx) for r in urgent],
-    }
+    return OrgRollup(
+        org_id=org_id,
+        devices=len(rows),
+        active=len(active),
+        online=online,
+        deactivated=deactivated,
+        snoozed=snoozed,
+        app_version_outdated=outdated,
+        by_state=by_state,
+        by_kind=by_kind,
+        most_urgent=urgent,
+    )
 
 
-def summarize_user(user_id: str, rows: Sequence[DeviceRow], ctx: ReportContext) -> dict[str, Any]:
+def summarize_user(user_id: str, rows: Sequence[DeviceRow], ctx: ReportContext) -> UserRollup:
     """A user shows the worst of their active devices."""
     active = [r for r in rows if not r.deactivated]
-    alert_states = {kind: worst(getattr(r, kind) for r in active) for kind in KINDS}
-    return {
-        "user_id": user_id,
-        "orgs": sorted({r.org_id for r in rows}),
-        "devices": len(rows),
-        "worst_state": worst(alert_states.values()),
-        "alert_states": alert_states,
-        "online": any(_online(r, ctx) for r in active),
-        "device_list": [row_json(r, ctx) for r in sorted(rows, key=_urgency)],
+    alert_states: dict[str, Level] = {
+        kind: worst(getattr(r, kind) for r in active) for kind in KINDS
     }
+    return UserRollup(
+        user_id=user_id,
+        orgs=sorted({r.org_id for r in rows}),
+        devices=len(rows),
+        worst_state=worst(alert_states.values()),
+        alert_states=alert_states,
+        online=any(is_online(r, ctx) for r in active),
+        device_list=sorted(rows, key=_urgency),
+    )
 
 
-def summarize_fleet(rows: Iterable[DeviceRow]) -> dict[str, Any]:
+def summarize_fleet(rows: Iterable[DeviceRow]) -> FleetRollup:
     """Counts per org and state: the dashboard's first view."""
 
     def zero() -> dict[str, int]:
@@ -869,7 +600,4 @@ def summarize_fleet(rows: Iterable[DeviceRow]) -> dict[str, Any]:
                 target["deactivated"] += 1
             else:
                 target[row.worst_state] += 1
-    return {
-        "totals": totals,
-        "orgs": [{"org_id": org, **counts} for org, counts in sorted(orgs.items())],
-    }
+    return FleetRollup(totals, dict(sorted(orgs.items())))

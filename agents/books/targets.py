@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from schemas.models import OrgPolicy
+from schemas.recipients import target_syntax
 
 if TYPE_CHECKING:
     from agents.settings import Settings
@@ -25,8 +26,6 @@ __all__ = ["NOTIFY_TARGETS", "TargetDirectory", "announcement"]
 log = logging.getLogger(__name__)
 
 NOTIFY_TARGETS = "notify-targets"
-# Channels whose targets are names the notifier resolves (not addresses or URLs).
-NAMED_CHANNELS = ("apprise",)
 
 
 def announcement(channel: str, names: list[str]) -> tuple[bytes, bytes]:
@@ -59,7 +58,10 @@ class TargetDirectory:
     def problem(self, record: OrgPolicy) -> str | None:
         """Why the notifier could not deliver to a named target of `record`, if so."""
         for index, recipient in enumerate(record.recipients):
-            if recipient.channel not in NAMED_CHANNELS:
+            # Only channels whose targets are names the notifier resolves (not addresses
+            # or URLs) are checked against what it announced.
+            syntax = target_syntax(recipient.channel)
+            if syntax is None or not syntax.named:
                 continue
             known = self.names(recipient.channel)
             if known is None:

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 from typing import BinaryIO
 
+# A policy's recipients are checked against the notifier's channels.
+import agents.notify.channels  # noqa: F401 - registers the channels
 from agents.kafka.topics import ALERTS, INPUTS, ORG_POLICIES
 from agents.logs import say
 from agents.settings import Settings

@@ -8,10 +8,11 @@ each recipient once, and a recipient added to a policy later still gets new aler
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.models import Alert, OrgPolicy
+from schemas.recipients import same_target
 
 __all__ = [
     "Delivery",
@@ -22,10 +23,6 @@ __all__ = [
     "recipient_digest",
     "targets_for",
 ]
-
-EMAIL = "email"
-WEBHOOK = "webhook"
-APPRISE = "apprise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,27 +95,17 @@ def message_id(alert_ids: Sequence[str], recipient: str, domain: str) -> str:
     return f"<{hashlib.sha256(basis.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def targets_for(
-    policy: OrgPolicy | None,
-    default_emails: Sequence[str],
-    default_webhooks: Sequence[str],
-) -> list[Target]:
-    """The org policy's recipients; the notifier's defaults for email or webhook when the
-    policy names none of that channel (or the org has no policy). Duplicates are removed.
+def targets_for(policy: OrgPolicy | None, defaults: Mapping[str, Sequence[str]]) -> list[Target]:
+    """The org policy's recipients; the notifier's `defaults` of a channel when the
+    policy names none of that channel (or the org has no policy). Targets reaching the
+    same recipient (as their channel tells: addresses differing only by case) are one.
     """
     named = [Target(r.channel, r.target) for r in policy.recipients] if policy else []
     targets = list(named)
-    defaults = {EMAIL: default_emails, WEBHOOK: default_webhooks}
     for channel, recipients in defaults.items():
         if not any(t.channel == channel for t in named):
             targets += [Target(channel, recipient) for recipient in recipients]
     unique: dict[tuple[str, str], Target] = {}
     for target in targets:
-        # Addresses differ only by case in their domain part more often than not; a
-        # case-insensitive match keeps one person from getting two copies.
-        key = (
-            target.channel,
-            target.recipient.lower() if target.channel == EMAIL else target.recipient,
-        )
-        unique.setdefault(key, target)
+        unique.setdefault((target.channel, same_target(target.channel, target.recipient)), target)
     return list(unique.values())

@@ -1,9 +1,10 @@
 """Each org's recipients, from the compacted `org-policies` topic.
 
-A policy naming an Apprise target this notifier does not configure is refused whole, as
-one with an unusable address is (the org keeps the recipients it had), and counted in
-`backupwatch_policy_errors_total`: the API refuses such a change with a 400, so only a
-record written past it, or a target removed from the configuration since, meets this.
+A policy naming a target this notifier does not configure, on a channel whose targets
+are names (an Apprise target), is refused whole, as one with an unusable address is
+(the org keeps the recipients it had), and counted in `backupwatch_policy_errors_total`:
+the API refuses such a change with a 400, so only a record written past it, or a target
+removed from the configuration since, meets this.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import logging
 
 from agents.books.policies import PolicyBook
 from agents.kafka.topics import ORG_POLICIES
+from agents.notify.channels import CHANNELS
 from agents.notify.metrics import NotifyMetrics
-from agents.notify.plan import APPRISE, Target, targets_for
+from agents.notify.plan import Target, targets_for
 from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings
@@ -40,6 +42,9 @@ class RecipientBook:
             kafka=settings.kafka,
         )
         self.book = PolicyBook(worker_settings)
+        # Each named channel's targets this notifier configures, by channel.
+        self.names = {c.name: frozenset(c.names(settings)) for c in CHANNELS if c.target.named}
+        self.defaults = {c.name: c.defaults(settings) for c in CHANNELS}
         self.reader = TopicReader(
             settings.kafka, settings.topic(ORG_POLICIES), self._apply, self._failed
         )
@@ -53,10 +58,15 @@ class RecipientBook:
         unknown = self.unknown_targets(value)
         if unknown:
             log.warning(
-                "refused an org policy record naming Apprise targets this notifier does not "
+                "refused an org policy record naming targets this notifier does not "
                 "configure: %s (configured: %s)",
                 ", ".join(unknown),
-                ", ".join(self.settings.apprise_names) or "none",
+                ", ".join(
+                    f"{channel} {name}"
+                    for channel, names in sorted(self.names.items())
+                    for name in sorted(names)
+                )
+                or "none",
             )
             if self.metrics is not None:
                 self.metrics.policy_errors.inc()
@@ -75,22 +85,21 @@ class RecipientBook:
             log.info("recipients of org %s updated", loggable(org_id))
 
     def unknown_targets(self, value: bytes | None) -> list[str]:
-        """The Apprise targets a policy record names that this notifier does not have."""
+        """The named targets a policy record names that this notifier does not have."""
         if value is None:
             return []
         try:
             record = decode_as(value, OrgPolicy)
         except InvalidRecord:
             return []  # the book refuses it, saying why
-        known = set(self.settings.apprise_names)
         return [
-            r.target for r in record.recipients if r.channel == APPRISE and r.target not in known
+            r.target
+            for r in record.recipients
+            if r.channel in self.names and r.target not in self.names[r.channel]
         ]
 
     def targets(self, org_id: str) -> list[Target]:
-        return targets_for(
-            self.book.record_for(org_id), self.settings.emails, self.settings.webhook_urls
-        )
+        return targets_for(self.book.record_for(org_id), self.defaults)
 
     async def start(self) -> None:
         await self.reader.start()

@@ -39,12 +39,13 @@ from aiokafka import ConsumerRebalanceListener
 
 from agents.books.targets import announcement
 from agents.kafka.topics import ALERTS
-from agents.notify.channels import Channel, build_channels
+from agents.notify.channels import CHANNELS, Sender, build_senders, channel
+from agents.notify.channels.email import EMAIL
 from agents.notify.digest import DigestBuffer, next_digest_at
 from agents.notify.errors import DeliveryFailed
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.offsets import OffsetTracker
-from agents.notify.plan import APPRISE, EMAIL, Delivery, Item, delivery_key
+from agents.notify.plan import Delivery, Item, delivery_key
 from agents.notify.recipients import RecipientBook
 from agents.notify.retry import retry_delay
 from agents.notify.settings import NotifySettings
@@ -97,7 +98,7 @@ class Notifier:
         self._stopping = asyncio.Event()
         # Set (and replaced) to wake deliveries sleeping in backoff: on stop, on revoke.
         self._wake = asyncio.Event()
-        self._channels: dict[str, Channel] = {}
+        self._channels: dict[str, Sender] = {}
         # Attempts under way at once, per channel (its `slots`).
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str, str], deque[Delivery]] = {}
@@ -135,8 +136,9 @@ class Notifier:
             await s.kafka.start(self._producer)
             stack.push_async_callback(self._producer.stop)
             # The API refuses a policy naming a target this notifier does not have.
-            key, value = announcement(APPRISE, list(s.apprise_names))
-            await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
+            for named in (c for c in CHANNELS if c.target.named):
+                key, value = announcement(named.name, list(named.names(s)))
+                await self._producer.send_and_wait(s.topic(NOTIFY_TARGETS), value, key=key)
             self._store = DeliveredStore(
                 s.kafka,
                 s.topic(NOTIFY_DELIVERED),
@@ -154,7 +156,7 @@ class Notifier:
                 connector=aiohttp.TCPConnector(resolver=TargetResolver(s.webhook_internal_hosts))
             )
             stack.push_async_callback(session.close)
-            self._channels = build_channels(s, session)
+            self._channels = build_senders(s, session)
             consumer = s.kafka.consumer(
                 group_id=s.group,
                 enable_auto_commit=False,
@@ -365,26 +367,27 @@ class Notifier:
     async def _deliver(self, delivery: Delivery) -> bool:
         """Deliver or dead-letter `delivery`; False when stopped before either."""
         s = self.settings
-        channel = self._channels.get(delivery.channel)
+        sender = self._channels.get(delivery.channel)
         attempt = 0
         while True:
             attempt += 1
             try:
-                if channel is None:
+                if sender is None:
+                    known = channel(delivery.channel)
                     raise DeliveryFailed(
                         "not_configured",
                         f"no {delivery.channel} server is configured "
-                        "(BACKUPWATCH_NOTIFY_SMTP_HOST is empty)",
+                        f"({known.unconfigured if known else 'an unknown channel'})",
                         permanent=True,
                     )
                 slots = self._slots.get(delivery.channel)
                 if slots is None:
-                    slots = self._slots[delivery.channel] = asyncio.Semaphore(channel.slots)
+                    slots = self._slots[delivery.channel] = asyncio.Semaphore(sender.slots)
                 async with slots:
                     if delivery.dropped:
                         return True
                     delivery.attempting = True
-                    await _attempt(channel, delivery)
+                    await _attempt(sender, delivery)
             except DeliveryFailed as failure:
                 if failure.permanent or attempt >= s.max_attempts:
                     reason = failure.reason if failure.permanent else "attempts_exhausted"
@@ -563,11 +566,7 @@ class Notifier:
             self.metrics.dead_letters.labels(delivery.channel, reason).inc()
 
     def _shown(self, delivery: Delivery) -> str:
-        """A recipient as logs and dead letters may show it (no token): as its channel
-        says, or as the wire contract does for a channel not set up here."""
-        channel = self._channels.get(delivery.channel)
-        if channel is not None:
-            return channel.shown(delivery.recipient)
+        """A recipient as logs and dead letters may show it (no token)."""
         return shown_target(delivery.channel, delivery.recipient)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -605,19 +604,19 @@ class Notifier:
             self.metrics.consumer_lag.labels(str(tp.partition)).set(max(0, end - position))
 
 
-async def _attempt(channel: Channel, delivery: Delivery) -> None:
+async def _attempt(sender: Sender, delivery: Delivery) -> None:
     """One attempt. An error the channel did not foresee (a bug, a message the email
     library will not write) counts as a refusal: another attempt would meet it again, and the
     lane's later alerts would wait behind it for good."""
     try:
-        await channel.send(delivery)
+        await sender.send(delivery)
     except DeliveryFailed:
         raise
     except Exception as err:
         log.exception(
             "%s to %s failed unexpectedly",
             delivery.channel,
-            loggable(channel.shown(delivery.recipient)),
+            loggable(shown_target(delivery.channel, delivery.recipient)),
         )
         raise DeliveryFailed(
             UNEXPECTED_ERROR, f"{type(err).__name__}: {err}", permanent=True

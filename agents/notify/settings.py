@@ -201,7 +201,7 @@ class NotifySettings:
                     f"Apprise target name {name!r} must be lower-case letters, digits, '-' "
                     "and '_' (at most 64)"
                 )
-            from agents.notify.apprise_channel import url_problem
+            from agents.notify.channels.apprise import url_problem
 
             problem = url_problem(url)
             if problem is not None:

@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from agents.errors import ConfigError
+from agents.report.bodies import Error
 from agents.settings import Settings, read_tokens
 
 __all__ = ["SECURITY_HEADERS", "Role", "Tokens", "protect"]
@@ -127,7 +128,7 @@ class Tokens:
 def _refusal(status: int, message: str) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="backupwatch"'} if status == 401 else None
     return web.Response(
-        body=orjson.dumps({"error": message}),
+        body=msgspec.json.encode(Error(error=message)),
         status=status,
         content_type="application/json",
         headers=headers,

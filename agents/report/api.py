@@ -23,9 +23,13 @@ from aiohttp import web
 from agents import webhook_targets
 from agents.books.targets import TargetDirectory
 from agents.kafka.topics import DEVICE_COMMANDS, ORG_POLICIES, USER_FACTS
+from agents.report import bodies
 from agents.report.access import Tokens
 from agents.report.answers import AnswerCache
-from agents.report.openapi import openapi_document
+from agents.report.download import csv_lines
+from agents.report.errors import QueryError
+from agents.report.openapi import served_document
+from agents.report.query import next_cursor, parse_query, parse_top, single_parameters
 from schemas.codec import decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import DeviceCommand, OrgPolicy, UserFacts
@@ -37,13 +41,10 @@ from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
     DeviceQuery,
-    QueryError,
-    csv_lines,
-    parse_query,
-    row_json,
+    days_inactive,
+    hold_of,
     select,
     sibling,
-    single_parameters,
     summarize_fleet,
     summarize_org,
     summarize_user,
@@ -79,9 +80,11 @@ _STATIC_TYPES = {
 }
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def _json(
+    body: msgspec.Struct, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
-        body=orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
+        body=msgspec.json.encode(body),
         status=status,
         content_type="application/json",
         headers=headers,
@@ -89,10 +92,10 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _error(status: int, message: str, parameter: str | None = None) -> web.Response:
-    body: dict[str, Any] = {"error": message}
+    error = bodies.Error(error=message)
     if parameter is not None:
-        body["parameter"] = parameter
-    return _json(body, status)
+        error.parameter = parameter
+    return _json(error, status)
 
 
 class Api:
@@ -145,13 +148,13 @@ class Api:
 
         return answer
 
-    def _view_info(self) -> dict[str, Any]:
+    def _view_info(self) -> bodies.View:
         stream_time = self.view.stream_time()
-        return {
-            "caught_up": self.view.caught_up.is_set(),
-            "devices": len(self.view.rows),
-            "stream_time": stream_time.isoformat() if stream_time else None,
-        }
+        return bodies.View(
+            caught_up=self.view.caught_up.is_set(),
+            devices=len(self.view.rows),
+            stream_time=stream_time.isoformat() if stream_time else None,
+        )
 
     def _not_found(self, what: str, ident: str) -> web.Response:
         message = f"no {what} {ident!r}"
@@ -170,12 +173,12 @@ class Api:
         ctx = self.view.context()
         page = select(list(self.view.rows.values()), query, ctx)
         return _json(
-            {
-                "devices": [row_json(row, ctx) for row in page.rows],
-                "total": page.total,
-                "next_cursor": page.next_cursor,
-                "view": self._view_info(),
-            }
+            bodies.DevicePage(
+                devices=[bodies.device_entry(row, ctx) for row in page.rows],
+                total=page.total,
+                next_cursor=next_cursor(query, page),
+                view=self._view_info(),
+            )
         )
 
     async def devices_csv(self, request: web.Request) -> web.StreamResponse:
@@ -208,37 +211,23 @@ class Api:
             known = self.view.known(device_id)
             if known is None:
                 return self._not_found("device", device_id)
-            return _json(_known_device(*known), status=200)
+            return _json(bodies.known_device(known[0]), status=200)
         now = self.view.now_of_partition(row.partition)
         policy = self.view.policy_for(state.org_id)
         # The user's other devices tell whether a newer one replaced this one.
         siblings = [sibling(other) for other in self.view.of_user(state.user_id)]
         status = device_status(state, now, policy, newer_device_hint(state, siblings, now, policy))
-        body = msgspec.to_builtins(status)
-        body.pop("schema", None)
-        row_now = row_json(row, self.view.context())
-        body["days_inactive"] = row_now["days_inactive"]
-        body["hold"] = row_now["hold"]
-        body["thresholds"] = {
-            kind: {
-                "warning_days": policy.thresholds(kind).warning / timedelta(days=1),
-                "critical_days": policy.thresholds(kind).critical / timedelta(days=1),
-            }
-            for kind in ("connection", "backup", "completion")
-        }
-        body["recent_transitions"] = [
-            {
-                "at": entry.at.isoformat(),
-                "kind": entry.kind,
-                "destination_id": entry.destination_id,
-                "from": entry.from_level,
-                "to": entry.to_level,
-                "reason": entry.reason,
-            }
-            for entry in reversed(state.history)
-        ]
-        body["view"] = self._view_info()
-        return _json(body)
+        ctx = self.view.context()
+        return _json(
+            bodies.DeviceDetail.of(
+                status,
+                days_inactive=round(days_inactive(row, ctx), 2),
+                hold=bodies.device_hold(hold_of(row, ctx)),
+                thresholds=bodies.thresholds(policy, ("connection", "backup", "completion")),
+                recent_transitions=bodies.transition_entries(state),
+                view=self._view_info(),
+            )
+        )
 
     async def user(self, request: web.Request) -> web.Response:
         await self.view.refresh()
@@ -247,42 +236,20 @@ class Api:
         record = self.users.record_for(user_id) if self.users is not None else None
         if not rows and record is None:
             return self._not_found("user", user_id)
+        ctx = self.view.context()
         return _json(
-            {
-                **summarize_user(user_id, rows, self.view.context()),
-                "facts": self._user_facts(record),
-                "view": self._view_info(),
-            }
+            bodies.user_summary(
+                summarize_user(user_id, rows, ctx), ctx, self._user_facts(record), self._view_info()
+            )
         )
 
-    def _user_facts(self, record: UserFacts | None) -> dict[str, Any]:
+    def _user_facts(self, record: UserFacts | None) -> bodies.UserFactsNow:
         """The user's recorded facts, and what holds at the fleet's stream time."""
         now = self.view.stream_time() or datetime.now(UTC)
         if record is None:
-            return {"hold": None, "periods": [], "updated_at": None}
+            return bodies.user_facts_now(None, [], None)
         hold = timeline_from_record(record).hold_at(now)
-        held: dict[str, Any] | None = None
-        if hold is not None:
-            state = "on_leave" if hold.kind == "leave" else "deactivated"
-            words = "on leave" if hold.kind == "leave" else "deactivated"
-            text = (
-                f"{words} until {hold.until.date().isoformat()}"
-                if hold.until is not None
-                else f"{words} since {hold.start.date().isoformat()}"
-            )
-            held = {
-                "state": state,
-                "since": hold.start.isoformat(),
-                "until": hold.until.isoformat() if hold.until is not None else None,
-                "reason": hold.reason,
-                "by": hold.actor,
-                "text": text,
-            }
-        return {
-            "hold": held,
-            "periods": msgspec.to_builtins(record.periods),
-            "updated_at": record.updated_at.isoformat(),
-        }
+        return bodies.user_facts_now(hold, list(record.periods), record.updated_at)
 
     async def org_summary(self, request: web.Request) -> web.Response:
         await self.view.refresh()
@@ -291,38 +258,33 @@ class Api:
         if not rows:
             return self._not_found("org", org_id)
         try:
-            raw_top = single_parameters(request.query.items()).get("top", "10")
+            top = parse_top(single_parameters(request.query.items()))
         except QueryError as err:
             return _error(400, err.message, err.parameter)
-        try:
-            top = int(raw_top)
-        except ValueError:
-            return _error(400, f"expected a whole number, got {raw_top!r}", "top")
-        if not 1 <= top <= 1000:
-            return _error(400, f"must be between 1 and 1000, got {top}", "top")
-        body = summarize_org(org_id, rows, self.view.context(), top=top)
+        ctx = self.view.context()
+        rollup = summarize_org(org_id, rows, ctx, top=top)
         record = self.policies.record_for(org_id)
-        body["policy"] = msgspec.to_builtins(record) if record is not None else None
-        body["view"] = self._view_info()
-        return _json(body)
+        return _json(bodies.org_summary(rollup, ctx, record, self._view_info()))
 
     async def summary(self, request: web.Request) -> web.Response:
         await self.view.refresh()
-        return _json({**summarize_fleet(self.view.rows.values()), "view": self._view_info()})
+        return _json(
+            bodies.fleet_summary(summarize_fleet(self.view.rows.values()), self._view_info())
+        )
 
     async def openapi(self, request: web.Request) -> web.Response:
-        return _json(openapi_document())
+        return web.Response(body=served_document(), content_type="application/json")
 
     async def causes(self, request: web.Request) -> web.Response:
         # Every code a diagnosis can give, so that a client (the dashboard's list, an
         # integration) can show what a device row's `top_cause` means.
         return _json(
-            {
-                "causes": [
-                    {"code": code, "summary": summary, "action": action}
+            bodies.CauseCatalogue(
+                causes=[
+                    bodies.CauseEntry(code=code, summary=summary, action=action)
                     for code, (summary, action) in CAUSES.items()
                 ]
-            }
+            )
         )
 
     # -- admin writes -------------------------------------------------------------------
@@ -335,10 +297,9 @@ class Api:
                 "it as 'Authorization: Bearer <token>'",
             )
         if self.tokens.role(request) != "admin":
-            return web.Response(
-                body=orjson.dumps({"error": "missing or wrong bearer token"}),
-                status=401,
-                content_type="application/json",
+            return _json(
+                bodies.Error(error="missing or wrong bearer token"),
+                401,
                 headers={"WWW-Authenticate": 'Bearer realm="backupwatch"'},
             )
         return None
@@ -391,7 +352,7 @@ class Api:
         if refused is not None:
             return refused
         await self.publish(self.settings.topic(ORG_POLICIES), org_id.encode(), encode(record))
-        return _json({"accepted": True, "policy": msgspec.to_builtins(record)}, status=202)
+        return _json(bodies.PolicyAccepted(accepted=True, policy=record), status=202)
 
     async def _command(self, request: web.Request, action: str, **fields: Any) -> web.Response:
         device_id = request.match_info["device_id"]
@@ -437,10 +398,10 @@ class Api:
         await self.publish(
             self.settings.topic(DEVICE_COMMANDS), device_id.encode(), encode(command)
         )
-        answer: dict[str, Any] = {"accepted": True, "command": msgspec.to_builtins(command)}
+        answer = bodies.CommandAccepted(accepted=True, command=command)
         if row is None:
-            answer["held"] = True
-            answer["message"] = (
+            answer.held = True
+            answer.message = (
                 f"device {device_id!r} has not reported yet: the command is kept and "
                 "applied when it first reports"
             )
@@ -509,7 +470,9 @@ class Api:
         # Taken at once, so that the next action on this user edits this record.
         self.users.apply_record(value, user_id.encode())
         return _json(
-            {"accepted": True, "effective_at": at.isoformat(), "facts": self._user_facts(record)},
+            bodies.UserActionAccepted(
+                accepted=True, effective_at=at.isoformat(), facts=self._user_facts(record)
+            ),
             status=202,
         )
 
@@ -578,19 +541,6 @@ def _field_of(message: str) -> str | None:
         r"`([A-Za-z_][A-Za-z0-9_]*)`", message
     )
     return match.group(1) if match else None
-
-
-def _known_device(state: Any, partition: int) -> dict[str, Any]:
-    """A device known only from commands sent before its first report."""
-    return {
-        "device_id": state.device_id,
-        "reporting": False,
-        "status": "known, not yet reporting",
-        "deactivated": state.deactivated,
-        "snoozed_until": state.snoozed_until.isoformat() if state.snoozed_until else None,
-        "replaced_by": state.replaced_by,
-        "first_seen": state.first_seen.isoformat(),
-    }
 
 
 def _leave_until(body: dict[str, Any], now: datetime) -> datetime | web.Response:

@@ -12,13 +12,13 @@ import asyncio
 import logging
 import os
 import platform
-import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from agents.commands import stop_on_signals
 from agents.reporters import borg, restic
 from agents.reporters.errors import ReportError
 from agents.reporters.records import (
@@ -217,10 +217,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return _list_repository(args.tool, repo, destination, org)
 
     async def run() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         while True:
             try:
                 records = _checked(await asyncio.to_thread(poll))

@@ -8,13 +8,11 @@ in a fresh interpreter, because this test session may already have imported Faus
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).parents[2]
+from tests.fresh_interpreter import run_python
+
 FORBIDDEN = ("faust", "aiokafka")
 
 PROBE = """
@@ -26,16 +24,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {forbidden!
 
 
 def modules_loaded_by_importing(*packages: str) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(forbidden=set(FORBIDDEN)), *packages],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    loaded: list[str] = json.loads(run_python(PROBE.format(forbidden=set(FORBIDDEN)), *packages))
+    return loaded
 
 
 @pytest.mark.parametrize(

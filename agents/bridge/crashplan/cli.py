@@ -12,33 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 from agents import logs
 from agents.bridge.crashplan.errors import ConsoleError, CsvReportError
+from agents.commands import given, refuse, stop_on_signals
 
 __all__ = ["import_csv", "run_bridge"]
 
 log = logging.getLogger(__name__)
 
 
-def _refuse(message: str) -> int:
-    """One line naming what is wrong, exit status 2 (a log record when logs are JSON)."""
-    if logs.is_json():
-        logs.say(message, logging.ERROR)
-    else:
-        print(f"backupwatch: {message}", file=sys.stderr)
-    return 2
-
-
 def _kafka_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        name: value
-        for name in ("bootstrap_servers", "topic_prefix", "partitions")
-        if (value := getattr(args, name, None)) is not None
-    }
+    return given(args, ("bootstrap_servers", "topic_prefix", "partitions"))
 
 
 def run_bridge(args: argparse.Namespace) -> int:
@@ -50,26 +37,20 @@ def run_bridge(args: argparse.Namespace) -> int:
     logs.say(f"backupwatch bridge crashplan\n{settings.describe()}")
 
     async def run() -> None:
-        import signal
-
         bridge = Bridge(settings)
         try:
             await bridge.start(serve_metrics=not args.once)
             if args.once:
                 print((await bridge.poll()).describe())
                 return
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            await bridge.run(stop)
+            await bridge.run(stop_on_signals())
         finally:
             await bridge.close()
 
     try:
         asyncio.run(run())
     except ConsoleError as err:
-        return _refuse(str(err))
+        return refuse(str(err))
     return 0
 
 
@@ -83,11 +64,11 @@ def import_csv(args: argparse.Namespace) -> int:
         with Path(args.file).open(encoding="utf-8-sig", newline="") as source:
             devices, errors = read_report(source)
     except OSError as err:
-        return _refuse(f"cannot read {args.file}: {err.strerror or err}")
+        return refuse(f"cannot read {args.file}: {err.strerror or err}")
     except UnicodeDecodeError as err:
-        return _refuse(f"{args.file} is not UTF-8 text: {err.reason}")
+        return refuse(f"{args.file} is not UTF-8 text: {err.reason}")
     except CsvReportError as err:
-        return _refuse(f"{args.file}: {err}")
+        return refuse(f"{args.file}: {err}")
     for error in errors:
         logs.say(f"line {error.line}: {error.reason}", logging.WARNING)
     summary = asyncio.run(import_devices(settings, devices))

@@ -131,9 +131,14 @@ async def test_each_apprise_service_gets_its_own_payload_shape(
     assert subject(opened) in texts
     assert any(top.action in t for t in texts)
 
-    delivered = await run.metric(
-        "backupwatch_notify_deliveries_total", channel="apprise", outcome="delivered"
-    )
+    async def delivered_count() -> float:
+        # Counted once recorded in notify-delivered, a moment after the service has it.
+        count = await run.metric(
+            "backupwatch_notify_deliveries_total", channel="apprise", outcome="delivered"
+        )
+        return count if count >= 2 * len(TARGETS) else 0.0
+
+    delivered = await eventually(delivered_count, what="every Apprise delivery counted")
     assert delivered == 2 * len(TARGETS)
 
     # The notifier announced its target names (never their URLs) for the API to check

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from apprise.plugins import opsgenie, pagerduty
 
-from agents.notify.apprise_channel import AppriseChannel
-from agents.notify.plan import APPRISE, Delivery, Item
+from agents.notify.channels.apprise import APPRISE, AppriseChannel
+from agents.notify.plan import Delivery, Item
 from agents.notify.render import episode_key
 from agents.notify.settings import NotifySettings
 from schemas import encode

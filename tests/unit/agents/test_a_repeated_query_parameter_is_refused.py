@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from streams.report import QueryError, single_parameters
-from tests.unit.agents.test_openapi import TOKEN, Served, check_against_document, serve
+from agents.report.errors import QueryError
+from agents.report.query import single_parameters
+from tests.unit.agents.served_report_api import TOKEN, Served, check_against_document, serve
 
 REPEATS = [
     ("/api/devices", "state=critical&state=purple", "state"),

@@ -18,9 +18,10 @@ from importlib import resources
 import pytest
 import pytest_asyncio
 
-from streams.report import QueryError, parse_query
+from agents.report.errors import QueryError
+from agents.report.query import parse_query
 from streams.state import encode_state
-from tests.unit.agents.test_openapi import TOKEN, Served, serve
+from tests.unit.agents.served_report_api import TOKEN, Served, serve
 from tests.unit.factories import DAY, T0, command, run
 
 STATIC = resources.files("agents.report") / "static"

@@ -12,10 +12,10 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.report.openapi import openapi_document
 from agents.report.reader import ReportReader
 from agents.serving import WebLimits, guarded_runner
 from agents.settings import Settings
+from tests.unit.agents.served_report_api import DOCUMENT
 
 
 class GuardedTestServer(TestServer):
@@ -122,7 +122,7 @@ async def test_no_reader_answering_is_a_503_the_document_describes(
     assert response.headers["Retry-After"] == "2"
     body = await response.json()
     assert "report reader" in body["error"]
-    documented = openapi_document()["paths"]["/api/devices"]["get"]["responses"]["503"]
+    documented = DOCUMENT["paths"]["/api/devices"]["get"]["responses"]["503"]
     assert documented["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }

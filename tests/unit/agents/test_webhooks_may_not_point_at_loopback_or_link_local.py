@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestClient, TestServer
 
 from agents.errors import ConfigError
-from agents.notify.channels import WebhookChannel
+from agents.notify.channels.webhook import WebhookChannel
 from agents.notify.errors import DeliveryFailed
 from agents.notify.settings import NotifySettings
 from agents.report.api import attach_routes
@@ -26,7 +26,7 @@ from agents.report.fleet import FleetView
 from agents.settings import Settings
 from agents.webhook_targets import TargetResolver, refusal
 from tests.unit.agents.notify.alerts import example_alert
-from tests.unit.agents.test_openapi import TOKEN, FakeWorker, Served, fill, serve
+from tests.unit.agents.served_report_api import TOKEN, FakeWorker, Served, fill, serve
 
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 32 bytes!!!!").decode()
 REFUSED = [
@@ -180,7 +180,8 @@ async def receiver() -> AsyncIterator[tuple[int, list[bytes]]]:
 
 
 async def _deliver(url: str, allowed: tuple[str, ...]) -> None:
-    from agents.notify.plan import WEBHOOK, Delivery, Item
+    from agents.notify.channels.webhook import WEBHOOK
+    from agents.notify.plan import Delivery, Item
 
     settings = NotifySettings(webhook_secret=SECRET, webhook_internal_hosts=allowed, timeout=5)
     resolver = TargetResolver(allowed, inner=HostsFile({"hooks.corp.example": "127.0.0.1"}))

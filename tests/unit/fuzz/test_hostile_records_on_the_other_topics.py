@@ -12,15 +12,18 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.books.targets import TargetDirectory
-from agents.notify.plan import EMAIL
+from agents.notify.channels.email import EMAIL
 from agents.notify.runner import Notifier
+from agents.report.bodies import device_entry
 from agents.report.fleet import FleetView
+from agents.report.query import parse_query
 from streams.policy import DEFAULT_POLICY, Policy
-from streams.report import parse_query, row_json, select
+from streams.report import select
 from tests.hostile import (
     SCHEMAS,
     STATES,
@@ -122,7 +125,7 @@ def test_hostile_changelog_records_are_rows_or_skipped_and_the_report_answers(
     for params in ({}, {"state": "critical"}, {"sort": "days_inactive", "order": "desc"}):
         page = select(list(rows.values()), parse_query(params), ctx)
         for row in page.rows:
-            json.dumps(row_json(row, ctx))
+            msgspec.json.encode(device_entry(row, ctx))
     for device_id in rows:
         assert view.state(device_id) is not None
     view.stream_time()

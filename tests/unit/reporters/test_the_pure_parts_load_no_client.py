@@ -4,13 +4,9 @@ runs before anything is sent."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).parents[3]
+from tests.fresh_interpreter import run_python
 
 PROBE = """
 import importlib, json, sys
@@ -33,14 +29,4 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"faust", "aiok
     ],
 )
 def test_a_pure_part_loads_no_client(module: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, module],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert run_python(PROBE, module) == "[]"

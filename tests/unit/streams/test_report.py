@@ -1,5 +1,6 @@
-"""The fleet report: a device's row, the filters, the sort orders, cursor paging, the CSV
-download and the org, user and fleet rollups.
+"""The fleet report: a device's row, the filters, the sort orders and the org, user and
+fleet rollups (queries given as the URL gives them; their parsing, the cursors and the
+CSV download are tested beside the report API, in tests/unit/agents).
 
 Rows for the row tests are cut from states the core built from telemetry; the query
 tests build rows directly, so each one says exactly which column it is about.
@@ -15,25 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from schemas.types import Level
+from agents.report.bodies import device_entry
+from agents.report.download import CSV_COLUMNS, csv_lines
+from agents.report.query import MAX_PAGE, parse_query
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.report import (
     COLUMNS,
-    CSV_COLUMNS,
-    MAX_PAGE,
-    QUERY_PARAMETERS,
     DeviceRow,
-    QueryError,
+    FleetRollup,
     ReportContext,
-    csv_lines,
     device_row,
-    parse_query,
-    row_json,
     select,
     summarize_fleet,
     summarize_org,
@@ -96,6 +90,16 @@ def row(device_id: str, **fields: Any) -> DeviceRow:
     # A row holds its times as timestamps (as `device_row` cuts them).
     times = {k: v.timestamp() for k, v in values.items() if isinstance(v, datetime)}
     return DeviceRow(device_id=device_id, **{**values, **times})
+
+
+def row_json(r: DeviceRow, ctx: ReportContext) -> dict[str, Any]:
+    """A row as the API answers it."""
+    body: dict[str, Any] = msgspec.to_builtins(device_entry(r, ctx))
+    return body
+
+
+def parse_csv(chunks: list[str]) -> list[list[str]]:
+    return list(csv.reader(io.StringIO("".join(chunks))))
 
 
 def ids(rows: list[DeviceRow]) -> list[str]:
@@ -578,7 +582,7 @@ def test_total_counts_every_match_not_just_the_page() -> None:
 
     assert page.total == 7
     assert len(page.rows) == 3
-    assert page.next_cursor is not None
+    assert page.next_after is not None
 
 
 # --- sorting --------------------------------------------------------------------------
@@ -702,328 +706,6 @@ def test_equal_values_are_ordered_by_device_id() -> None:
     assert ids(desc.rows) == ["d", "c", "b", "a"]
 
 
-# --- cursor paging --------------------------------------------------------------------
-
-LEVELS: list[Level] = ["ok", "warning", "critical"]
-
-
-def random_fleet(rng: random.Random, count: int) -> list[DeviceRow]:
-    """`count` rows with few distinct values per column, so that ties (broken by the
-    device id) are common, and missing values where a column can miss."""
-
-    def maybe_time() -> datetime | None:
-        return rng.choice([None, CLOCK - rng.randrange(0, 40 * 86400) * SECOND, CLOCK - DAY])
-
-    pick = rng.choice
-    device_ids = rng.sample([f"{a}{b}" for a in "abcxyz-" for b in "0-1289"], count)
-    return [
-        row(
-            device_id,
-            org_id=pick(["org-1", "org-2"]),
-            user_id=pick(["ann", "bob", "cid"]),
-            hostname=pick(["alpha", "Alpha", "beta", ""]),
-            os=pick(["linux", "windows"]),
-            app_version=pick(["", "9.1", "11.2.0", "11.10.0", "11.2", "11.2.1"]),
-            destinations=pick([(), ("cloud",), ("cloud", "nas")]),
-            connection=pick(LEVELS),
-            backup=pick(LEVELS),
-            completion=pick(LEVELS),
-            first_seen=pick([CLOCK - 40 * DAY, CLOCK - 2 * DAY]),
-            last_heartbeat=maybe_time(),
-            last_connected=maybe_time(),
-            last_activity=maybe_time(),
-            last_completed_backup=maybe_time(),
-            percent_complete=pick([0.0, 33.3, 99.9, 100.0]),
-            selected_bytes=pick([0, 1, 10**12]),
-            todo_bytes=pick([0, 7]),
-            snoozed_until=maybe_time(),
-            deactivated=pick([False, True]),
-            top_cause=pick([None, "no_connection", "paused_by_user"]),
-            partition=pick([0, 1]),
-        )
-        for device_id in device_ids
-    ]
-
-
-def walk(rows: list[DeviceRow], column: str, order: str, page_size: int) -> None:
-    """Walking the pages with `next_cursor` lists every row once, in the column's order."""
-    ctx = context()
-    params = {"sort": column, "order": order, "limit": str(page_size)}
-    everything = select(rows, parse_query(params), ctx, everything=True).rows
-
-    walked: list[DeviceRow] = []
-    cursor: str | None = None
-    for _ in range(len(rows) + 1):
-        page = select(rows, parse_query({**params, **({"cursor": cursor} if cursor else {})}), ctx)
-        assert page.total == len(rows)
-        assert len(page.rows) <= page_size
-        walked += page.rows
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    assert cursor is None, "the pages never ended"
-
-    assert ids(walked) == ids(everything)
-    assert sorted(ids(walked)) == sorted(ids(rows))
-    # The order is the column's, missing values last.
-    get = COLUMNS[column]
-    values = [get(r, ctx) for r in walked]
-    present = [v for v in values if v is not None]
-    assert values == present + [None] * (len(values) - len(present))
-    assert present == sorted(present, reverse=order == "desc")
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    rng=st.randoms(use_true_random=False),
-    count=st.integers(min_value=0, max_value=30),
-    column=st.sampled_from(list(COLUMNS)),
-    order=st.sampled_from(["asc", "desc"]),
-    page_size=st.integers(min_value=1, max_value=12),
-)
-def test_walking_the_pages_lists_every_row_once_in_order(
-    rng: random.Random, count: int, column: str, order: str, page_size: int
-) -> None:
-    walk(random_fleet(rng, count), column, order, page_size)
-
-
-@pytest.mark.parametrize("order", ["asc", "desc"])
-@pytest.mark.parametrize("column", list(COLUMNS))
-def test_every_column_pages_by_its_cursor(column: str, order: str) -> None:
-    rows = random_fleet(random.Random(f"{column}/{order}"), 40)
-
-    for page_size in (1, 3, 7):
-        walk(rows, column, order, page_size)
-
-
-def test_a_page_that_ends_the_list_has_no_cursor() -> None:
-    rows = [row(f"dev-{n}") for n in range(4)]
-
-    assert select(rows, parse_query({"limit": "4"}), context()).next_cursor is None
-    assert select(rows, parse_query({"limit": "3"}), context()).next_cursor is not None
-
-
-@pytest.mark.parametrize(
-    "other",
-    [
-        {"sort": "device_id", "order": "desc"},
-        {"sort": "percent_complete", "order": "asc"},
-        {"sort": "worst_state", "order": "desc"},
-    ],
-)
-def test_a_cursor_from_another_sort_is_refused(other: dict[str, str]) -> None:
-    rows = [row(f"dev-{n}", percent_complete=float(n)) for n in range(5)]
-    first = parse_query({"sort": "device_id", "order": "asc", "limit": "2"})
-    cursor = select(rows, first, context()).next_cursor
-    assert cursor is not None
-    # The same cursor works with the sort it came from.
-    parse_query({"sort": "device_id", "order": "asc", "cursor": cursor})
-
-    with pytest.raises(QueryError) as refused:
-        parse_query({**other, "cursor": cursor})
-
-    assert refused.value.parameter == "cursor"
-    assert "another sort" in refused.value.message
-
-
-# --- bad queries ----------------------------------------------------------------------
-
-
-def crafted_cursor(*payload: Any) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(orjson.dumps(list(payload))).decode().rstrip("=")
-
-
-@pytest.mark.parametrize(
-    ("params", "parameter", "says"),
-    [
-        ({"colour": "red"}, "colour", "unknown parameter"),
-        ({"state": "red"}, "state", "ok, warning, critical"),
-        ({"state": "OK"}, "state", "'OK'"),
-        ({"kind": "disk"}, "kind", "connection, backup, completion"),
-        ({"sort": "size"}, "sort", "unknown column 'size'"),
-        ({"order": "up"}, "order", "asc or desc"),
-        ({"online": "maybe"}, "online", "true or false"),
-        ({"snoozed": ""}, "snoozed", "true or false"),
-        ({"deactivated": "2"}, "deactivated", "true or false"),
-        ({"limit": "0"}, "limit", "between 1 and 1000"),
-        ({"limit": "1001"}, "limit", "between 1 and 1000"),
-        ({"limit": "-5"}, "limit", "between 1 and 1000"),
-        ({"limit": "ten"}, "limit", "whole number"),
-        ({"limit": "2.5"}, "limit", "whole number"),
-        ({"min_days_inactive": "three"}, "min_days_inactive", "a number"),
-        ({"min_days_inactive": "-1"}, "min_days_inactive", "between"),
-        ({"min_days_inactive": "nan"}, "min_days_inactive", "between"),
-        ({"min_days_inactive": "inf"}, "min_days_inactive", "between"),
-        ({"completed_below": "101"}, "completed_below", "between 0 and 100"),
-        ({"completed_below": "NaN"}, "completed_below", "between 0 and 100"),
-        ({"completed_below": "-inf"}, "completed_below", "between 0 and 100"),
-        ({"completed_below": ""}, "completed_below", "a number"),
-        ({"version_below": "latest"}, "version_below", "a version like"),
-        ({"version_below": " "}, "version_below", "a version like"),
-        ({"cursor": "not a cursor!"}, "cursor", "not a cursor"),
-        ({"cursor": "bm90IGpzb24"}, "cursor", "not a cursor"),  # "not json"
-        ({"cursor": crafted_cursor("worst_state", True, 1)}, "cursor", "not a cursor"),
-        ({"cursor": crafted_cursor({"a": 1})}, "cursor", "not a cursor"),
-    ],
-)
-def test_a_bad_parameter_is_refused_by_name(
-    params: dict[str, str], parameter: str, says: str
-) -> None:
-    with pytest.raises(QueryError) as refused:
-        parse_query(params)
-
-    assert refused.value.parameter == parameter
-    assert says in refused.value.message
-    assert str(refused.value).startswith(f"{parameter}: ")
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(["x", "y", 3], id="wrong types"),
-        pytest.param([1, "dev-1", "dev-1"], id="text where a number belongs"),
-        pytest.param([1, 2, 3], id="a number for the device id"),
-        pytest.param([7, 2, "dev-1"], id="an unknown missing-value flag"),
-        pytest.param([1, [1, "a"], "dev-1"], id="a list where a number belongs"),
-    ],
-)
-def test_a_forged_cursor_is_refused_before_it_reaches_the_rows(key: list[Any]) -> None:
-    rows = [row("dev-1", percent_complete=10.0), row("dev-2", percent_complete=20.0)]
-    cursor = crafted_cursor("percent_complete", True, *key)
-
-    with pytest.raises(QueryError) as refused:
-        select(rows, parse_query({"sort": "percent_complete", "cursor": cursor}), context())
-
-    assert refused.value.parameter == "cursor"
-
-
-@pytest.mark.parametrize("limit", ["1", "1000", " 7 "])
-def test_limits_from_one_to_a_thousand_are_taken(limit: str) -> None:
-    assert parse_query({"limit": limit}).limit == int(limit)
-
-
-def test_an_empty_query_has_the_defaults() -> None:
-    query = parse_query({})
-
-    assert (query.sort, query.descending, query.limit, query.cursor) == (
-        "worst_state",
-        True,
-        100,
-        None,
-    )
-
-
-def test_every_known_parameter_is_accepted() -> None:
-    values = {
-        "org": "org-1",
-        "user": "ann",
-        "state": "warning",
-        "kind": "backup",
-        "online": "true",
-        "min_days_inactive": "1.5",
-        "version_below": "11.2",
-        "completed_below": "90",
-        "snoozed": "false",
-        "deactivated": "false",
-        "q": "lap",
-        "sort": "hostname",
-        "order": "asc",
-        "limit": "5",
-        "cursor": "",
-    }
-    assert set(values) == set(QUERY_PARAMETERS)
-
-    query = parse_query(values)
-
-    assert (query.org, query.user, query.state, query.kind) == ("org-1", "ann", "warning", "backup")
-    assert (query.online, query.snoozed, query.deactivated) == (True, False, False)
-    assert (query.min_days_inactive, query.completed_below) == (1.5, 90.0)
-    assert query.version_below == (11, 2)
-    assert (query.search, query.sort, query.descending, query.limit) == (
-        "lap",
-        "hostname",
-        False,
-        5,
-    )
-
-
-# --- the CSV download -----------------------------------------------------------------
-
-
-def parse_csv(chunks: list[str]) -> list[list[str]]:
-    return list(csv.reader(io.StringIO("".join(chunks))))
-
-
-def test_the_csv_header_is_the_column_titles() -> None:
-    lines = parse_csv(list(csv_lines([], context())))
-
-    assert lines == [[title for _, title in CSV_COLUMNS]]
-
-
-@pytest.mark.parametrize(("count", "chunk"), [(0, 3), (1, 1), (5, 2), (6, 3), (7, 500), (10, 1)])
-def test_every_row_is_one_csv_line_whatever_the_chunking(count: int, chunk: int) -> None:
-    rows = [row(f"dev-{n:02}") for n in range(count)]
-
-    chunks = list(csv_lines(rows, context(), chunk=chunk))
-
-    lines = parse_csv(chunks)
-    device = [title for _, title in CSV_COLUMNS].index("Device")
-    assert [line[device] for line in lines[1:]] == ids(rows)
-    assert all(len(line) == len(CSV_COLUMNS) for line in lines)
-    # Chunks are whole lines: none ends half way through a row.
-    assert all(c.endswith("\r\n") for c in chunks if c)
-    assert len(chunks) == count // chunk + 1
-
-
-def test_csv_values_with_commas_quotes_and_line_breaks_survive() -> None:
-    awkward = row(
-        "dev-1",
-        hostname='Jane\'s "work", laptop',
-        user_id="smith, jane",
-        top_cause="a\nb",
-        destinations=("cloud", "nas, office"),
-    )
-
-    (line,) = parse_csv(list(csv_lines([awkward], context())))[1:]
-    cells = dict(zip([title for _, title in CSV_COLUMNS], line, strict=True))
-
-    assert cells["Hostname"] == 'Jane\'s "work", laptop'
-    assert cells["User"] == "smith, jane"
-    assert cells["Top diagnosis"] == "a\nb"
-    assert cells["Destinations"] == "cloud nas, office"
-
-
-def test_csv_cells_read_as_the_report_shows_them() -> None:
-    r = row(
-        "dev-1",
-        org_id="org-short",
-        backup="warning",
-        last_heartbeat=CLOCK - 10 * MINUTE,  # offline under org-short's 5 minutes
-        last_activity=CLOCK - 2 * DAY,
-        last_completed_backup=None,
-        snoozed_until=CLOCK + DAY,
-        percent_complete=42.5,
-        top_cause="paused_by_user",
-    )
-
-    (line,) = parse_csv(list(csv_lines([r], context())))[1:]
-    cells = dict(zip([title for _, title in CSV_COLUMNS], line, strict=True))
-
-    assert cells["Org"] == "org-short"
-    assert cells["Alert state"] == "warning"
-    assert (cells["Connection"], cells["Backup"], cells["Completion"]) == ("ok", "warning", "ok")
-    assert cells["Online"] == "no"
-    assert cells["Completed %"] == "42.5"
-    assert cells["Last activity"] == (CLOCK - 2 * DAY).isoformat()
-    assert cells["Last completed backup"] == ""
-    assert cells["Days since last activity"] == "2.0"
-    assert cells["Snoozed until"] == (CLOCK + DAY).isoformat()
-    assert cells["Deactivated"] == "no"
-    assert cells["Top diagnosis"] == "paused_by_user"
-
-
 # --- rollups --------------------------------------------------------------------------
 
 
@@ -1045,23 +727,23 @@ def test_an_org_summary_counts_active_devices_per_state_and_kind() -> None:
 
     summary = summarize_org("org-1", org_rows(), ctx)
 
-    assert summary["org_id"] == "org-1"
-    assert (summary["devices"], summary["active"], summary["deactivated"]) == (8, 7, 1)
-    assert summary["by_state"] == {"ok": 2, "warning": 2, "critical": 3}
-    assert summary["by_kind"] == {
+    assert summary.org_id == "org-1"
+    assert (summary.devices, summary.active, summary.deactivated) == (8, 7, 1)
+    assert summary.by_state == {"ok": 2, "warning": 2, "critical": 3}
+    assert summary.by_kind == {
         "connection": {"ok": 5, "warning": 0, "critical": 2},
         "backup": {"ok": 5, "warning": 1, "critical": 1},
         "completion": {"ok": 6, "warning": 1, "critical": 0},
     }
-    assert summary["online"] == 6  # every active device but ok-2
-    assert summary["snoozed"] == 1
-    assert summary["app_version_outdated"] == 1
+    assert summary.online == 6  # every active device but ok-2
+    assert summary.snoozed == 1
+    assert summary.app_version_outdated == 1
 
 
 def test_the_most_urgent_are_critical_first_then_the_longest_silent() -> None:
     summary = summarize_org("org-1", org_rows(), context())
 
-    assert [d["device_id"] for d in summary["most_urgent"]] == [
+    assert [d.device_id for d in summary.most_urgent] == [
         "crit-never",  # silent since first seen, nine days ago
         "crit-silent",
         "crit-recent",
@@ -1069,7 +751,7 @@ def test_the_most_urgent_are_critical_first_then_the_longest_silent() -> None:
         "away",
     ]
     top_two = summarize_org("org-1", org_rows(), context(), top=2)
-    assert [d["device_id"] for d in top_two["most_urgent"]] == ["crit-never", "crit-silent"]
+    assert [d.device_id for d in top_two.most_urgent] == ["crit-never", "crit-silent"]
 
 
 def test_a_user_shows_the_worst_of_their_active_devices() -> None:
@@ -1081,17 +763,17 @@ def test_a_user_shows_the_worst_of_their_active_devices() -> None:
 
     summary = summarize_user("ann", rows, context())
 
-    assert summary["user_id"] == "ann"
-    assert summary["orgs"] == ["org-1", "org-2"]
-    assert summary["devices"] == 3
-    assert summary["alert_states"] == {
+    assert summary.user_id == "ann"
+    assert summary.orgs == ["org-1", "org-2"]
+    assert summary.devices == 3
+    assert summary.alert_states == {
         "connection": "ok",
         "backup": "warning",
         "completion": "warning",
     }
-    assert summary["worst_state"] == "warning"
-    assert summary["online"] is True  # the desktop
-    assert sorted(d["device_id"] for d in summary["device_list"]) == ["desktop", "laptop", "old"]
+    assert summary.worst_state == "warning"
+    assert summary.online is True  # the desktop
+    assert sorted(d.device_id for d in summary.device_list) == ["desktop", "laptop", "old"]
 
 
 def test_a_user_with_only_deactivated_devices_is_ok_and_offline() -> None:
@@ -1099,8 +781,8 @@ def test_a_user_with_only_deactivated_devices_is_ok_and_offline() -> None:
 
     summary = summarize_user("ann", rows, context())
 
-    assert summary["worst_state"] == "ok"
-    assert summary["online"] is False
+    assert summary.worst_state == "ok"
+    assert summary.online is False
 
 
 def test_the_fleet_summary_counts_per_org_with_totals() -> None:
@@ -1114,21 +796,21 @@ def test_the_fleet_summary_counts_per_org_with_totals() -> None:
 
     summary = summarize_fleet(rows)
 
-    assert summary["totals"] == {
+    assert summary.totals == {
         "devices": 5,
         "deactivated": 1,
         "ok": 2,
         "warning": 1,
         "critical": 1,
     }
-    assert summary["orgs"] == [
-        {"org_id": "org-a", "devices": 3, "deactivated": 1, "ok": 1, "warning": 1, "critical": 0},
-        {"org_id": "org-b", "devices": 2, "deactivated": 0, "ok": 1, "warning": 0, "critical": 1},
+    assert list(summary.orgs.items()) == [
+        ("org-a", {"devices": 3, "deactivated": 1, "ok": 1, "warning": 1, "critical": 0}),
+        ("org-b", {"devices": 2, "deactivated": 0, "ok": 1, "warning": 0, "critical": 1}),
     ]
 
 
 def test_an_empty_fleet_summary_is_all_zero() -> None:
-    assert summarize_fleet([]) == {
-        "totals": {"devices": 0, "deactivated": 0, "ok": 0, "warning": 0, "critical": 0},
-        "orgs": [],
-    }
+    assert summarize_fleet([]) == FleetRollup(
+        totals={"devices": 0, "deactivated": 0, "ok": 0, "warning": 0, "critical": 0},
+        orgs={},
+    )

@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry
 
 from agents.books.targets import TargetDirectory, announcement
+from agents.notify.channels.apprise import APPRISE
+from agents.notify.channels.email import EMAIL
 from agents.notify.metrics import NotifyMetrics
-from agents.notify.plan import APPRISE, EMAIL, Target
+from agents.notify.plan import Target
 from agents.notify.recipients import RecipientBook
 from agents.notify.settings import NotifySettings
 from schemas import encode

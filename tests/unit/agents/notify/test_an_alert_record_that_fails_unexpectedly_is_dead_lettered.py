@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from agents.notify.plan import EMAIL, Target
+from agents.notify.channels.email import EMAIL
+from agents.notify.plan import Target
 from agents.notify.runner import Notifier
 from schemas.codec import encode
 from tests.unit.agents.notify.alerts import example_alert

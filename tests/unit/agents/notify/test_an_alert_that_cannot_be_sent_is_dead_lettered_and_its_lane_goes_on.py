@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from types import SimpleNamespace
 from typing import Any
 
-from agents.notify.channels import build_email
-from agents.notify.plan import EMAIL, Delivery, Target
+from agents.notify.channels.email import EMAIL, build_email
+from agents.notify.plan import Delivery, Target
 from agents.notify.runner import Notifier
 from agents.notify.settings import NotifySettings
 from schemas.codec import encode

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from agents.notify.apprise_channel import _failure, _Seen
+from agents.notify.channels.apprise import _failure, _Seen
 
 
 @pytest.mark.parametrize(

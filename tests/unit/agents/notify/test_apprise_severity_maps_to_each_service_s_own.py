@@ -12,7 +12,7 @@ from typing import Any
 import apprise
 import pytest
 
-from agents.notify.apprise_channel import prepare, url_problem
+from agents.notify.channels.apprise import prepare, url_problem
 from agents.notify.render import render_chat
 from tests.unit.agents.notify.alerts import example_alert
 

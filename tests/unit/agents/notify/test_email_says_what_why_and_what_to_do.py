@@ -9,8 +9,8 @@ from email.policy import default
 
 import pytest
 
-from agents.notify.channels import build_email
-from agents.notify.plan import EMAIL, Delivery, Item
+from agents.notify.channels.email import EMAIL, build_email
+from agents.notify.plan import Delivery, Item
 from agents.notify.render import device_link, render_alert, subject
 from agents.notify.settings import NotifySettings
 from tests.unit.agents.notify.alerts import cause, example_alert

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from agents.notify.channels import parse_retry_after
+from agents.notify.channels.http import parse_retry_after
 from agents.notify.retry import backoff_ceiling, retry_delay
 
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from standardwebhooks.webhooks import Webhook
 
-from agents.notify.channels import WebhookChannel
+from agents.notify.channels.webhook import WEBHOOK, WebhookChannel
 from agents.notify.errors import DeliveryFailed
-from agents.notify.plan import WEBHOOK, Delivery, Item
+from agents.notify.plan import Delivery, Item
 from agents.notify.settings import NotifySettings
 from schemas import encode
 from tests.unit.agents.notify.alerts import example_alert

@@ -20,21 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
+from agents.notify.channels.base import Channel
+from agents.notify.channels.http import http_failure
 from agents.notify.errors import DeliveryFailed
-from agents.notify.plan import APPRISE, Delivery, delivery_key
+from agents.notify.plan import Delivery, delivery_key
 from agents.notify.render import ChatMessage, render_chat
-from agents.notify.settings import NotifySettings
+from schemas.recipients import TargetSyntax, is_target_name
 
-__all__ = ["AppriseChannel", "prepare", "url_problem"]
+if TYPE_CHECKING:
+    from agents.notify.settings import NotifySettings
+
+__all__ = ["APPRISE", "CHANNEL", "AppriseChannel", "prepare", "url_problem"]
 
 log = logging.getLogger(__name__)
+
+APPRISE = "apprise"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +74,6 @@ def _observe(self: requests.Session, request: Any, **kwargs: Any) -> Any:
     return response
 
 
-# Every plugin goes through requests.Session.send (requests.post builds a session);
-# outside an attempt (`_observed` unset) the wrapper only passes the call on.
-requests.sessions.Session.send = _observe  # type: ignore[method-assign]
-
-
 _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://[^\s'\"<>]+")
 
 
@@ -85,6 +88,16 @@ class _RedactUrls(logging.Filter):
 
 
 logging.getLogger("apprise").addFilter(_RedactUrls())
+
+
+@functools.cache
+def _watch() -> None:
+    """Observe the plugins' requests from the first Apprise channel on: a process that
+    delivers nothing through Apprise (the worker, loading the channel registry) keeps
+    `requests` as it was."""
+    # Every plugin goes through requests.Session.send (requests.post builds a session);
+    # outside an attempt (`_observed` unset) the wrapper only passes the call on.
+    requests.sessions.Session.send = _observe  # type: ignore[method-assign]
 
 
 def _instantiate(url: str) -> Any:
@@ -163,46 +176,40 @@ def _notify(plugin: Any, message: ChatMessage, notify_type: Any) -> tuple[bool, 
 
 def _failure(seen: list[_Seen], service: str) -> DeliveryFailed:
     """What the requests of a failed attempt say: refused, or worth another attempt."""
-    for request in seen:
-        if 300 <= request.status < 500 and request.status not in (408, 425, 429):
-            reason = "http_3xx" if request.status < 400 else "http_4xx"
-            return DeliveryFailed(reason, f"{service}: HTTP {request.status}", permanent=True)
+    answered = [
+        http_failure(r.status, f"{service}: HTTP {r.status}", r.retry_after)
+        for r in seen
+        if r.status >= 300
+    ]
+    # A refusal wins: another attempt would be refused again.
+    for failure in answered:
+        if failure.permanent:
+            return failure
     for request in seen:
         if request.error is not None:
             err = request.error
             reason = "timeout" if isinstance(err, requests.Timeout) else "unreachable"
             return DeliveryFailed(reason, f"{service}: {type(err).__name__}")
-        if request.status >= 500 or request.status in (408, 425, 429):
-            from agents.notify.channels import parse_retry_after
-
-            reason = "http_429" if request.status == 429 else "http_5xx"
-            if request.status in (408, 425):
-                reason = "http_4xx"
-            return DeliveryFailed(
-                reason,
-                f"{service}: HTTP {request.status}",
-                retry_after=parse_retry_after(request.retry_after),
-            )
+        if request.status >= 300:
+            detail = f"{service}: HTTP {request.status}"
+            return http_failure(request.status, detail, request.retry_after)
     return DeliveryFailed(
         "apprise_failed", f"{service}: Apprise reported a failure (see the notifier's log)"
     )
 
 
 class AppriseChannel:
-    name = APPRISE
     # Attempts run in threads: a few at once.
     slots = 4
 
     def __init__(self, settings: NotifySettings) -> None:
+        _watch()
         self.settings = settings
         self.urls = dict(settings.apprise)
         # Each target's Apprise store (in memory), shared by its plugin instances: a plugin
         # keeps there what a later message needs (the ids of the Opsgenie alerts it
         # opened, which a resolution closes), and an instance is built per attempt.
         self._stores: dict[str, Any] = {}
-
-    def shown(self, recipient: str) -> str:
-        return recipient
 
     async def send(self, delivery: Delivery) -> None:
         (item,) = delivery.items
@@ -227,3 +234,10 @@ class AppriseChannel:
         ok, seen = await asyncio.to_thread(_notify, plugin, message, notify_type)
         if not ok:
             raise _failure(seen, service)
+
+
+CHANNEL = Channel(
+    TargetSyntax(APPRISE, "a target name (a-z, 0-9, '-', '_')", is_target_name, named=True),
+    lambda settings, _session: AppriseChannel(settings),
+    names=lambda settings: settings.apprise_names,
+)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from streams.report import CSV_COLUMNS, csv_lines
+from agents.report.download import CSV_COLUMNS, csv_lines
 from tests.unit.streams.test_report import context, parse_csv, row
 
 TITLES = [title for _, title in CSV_COLUMNS]
