@@ -134,13 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from agents.report.serve import run
 
     async def serve() -> None:
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await run(settings, stop)
+        await run(settings, stop_on_signals())
 
     asyncio.run(serve())
     return 0

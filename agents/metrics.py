@@ -153,6 +153,27 @@ class WorkerMetrics:
             ["topic"],
             registry=r,
         )
+        self.partitions_indexed = Counter(
+            "backupwatch_partitions_indexed",
+            "Input partitions whose deadline index was built from the stored states: one "
+            "per partition newly assigned, none for a partition kept across a rebalance "
+            "that no other worker wrote meanwhile",
+            registry=r,
+        )
+        self.partitions_read = Counter(
+            "backupwatch_changelog_partitions_read",
+            "Changelog partitions the memory:// store read after an assignment (whole, or "
+            "the part written by another worker); a partition kept across a rebalance "
+            "with nothing new is not read",
+            registry=r,
+        )
+        self.assignment_duration = Histogram(
+            "backupwatch_assignment_seconds",
+            "How long each partition-assignment callback of a rebalance took: the group "
+            "waits for it",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
         self.user_facts_errors = Counter(
             "backupwatch_user_facts_errors",
             "User facts records that were refused (the user keeps the facts they had)",

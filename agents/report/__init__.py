@@ -1,2 +1,3 @@
-"""The read side: the report reader process, its API and dashboard, the fleet view
-it builds from the device-state changelog, and who may read or write through it."""
+"""The read side: the report reader beside a worker and `backupwatch serve` apart from
+the workers, their API and dashboard, the fleet view they build from the device-state
+changelog, and who may read or write through them."""

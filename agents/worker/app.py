@@ -43,7 +43,7 @@ from agents.settings import Settings
 from agents.worker.cache import StateCache
 from agents.worker.consumer_lag import consumer_lags
 from agents.worker.intake import bulk_consumer_class
-from agents.worker.resume import hold_flow_while_streams_resume
+from agents.worker.resume import hold_flow_while_streams_resume, indexes_kept
 from agents.worker.store import PartitionMemoryStore, PartitionStoreTable
 from agents.worker.ticks import encode_tick, is_tick
 from schemas.codec import encode
@@ -107,7 +107,11 @@ class Backupwatch:
         transport: Any = self.app.transport
         # Its commits write the state cache first (agents.worker.cache).
         transport.Consumer = bulk_consumer_class(
-            frozenset(topic_names), self.handle_records, self.flush_states
+            frozenset(topic_names),
+            self.handle_records,
+            self.flush_states,
+            self._assignment_timed,
+            self.unread,
         )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
@@ -162,6 +166,14 @@ class Backupwatch:
         self._store_put: Any = None
         # The memory store's dict per partition (None with RocksDB).
         self._partition_data: Any = None
+        # The changelog offset each indexed partition's deadline index reflects: the
+        # store's when it was built, moved on by this worker's acknowledged writes. After
+        # a rebalance a kept partition's index is used again only if the store holds
+        # nothing beyond it (`_index_current`, docs/architecture.md §6).
+        self._indexed_through: dict[int, int | None] = {}
+        # Indexed partitions kept by the latest assignment, not checked yet.
+        self._kept: set[int] = set()
+        self._partitions_read = 0
         # The report reader beside the worker (agents.report.reader), once its web views are
         # attached: its unexpected errors are counted among the worker's metrics.
         self.report_reader: ReportReader | None = None
@@ -298,12 +310,13 @@ class Backupwatch:
         async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
             # Faust committed what it could before this signal, which flushed the state
             # cache; whatever a batch left in it since is written now, before the new
-            # owners read the changelog. Rebuilt from the table at the first record of
-            # each partition after the rebalance (and after recovery), never scanned on
-            # a tick.
+            # owners read the changelog (written later, a state of a partition handed
+            # over would land after the new owner's).
             await self.flush_states()
-            self.processor.revoke_all()
-            self._stored_by_partition = None
+
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
+            self.assigned(tp.partition for tp in assigned if tp.topic == self.heartbeats)
 
     def envelopes(self, messages: Iterable[Any], per_second: float = 1.0) -> Iterator[Envelope]:
         """Envelopes of Faust's messages (timestamps in seconds) or of aiokafka's records
@@ -342,6 +355,8 @@ class Backupwatch:
         decided: one result for the whole fleet would hold every decided state, status
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
+        for partition in {e.partition for e in envelopes}:
+            self._index_current(partition)
         if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
             # Decisions need every user fact written before their ticks: decided before
             # it is read, a device of a user on leave would alert as if the leave were
@@ -457,7 +472,14 @@ class Backupwatch:
         def done(sent: asyncio.Future[Any]) -> None:
             if not sent.cancelled() and sent.exception() is None:
                 # A batch's metadata carries its first record's offset.
-                store.set_persisted_offset(tp, sent.result().offset + count - 1)
+                offset = sent.result().offset + count - 1
+                store.set_persisted_offset(tp, offset)
+                indexed = self._indexed_through
+                if tp.partition in indexed:
+                    through = indexed[tp.partition]
+                    if through is None or offset > through:
+                        # This worker's own write: its index holds it already.
+                        indexed[tp.partition] = offset
 
         return done
 
@@ -538,20 +560,90 @@ class Backupwatch:
         with nothing new to read would otherwise know no clock and no deadline until
         the next tick. Only reads the table (timers must not write it), and only once
         recovery is complete — the first one (`completed`, which Faust never clears) and
-        that of the latest rebalance (`actives_ready`): partitions assigned by a
-        rebalance are being read into the store until then, and an index built from
-        part of a partition would miss devices.
+        that of the latest rebalance (`actives_ready`) — and of each partition, once
+        the memory store has read it (`unread`): an index built from part of a
+        partition would miss devices.
         """
         tables: Any = self.app.tables
         if not (tables.recovery.completed.is_set() and tables.actives_ready):
             return
-        heartbeats = self.settings.topic(INPUTS[0])
         for tp in self.app.assignor.assigned_actives():
-            if tp.topic == heartbeats:
+            if tp.topic == self.heartbeats and not self.unread(tp.partition):
+                self._index_current(tp.partition)
                 self.processor.ensure(tp.partition)
+
+    @property
+    def heartbeats(self) -> str:
+        return self.settings.topic(INPUTS[0])
+
+    @property
+    def reading(self) -> bool:
+        """Whether the memory store is still reading a partition assigned to it."""
+        store: Any = self.table.data
+        return isinstance(store, PartitionMemoryStore) and store.reading
+
+    def unread(self, partition: int) -> bool:
+        """Whether `partition`'s state is still being read after its assignment: its
+        records wait (agents.worker.intake)."""
+        store: Any = self.table.data
+        return isinstance(store, PartitionMemoryStore) and store.unread(partition)
+
+    # -- what a rebalance keeps ------------------------------------------------------
+
+    def assigned(self, partitions: Iterable[int]) -> None:
+        """After an assignment: forget the indexes of the partitions handed elsewhere;
+        those of the partitions kept stand until `_index_current` checks them."""
+        now = set(partitions)
+        indexed = set(self.processor.clocks())
+        gone = indexed - now
+        for partition in gone:
+            self._indexed_through.pop(partition, None)
+        self._kept = indexed & now
+        # Dropped right after the assignment callback rather than in it: freeing the
+        # indexes of half a million devices takes a tenth of a second the group would
+        # wait. No record of these partitions comes before: they are not ours.
+        asyncio.get_running_loop().call_soon(self.processor.revoke, sorted(gone))
+        self._stored_by_partition = None
+        log.info(
+            "assigned partitions %s; indexes kept %s, dropped %s",
+            sorted(now) or "none",
+            sorted(self._kept) or "none",
+            sorted(gone) or "none",
+        )
+
+    def _index_current(self, partition: int) -> None:
+        """Before a partition's records are taken (or it is indexed on a timer): a kept
+        index whose partition another worker wrote meanwhile is dropped, to be built
+        again from the store; a partition about to be indexed is counted, with the
+        changelog offset its index will reflect."""
+        kept = partition in self._kept
+        if kept:
+            self._kept.discard(partition)
+            held = self._store_offset(partition)
+            if indexes_kept(self._indexed_through, {partition: held}):
+                return
+            log.info(
+                "partition %d was written by another worker meanwhile: indexed again", partition
+            )
+            self.processor.revoke([partition])
+        elif partition in self._indexed_through:
+            return
+        self._indexed_through[partition] = self._store_offset(partition)
+        self.metrics.partitions_indexed.inc()
+
+    def _store_offset(self, partition: int) -> int | None:
+        changelog = self.table.changelog_topic.get_topic_name()
+        store: Any = self.table.data
+        offset = store.persisted_offset(TP(changelog, partition))
+        return int(offset) if offset is not None else None
 
     def update_gauges(self) -> None:
         m = self.metrics
+        store: Any = self.table.data
+        read = store.partitions_read if isinstance(store, PartitionMemoryStore) else 0
+        if read > self._partitions_read:
+            m.partitions_read.inc(read - self._partitions_read)
+            self._partitions_read = read
         if self.report_reader is not None:
             for topic, n in self.report_reader.new_unexpected_errors().items():
                 m.report_errors.labels(topic).inc(n)
@@ -559,6 +651,9 @@ class Backupwatch:
         m.observe_device_counts(self.processor.device_counts())
         m.devices_indexed.set(self.processor.devices_indexed())
         m.observe_consumer_lag(consumer_lags(self.app, self.topic_index))
+
+    def _assignment_timed(self, seconds: float, partitions: int) -> None:
+        self.metrics.assignment_duration.observe(seconds)
 
     def _on_policy_change(self, org_id: str) -> None:
         self.processor.policy_changed(org_id)

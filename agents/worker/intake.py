@@ -23,12 +23,20 @@ acknowledged.
 Before it commits offsets the consumer awaits `before_commit` (the worker writes its state
 cache then, agents.worker.cache): a committed offset implies the states of its records are
 written.
+
+After an assignment, the records of a partition whose state the `memory://` store is
+still reading (agents/worker/store.py, "After an assignment") are held here, in the
+order read, and the partition is paused; once it is read they are handed over first,
+and it is fetched again. Held records are neither tracked nor acknowledged: a rebalance
+meanwhile drops them, and whoever owns the partition next reads them again from the
+committed offset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +51,14 @@ log = logging.getLogger(__name__)
 
 BulkHandler = Callable[[list[Any]], Awaitable[None]]
 BeforeCommit = Callable[[], Awaitable[None]]
+# Told how long one partition-assignment callback took (seconds) and how many
+# partitions it assigned.
+AssignmentTimer = Callable[[float, int], None]
+# Whether an input partition's state is still being read after its assignment.
+Unread = Callable[[int], bool]
+# A partition's records taken from fetches, and the first offset their acknowledgement
+# covers (`BulkInputConsumer._take`).
+Taken = tuple[int, list[Any]]
 
 
 class BulkInputConsumer(ResumingConsumer):
@@ -51,6 +67,28 @@ class BulkInputConsumer(ResumingConsumer):
     bulk_topics: frozenset[str] = frozenset()
     on_bulk: BulkHandler | None = None
     before_commit: BeforeCommit | None = None
+    on_assignment_timed: AssignmentTimer | None = None
+    unread: Unread | None = None
+    # Records of partitions whose state is still being read, by partition, in the order
+    # read; neither tracked nor acknowledged, so a rebalance can drop them: the next
+    # owner reads them again from the committed offset.
+    _held: dict[Any, Taken] | None = None
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        if self._held:
+            log.info("dropping the held records of %d partition(s)", len(self._held))
+            self._held.clear()
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
+        # Timed because the group waits for it: while it runs, this member answers no
+        # rebalance, and a rebalance started meanwhile waits for every member.
+        started = time.perf_counter()
+        await super().on_partitions_assigned(assigned, generation_id)
+        took = time.perf_counter() - started
+        log.info("partition assignment (%d partitions) took %.3f s", len(assigned), took)
+        if self.on_assignment_timed is not None:
+            self.on_assignment_timed(took, len(assigned))
 
     async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
         # Every commit comes here (the timer's, a rebalance's, the one at stop), before
@@ -68,12 +106,17 @@ class BulkInputConsumer(ResumingConsumer):
         fetcher_should_stop = fetcher._stopped.is_set
         bulk_topics = self.bulk_topics
         on_bulk = self.on_bulk
+        unread = self.unread or _never
+        held = self._held = {}
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 await self.sleep(0)
                 if self.should_stop:
                     continue
-                records, active_partitions = await self._wait_next_records(1.0)
+                if held and on_bulk is not None:
+                    await self._release(held, unread, on_bulk)
+                # Held partitions are paused: come back soon to release them once read.
+                records, active_partitions = await self._wait_next_records(0.1 if held else 1.0)
                 if records is None or self.should_stop:
                     continue
                 if not self.flow_active:
@@ -84,7 +127,7 @@ class BulkInputConsumer(ResumingConsumer):
                     except Exception as exc:  # noqa: BLE001 - as Faust does
                         log.warning("seek while the flow is stopped failed: %r", exc)
                     continue
-                bulk: dict[TP, tuple[int, list[Any]]] = {}
+                bulk: dict[TP, Taken] = {}
                 for tp, fetched in records.items():
                     if not (
                         active_partitions is None
@@ -94,7 +137,11 @@ class BulkInputConsumer(ResumingConsumer):
                         continue
                     if on_bulk is not None and tp.topic in bulk_topics:
                         taken = self._take(tp, fetched)
-                        if taken is not None:
+                        if taken is None:
+                            continue
+                        if tp in held or unread(tp.partition):
+                            self._hold(held, tp, taken)
+                        else:
                             bulk[tp] = taken
                     else:
                         await self._one_by_one(tp, fetched)
@@ -112,7 +159,7 @@ class BulkInputConsumer(ResumingConsumer):
             log.exception("bulk intake failed: %r", exc)
             raise
 
-    def _take(self, tp: TP, fetched: list[Any]) -> tuple[int, list[Any]] | None:
+    def _take(self, tp: TP, fetched: list[Any]) -> Taken | None:
         """The records of a fetch not handed over yet (a seek may read some again) and
         the first offset their acknowledgement covers (offsets missing from the log
         since the last record read included); the partition's read offset moves to the
@@ -125,6 +172,25 @@ class BulkInputConsumer(ResumingConsumer):
         first = fetched[0].offset
         self._read_offset[tp] = fetched[-1].offset
         return (first if last is None else min(first, last + 1)), fetched
+
+    def _hold(self, held: dict[Any, Taken], tp: Any, taken: Taken) -> None:
+        """Keep the records of a partition whose state is being read (agents.worker.store,
+        "After an assignment"), and fetch no more of it until then."""
+        waiting = held.get(tp)
+        if waiting is None:
+            held[tp] = taken
+            self.pause_partitions([tp])
+        else:
+            waiting[1].extend(taken[1])
+
+    async def _release(self, held: dict[Any, Taken], unread: Unread, on_bulk: BulkHandler) -> None:
+        """Hand over the held records of the partitions now read, then fetch them again."""
+        ready = [tp for tp in held if not unread(tp.partition)]
+        if not ready:
+            return
+        await self._hand_over({tp: held.pop(tp) for tp in ready}, on_bulk)
+        # Resumed only if still assigned: a rebalance pauses and resumes by itself.
+        self.resume_partitions([tp for tp in ready if tp in self.assignment()])
 
     async def _one_by_one(self, tp: TP, fetched: list[Any]) -> None:
         """Faust's own path for a record of another topic: its callback, per record."""
@@ -140,7 +206,7 @@ class BulkInputConsumer(ResumingConsumer):
             message = self._to_message(tp, record)
             await self.wait_first(self.callback(message), self.suspend_flow.wait())
 
-    async def _hand_over(self, bulk: dict[TP, tuple[int, list[Any]]], on_bulk: BulkHandler) -> None:
+    async def _hand_over(self, bulk: dict[TP, Taken], on_bulk: BulkHandler) -> None:
         # A rebalance in progress (flow suspended) or partitions taken away since the
         # fetch: those records are not ours to process now; the new owner (or this
         # worker after the rebalance) reads them again from the committed offset.
@@ -188,11 +254,19 @@ class _InFlight:
         self.acked = False
 
 
+def _never(partition: int) -> bool:
+    return False
+
+
 def bulk_consumer_class(
-    topics: frozenset[str], on_bulk: BulkHandler, before_commit: BeforeCommit | None = None
+    topics: frozenset[str],
+    on_bulk: BulkHandler,
+    before_commit: BeforeCommit | None = None,
+    on_assignment_timed: AssignmentTimer | None = None,
+    unread: Unread | None = None,
 ) -> type[BulkInputConsumer]:
-    """A `BulkInputConsumer` bound to one worker's input topics, handler and pre-commit
-    step (the Faust transport instantiates the class itself)."""
+    """A `BulkInputConsumer` bound to one worker's input topics, handler, pre-commit step
+    and assignment hooks (the Faust transport instantiates the class itself)."""
     return type(
         "WorkerInputConsumer",
         (BulkInputConsumer,),
@@ -200,5 +274,9 @@ def bulk_consumer_class(
             "bulk_topics": topics,
             "on_bulk": staticmethod(on_bulk),
             "before_commit": staticmethod(before_commit) if before_commit else None,
+            "on_assignment_timed": staticmethod(on_assignment_timed)
+            if on_assignment_timed
+            else None,
+            "unread": staticmethod(unread) if unread else None,
         },
     )

@@ -24,18 +24,30 @@ until the seek and the queue clearing are done (Faust turns the flow on again it
 the end); `ResumingConsumer` seeks the stream partitions without a committed offset back
 to where the group starts reading them. Both were seen as a table count short by a record
 produced while the worker was down (tests/integration/test_faust_table_recovery.py).
+
+What a rebalance reads again is decided here too (docs/architecture.md §6):
+`changelog_reads` says which assigned changelog partitions the `memory://` store must
+read, and from where — none that it holds up to the changelog's end — and `indexes_kept`
+which deadline indexes a worker keeps — those of partitions it kept and nobody else wrote.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 
-__all__ = ["ResumingConsumer", "hold_flow_while_streams_resume"]
+__all__ = [
+    "ChangelogRead",
+    "ResumingConsumer",
+    "changelog_reads",
+    "hold_flow_while_streams_resume",
+    "indexes_kept",
+]
 
 
 class ResumingConsumer(Consumer):
@@ -65,3 +77,52 @@ def hold_flow_while_streams_resume(app: faust.App) -> None:
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def stop_flow_before_streams_resume(sender: Any, *args: Any, **kwargs: Any) -> None:
         sender.consumer.stop_flow()
+
+
+# -- what a rebalance reads again -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangelogRead:
+    """One changelog partition to read into the store after an assignment: the records
+    after `start` (None: from the beginning) up to `last`, the offset before the
+    partition's end when it was assigned."""
+
+    start: int | None
+    last: int
+
+
+def changelog_reads(
+    assigned: Iterable[TP], held: Mapping[TP, int], ends: Mapping[TP, int]
+) -> dict[TP, ChangelogRead]:
+    """The assigned changelog partitions the store must read, and from where.
+
+    `held` is the offset up to which the store holds each partition (kept across the
+    rebalance, or written by this worker since), `ends` each partition's end offset now.
+    A partition held up to its end — this worker kept it, and no other worker wrote it
+    meanwhile — is not read at all; one held in part is read from where it stops; one
+    not held, from the beginning. An empty partition needs no read.
+    """
+    reads = {}
+    for tp in assigned:
+        last = ends[tp] - 1
+        start = held.get(tp)
+        if last < 0 or (start is not None and start >= last):
+            continue
+        reads[tp] = ChangelogRead(start, last)
+    return reads
+
+
+def indexes_kept(
+    indexed_through: Mapping[int, int | None], held: Mapping[int, int | None]
+) -> set[int]:
+    """The partitions whose deadline index, built before a rebalance, still stands.
+
+    `indexed_through` is the changelog offset each index reflects (the store's when it
+    was built, moved on by this worker's own acknowledged writes), `held` the offset the
+    store holds now that the rebalance's reads are done. Equal, nobody else wrote the
+    partition in between: its index is the one that reading it again would build. A
+    partition that was handed to another worker and came back (a worker that missed a
+    generation) holds that worker's writes beyond: its index is built again.
+    """
+    return {p for p, through in indexed_through.items() if p in held and held[p] == through}

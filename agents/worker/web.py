@@ -100,7 +100,9 @@ def attach_views(worker: Backupwatch) -> ReportReader | None:
         worker.index_assigned()
         assigned = app.assignor.assigned_actives() if app.assignor else set()
         tables: Any = app.tables
-        recovering = not tables.recovery.completed.is_set()
+        # Until its partitions' states are read (agents.worker.store, "After an
+        # assignment"), the worker decides nothing.
+        recovering = not tables.recovery.completed.is_set() or worker.reading
         ready = bool(assigned) and not recovering
         body = orjson.dumps(
             {

@@ -1,6 +1,6 @@
 """The Grafana dashboard and the alerting rules name only metrics that a running worker
 and a running notifier really export (read from their live /metrics), and the probes and
-health checks of the deployment files answer 200 on them."""
+health checks of the deployment files answer 200 on them (the report server's too)."""
 
 from __future__ import annotations
 
@@ -172,13 +172,20 @@ async def _bridge_metric_names(pipeline: Pipeline) -> set[str]:
 async def test_the_probes_of_the_deployment_answer_on_the_running_processes(
     pipeline: Pipeline, notifier: str
 ) -> None:
-    worker = pipeline.worker()
+    worker = pipeline.worker(report_reader="none")
+    server = pipeline.serve()
     worker.start()
+    server.start()
     worker.wait_ready()
     worker_paths = _probe_paths("worker")
     assert {"/healthz", "/readyz"} <= worker_paths
     for path in worker_paths:
         assert worker.get(path)[0] == 200, path
+    server.wait_ready()
+    serve_paths = _probe_paths("serve")
+    assert {"/healthz", "/readyz"} <= serve_paths
+    for path in serve_paths:
+        assert server.get(path)[0] == 200, path
     notify_paths = _probe_paths("notify")
     assert "/healthz" in notify_paths
     for path in notify_paths:

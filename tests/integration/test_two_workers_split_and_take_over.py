@@ -1,5 +1,7 @@
 """Scale-out is Kafka's: two workers split the partitions; when one dies, the other
-takes its partitions over with their state and keeps alerting."""
+takes its partitions over with their state and keeps alerting. They run as several
+workers are deployed: without a report reader each (BACKUPWATCH_REPORT_READER=none),
+the report server (`backupwatch serve`) answering for the whole fleet."""
 
 from __future__ import annotations
 
@@ -39,9 +41,12 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
     expected, _ = scenario.reference(pipeline.settings.partitions)
     assert {a.device_id for a in expected} == set(silent)
 
-    first, second = pipeline.worker(), pipeline.worker()
+    first = pipeline.worker(report_reader="none")
+    second = pipeline.worker(report_reader="none")
+    server = pipeline.serve()
     first.start()
     second.start()
+    server.start()
     first.wait_ready()
     second.wait_ready()
     await pipeline.play(scenario.steps[: 2 * 24])
@@ -54,12 +59,11 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
         split, what="the two workers to hold disjoint halves of 8 partitions", timeout=90
     )
 
-    def both_see_the_fleet() -> bool:
-        # Each worker owns half the partitions but answers for every device.
-        listed = [_devices(worker) for worker in (first, second)]
-        return listed[0] == listed[1] == {f"dev-{n}" for n in range(16)}
-
-    await eventually(both_see_the_fleet, what="each worker's API to list all 16 devices")
+    # Each worker owns half the partitions; the report server answers for every device.
+    await eventually(
+        lambda: _devices(server) == {f"dev-{n}" for n in range(16)},
+        what="the report server's API to list all 16 devices",
+    )
 
     second.kill()
     await pipeline.play(scenario.steps[2 * 24 :])
@@ -77,3 +81,15 @@ async def test_two_workers_split_eight_partitions_and_one_takes_over_when_the_ot
 
     alerts = await pipeline.alerts()
     assert alert_ids(alerts) == alert_ids(expected)
+
+    def only_the_silent_ones_in_trouble() -> bool:
+        status, body = server.get("/api/devices?limit=1000", timeout=5)
+        if status != 200:
+            return False
+        rows = json.loads(body)["devices"]
+        return {row["device_id"] for row in rows if row["worst_state"] != "ok"} == set(silent)
+
+    await eventually(
+        only_the_silent_ones_in_trouble,
+        what="the report server to list the silent devices, and only them, in trouble",
+    )

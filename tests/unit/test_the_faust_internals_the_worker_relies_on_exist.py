@@ -163,6 +163,33 @@ INTERNALS: list[tuple[str, Any, str]] = [
         "agents/worker/store.py's PartitionMemoryStore implements them",
     ),
     (
+        "Consumer.on_partitions_assigned(assigned, generation_id) and "
+        "on_partitions_revoked(revoked), pause_partitions and resume_partitions",
+        lambda: (
+            list(
+                inspect.signature(
+                    faust.transport.consumer.Consumer.on_partitions_assigned
+                ).parameters
+            )
+            == ["self", "assigned", "generation_id"]
+            and list(
+                inspect.signature(
+                    faust.transport.consumer.Consumer.on_partitions_revoked
+                ).parameters
+            )
+            == ["self", "revoked"]
+            and callable(faust.transport.consumer.Consumer.pause_partitions)
+            and callable(faust.transport.consumer.Consumer.resume_partitions)
+        ),
+        "agents/worker/intake.py times the assignment callback and holds the records of "
+        "partitions whose state is being read",
+    ),
+    (
+        "the aiokafka driver's Consumer.highwaters(*partitions)",
+        lambda: inspect.iscoroutinefunction(aiokafka_driver.Consumer.highwaters),
+        "agents/worker/store.py asks the changelog's end offsets at an assignment",
+    ),
+    (
         "mode's Worker(logging_config=...)",
         lambda: "logging_config" in inspect.signature(mode.Worker.__init__).parameters,
         "agents/cli.py logs Faust's lines as JSON",

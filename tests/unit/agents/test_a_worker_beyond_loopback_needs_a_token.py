@@ -29,14 +29,15 @@ def test_a_worker_beyond_loopback_needs_a_token_or_a_decision(host: str) -> None
     Settings(web_host=host, allow_anonymous_reads=True).check_read_access()
 
 
-def test_the_worker_command_refuses_in_one_line_before_kafka(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_the_worker_and_report_server_commands_refuse_in_one_line_before_kafka(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # No broker listens there: a refusal that came too late would name it instead.
     monkeypatch.setenv("BACKUPWATCH_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("BACKUPWATCH_WEB_HOST", "0.0.0.0")  # noqa: S104
 
-    code = main(["worker"])
+    code = main([command])
 
     err = capsys.readouterr().err
     assert code == 2

@@ -49,6 +49,7 @@ def test_the_stack_has_every_part() -> None:
         "topics",
         "worker-1",
         "worker-2",
+        "serve",
         "notifier",
         "simulator",
         "prometheus",
@@ -66,6 +67,7 @@ def test_every_command_is_one_the_cli_accepts() -> None:
         "topics": "topics",
         "worker-1": "worker",
         "worker-2": "worker",
+        "serve": "serve",
         "notifier": "notify",
         "simulator": "simulate",
     }
@@ -88,12 +90,14 @@ def test_every_backupwatch_variable_set_is_one_the_code_reads() -> None:
     assert example <= known, sorted(example - known)
 
 
-@pytest.mark.parametrize("service", ["topics", "worker-1", "worker-2", "simulator"])
+@pytest.mark.parametrize("service", ["topics", "worker-1", "worker-2", "serve", "simulator"])
 def test_the_worker_settings_of_each_service_are_valid(service: str) -> None:
     env = {k: str(v) for k, v in compose()["services"][service]["environment"].items()}
     assert set(env) <= worker_variables()
     settings = Settings.from_env(env)
     assert settings.bootstrap_servers == "kafka:19092"
+    if service in ("worker-1", "worker-2", "serve"):
+        settings.check_read_access()  # or the process would refuse to start
     if service.startswith("worker"):
         # Reachable from Prometheus and the host, state on the service's volume.
         assert settings.web_host == "0.0.0.0"  # noqa: S104
@@ -110,6 +114,24 @@ def test_the_notifier_settings_are_valid_and_it_listens_beyond_loopback() -> Non
     assert settings.web_host == "0.0.0.0"  # noqa: S104
     ports = compose()["services"]["notifier"]["ports"]
     assert any(p.endswith(f":{settings.web_port}") for p in ports), ports
+
+
+def test_the_workers_run_no_report_reader_and_the_report_server_follows_their_changelog() -> None:
+    """Two workers: the fleet's view is held once, by `serve`, which reads the changelog
+    of the workers' app id and is published where the dashboard was, with a health
+    check on its readiness; Prometheus scrapes it."""
+    services = compose()["services"]
+    env = {k: str(v) for k, v in services["serve"]["environment"].items()}
+    serve = Settings.from_env(env)
+    for name in ("worker-1", "worker-2"):
+        worker = Settings.from_env({k: str(v) for k, v in services[name]["environment"].items()})
+        assert worker.report_reader == "none"
+        assert worker.app_id == serve.app_id
+    assert serve.web_host == "0.0.0.0"  # noqa: S104
+    assert services["serve"]["ports"] == [f"127.0.0.1:6066:{serve.web_port}"]
+    assert "/readyz" in " ".join(services["serve"]["healthcheck"]["test"])
+    prometheus = (REPO / "deploy/prometheus/prometheus.yml").read_text()
+    assert f'"serve:{serve.web_port}"' in prometheus
 
 
 def test_the_workers_share_one_consumer_group_and_keep_separate_state() -> None:
@@ -152,7 +174,7 @@ def test_every_port_is_published_on_loopback_unless_opened() -> None:
     Grafana answer only on the host itself by default: `PUBLISH_ADDRESS` opens them."""
     services = compose()["services"]
     published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
-    assert set(published) >= {"kafka", "worker-1", "worker-2", "notifier"}
+    assert set(published) >= {"kafka", "worker-1", "worker-2", "serve", "notifier"}
     for name, ports in published.items():
         for port in ports:
             assert port.startswith("127.0.0.1:"), (name, port)

@@ -101,11 +101,15 @@ def test_the_kubernetes_config_names_each_job_after_its_service(tmp_path: Path) 
     assert 'job="backupwatch-worker"' in worker_down["expr"]
     services = [
         document["metadata"]
-        for name in ("worker-service.yaml", "notifier-service.yaml")
+        for name in ("worker-service.yaml", "serve-service.yaml", "notifier-service.yaml")
         for document in yaml.safe_load_all((REPO / "deploy/k8s" / name).read_text())
         if "prometheus.io/scrape" in document["metadata"].get("annotations", {})
     ]
-    assert {s["name"] for s in services} == {"backupwatch-worker", "backupwatch-notify"}
+    assert {s["name"] for s in services} == {
+        "backupwatch-worker",
+        "backupwatch-serve",
+        "backupwatch-notify",
+    }
     assert all(s["annotations"]["prometheus.io/scrape"] == "true" for s in services)
     # Debian's promtool is built without Kubernetes discovery: check the rest of the
     # config with the discovery swapped for a static target.
