@@ -183,17 +183,18 @@ class _Intake(BulkInputConsumer):
     def assignment(self) -> set[Any]:
         return {TP("heartbeats", 0), TP("heartbeats", 1)}
 
-    async def _hand_over(self, batch: list[Any], on_bulk: Any) -> None:
-        self.handed.append(batch)
+    async def _hand_over(self, bulk: dict[Any, tuple[int, list[Any]]], on_bulk: Any) -> None:
+        self.handed.append(bulk)
 
 
 async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is_read() -> None:
     intake = _Intake()
-    held: dict[Any, list[Any]] = {}
+    held: dict[Any, tuple[int, list[Any]]] = {}
     reading = {1}
     being_read = TP("heartbeats", 1)
-    intake._hold(held, being_read, "r1")
-    intake._hold(held, being_read, "r2")
+    # Two fetches of it: the first acknowledgement covers from offset 3 on.
+    intake._hold(held, being_read, (3, ["r5", "r6"]))
+    intake._hold(held, being_read, (7, ["r7"]))
     assert intake.paused == {being_read}  # no more of it is fetched meanwhile
 
     async def on_bulk(batch: list[Any]) -> None:
@@ -204,7 +205,7 @@ async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is
 
     reading.clear()
     await intake._release(held, reading.__contains__, on_bulk)
-    assert intake.handed == [["r1", "r2"]]
+    assert intake.handed == [{being_read: (3, ["r5", "r6", "r7"])}]
     assert held == {} and intake.paused == set()
 
 
