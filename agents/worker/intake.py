@@ -179,7 +179,9 @@ class BulkInputConsumer(ResumingConsumer):
         waiting = held.get(tp)
         if waiting is None:
             held[tp] = taken
-            self.pause_partitions([tp])
+            # Faust's own TP: a fetch's keys are aiokafka's, which Faust's list of
+            # active partitions refuses.
+            self.pause_partitions([TP(tp.topic, tp.partition)])
         else:
             waiting[1].extend(taken[1])
 
@@ -190,7 +192,8 @@ class BulkInputConsumer(ResumingConsumer):
             return
         await self._hand_over({tp: held.pop(tp) for tp in ready}, on_bulk)
         # Resumed only if still assigned: a rebalance pauses and resumes by itself.
-        self.resume_partitions([tp for tp in ready if tp in self.assignment()])
+        assigned = self.assignment()
+        self.resume_partitions([TP(tp.topic, tp.partition) for tp in ready if tp in assigned])
 
     async def _one_by_one(self, tp: TP, fetched: list[Any]) -> None:
         """Faust's own path for a record of another topic: its callback, per record."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 import pytest
+from aiokafka import TopicPartition
 from faust.types import TP, Message
 
 from agents.settings import Settings
@@ -191,11 +192,14 @@ async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is
     intake = _Intake()
     held: dict[Any, tuple[int, list[Any]]] = {}
     reading = {1}
-    being_read = TP("heartbeats", 1)
+    # A fetch's records come keyed by aiokafka's TopicPartition; what is paused and
+    # resumed must be Faust's TP (its list of active partitions refuses anything else).
+    being_read = TopicPartition("heartbeats", 1)
     # Two fetches of it: the first acknowledgement covers from offset 3 on.
     intake._hold(held, being_read, (3, ["r5", "r6"]))
     intake._hold(held, being_read, (7, ["r7"]))
     assert intake.paused == {being_read}  # no more of it is fetched meanwhile
+    assert all(type(tp) is TP for tp in intake.paused)
 
     async def on_bulk(batch: list[Any]) -> None:
         raise AssertionError("handed over by _hand_over")
