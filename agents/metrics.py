@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import metadata
+from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from streams.status import KINDS, LEVELS
 
-__all__ = ["WorkerMetrics", "process_metrics"]
+__all__ = ["ProcessMetrics", "WorkerMetrics", "process_metrics"]
 
 
 def process_metrics(registry: CollectorRegistry, process: str) -> None:
@@ -32,152 +33,159 @@ def process_metrics(registry: CollectorRegistry, process: str) -> None:
     ProcessCollector(registry=registry)
 
 
-class WorkerMetrics:
-    """Names follow Prometheus conventions; labels are bounded (never a device id)."""
+class ProcessMetrics:
+    """A process's metrics, on a registry of their own (so that each test can give a
+    fresh one, as prometheus_client's own tests do), with `process_metrics` beside them.
+    A subclass names its `PROCESS` and declares its metrics in `__init__`."""
+
+    PROCESS: ClassVar[str]
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        process_metrics(r, "worker")
-        self.events = Counter(
+        process_metrics(self.registry, self.PROCESS)
+
+    def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, documentation, labels, registry=self.registry)
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labels: Sequence[str] = (),
+        *,
+        buckets: Sequence[float],
+    ) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=buckets, registry=self.registry)
+
+
+class WorkerMetrics(ProcessMetrics):
+    """Names follow Prometheus conventions; labels are bounded (never a device id)."""
+
+    PROCESS: ClassVar[str] = "worker"
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.events = self.counter(
             "backupwatch_events",
             "Input records by topic and outcome "
             "(accepted, invalid, replayed, duplicate, rerouted, tick)",
             ["topic", "outcome"],
-            registry=r,
         )
-        self.invalid = Counter(
+        self.invalid = self.counter(
             "backupwatch_invalid_records",
             "Input records that did not decode or validate, by reason",
             ["reason"],
-            registry=r,
         )
-        self.dead_letters = Counter(
-            "backupwatch_dead_letters", "Records written to the dead-letter topic", registry=r
+        self.dead_letters = self.counter(
+            "backupwatch_dead_letters", "Records written to the dead-letter topic"
         )
-        self.alerts = Counter(
+        self.alerts = self.counter(
             "backupwatch_alerts",
             "Alerts emitted, by kind and transition",
             ["kind", "transition"],
-            registry=r,
         )
-        self.devices = Gauge(
+        self.devices = self.gauge(
             "backupwatch_devices",
             "Devices of this worker's partitions by alert kind and state (at the last status)",
             ["kind", "state"],
-            registry=r,
         )
-        self.devices_indexed = Gauge(
+        self.devices_indexed = self.gauge(
             "backupwatch_devices_indexed",
             "Devices with a pending deadline on this worker's partitions",
-            registry=r,
         )
-        self.event_lag = Histogram(
+        self.event_lag = self.histogram(
             "backupwatch_event_lag_seconds",
             "Wall clock minus the newest event time applied in a batch",
             buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400),
-            registry=r,
         )
-        self.batch_duration = Histogram(
+        self.batch_duration = self.histogram(
             "backupwatch_batch_duration_seconds",
             "Time to process one batch (decode, apply, decide, write)",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=r,
         )
-        self.batch_size = Histogram(
+        self.batch_size = self.histogram(
             "backupwatch_batch_size",
             "Records per batch",
             buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000),
-            registry=r,
         )
-        self.tick_devices = Histogram(
+        self.tick_devices = self.histogram(
             "backupwatch_tick_devices_advanced",
             "Devices whose state a partition clock step changed",
             buckets=(0, 1, 10, 100, 1000, 10000, 100000),
-            registry=r,
         )
-        self.tick_duration = Histogram(
+        self.tick_duration = self.histogram(
             "backupwatch_tick_duration_seconds",
             "Time to step one partition's clock (decide the due devices, release parked records)",
             buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=r,
         )
-        self.ticks_sent = Counter(
-            "backupwatch_ticks_sent", "Tick records this worker appended", registry=r
+        self.ticks_sent = self.counter(
+            "backupwatch_ticks_sent", "Tick records this worker appended"
         )
-        self.stream_time_lag = Gauge(
+        self.stream_time_lag = self.gauge(
             "backupwatch_stream_time_lag_seconds",
             "Wall clock minus the partition's clock (a stalled ticker shows here)",
             ["partition"],
-            registry=r,
         )
-        self.stream_time = Gauge(
+        self.stream_time = self.gauge(
             "backupwatch_stream_time_seconds",
             "The partition's clock, as epoch seconds",
             ["partition"],
-            registry=r,
         )
-        self.consumer_lag = Gauge(
+        self.consumer_lag = self.gauge(
             "backupwatch_consumer_lag_records",
             "Records between this worker's position and the end of each input partition",
             ["topic", "partition"],
-            registry=r,
         )
-        self.parked = Counter(
+        self.parked = self.counter(
             "backupwatch_records_parked",
             "Records read ahead of their partition's clock, held until it reaches them",
-            registry=r,
         )
-        self.state_writes = Counter(
+        self.state_writes = self.counter(
             "backupwatch_state_writes",
             "Device states and partition clocks written to the store and the changelog (a "
             "state changed several times between two commits is written once)",
-            registry=r,
         )
-        self.policy_errors = Counter(
-            "backupwatch_policy_errors", "Org policy records that were refused", registry=r
+        self.policy_errors = self.counter(
+            "backupwatch_policy_errors", "Org policy records that were refused"
         )
-        self.unexpected_errors = Counter(
+        self.unexpected_errors = self.counter(
             "backupwatch_unexpected_errors",
             "Exceptions that were not validation errors, by stage: record (an input record, "
             "sent to dead letters as unexpected_error), decision (a due device at a clock "
             "step), stored_state (a stored state or clock that does not decode), policy (an org "
             "policy record, refused), user_facts (a user facts record, refused)",
             ["stage"],
-            registry=r,
         )
-        self.report_errors = Counter(
+        self.report_errors = self.counter(
             "backupwatch_report_unexpected_errors",
             "Records the report reader skipped for an exception that is not a validation "
             "error, by topic (changelog, org-policies, user-facts)",
             ["topic"],
-            registry=r,
         )
-        self.partitions_indexed = Counter(
+        self.partitions_indexed = self.counter(
             "backupwatch_partitions_indexed",
             "Input partitions whose deadline index was built from the stored states: one "
             "per partition newly assigned, none for a partition kept across a rebalance "
             "that no other worker wrote meanwhile",
-            registry=r,
         )
-        self.partitions_read = Counter(
+        self.partitions_read = self.counter(
             "backupwatch_changelog_partitions_read",
             "Changelog partitions the memory:// store read after an assignment (whole, or "
             "the part written by another worker); a partition kept across a rebalance "
             "with nothing new is not read",
-            registry=r,
         )
-        self.assignment_duration = Histogram(
+        self.assignment_duration = self.histogram(
             "backupwatch_assignment_seconds",
             "How long each partition-assignment callback of a rebalance took: the group "
             "waits for it",
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=r,
         )
-        self.user_facts_errors = Counter(
+        self.user_facts_errors = self.counter(
             "backupwatch_user_facts_errors",
             "User facts records that were refused (the user keeps the facts they had)",
-            registry=r,
         )
 
     # Gauges of partitions and states are set whole each time: a partition handed to

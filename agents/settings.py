@@ -1,4 +1,6 @@
-"""One typed settings object, read from `BACKUPWATCH_*` variables and validated at start."""
+"""The worker's settings, read from `BACKUPWATCH_*` variables and validated at start
+(on agents/environment.py, as every process's are), and the settings every process
+shares: where the brokers are, the topic prefix, logging, topic replicas."""
 
 from __future__ import annotations
 
@@ -6,54 +8,65 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from agents.environment import LOG_FORMATS, LOG_LEVELS, EnvSettings, setting
 from agents.errors import ConfigError
 from agents.kafka.connection import KafkaConnection
 
 __all__ = [
     "REPORT_READER_MODES",
+    "ProcessSettings",
     "Settings",
     "check_bootstrap_servers",
-    "check_replication_factor",
-    "check_web_max_connections",
+    "create_topics_setting",
+    "follow_servers",
     "prepare_data_dir",
     "read_tokens",
+    "replication_factor_setting",
+    "web_max_connections_setting",
 ]
 
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-_LOG_FORMATS = ("text", "json")
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 # A bearer token as an HTTP header carries it: visible ASCII, no comma (the separator).
 _TOKEN = re.compile(r"[!-+\--~]+")
-# The secrets that may be given as a file instead (`BACKUPWATCH_<NAME>_FILE`).
+# The secrets that may be given as a file instead (`BACKUPWATCH_<NAME>_FILE`), read
+# again when it changes (agents/report/access.py).
 _SECRET_FILES = {"api_token": "api_token_file", "viewer_tokens": "viewer_tokens_file"}
 _STORES = ("memory", "rocksdb")
 # Where a worker's API and dashboard come from: a report reader it starts beside itself,
 # or none (a `backupwatch serve` process of their own answers them).
 REPORT_READER_MODES = ("beside", "none")
-_DURATION_FORMS = "a number of seconds, or a number with a unit s, m, h or d (30s, 5m, 2h, 1d)"
-# field -> (shortest, longest, how docs/settings.md says it). A tick more than an hour apart
-# leaves silence unnoticed for that long; a device clock a day ahead is a broken clock.
-_DURATION_RANGES = {
-    "tick_interval": (timedelta(0), timedelta(hours=1), "0 to 1h (0 = off)"),
-    "max_skew": (timedelta(0), timedelta(days=1), "0 to 1d"),
-}
 
 
-def check_replication_factor(replicas: int) -> None:
-    """Raise `ConfigError` unless `replicas` is a replication factor a topic can have
-    (BACKUPWATCH_REPLICATION_FACTOR, read by the worker and the notifier alike)."""
-    if not 1 <= replicas <= 32:
-        raise ConfigError(f"BACKUPWATCH_REPLICATION_FACTOR must be 1..32, got {replicas}")
+# -- the settings every process reads from the same variables ------------------------
 
 
-def check_web_max_connections(bound: int, variable: str) -> None:
-    """Raise `ConfigError` unless `bound` is a web server's connection bound."""
-    if not 1 <= bound <= 1_000_000:
-        raise ConfigError(f"{variable} must be 1..1000000, got {bound}")
+def replication_factor_setting() -> Any:
+    """Replicas of each topic a process creates: 1 for a single broker, 3 for a cluster."""
+    return setting(1, variable="BACKUPWATCH_REPLICATION_FACTOR", within=(1, 32))
+
+
+def create_topics_setting() -> Any:
+    """False for a Kafka user that may not create topics: they are then only checked."""
+    return setting(True, variable="BACKUPWATCH_CREATE_TOPICS")
+
+
+def web_max_connections_setting() -> Any:
+    """Connections a web server holds at once (agents.serving): the next one closes the
+    one idle longest. Kept below the open-file limit, with room left for Kafka."""
+    return setting(1000, within=(1, 1_000_000))
+
+
+def follow_servers(settings: Any) -> None:
+    """Make `settings.kafka` connect to `settings.bootstrap_servers`: a process's
+    connection always follows its servers (a `replace()` of them too)."""
+    if settings.kafka.bootstrap_servers != settings.bootstrap_servers:
+        # Frozen: this is the one place the connection is set after construction.
+        kafka = replace(settings.kafka, bootstrap_servers=settings.bootstrap_servers)
+        object.__setattr__(settings, "kafka", kafka)
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -141,42 +154,89 @@ def _is_loopback(host: str) -> bool:
         return False  # a hostname or every address ("0.0.0.0" is not loopback)
 
 
-def _bootstrap_default(env: Mapping[str, str]) -> str:
-    return env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or "127.0.0.1:9092"
+def _check_token(token: str, variable: str) -> None:
+    if token and not _TOKEN.fullmatch(token):
+        raise ConfigError(f"{variable} must be visible ASCII without commas")
+
+
+def _check_tokens(tokens: tuple[str, ...], variable: str) -> None:
+    if not all(_TOKEN.fullmatch(token) for token in tokens):
+        raise ConfigError(f"{variable} must be tokens of visible ASCII, comma separated")
+
+
+def _check_store(store: str, variable: str) -> None:
+    scheme, separator, _ = store.partition("://")
+    if not separator or scheme not in _STORES:
+        raise ConfigError(f"{variable} must be memory:// or rocksdb://, got {store!r}")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    bootstrap_servers: str = "127.0.0.1:9092"
+class ProcessSettings(EnvSettings):
+    """What every process that reaches Kafka reads from the same variables."""
+
+    # Else KAFKA_BOOTSTRAP_SERVERS.
+    bootstrap_servers: str = setting(
+        "127.0.0.1:9092",
+        variable="BACKUPWATCH_BOOTSTRAP_SERVERS",
+        fallback=("KAFKA_BOOTSTRAP_SERVERS",),
+        check=lambda servers, _: check_bootstrap_servers(servers),
+    )
     # Topic names are `<prefix><name>`, e.g. `backupwatch.heartbeats`.
-    topic_prefix: str = "backupwatch."
+    topic_prefix: str = setting("backupwatch.", variable="BACKUPWATCH_TOPIC_PREFIX")
+    log_level: str = setting(
+        "info", variable="BACKUPWATCH_LOG_LEVEL", choices=LOG_LEVELS, case="lower"
+    )
+    # `text` lines for a person; `json`, one JSON object a line for a log pipeline,
+    # Faust's own lines included (agents/logs.py).
+    log_format: str = setting(
+        "text", variable="BACKUPWATCH_LOG_FORMAT", choices=LOG_FORMATS, case="lower"
+    )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings(ProcessSettings):
     # The Faust app id: consumer group and prefix of internal topics.
     app_id: str = "backupwatch"
-    partitions: int = 8
+    partitions: int = setting(8, within=(1, 1024))
     # `rocksdb://` or `memory://`. RocksDB is the default: a restarted worker reopens
     # its local files and reads the changelog's tail, where a memory store reads the
     # whole changelog again (in bulk, agents/worker/store.py; 950 k devices: 13.6 s against
     # 12.2 s today, but the memory store's time grows with the changelog;
     # docs/benchmarks.md).
-    store: str = "rocksdb://"
+    store: str = setting("rocksdb://", check=_check_store)
     data_dir: Path = Path("var/worker")
     # How often the worker appends a tick to every input partition; 0 turns the
-    # ticker off (the simulator then writes ticks carrying simulated time).
-    tick_interval: timedelta = timedelta(seconds=30)
-    max_skew: timedelta = timedelta(minutes=5)
+    # ticker off (the simulator then writes ticks carrying simulated time). More than
+    # an hour apart would leave silence unnoticed for that long.
+    tick_interval: timedelta = setting(
+        timedelta(seconds=30),
+        within=(timedelta(0), timedelta(hours=1)),
+        accepted="0 to 1h (0 = off)",
+    )
+    # A device clock a day ahead is a broken clock.
+    max_skew: timedelta = setting(
+        timedelta(minutes=5), within=(timedelta(0), timedelta(days=1)), accepted="0 to 1d"
+    )
     web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    # Connections the web server holds at once (agents.serving): the next one closes the
-    # one idle longest. Kept below the open-file limit, with room left for Kafka.
-    web_max_connections: int = 1000
+    web_port: int = setting(6066, within=(0, 65535))
+    web_max_connections: int = web_max_connections_setting()
     # Hosts a policy's webhooks may name although they are loopback or link-local
     # (agents.webhook_targets): the notifier reads the same variable.
     webhook_internal_hosts: tuple[str, ...] = ()
     # The admin token: it writes (policy, snooze, deactivate) and reads.
-    api_token: str = ""
+    api_token: str = setting(
+        "", secret=True, empty="(none: admin writes disabled)", check=_check_token
+    )
     # Tokens that read the fleet (API and dashboard) but write nothing. With any token
     # configured, these or the admin token, every /api/ read needs one.
-    viewer_tokens: tuple[str, ...] = ()
+    viewer_tokens: tuple[str, ...] = setting(
+        (),
+        check=_check_tokens,
+        show=lambda tokens: f"{len(tokens)} token(s), ****" if tokens else "(none)",
+    )
     # The same secrets from files (one token a line), so that they stay out of the
     # environment; read again when the file changes, so a mounted Secret rotates
     # without a restart (agents/report/access.py).
@@ -187,83 +247,31 @@ class Settings:
     allow_anonymous_reads: bool = False
     # CPU priority of the report reader beside each worker (added to the worker's nice
     # value, 0..19): reports wait for alerts when no core is free. 0 = the same.
-    report_nice: int = 10
+    report_nice: int = setting(10, within=(0, 19))
     # `beside`: the worker starts a report reader and its web server passes the API and
     # dashboard to it (one machine, `make run`). `none`: it starts none, and those paths
     # answer 421 naming `backupwatch serve`, which answers them apart from the workers —
     # with N workers, the fleet is then held once rather than N times.
-    report_reader: str = "beside"
-    log_level: str = "info"
-    # `json`: one JSON object a line, Faust's own lines included (agents/logs.py).
-    log_format: str = "text"
+    report_reader: str = setting("beside", choices=REPORT_READER_MODES, case="lower")
     # Largest batch one agent step applies.
-    batch_size: int = 2000
+    batch_size: int = setting(2000, within=(1, 100_000))
     # The most devices one step decides at a tick before it sends and writes them: a
     # tick that makes the whole fleet due is carried out in slices of this many, so
     # the worker never holds every decision at once (~3 KB per device until written).
-    decisions_per_result: int = 10_000
+    decisions_per_result: int = setting(10_000, within=(1, 10_000_000))
     # Replicas of each topic the worker creates (inputs, alerts, dead letters, its
     # changelog): 1 for a single broker, 3 for a production cluster.
-    replication_factor: int = 1
+    replication_factor: int = replication_factor_setting()
     # False for a Kafka user that may not create topics: the worker then checks that
     # the topics an admin created are as it needs them (`backupwatch topics describe`).
-    create_topics: bool = True
+    create_topics: bool = create_topics_setting()
     # How to reach and log in to the brokers (BACKUPWATCH_KAFKA_*); its servers are
     # always `bootstrap_servers`.
-    kafka: KafkaConnection = KafkaConnection()
+    kafka: KafkaConnection = setting(KafkaConnection(), read=False)
 
     def __post_init__(self) -> None:
-        check_bootstrap_servers(self.bootstrap_servers)
-        if self.kafka.bootstrap_servers != self.bootstrap_servers:
-            # Frozen: the one place the connection follows the servers (a replace() too).
-            object.__setattr__(
-                self, "kafka", replace(self.kafka, bootstrap_servers=self.bootstrap_servers)
-            )
-        if not 1 <= self.partitions <= 1024:
-            raise ConfigError(f"BACKUPWATCH_PARTITIONS must be 1..1024, got {self.partitions}")
-        scheme, separator, _ = self.store.partition("://")
-        if not separator or scheme not in _STORES:
-            raise ConfigError(
-                f"BACKUPWATCH_STORE must be memory:// or rocksdb://, got {self.store!r}"
-            )
-        for name, (shortest, longest, accepted) in _DURATION_RANGES.items():
-            value: timedelta = getattr(self, name)
-            if not shortest <= value <= longest:
-                raise ConfigError(
-                    f"BACKUPWATCH_{name.upper()} must be {accepted}, got {value.total_seconds():g}s"
-                )
-        if not 0 <= self.web_port <= 65535:
-            raise ConfigError(f"BACKUPWATCH_WEB_PORT must be 0..65535, got {self.web_port}")
-        check_web_max_connections(self.web_max_connections, "BACKUPWATCH_WEB_MAX_CONNECTIONS")
-        if not 0 <= self.report_nice <= 19:
-            raise ConfigError(f"BACKUPWATCH_REPORT_NICE must be 0..19, got {self.report_nice}")
-        if self.report_reader not in REPORT_READER_MODES:
-            raise ConfigError(
-                f"BACKUPWATCH_REPORT_READER must be beside or none, got {self.report_reader!r}"
-            )
-        if self.log_level not in _LOG_LEVELS:
-            raise ConfigError(
-                f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
-                f"got {self.log_level!r}"
-            )
-        if self.log_format not in _LOG_FORMATS:
-            raise ConfigError(
-                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
-            )
-        if self.api_token and not _TOKEN.fullmatch(self.api_token):
-            raise ConfigError("BACKUPWATCH_API_TOKEN must be visible ASCII without commas")
-        if not all(_TOKEN.fullmatch(token) for token in self.viewer_tokens):
-            raise ConfigError(
-                "BACKUPWATCH_VIEWER_TOKENS must be tokens of visible ASCII, comma separated"
-            )
-        if not 1 <= self.decisions_per_result <= 10_000_000:
-            raise ConfigError(
-                "BACKUPWATCH_DECISIONS_PER_RESULT must be 1..10000000, "
-                f"got {self.decisions_per_result}"
-            )
-        check_replication_factor(self.replication_factor)
-        if not 1 <= self.batch_size <= 100_000:
-            raise ConfigError(f"BACKUPWATCH_BATCH_SIZE must be 1..100000, got {self.batch_size}")
+        follow_servers(self)
+        self.check_fields()
 
     @property
     def reads_need_a_token(self) -> bool:
@@ -281,9 +289,6 @@ class Settings:
             "BACKUPWATCH_ALLOW_ANONYMOUS_READS=true to serve the fleet to anyone on purpose"
         )
 
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
-
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, *, role: str = "worker", **overrides: object
@@ -291,25 +296,18 @@ class Settings:
         """Read `BACKUPWATCH_<FIELD>` for each field and the Kafka connection (whose
         default client id names `role`); raise `ConfigError` naming the bad variable."""
         env = os.environ if env is None else env
-        values: dict[str, object] = {
-            "bootstrap_servers": _bootstrap_default(env),
-            "kafka": KafkaConnection.from_env(env, role=role),
-        }
-        for field in fields(cls):
-            if field.name == "kafka":
-                continue
-            name = f"BACKUPWATCH_{field.name.upper()}"
-            raw = env.get(name)
-            if raw is None or raw == "":
-                continue
-            values[field.name] = _parse(field.name, raw, field.type)
+        values = cls.read_env(env)
+        values["kafka"] = KafkaConnection.from_env(env, role=role)
         for field_name, file_field in _SECRET_FILES.items():
             path = values.get(file_field)
             if not isinstance(path, Path):
                 continue
-            variable = f"BACKUPWATCH_{field_name.upper()}"
+            variable = cls.variable(field_name)
             if field_name in values:
-                raise ConfigError(f"set {variable} or {variable}_FILE, not both")
+                raise ConfigError(
+                    f"{variable} and {variable}_FILE are both set: "
+                    f"set {variable} or {variable}_FILE, not both"
+                )
             tokens = read_tokens(path, f"{variable}_FILE")
             if field_name == "viewer_tokens":
                 values[field_name] = tokens
@@ -318,88 +316,16 @@ class Settings:
             else:
                 raise ConfigError(f"{variable}_FILE={str(path)!r} must hold one token")
         try:
-            # Values were parsed by field type above; the checker cannot follow that.
-            return replace(cls(), **{**values, **overrides})  # type: ignore[arg-type]
+            return replace(cls(), **{**values, **overrides})
         except TypeError as exc:  # pragma: no cover - a field name typo in overrides
             raise ConfigError(str(exc)) from exc
 
     def as_env(self) -> dict[str, str]:
         """The `BACKUPWATCH_*` variables that `from_env` reads back into these settings
         (how a worker subprocess is given them)."""
-        env = self.kafka.as_env()
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name == "kafka":
-                continue
-            file_field = _SECRET_FILES.get(field.name)
-            if file_field and getattr(self, file_field) is not None:
-                continue  # read from its file again, which keeps rotating it possible
-            if isinstance(value, timedelta):
-                value = f"{value.total_seconds():g}"
-            elif isinstance(value, tuple):
-                value = ",".join(value)
-            elif isinstance(value, bool):
-                value = "true" if value else "false"
-            elif value is None:
-                value = ""
-            env[f"BACKUPWATCH_{field.name.upper()}"] = str(value)
+        env = {**self.kafka.as_env(), **super(Settings, self).as_env()}
+        for field_name, file_field in _SECRET_FILES.items():
+            if getattr(self, file_field) is not None:
+                # Read from its file again, which keeps rotating it possible.
+                del env[self.variable(field_name)]
         return env
-
-    def describe(self) -> str:
-        """The settings, one per line, with secrets masked."""
-        lines: list[str] = []
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name == "kafka":
-                lines.extend(f"  {name:<21} {shown}" for name, shown in self.kafka.describe())
-                continue
-            if field.name == "api_token":
-                value = "****" if value else "(none: admin writes disabled)"
-            elif field.name == "viewer_tokens":
-                value = f"{len(value)} token(s), ****" if value else "(none)"
-            elif isinstance(value, timedelta):
-                value = f"{value.total_seconds():g}s"
-            elif isinstance(value, tuple):
-                value = ", ".join(value) or "(none)"
-            lines.append(f"  {field.name:<22} {value}")
-        return "\n".join(lines)
-
-
-def _parse(field: str, raw: str, kind: object) -> object:
-    name = f"BACKUPWATCH_{field.upper()}"
-    text = raw.strip()
-    if kind in ("timedelta", timedelta):
-        duration = _duration(text)
-        if duration is None:
-            _, _, accepted = _DURATION_RANGES[field]
-            raise ConfigError(f"{name}={raw!r} is not a duration of {accepted}: {_DURATION_FORMS}")
-        return duration
-    if kind in ("bool", bool):
-        if text.lower() not in _TRUE + _FALSE:
-            raise ConfigError(f"{name}={raw!r} is not true or false")
-        return text.lower() in _TRUE
-    try:
-        if kind in ("int", int):
-            return int(text)
-        if kind in ("Path", Path, "Path | None"):
-            return Path(text)
-        if kind == "tuple[str, ...]":
-            return tuple(t.strip() for t in text.split(",") if t.strip())
-        if name == "BACKUPWATCH_LOG_LEVEL":
-            return text.lower()
-        return text
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
-
-
-def _duration(text: str) -> timedelta | None:
-    """`30`, `30s`, `5m`, `2h`, `1d` → a timedelta (bare numbers are seconds); None for
-    anything else, and for numbers no timedelta holds (`inf`, `nan`, `1e12d`)."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, scale = (
-        (text[:-1], units[text[-1].lower()]) if text[-1:].lower() in units else (text, 1)
-    )
-    try:
-        return timedelta(seconds=float(number) * scale)
-    except (ValueError, OverflowError):
-        return None

@@ -305,7 +305,8 @@ class Load(threading.Thread):
 
 def load(records: int, devices: int, runs: int, rate: float) -> str:
     from agents.kafka.topics import ensure_topics
-    from bench.pipeline import Broker, Workers, fill, worker_run
+    from bench.harness import Broker
+    from bench.pipeline import Workers, fill, worker_run
 
     tmp = Path(tempfile.mkdtemp(prefix="bw-bench-api-"))
     broker = Broker.start(tmp)

@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.pipeline import Broker, log, memory_kb
+from bench.harness import Broker, log, memory_kb
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = 1000

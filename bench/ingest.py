@@ -45,7 +45,7 @@ from agents.ingest.settings import IngestSettings
 from agents.kafka.topics import ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
-from bench.pipeline import Broker, free_port, log
+from bench.harness import Broker, free_port, log
 from bench.workload import fleet_records
 from schemas.codec import decode
 from schemas.models import TelemetryRecord

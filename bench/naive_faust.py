@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 from msgspec.structs import replace
 
 from agents.kafka.topics import ALERTS, DEVICE_STATUS, INPUTS
 from agents.settings import Settings
 from agents.worker.ticks import is_tick
+from bench.harness import committed_to_end, keyed_processor, memory_kb
 from schemas.codec import encode
-from streams.pipeline import Envelope, PartitionProcessor
+from streams.pipeline import Envelope
 from streams.policy import Policy
 
 __all__ = ["run_naive_faust"]
@@ -87,8 +87,6 @@ class ProgressRecord(faust.Record, validation=True, serializer="json"):
 
 def run_naive_faust(cfg: Any) -> dict[str, Any]:
     """Run the app until `cfg.total` records are processed and committed; its figures."""
-    from bench.pipeline import committed_to_end
-
     settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     n = cfg.partitions
     app = settings.kafka.faust_app(
@@ -115,21 +113,11 @@ def run_naive_faust(cfg: Any) -> dict[str, Any]:
     table = app.Table("device-state", default=None, key_type=bytes, value_type=bytes)
     table.key_serializer = table.value_serializer = "raw"
 
-    def partition_for(key: bytes) -> int:
-        return int(murmur2(key) & 0x7FFFFFFF) % n
-
     def load(key: str, partition: int) -> bytes | None:
         value = table.get(key.encode())
         return value if isinstance(value, bytes) else None
 
-    policy = Policy(max_skew=settings.max_skew)
-    processor = PartitionProcessor(
-        n,
-        load=load,
-        items_of=lambda partition: (),
-        partition_for=partition_for,
-        policy_for=lambda org_id: policy,
-    )
+    processor = keyed_processor(n, load, Policy(max_skew=settings.max_skew))
     figures: dict[str, Any] = {"records": 0, "alerts": 0, "writes": 0, "statuses": 0}
     first: list[float] = []
 
@@ -180,8 +168,6 @@ def run_naive_faust(cfg: Any) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         figures["seconds"] = time.perf_counter() - first[0]
         figures["cpu"] = usage.ru_utime + usage.ru_stime - first[1]
-        from bench.pipeline import memory_kb
-
         figures["hwm_kb"] = memory_kb("self", "VmHWM")
         figures["rss_kb"] = memory_kb("self", "VmRSS")
         import json

@@ -46,7 +46,7 @@ from agents.notify.channels.email import EMAIL, build_email
 from agents.notify.plan import Delivery, Item
 from agents.notify.settings import NotifySettings
 from agents.notify.signing import signature_headers
-from bench.pipeline import Broker, log
+from bench.harness import Broker, log
 from schemas import encode
 from schemas.codec import decode_as
 from schemas.models import Alert

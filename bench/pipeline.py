@@ -78,7 +78,6 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -87,143 +86,38 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from dataclasses import replace as with_fields
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from agents.kafka.connection import KafkaConnection
 from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS, ensure_topics
 from agents.process import WorkerProcess
 from agents.settings import Settings
 from agents.worker.ticks import encode_tick
 from bench.core import machine
+from bench.harness import (
+    REPO,
+    Broker,
+    RawConfig,
+    Result,
+    committed_to_end,
+    cpu_seconds,
+    cpu_split,
+    free_port,
+    kafka_version,
+    log,
+    memory_kb,
+    mib,
+)
 from bench.workload import fleet_records
 
 __all__ = ["main"]
 
-REPO = Path(__file__).resolve().parents[1]
-KAFKA_SH = REPO / "deploy" / "kafka" / "kafka.sh"
 TABLE = "device-state"  # agents.worker.app.TABLE (not imported: that would load Faust here)
 POLL_S = 0.2  # /metrics and /readyz polling interval
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def kafka_version() -> str:
-    version = os.environ.get("KAFKA_VERSION", "")
-    if not version:
-        for line in (REPO / ".env").read_text().splitlines():
-            if line.strip().startswith("KAFKA_VERSION="):
-                version = line.split("=", 1)[1].strip().strip("\"'")
-    return version or "?"
-
-
-# -- /proc -------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and of its child processes (a worker's report reader
-    is one: its CPU is part of what the worker costs), in seconds."""
-    own, children = cpu_split(pid)
-    return own + children
-
-
-def cpu_split(pid: int) -> tuple[float, float]:
-    """(the process's own CPU seconds, its running child processes' — a worker's report
-    reader)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # Fields after the command name start at field 3 (state): utime is 14, stime 15,
-    # and the children already waited for, cutime 16 and cstime 17.
-    own = sum(int(fields[n]) for n in (11, 12, 13, 14))
-    children = 0
-    for child in _children(pid):
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                child_fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children += int(child_fields[11]) + int(child_fields[12])
-    tick = os.sysconf("SC_CLK_TCK")
-    return own / tick, children / tick
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return children
-
-
-def memory_kb(pid: int | str, name: str) -> int:
-    """A `/proc/<pid>/status` field in kB: VmRSS (now) or VmHWM (peak)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-# -- the broker --------------------------------------------------------------------
-
-
-@dataclass
-class Broker:
-    bootstrap: str
-    state_dir: Path | None  # None: an existing broker, not ours to stop
-
-    @classmethod
-    def start(cls, tmp: Path, secured: bool = False) -> Broker:
-        existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        if existing and not secured:
-            log(f"using the broker at {existing} (KAFKA_BOOTSTRAP_SERVERS)")
-            return cls(existing, None)
-        state = tmp / "kafka"
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_PORT", "BACKUPWATCH_STATE")}
-        log(f"starting a local Kafka {kafka_version()} in {state}")
-        done = subprocess.run(
-            ["bash", str(KAFKA_SH), "start", "--state-dir", str(state)]
-            + ["--owner-pid", str(os.getpid())]
-            + (["--secured"] if secured else []),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        lines = done.stdout.strip().splitlines()
-        if done.returncode != 0 or not lines:
-            raise RuntimeError(f"kafka.sh start failed ({done.returncode}):\n{done.stderr}")
-        log(f"broker at {lines[-1].strip()}")
-        return cls(lines[-1].strip(), state)
-
-    def stop(self) -> None:
-        if self.state_dir is None:
-            return
-        log("stopping the broker")
-        subprocess.run(
-            ["bash", str(KAFKA_SH), "stop", "--state-dir", str(self.state_dir)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
 
 
 # -- filling the inputs ------------------------------------------------------------
@@ -352,70 +246,6 @@ async def topic_records(settings: Settings, name: str) -> int:
 
 
 # -- runner: raw (runs in a process of its own) ---------------------------------------
-
-
-@dataclass
-class RawConfig:
-    bootstrap: str
-    prefix: str
-    partitions: int
-    group: str
-    changelog: str
-    total: int
-    # Records per `getmany` and per `process` call, as the worker's default batch size.
-    # Larger batches were slower here (1M records: 10,000 → 23k events/s, 5,000 → 24k,
-    # 2,000 → 27k, 1,000 → 27k) and raise the peak RSS (407 MiB at 10,000, 237 MiB at
-    # 2,000): a tick that decides a whole partition then lands in a bigger batch.
-    max_records: int = 2_000
-    # Where the naive Faust and Quix runners keep their local state.
-    state_dir: str = ""
-    store: str = "memory://"
-
-
-async def committed_to_end(
-    connection: KafkaConnection,
-    group: str,
-    topics: Sequence[str],
-    partitions: int,
-    commit: Any = None,
-    timeout: float = 120.0,
-    progress: Any = None,
-) -> None:
-    """Return once `group` has committed the end offset of every partition of `topics`
-    (calling `commit()` before each look, when given; `progress()` every 5 s). One admin
-    request a look, from this process: the workers are not asked anything meanwhile (a
-    /metrics answer costs a worker milliseconds of CPU)."""
-    from aiokafka import TopicPartition
-
-    consumer = connection.consumer(enable_auto_commit=False)
-    admin = connection.admin()
-    await consumer.start()
-    await admin.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
-        ends = await consumer.end_offsets(tps)
-        deadline = time.monotonic() + timeout
-        reported = time.monotonic()
-        while True:
-            if commit is not None:
-                await commit()
-            offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
-            behind = [
-                tp
-                for tp in tps
-                if ends[tp] and (offsets.get(tp) is None or offsets[tp].offset < ends[tp])
-            ]
-            if not behind:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{group}: offsets not committed to the end: {behind}")
-            if progress is not None and time.monotonic() - reported >= 5:
-                reported = time.monotonic()
-                progress()
-            await asyncio.sleep(0.05)
-    finally:
-        await admin.close()
-        await consumer.stop()
 
 
 async def run_raw(cfg: RawConfig) -> dict[str, Any]:
@@ -555,25 +385,6 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Result:
-    runner: str
-    events: int
-    seconds: float
-    cpu: float
-    hwm_kb: int
-    alerts: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds
-
-    @property
-    def cpu_per_1k(self) -> float:
-        return self.cpu / self.events * 1000
-
-
 CHILDREN = {"raw": "raw", "naive": "naive Faust", "quix": "Quix Streams"}
 # The shipped worker, with its report reader beside it (as `make run` runs it) and
 # without (BACKUPWATCH_REPORT_READER=none, as a deployment with `backupwatch serve` runs it).
@@ -703,7 +514,7 @@ class Workers:
     def serve(self, settings: Settings, name: str) -> subprocess.Popen[bytes]:
         """`backupwatch serve` with a worker's settings (its own web port): the read side
         of a group whose workers run no reader. Stopped by the caller."""
-        env = {**os.environ, **with_fields(settings, web_port=free_port()).as_env()}
+        env = {**os.environ, **replace(settings, web_port=free_port()).as_env()}
         with (self.tmp / f"{name}.log").open("ab") as out:
             server = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "agents.cli", "serve"],
@@ -1147,10 +958,6 @@ def idle_rss(workers: Workers, prefix: str) -> int:
 # -- the report ----------------------------------------------------------------------
 
 
-def mib(kb: float) -> str:
-    return f"{kb / 1024:,.0f} MiB"
-
-
 def median_row(label: str, results: Sequence[Result], raw_rate: float) -> str:
     rate = statistics.median(r.rate for r in results)
     cpu = statistics.median(r.cpu_per_1k for r in results)
@@ -1372,13 +1179,23 @@ def main(argv: list[str] | None = None) -> int:
             from bench.secured import compare, scram_admin
 
             assert broker.state_dir is not None
-            args.secured_connection = scram_admin(broker.state_dir)
+            admin = scram_admin(broker.state_dir)
+            secured = Workers(
+                replace(settings, bootstrap_servers=admin.bootstrap_servers, kafka=admin), tmp
+            )
+            doors = {"plaintext": workers, "SASL_SSL": secured}
             filled = asyncio.run(fill(settings, records, tick_every))
             del records
             print(f"command:  {command}")
             print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
             print(f"inputs:   {filled.total:,} events of {args.devices:,} devices")
-            compare(args, workers, prefix, filled.total)
+
+            def run_over(door: str, run: int) -> Result:
+                worker, r = worker_run(doors[door], f"{prefix}{door.lower()}{run}", filled.total)
+                worker.stop()
+                return r
+
+            compare(args.runs, run_over)
             return 0
         if args.scale_out:
             print(f"command:  {command}")

@@ -28,7 +28,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from msgspec.structs import replace
 from quixstreams import Application
 from quixstreams.models.serializers import SerializationContext, Serializer
@@ -37,8 +36,9 @@ from quixstreams.state import State
 from agents.kafka.topics import ALERTS, DEVICE_STATUS, INPUTS
 from agents.settings import Settings
 from agents.worker.ticks import TICK_HEADER
+from bench.harness import committed_to_end, keyed_processor, memory_kb
 from schemas.codec import encode
-from streams.pipeline import Envelope, PartitionProcessor
+from streams.pipeline import Envelope
 from streams.policy import Policy
 
 __all__ = ["run_quix"]
@@ -56,8 +56,6 @@ class _ValueBytes(Serializer):
 
 def run_quix(cfg: Any) -> dict[str, Any]:
     import asyncio
-
-    from bench.pipeline import committed_to_end, memory_kb
 
     settings = Settings(bootstrap_servers=cfg.bootstrap, topic_prefix=cfg.prefix)
     n = cfg.partitions
@@ -81,9 +79,6 @@ def run_quix(cfg: Any) -> dict[str, Any]:
         settings.topic(DEVICE_STATUS), key_serializer="bytes", value_serializer=_ValueBytes()
     )
 
-    def partition_for(key: bytes) -> int:
-        return int(murmur2(key) & 0x7FFFFFFF) % n
-
     # The transaction of the record at hand (the partition's, in this checkpoint).
     current: list[Any] = [None]
 
@@ -91,14 +86,7 @@ def run_quix(cfg: Any) -> dict[str, Any]:
         value = current[0].get_bytes(STATE_KEY, prefix=key.encode())
         return value if isinstance(value, bytes) else None
 
-    policy = Policy(max_skew=settings.max_skew)
-    processor = PartitionProcessor(
-        n,
-        load=load,
-        items_of=lambda partition: (),
-        partition_for=partition_for,
-        policy_for=lambda org_id: policy,
-    )
+    processor = keyed_processor(n, load, Policy(max_skew=settings.max_skew))
     figures: dict[str, Any] = {"records": 0, "alerts": 0, "writes": 0, "statuses": 0}
     first: list[float] = []
 

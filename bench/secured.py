@@ -11,16 +11,17 @@ ratio are printed.
 
 from __future__ import annotations
 
-import argparse
 import statistics
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 from agents.kafka import KafkaConnection
-from agents.settings import Settings
-from bench.pipeline import Result, Workers, log, mib, worker_run
+from bench.harness import Result, log, mib
 
-__all__ = ["compare", "scram_admin"]
+__all__ = ["DOORS", "compare", "scram_admin"]
+
+# The plaintext listener and the SASL_SSL one of the same broker.
+DOORS = ("plaintext", "SASL_SSL")
 
 
 def scram_admin(state_dir: Path) -> KafkaConnection:
@@ -41,21 +42,15 @@ def scram_admin(state_dir: Path) -> KafkaConnection:
     )
 
 
-def compare(args: argparse.Namespace, plain: Workers, prefix: str, total: int) -> None:
-    secured_settings: Settings = replace(
-        plain.base,
-        bootstrap_servers=args.secured_connection.bootstrap_servers,
-        kafka=args.secured_connection,
-    )
-    secured = Workers(secured_settings, plain.tmp)
-    doors = {"plaintext": plain, "SASL_SSL": secured}
-    results: dict[str, list[Result]] = {door: [] for door in doors}
-    for run in range(1, args.runs + 1):
-        order = list(doors) if run % 2 else list(reversed(doors))
+def compare(runs: int, run_over: Callable[[str, int], Result]) -> None:
+    """Run the worker `runs` times over each door (`run_over(door, run)`, the door one
+    of `DOORS`), alternating which goes first; print the medians and their ratio."""
+    results: dict[str, list[Result]] = {door: [] for door in DOORS}
+    for run in range(1, runs + 1):
+        order = list(DOORS) if run % 2 else list(reversed(DOORS))
         for door in order:
-            log(f"run {run}/{args.runs}: backupwatch over {door}")
-            worker, r = worker_run(doors[door], f"{prefix}{door.lower()}{run}", total)
-            worker.stop()
+            log(f"run {run}/{runs}: backupwatch over {door}")
+            r = run_over(door, run)
             results[door].append(r)
             log(
                 f"  {door}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
@@ -71,7 +66,7 @@ def compare(args: argparse.Namespace, plain: Workers, prefix: str, total: int) -
     print(
         f"SASL_SSL / plaintext: events/s {rate['SASL_SSL'] / rate['plaintext']:.2f}x, "
         f"CPU per event {cpu['SASL_SSL'] / cpu['plaintext']:.2f}x "
-        f"(medians of {args.runs} interleaved runs)"
+        f"(medians of {runs} interleaved runs)"
     )
     print()
     print("each run (door, s, events/s, CPU s/1k):")

@@ -35,7 +35,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from bench.core import machine
-from bench.pipeline import memory_kb
+from bench.harness import memory_kb
 from streams.pipeline import Envelope, PartitionProcessor
 from streams.policy import Policy
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from agents.kafka.follower import TopicFollower
 from schemas.models import OrgPolicy
 from schemas.recipients import target_syntax
 
@@ -80,20 +81,7 @@ class TargetDirectory:
 
     async def run(self, settings: Settings) -> None:
         """Follow the topic from its beginning (it may not exist until a notifier starts)."""
-        from agents.kafka.topics import assign_whole_topic
-
-        consumer = settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            await assign_whole_topic(consumer, settings.topic(NOTIFY_TARGETS))
-            await consumer.seek_to_beginning()
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply_record(record.value)
-        finally:
-            await consumer.stop()
+        topic = settings.topic(NOTIFY_TARGETS)
+        await TopicFollower(
+            settings.kafka, topic, lambda record: self.apply_record(record.value), wait_ms=1000
+        ).run()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
+from agents.books.book import Book
+from agents.kafka.topics import USER_FACTS
 from schemas.codec import decode_as, encode
-from schemas.errors import InvalidRecord
 from schemas.models import UserFacts
-from schemas.types import loggable
 from streams.errors import UserFactsConflict
 from streams.users import (
     NO_USER_FACTS,
@@ -30,7 +29,6 @@ from streams.users import (
 )
 
 if TYPE_CHECKING:
-    from agents.metrics import WorkerMetrics
     from agents.settings import Settings
 
 __all__ = ["UserBook", "edit_user", "encoded", "read_user_record"]
@@ -38,140 +36,29 @@ __all__ = ["UserBook", "edit_user", "encoded", "read_user_record"]
 log = logging.getLogger(__name__)
 
 
-class UserBook:
-    """The facts of each user with a record, kept current from the topic.
+class UserBook(Book[UserFacts, UserTimeline]):
+    """The facts of each user with a record, kept current from the topic; a tombstone
+    forgets them.
 
     `loaded` is set once the topic was read up to where it ended when the book started:
     a worker decides nothing before, so that a restart never decides a device of a
     user on leave as if the leave were not there.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        on_change: Callable[[str], None] | None = None,
-        metrics: WorkerMetrics | None = None,
-    ) -> None:
-        self.settings = settings
-        self._records: dict[str, UserFacts] = {}
-        self._timelines: dict[str, UserTimeline] = {}
-        # Counts the changes taken, so that readers can tell a cached answer is stale.
-        self.revision = 0
-        self.loaded = asyncio.Event()
-        # The consumer and how far it has read (set while `run` runs), for `caught_up`.
-        self._consumer: Any = None
-        self._read_to: dict[Any, int] = {}
-        self._progress = asyncio.Event()
-        self._on_change = on_change
-        self._metrics = metrics
-        # Records refused for an exception that is not a validation error.
-        self.unexpected_errors = 0
+    TOPIC: ClassVar[str] = USER_FACTS
+    WHAT: ClassVar[str] = "a user facts"
+    ERRORS_METRIC: ClassVar[str] = "user_facts_errors"
+    STAGE: ClassVar[str] = "user_facts"
+
+    def read(self, value: bytes) -> tuple[str, UserFacts, UserTimeline]:
+        record = decode_as(value, UserFacts)
+        return record.user_id, record, timeline_from_record(record)
+
+    def updated_at(self, record: UserFacts) -> datetime:
+        return record.updated_at
 
     def facts_for(self, user_id: str) -> UserTimeline:
-        return self._timelines.get(user_id, NO_USER_FACTS)
-
-    def record_for(self, user_id: str) -> UserFacts | None:
-        return self._records.get(user_id)
-
-    def apply_record(self, value: bytes | None, key: bytes | None = None) -> str | None:
-        """Take one record of the topic; return the user it changed, if any."""
-        if value is None:  # a tombstone: the user's facts are forgotten
-            if key is None:
-                return None
-            user_id = key.decode("utf-8", "replace")
-            if self._records.pop(user_id, None) is None:
-                return None
-            self._timelines.pop(user_id, None)
-            self.revision += 1
-            return user_id
-        try:
-            record = decode_as(value, UserFacts)
-            timeline = timeline_from_record(record)
-        except InvalidRecord as err:
-            log.warning("refused a user facts record: %s", loggable(str(err)))
-            if self._metrics is not None:
-                self._metrics.user_facts_errors.inc()
-            return None
-        except Exception as err:  # noqa: BLE001 - a record must not stop the reading
-            # Every worker reads the whole topic at every start: a record that raised
-            # here would stop them all, each time. The user keeps the facts they had.
-            self.unexpected_errors += 1
-            log.error(
-                "refused a user facts record that failed unexpectedly (%s: %s)",
-                type(err).__name__,
-                loggable(str(err)),
-                exc_info=err,
-            )
-            if self._metrics is not None:
-                self._metrics.user_facts_errors.inc()
-                self._metrics.unexpected_errors.labels("user_facts").inc()
-            return None
-        previous = self._records.get(record.user_id)
-        if previous is not None and previous.updated_at > record.updated_at:
-            return None
-        self._records[record.user_id] = record
-        self._timelines[record.user_id] = timeline
-        self.revision += 1
-        return record.user_id
-
-    def _take(self, record: Any) -> None:
-        user_id = self.apply_record(record.value, record.key)
-        if user_id is not None:
-            log.info("facts of user %s updated", loggable(user_id))
-            if self._on_change is not None:
-                self._on_change(user_id)
-
-    async def run(self) -> None:
-        from agents.kafka.topics import USER_FACTS, assign_whole_topic
-
-        topic = self.settings.topic(USER_FACTS)
-        consumer = self.settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        try:
-            # The topic may not exist yet on a first start: this waits for it.
-            partitions = await assign_whole_topic(consumer, topic)
-            await consumer.seek_to_beginning()
-            ends = await consumer.end_offsets(partitions)
-            self._consumer = consumer
-            while True:
-                batches = await consumer.getmany(timeout_ms=1000)
-                for records in batches.values():
-                    for record in records:
-                        self._take(record)
-                for tp in partitions:
-                    self._read_to[tp] = await consumer.position(tp)
-                self._progress.set()
-                self._progress.clear()
-                if not self.loaded.is_set() and _reached(self._read_to, ends):
-                    log.info("user facts read: %d users with facts", len(self._records))
-                    self.loaded.set()
-        finally:
-            self._consumer = None
-            # A batch waiting for the book must not wait on a reader that has stopped.
-            self._progress.set()
-            self._progress.clear()
-            await consumer.stop()
-
-    async def caught_up(self) -> None:
-        """Return once the book holds every record the topic held when called.
-
-        A worker calls it before the decisions of a batch with ticks: a fact written
-        before a tick is then known when that tick is decided, whatever the pace of
-        the two consumers, so a live run decides as a replay does."""
-        await self.loaded.wait()
-        consumer = self._consumer
-        if consumer is None:
-            return
-        ends = await consumer.end_offsets(list(self._read_to))
-        while not _reached(self._read_to, ends) and self._consumer is consumer:
-            await self._progress.wait()
-
-
-def _reached(read_to: dict[Any, int], ends: dict[Any, int]) -> bool:
-    return all(read_to.get(tp, 0) >= end for tp, end in ends.items())
+        return self._made.get(user_id, NO_USER_FACTS)
 
 
 async def read_user_record(settings: Settings, user_id: str) -> UserFacts | None:
@@ -206,8 +93,6 @@ async def edit_user(
 ) -> UserFacts:
     """Take one user action at stream time `at` on the user's newest record and
     publish the result; raises `UserFactsConflict` when the facts contradict it."""
-    from agents.kafka.topics import USER_FACTS
-
     previous = await read_user_record(settings, user_id)
     updated_at = datetime.now(UTC)
     if action == "leave":

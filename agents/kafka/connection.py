@@ -8,24 +8,29 @@ gets the same options translated into its credentials (`faust_options`), and ref
 to start when one has no translation rather than connect without it. A unit test
 fails when a Kafka client is constructed anywhere else.
 
-Secrets (`BACKUPWATCH_KAFKA_SASL_PASSWORD`, ...) may come from a file named by the
-same variable with `_FILE` appended (Docker and Kubernetes secrets); they are masked
-wherever the settings are printed.
+Each field is read from its `BACKUPWATCH_KAFKA_*` variable by the settings foundation
+(agents/environment.py), so a new client option is a field here and its line in
+`client_options` (and its Faust setting in `faust_options`). Secrets
+(`BACKUPWATCH_KAFKA_SASL_PASSWORD`, ...) may come from a file named by the same variable
+with `_FILE` appended (Docker and Kubernetes secrets); they are masked wherever the
+settings are printed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import socket
 import ssl
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from agents.environment import EnvSettings, setting
 from agents.kafka.errors import ConfigError, KafkaRefused, KafkaUnreachable
 
 if TYPE_CHECKING:
@@ -48,14 +53,9 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AW
 _TLS = ("SSL", "SASL_SSL")
 _SASL = ("SASL_PLAINTEXT", "SASL_SSL")
 _PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-# Each of these may also be read from the file `BACKUPWATCH_KAFKA_<NAME>_FILE` names.
-_SECRETS = ("sasl_username", "sasl_password", "ssl_key_password")
-_MASKED = ("sasl_password", "ssl_key_password")
-# Not read from a variable of their own: the servers are BACKUPWATCH_BOOTSTRAP_SERVERS
+# Not variables of the connection's own: the servers are BACKUPWATCH_BOOTSTRAP_SERVERS
 # (the worker's and the notifier's settings own it), the role is the process's.
 _NOT_VARIABLES = ("bootstrap_servers", "role")
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
 # How long one diagnosing connection attempt may take, so that any failure to
 # connect is reported well within 30 s.
 _DIAGNOSE_SECONDS = 10.0
@@ -71,48 +71,50 @@ _CLIENT_CERTIFICATE_REFUSED = (
 
 def variable(name: str) -> str:
     """The environment variable a connection field is read from."""
-    return f"BACKUPWATCH_KAFKA_{name.upper()}"
+    return KafkaConnection.variable(name)
 
 
 def variables() -> list[str]:
     """Every variable `KafkaConnection.from_env` reads, `_FILE` forms included."""
     names = [variable(f.name) for f in fields(KafkaConnection) if f.name not in _NOT_VARIABLES]
-    return names + [f"{variable(name)}_FILE" for name in _SECRETS]
+    return names + [f"{name}_FILE" for name in KafkaConnection.file_variables()]
 
 
 @dataclass(frozen=True)
-class KafkaConnection:
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
+class KafkaConnection(EnvSettings):
+    PREFIX: ClassVar[str] = "BACKUPWATCH_KAFKA_"
+
+    bootstrap_servers: str = setting(
+        "127.0.0.1:9092",
+        variable="BACKUPWATCH_BOOTSTRAP_SERVERS",
+        fallback=("KAFKA_BOOTSTRAP_SERVERS",),
+    )
+    security_protocol: str = setting("PLAINTEXT", choices=SECURITY_PROTOCOLS, case="upper")
     # PEM files. The CA defaults to the system's trust store; a certificate and key
     # make the client prove itself by TLS (mutual TLS).
     ssl_ca: str = ""
     ssl_cert: str = ""
     ssl_key: str = ""
-    ssl_key_password: str = field(default="", repr=False)
+    ssl_key_password: str = setting("", secret=True, from_file=True)
     # Off only by an explicit choice, which is logged at start.
     ssl_check_hostname: bool = True
-    sasl_mechanism: str = ""
-    sasl_username: str = ""
-    sasl_password: str = field(default="", repr=False)
+    sasl_mechanism: str = setting("", case="upper")
+    sasl_username: str = setting("", from_file=True)
+    sasl_password: str = setting("", secret=True, from_file=True)
     # OAUTHBEARER: a file holding the token (read again before it expires) or a command
     # printing one.
     oauth_token_path: str = ""
     oauth_token_command: str = ""
-    # AWS_MSK_IAM: the cluster's region (default: AWS_REGION).
-    aws_region: str = ""
+    # AWS_MSK_IAM: the cluster's region.
+    aws_region: str = setting("", fallback=("AWS_REGION", "AWS_DEFAULT_REGION"))
     # Default: backupwatch-<role>-<host>, so that the brokers' logs and quotas tell the
     # processes apart.
     client_id: str = ""
-    role: str = field(default="client", compare=False)
+    role: str = setting("client", read=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.check_fields()
         protocol, mechanism = self.security_protocol, self.sasl_mechanism
-        if protocol not in SECURITY_PROTOCOLS:
-            raise ConfigError(
-                f"{variable('security_protocol')} must be one of "
-                f"{', '.join(SECURITY_PROTOCOLS)}, got {protocol!r}"
-            )
         if protocol in _SASL:
             if mechanism not in SASL_MECHANISMS:
                 raise ConfigError(
@@ -170,31 +172,7 @@ class KafkaConnection:
         """Read `BACKUPWATCH_KAFKA_*` (and `BACKUPWATCH_BOOTSTRAP_SERVERS`, else
         `KAFKA_BOOTSTRAP_SERVERS`); raise `ConfigError` naming a bad variable."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {"role": role}
-        servers = (
-            env.get("BACKUPWATCH_BOOTSTRAP_SERVERS", "").strip()
-            or env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        )
-        if servers:
-            values["bootstrap_servers"] = servers
-        for f in fields(cls):
-            if f.name in _NOT_VARIABLES:
-                continue
-            raw = _read(env, f.name)
-            if raw is None:
-                continue
-            if f.name == "ssl_check_hostname":
-                values[f.name] = _boolean(variable(f.name), raw)
-            elif f.name in ("security_protocol", "sasl_mechanism"):
-                values[f.name] = raw.strip().upper()
-            elif f.name in _SECRETS:
-                values[f.name] = raw
-            else:
-                values[f.name] = raw.strip()
-        if "aws_region" not in values:
-            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-            values["aws_region"] = region.strip()
-        connection = cls(**{**values, **overrides})
+        connection = cls(**{**cls.read_env(env), "role": role, **overrides})
         if connection.security_protocol in _TLS and not connection.ssl_check_hostname:
             log.warning(
                 "%s=false: the brokers' certificates are checked against the CA but not "
@@ -207,34 +185,16 @@ class KafkaConnection:
         """The same connection for another process role (its default client id)."""
         return replace(self, role=role)
 
-    def as_env(self) -> dict[str, str]:
-        """The variables `from_env` reads back into this connection (how a subprocess
-        is given it); secrets included, as the process was given them."""
-        env = {"BACKUPWATCH_BOOTSTRAP_SERVERS": self.bootstrap_servers}
-        for f in fields(self):
-            if f.name in _NOT_VARIABLES:
-                continue
-            value = getattr(self, f.name)
-            env[variable(f.name)] = str(value).lower() if isinstance(value, bool) else str(value)
-        # The values above win over the files a parent process read them from.
-        env.update({f"{variable(name)}_FILE": "" for name in _SECRETS})
-        return env
-
-    def describe(self) -> list[tuple[str, str]]:
+    def described(self) -> Iterator[tuple[str, str]]:
         """(name, value) of each setting that is in use, secrets masked."""
-        shown = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("role", "bootstrap_servers") or value in ("", None):
+        for name, shown in super().described():
+            if name in _NOT_VARIABLES or shown in ("", "(none)"):
                 continue
-            if f.name == "ssl_check_hostname" and self.security_protocol not in _TLS:
+            if name == "ssl_check_hostname" and self.security_protocol not in _TLS:
                 continue
-            if f.name in _MASKED:
-                value = "****"
-            shown.append((f"kafka_{f.name}", str(value)))
+            yield f"kafka_{name}", shown
         if not self.client_id:
-            shown.append(("kafka_client_id", f"{self.effective_client_id} (default)"))
-        return shown
+            yield "kafka_client_id", f"{self.effective_client_id} (default)"
 
     @property
     def effective_client_id(self) -> str:
@@ -385,8 +345,13 @@ class KafkaConnection:
         only "Unable to bootstrap"). The error of the first server that refused."""
         from aiokafka.conn import create_conn
 
-        options = self.client_options()
-        options.pop("bootstrap_servers")
+        # The options of one connection (TLS, SASL, client id), not those of a client.
+        takes = inspect.signature(create_conn).parameters
+        options = {
+            name: value
+            for name, value in self.client_options().items()
+            if name in takes and name not in ("host", "port", "request_timeout_ms")
+        }
         first: Exception | None = None
         for host, port in _addresses(self.bootstrap_servers):
             try:
@@ -504,33 +469,6 @@ def connection_of(app: Any) -> KafkaConnection:
     brokers: Any = app.conf.broker
     servers = ",".join(f"{url.host}:{url.port or 9092}" for url in brokers)
     return KafkaConnection(bootstrap_servers=servers)
-
-
-def _read(env: Mapping[str, str], name: str) -> str | None:
-    """The value of `name`'s variable, or of the file its `_FILE` variable names."""
-    key = variable(name)
-    raw = env.get(key)
-    raw = None if raw is None or raw.strip() == "" else raw
-    path = env.get(f"{key}_FILE", "").strip() if name in _SECRETS else ""
-    if not path:
-        return raw
-    if raw is not None:
-        raise ConfigError(f"{key} and {key}_FILE are both set: set one")
-    try:
-        # A secret file's trailing newline is not part of the secret.
-        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or err
-        raise ConfigError(f"{key}_FILE={path}: cannot read it ({reason})") from None
-
-
-def _boolean(name: str, raw: str) -> bool:
-    text = raw.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _addresses(servers: str) -> list[tuple[str, int]]:

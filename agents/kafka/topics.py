@@ -27,7 +27,6 @@ __all__ = [
     "acl_specs",
     "changelog_topic",
     "describe_needs",
-    "assign_whole_topic",
     "check_topics",
     "ensure_topics",
     "internal_topic_specs",
@@ -321,25 +320,3 @@ def describe_needs(settings: Settings, specs: list[TopicSpec], acls: list[AclSpe
     if not settings.create_topics:
         lines += ["", "BACKUPWATCH_CREATE_TOPICS=false: the processes create none of these."]
     return "\n".join(lines)
-
-
-async def assign_whole_topic(consumer: Any, topic: str) -> list[Any]:
-    """Assign every partition of `topic` to a consumer with no group, waiting for the
-    topic to exist.
-
-    aiokafka's `partitions_for_topic` only knows topics its client already follows, and
-    `topics()` fetches fresh metadata without keeping it; assigning one partition makes
-    the client follow the topic, after which its partitions are known.
-    """
-    from aiokafka import TopicPartition
-
-    while topic not in await consumer.topics():
-        await asyncio.sleep(1.0)
-    consumer.assign([TopicPartition(topic, 0)])
-    partitions = consumer.partitions_for_topic(topic)
-    while not partitions:
-        await asyncio.sleep(0.1)
-        partitions = consumer.partitions_for_topic(topic)
-    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(assigned)
-    return assigned

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 
 from agents.books.policies import PolicyBook
+from agents.kafka.follower import TopicFollower
 from agents.kafka.topics import ORG_POLICIES
 from agents.notify.channels import CHANNELS
 from agents.notify.metrics import NotifyMetrics
 from agents.notify.plan import Target, targets_for
-from agents.notify.reader import TopicReader
 from agents.notify.settings import NotifySettings
 from agents.settings import Settings
 from schemas.codec import decode_as
@@ -45,8 +45,11 @@ class RecipientBook:
         # Each named channel's targets this notifier configures, by channel.
         self.names = {c.name: frozenset(c.names(settings)) for c in CHANNELS if c.target.named}
         self.defaults = {c.name: c.defaults(settings) for c in CHANNELS}
-        self.reader = TopicReader(
-            settings.kafka, settings.topic(ORG_POLICIES), self._apply, self._failed
+        self.reader = TopicFollower(
+            settings.kafka,
+            settings.topic(ORG_POLICIES),
+            lambda record: self._apply(record.key, record.value),
+            on_error=self._failed,
         )
 
     def _failed(self) -> None:

@@ -1,7 +1,8 @@
-"""The notifier's settings: one typed object from `BACKUPWATCH_*` variables, validated.
+"""The notifier's settings: one typed object from `BACKUPWATCH_*` variables, validated
+at start (agents/environment.py, as every process's).
 
 The shared variables (`BACKUPWATCH_BOOTSTRAP_SERVERS`, `BACKUPWATCH_TOPIC_PREFIX`,
-`BACKUPWATCH_LOG_LEVEL`) mean what they mean for the worker; everything else is
+`BACKUPWATCH_LOG_LEVEL`, ...) mean what they mean for the worker; everything else is
 `BACKUPWATCH_NOTIFY_*`.
 """
 
@@ -11,114 +12,115 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import orjson
 
 from agents import webhook_targets
+from agents.environment import read_secret, setting
 from agents.kafka.connection import KafkaConnection
 from agents.notify.errors import ConfigError
 from agents.settings import (
-    check_bootstrap_servers,
-    check_replication_factor,
-    check_web_max_connections,
+    ProcessSettings,
+    create_topics_setting,
+    follow_servers,
+    replication_factor_setting,
+    web_max_connections_setting,
 )
 from schemas.recipients import is_email_address, is_http_url, is_target_name, redact_url
 
 __all__ = ["APPRISE_PREFIX", "FILE_VARIABLES", "SMTP_TLS_MODES", "NotifySettings", "variable"]
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
-_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The port each TLS mode is usually served on, when BACKUPWATCH_NOTIFY_SMTP_PORT is unset.
 _SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
-_SECRETS = ("smtp_password", "webhook_secret")
 # `BACKUPWATCH_NOTIFY_APPRISE_OPS_SLACK=slack://…` names the Apprise target `ops-slack`.
 APPRISE_PREFIX = "BACKUPWATCH_NOTIFY_APPRISE_"
-# Secrets may come from a file instead (a mounted Kubernetes or Docker secret):
-# `<VARIABLE>_FILE=/path` reads the value from /path.
-FILE_VARIABLES = (
-    "BACKUPWATCH_NOTIFY_SMTP_PASSWORD",
-    "BACKUPWATCH_NOTIFY_WEBHOOK_SECRET",
-    "BACKUPWATCH_NOTIFY_SECRETS",
-)
+# One YAML (or JSON) document of secrets: Apprise targets and webhook signing secrets.
+_SECRETS = "BACKUPWATCH_NOTIFY_SECRETS"
 # Standard Webhooks: a secret of 24 to 64 random bytes, base64, usually `whsec_…`.
 _SECRET_BYTES = (24, 64)
 _LONGEST_BACKOFF = 86400.0
 
-# field -> environment variable where it is not BACKUPWATCH_NOTIFY_<FIELD>.
-_SHARED = {
-    "bootstrap_servers": "BACKUPWATCH_BOOTSTRAP_SERVERS",
-    "topic_prefix": "BACKUPWATCH_TOPIC_PREFIX",
-    "log_level": "BACKUPWATCH_LOG_LEVEL",
-    "log_format": "BACKUPWATCH_LOG_FORMAT",
-    "replication_factor": "BACKUPWATCH_REPLICATION_FACTOR",
-    "create_topics": "BACKUPWATCH_CREATE_TOPICS",
-    "from_address": "BACKUPWATCH_NOTIFY_FROM",
-    "webhook_internal_hosts": "BACKUPWATCH_WEBHOOK_INTERNAL_HOSTS",
-    # Both come from one YAML (or JSON) document of secrets; Apprise targets may also
-    # be given one variable each (APPRISE_PREFIX).
-    "apprise": "BACKUPWATCH_NOTIFY_SECRETS",
-    "webhook_secrets": "BACKUPWATCH_NOTIFY_SECRETS",
-}
+
+def _required(value: str, variable: str) -> None:
+    if not value.strip():
+        raise ConfigError(f"{variable} is empty")
 
 
-def variable(field: str) -> str:
-    """The environment variable a field is read from."""
-    return _SHARED.get(field) or f"BACKUPWATCH_NOTIFY_{field.upper()}"
+def _show_apprise(apprise: tuple[tuple[str, str], ...]) -> str:
+    # The scheme says which service; the rest of the URL is its token.
+    shown = ", ".join(f"{n} ({u.partition(':')[0]}://****)" for n, u in apprise)
+    return shown or "(none)"
+
+
+def _show_signing(secrets: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    shown = ", ".join(f"{redact_url(k) if '://' in k else k}: {len(v)} × ****" for k, v in secrets)
+    return shown or "(none)"
+
+
+def _show_urls(urls: tuple[str, ...]) -> str:
+    # Chat webhooks carry their token in the path: shown without it.
+    return ", ".join(redact_url(url) for url in urls) or "(none)"
 
 
 @dataclass(frozen=True, slots=True)
-class NotifySettings:
-    bootstrap_servers: str = "127.0.0.1:9092"
-    topic_prefix: str = "backupwatch."
-    log_level: str = "info"
-    # `text` or `json` (one JSON object a line), as for the worker.
-    log_format: str = "text"
+class NotifySettings(ProcessSettings):
+    PREFIX: ClassVar[str] = "BACKUPWATCH_NOTIFY_"
+    DESCRIBE_WIDTH: ClassVar[int] = 16
+
     # Of the topics the notifier creates (what it delivered, its dead letters): as the
     # worker's, so that a cluster that wants 3 replicas gets them for these too.
-    replication_factor: int = 1
+    replication_factor: int = replication_factor_setting()
     # False: the notifier's topics were created by an admin, and are only checked.
-    create_topics: bool = True
+    create_topics: bool = create_topics_setting()
     # How to reach and log in to the brokers (BACKUPWATCH_KAFKA_*), as the worker's.
-    kafka: KafkaConnection = KafkaConnection(role="notifier")
+    kafka: KafkaConnection = setting(KafkaConnection(role="notifier"), read=False)
     # The notifier's own consumer group on the alerts topic.
-    group: str = "backupwatch-notify"
+    group: str = setting("backupwatch-notify", check=_required)
     # No SMTP host: email is off, and an org policy naming addresses gets its alerts
     # dead-lettered (reason `not_configured`) rather than silently dropped.
-    smtp_host: str = ""
+    smtp_host: str = setting("", empty="(none: email off)")
     # 0: the usual port of the TLS mode (25, 587, 465).
-    smtp_port: int = 0
-    smtp_tls: str = "starttls"
+    smtp_port: int = setting(0, within=(0, 65535))
+    smtp_tls: str = setting("starttls", choices=SMTP_TLS_MODES, case="lower")
     smtp_username: str = ""
-    smtp_password: str = ""
-    from_address: str = "backupwatch@localhost"
+    smtp_password: str = setting("", secret=True, from_file=True)
+    from_address: str = setting("backupwatch@localhost", variable="BACKUPWATCH_NOTIFY_FROM")
     # Recipients of orgs whose policy names none.
     emails: tuple[str, ...] = ()
-    webhook_urls: tuple[str, ...] = ()
+    webhook_urls: tuple[str, ...] = setting((), show=_show_urls)
     # The Standard Webhooks signing secret of orgs without one of their own; two, separated
     # by a space, while rotating (both signatures are sent).
-    webhook_secret: str = ""
+    webhook_secret: str = setting("", secret=True, from_file=True)
     # Hosts webhooks may point at although they are loopback or link-local
     # (agents.webhook_targets); shared with the worker, whose API checks policies.
-    webhook_internal_hosts: tuple[str, ...] = ()
+    webhook_internal_hosts: tuple[str, ...] = setting(
+        (), variable="BACKUPWATCH_WEBHOOK_INTERNAL_HOSTS"
+    )
     # Webhooks without a signing secret are sent unsigned only when this says so.
     webhook_unsigned: bool = False
-    # Per org id (or per webhook URL): its signing secrets, the newest first.
-    webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # Apprise targets by name: policies name them, the URLs (tokens inside) stay here.
-    apprise: tuple[tuple[str, str], ...] = ()
+    # Per org id (or per webhook URL): its signing secrets, the newest first. Read, with
+    # `apprise`, from the one document of secrets.
+    webhook_secrets: tuple[tuple[str, tuple[str, ...]], ...] = setting(
+        (), variable=_SECRETS, read=False, show=_show_signing
+    )
+    # Apprise targets by name: policies name them, the URLs (tokens inside) stay here;
+    # also one variable each (APPRISE_PREFIX).
+    apprise: tuple[tuple[str, str], ...] = setting(
+        (), variable=_SECRETS, read=False, show=_show_apprise
+    )
     # Base URL of the dashboard; each email links `<base>/#/devices/<device_id>`.
     dashboard_url: str = ""
     # Attempts per delivery before it goes to the dead letters.
-    max_attempts: int = 8
+    max_attempts: int = setting(8, within=(1, 100))
     # One email per org and recipient every N minutes instead of one per alert; 0 = off.
-    digest_minutes: int = 0
+    digest_minutes: int = setting(0, within=(0, 7 * 24 * 60))
     web_host: str = "127.0.0.1"
-    web_port: int = 6067
+    web_port: int = setting(6067, within=(0, 65535))
     # Connections the web server holds at once, as BACKUPWATCH_WEB_MAX_CONNECTIONS.
-    web_max_connections: int = 1000
+    web_max_connections: int = web_max_connections_setting()
     # Backoff: attempt n waits a random time in [0, min(retry_max, retry_base * 2**(n-1))].
     retry_base: float = 1.0
     retry_max: float = 300.0
@@ -126,32 +128,8 @@ class NotifySettings:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        check_bootstrap_servers(self.bootstrap_servers)
-        if self.kafka.bootstrap_servers != self.bootstrap_servers:
-            # Frozen: the one place the connection follows the servers (a replace() too).
-            object.__setattr__(
-                self, "kafka", replace(self.kafka, bootstrap_servers=self.bootstrap_servers)
-            )
-        if not self.group.strip():
-            raise ConfigError("BACKUPWATCH_NOTIFY_GROUP is empty")
-        if self.log_level not in _LOG_LEVELS:
-            raise ConfigError(
-                f"BACKUPWATCH_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, "
-                f"got {self.log_level!r}"
-            )
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(
-                f"BACKUPWATCH_LOG_FORMAT must be text or json, got {self.log_format!r}"
-            )
-        if self.smtp_tls not in SMTP_TLS_MODES:
-            raise ConfigError(
-                f"BACKUPWATCH_NOTIFY_SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, "
-                f"got {self.smtp_tls!r}"
-            )
-        for name in ("smtp_port", "web_port"):
-            if not 0 <= getattr(self, name) <= 65535:
-                raise ConfigError(f"{variable(name)} must be 0..65535, got {getattr(self, name)}")
-        check_web_max_connections(self.web_max_connections, variable("web_max_connections"))
+        follow_servers(self)
+        self.check_fields()
         if bool(self.smtp_username) != bool(self.smtp_password):
             raise ConfigError(
                 "BACKUPWATCH_NOTIFY_SMTP_USERNAME and BACKUPWATCH_NOTIFY_SMTP_PASSWORD "
@@ -211,15 +189,6 @@ class NotifySettings:
                 f"BACKUPWATCH_NOTIFY_DASHBOARD_URL must be an http(s) URL, "
                 f"got {self.dashboard_url!r}"
             )
-        check_replication_factor(self.replication_factor)
-        if not 1 <= self.max_attempts <= 100:
-            raise ConfigError(
-                f"BACKUPWATCH_NOTIFY_MAX_ATTEMPTS must be 1..100, got {self.max_attempts}"
-            )
-        if not 0 <= self.digest_minutes <= 7 * 24 * 60:
-            raise ConfigError(
-                f"BACKUPWATCH_NOTIFY_DIGEST_MINUTES must be 0..10080, got {self.digest_minutes}"
-            )
         # A retrying delivery holds its lane and its partition's committed offset while
         # it waits: an endless cap would let one failing recipient stall both for good.
         if not 0 < self.retry_max <= _LONGEST_BACKOFF:
@@ -256,107 +225,47 @@ class NotifySettings:
     def email_enabled(self) -> bool:
         return bool(self.smtp_host)
 
-    def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> NotifySettings:
         """Read every field's variable; raise `ConfigError` naming a bad one."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {"kafka": KafkaConnection.from_env(env, role="notifier")}
-        fallback = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-        if fallback:
-            values["bootstrap_servers"] = fallback
-        defaults = cls()
-        for field in fields(cls):
-            if field.name == "kafka":
-                continue
-            name = variable(field.name)
-            if name == "BACKUPWATCH_NOTIFY_SECRETS":
-                continue
-            raw = _value(env, name)
-            if raw is None or raw.strip() == "":
-                continue
-            values[field.name] = _parse(name, raw, getattr(defaults, field.name))
-        document = _value(env, "BACKUPWATCH_NOTIFY_SECRETS")
-        apprise, webhook_secrets = _secrets_document(document or "")
-        for name, raw in env.items():
-            if name.startswith(APPRISE_PREFIX) and raw.strip():
-                target = name[len(APPRISE_PREFIX) :]
-                if target.endswith("_FILE"):
-                    target, raw = target[: -len("_FILE")], _read_file(name, raw)
-                apprise[target.lower().replace("_", "-")] = raw.strip()
+        values = cls.read_env(env)
+        values["kafka"] = KafkaConnection.from_env(env, role="notifier")
+        apprise, webhook_secrets = _secrets_document(read_secret(env, _SECRETS) or "")
+        targets = {
+            name[len(APPRISE_PREFIX) :].removesuffix("_FILE")
+            for name, raw in env.items()
+            if name.startswith(APPRISE_PREFIX) and raw.strip()
+        }
+        for target in sorted(targets):
+            url = read_secret(env, f"{APPRISE_PREFIX}{target}")
+            if url and url.strip():
+                apprise[target.lower().replace("_", "-")] = url.strip()
         values["apprise"] = tuple(sorted(apprise.items()))
         values["webhook_secrets"] = tuple(sorted(webhook_secrets.items()))
-        return replace(defaults, **{**values, **overrides})
+        return replace(cls(), **{**values, **overrides})
 
     def as_env(self) -> dict[str, str]:
         """The variables `from_env` reads back into these settings."""
-        env = self.kafka.as_env()
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name in ("kafka", "apprise", "webhook_secrets"):
-                continue
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            elif isinstance(value, tuple):
-                value = ",".join(value)
-            elif isinstance(value, float):
-                value = f"{value:g}"
-            env[variable(field.name)] = str(value)
-        env["BACKUPWATCH_NOTIFY_SECRETS"] = orjson.dumps(
+        env = {**self.kafka.as_env(), **super(NotifySettings, self).as_env()}
+        env[_SECRETS] = orjson.dumps(
             {
                 "apprise": dict(self.apprise),
                 "webhook_secrets": {k: list(v) for k, v in self.webhook_secrets},
             }
         ).decode()
+        env[f"{_SECRETS}_FILE"] = ""
         return env
 
-    def describe(self) -> str:
-        """The settings, one per line; secrets masked, webhook URLs shown without their
-        path (chat webhooks carry their token there)."""
-        lines: list[str] = []
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if field.name == "kafka":
-                lines.extend(f"  {name:<16} {shown}" for name, shown in self.kafka.describe())
-                continue
-            if field.name in _SECRETS:
-                value = "****" if value else "(none)"
-            elif field.name == "apprise":
-                # The scheme says which service; the rest of the URL is its token.
-                value = ", ".join(f"{n} ({u.partition(':')[0]}://****)" for n, u in value)
-                value = value or "(none)"
-            elif field.name == "webhook_secrets":
-                value = ", ".join(
-                    f"{redact_url(k) if '://' in k else k}: {len(v)} × ****" for k, v in value
-                )
-                value = value or "(none)"
-            elif field.name == "webhook_urls":
-                value = ", ".join(redact_url(url) for url in value) or "(none)"
-            elif isinstance(value, tuple):
-                value = ", ".join(value) or "(none)"
-            elif field.name == "smtp_host" and not value:
-                value = "(none: email off)"
-            lines.append(f"  {field.name:<16} {value}")
-        return "\n".join(lines)
+
+def variable(field: str) -> str:
+    """The environment variable a field is read from."""
+    return NotifySettings.variable(field)
 
 
-def _read_file(name: str, path: str) -> str:
-    try:
-        return Path(path.strip()).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(
-            f"{name}: cannot read {path.strip()!r} ({err.__class__.__name__})"
-        ) from None
-
-
-def _value(env: Mapping[str, str], name: str) -> str | None:
-    """A variable's value, or the content of the file its `_FILE` variant names."""
-    raw = env.get(name)
-    if (raw is None or not raw.strip()) and name in FILE_VARIABLES and env.get(f"{name}_FILE"):
-        return _read_file(f"{name}_FILE", env[f"{name}_FILE"]).strip()
-    return raw
+# Secrets may come from a file instead (a mounted Kubernetes or Docker secret):
+# `<VARIABLE>_FILE=/path` reads the value from /path.
+FILE_VARIABLES = (*NotifySettings.file_variables(), _SECRETS)
 
 
 def _secrets_document(text: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
@@ -408,24 +317,3 @@ def _check_signing_secrets(where: str, secrets: tuple[str, ...]) -> None:
                 f"{where}: secret {index} must be `whsec_` and the base64 of {low} to {high} "
                 "random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)"
             )
-
-
-def _parse(name: str, raw: str, default: object) -> object:
-    text = raw.strip()
-    try:
-        if isinstance(default, tuple):
-            return tuple(part.strip() for part in text.split(",") if part.strip())
-        if isinstance(default, bool):
-            if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                raise ValueError(text)
-            return text.lower() in ("1", "true", "yes", "on")
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-    except ValueError:
-        kind = type(default).__name__
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind}") from None
-    if name in ("BACKUPWATCH_LOG_LEVEL", "BACKUPWATCH_NOTIFY_SMTP_TLS"):
-        return text.lower()
-    return text

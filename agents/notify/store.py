@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from agents.notify.reader import TopicReader
+from agents.kafka.follower import TopicFollower
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -41,7 +41,12 @@ class DeliveredStore:
         self.producer = producer
         self._done: set[bytes] = set()
         # Only keys are read: a value, however hostile, is never decoded.
-        self.reader = TopicReader(connection, topic, self._apply, on_error)
+        self.reader = TopicFollower(
+            connection,
+            topic,
+            lambda record: self._apply(record.key, record.value),
+            on_error=on_error,
+        )
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         # Another notifier of the group (before a rebalance) writes here too.

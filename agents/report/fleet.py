@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from agents.kafka.follower import TopicFollower
 from schemas.types import loggable
 from streams.diagnosis import Hints, appeared_as_it_went_quiet, newer_device_hint
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
@@ -289,38 +290,18 @@ class FleetView:
     # -- following the changelog ----------------------------------------------------
 
     async def follow(self, settings: Settings, topic: str) -> None:
-        """Read `topic` from the beginning, then follow it, until cancelled."""
-        from agents.kafka.topics import assign_whole_topic
-
-        consumer = settings.kafka.consumer(
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        """Read `topic` from the beginning, then follow it, until cancelled (Faust
+        creates the changelog when the worker starts, maybe after this task)."""
+        follower = TopicFollower(
+            settings.kafka,
+            topic,
+            lambda record: self.take(record.key, record.value, record.partition),
+            caught_up=self.caught_up,
+            max_records=5000,
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        await consumer.start()
-        try:
-            # Faust creates the changelog when the worker starts, maybe after this task.
-            assigned = await assign_whole_topic(consumer, topic)
-            await consumer.seek_to_beginning(*assigned)
-            ends = await consumer.end_offsets(assigned)
-            started = asyncio.get_running_loop().time()
-            while True:
-                if not self.caught_up.is_set() and await _reached(consumer, ends):
-                    self.caught_up.set()
-                    log.info(
-                        "fleet view: read %d changelog records in %.1f s",
-                        self.records_read,
-                        asyncio.get_running_loop().time() - started,
-                    )
-                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-                for tp, records in batches.items():
-                    for record in records:
-                        self.take(record.key, record.value, tp.partition)
-                # Let the worker's own agent run between chunks of a long catch-up.
-                await asyncio.sleep(0)
-        finally:
-            await consumer.stop()
+        await follower.run()
 
 
 class _Index:
@@ -370,10 +351,3 @@ class _Index:
 
     def keys(self) -> Iterable[str]:
         return self._ids.keys()
-
-
-async def _reached(consumer: Any, ends: dict[Any, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True

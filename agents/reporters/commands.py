@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from agents.commands import stop_on_signals
+from agents.environment import parse_duration
 from agents.reporters import borg, restic
 from agents.reporters.errors import ReportError
 from agents.reporters.records import (
@@ -50,15 +51,10 @@ def _moment(text: str) -> datetime:
 
 
 def _duration(text: str) -> timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, scale = (text[:-1], units[text[-1]]) if text[-1:] in units else (text, 1)
-    try:
-        seconds = float(number) * scale
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds <= 31 * 86400:
+    duration = parse_duration(text)
+    if duration is None or not timedelta(0) < duration <= timedelta(days=31):
         raise argparse.ArgumentTypeError(f"not a duration such as 15m, 6h or 1d: {text!r}")
-    return timedelta(seconds=seconds)
+    return duration
 
 
 def _sender(args: argparse.Namespace) -> Sender:

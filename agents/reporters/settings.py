@@ -5,32 +5,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from agents.environment import EnvSettings, read_secret_file, setting
 from agents.errors import ConfigError
 
 __all__ = ["ReportSettings", "variable"]
 
 
-def variable(field: str) -> str:
-    return f"BACKUPWATCH_REPORT_{field.upper()}"
-
-
 @dataclass(frozen=True, slots=True)
-class ReportSettings:
+class ReportSettings(EnvSettings):
+    PREFIX: ClassVar[str] = "BACKUPWATCH_REPORT_"
+
     # The ingest endpoint, e.g. https://backupwatch.example.com/api/ingest; none = send
     # straight to Kafka (BACKUPWATCH_BOOTSTRAP_SERVERS, BACKUPWATCH_TOPIC_PREFIX).
     url: str = ""
-    token: str = ""
-    # A file holding the token (a systemd credential, a secret mounted by Kubernetes).
+    token: str = setting("", secret=True)
+    # A file holding the token (a systemd credential, a secret mounted by Kubernetes);
+    # read when sending, so that a token rotated there is the one sent.
     token_file: str = ""
     # The org the device belongs to.
     org: str = "default"
 
     def __post_init__(self) -> None:
+        self.check_fields()
         if self.url:
             parts = urlsplit(self.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -50,21 +50,16 @@ class ReportSettings:
             return self.token
         if not self.token_file:
             return ""
-        try:
-            return Path(self.token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as err:
-            reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
-            raise ConfigError(
-                f"BACKUPWATCH_REPORT_TOKEN_FILE={self.token_file}: cannot read it: {reason}"
-            ) from None
+        return read_secret_file(self.variable("token_file"), self.token_file).strip()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ReportSettings:
+        """Read the variables, then `overrides` (the command's flags) that are given."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(variable(field.name), "").strip()
-            if raw:
-                values[field.name] = raw
-        values.update({name: value for name, value in overrides.items() if value is not None})
-        return cls(**values)
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return cls(**{**cls.read_env(env), **given})
+
+
+def variable(field: str) -> str:
+    """The environment variable a field is read from."""
+    return ReportSettings.variable(field)

@@ -2,61 +2,55 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from typing import ClassVar
 
-from agents.metrics import process_metrics
+from prometheus_client import CollectorRegistry
+
+from agents.metrics import ProcessMetrics
 
 __all__ = ["BridgeMetrics"]
 
 
-class BridgeMetrics:
+class BridgeMetrics(ProcessMetrics):
     """Labels are bounded: outcomes, record schemas, HTTP statuses; never a device id."""
 
+    PROCESS: ClassVar[str] = "crashplan-bridge"
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        process_metrics(r, "crashplan-bridge")
-        self.polls = Counter(
+        super().__init__(registry)
+        self.polls = self.counter(
             "backupwatch_crashplan_polls",
             "Polls of the CrashPlan console, by outcome (success, failure)",
             ["outcome"],
-            registry=r,
         )
-        self.devices_seen = Gauge(
+        self.devices_seen = self.gauge(
             "backupwatch_crashplan_devices_seen",
             "Devices the last successful poll listed",
-            registry=r,
         )
-        self.devices_unreadable = Counter(
+        self.devices_unreadable = self.counter(
             "backupwatch_crashplan_devices_unreadable",
             "Devices the console listed in a shape the bridge could not read (logged)",
-            registry=r,
         )
-        self.records = Counter(
+        self.records = self.counter(
             "backupwatch_crashplan_records_published",
             "Records published to the input topics, by schema",
             ["schema"],
-            registry=r,
         )
-        self.api_errors = Counter(
+        self.api_errors = self.counter(
             "backupwatch_crashplan_api_errors",
             "Failed console API calls, by HTTP status (or network)",
             ["status"],
-            registry=r,
         )
-        self.last_success = Gauge(
+        self.last_success = self.gauge(
             "backupwatch_crashplan_last_success_timestamp_seconds",
             "When the last successful poll ended (epoch seconds)",
-            registry=r,
         )
-        self.started = Gauge(
+        self.started = self.gauge(
             "backupwatch_crashplan_started_timestamp_seconds",
             "When the bridge started (epoch seconds): the no-poll rule counts from it too",
-            registry=r,
         )
-        self.poll_duration = Histogram(
+        self.poll_duration = self.histogram(
             "backupwatch_crashplan_poll_duration_seconds",
             "Wall time of a successful poll, first page to last record acknowledged",
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
-            registry=r,
         )

@@ -32,11 +32,12 @@ from agents.bridge.crashplan.mapping import (
 )
 from agents.bridge.crashplan.metrics import BridgeMetrics
 from agents.bridge.crashplan.settings import BridgeSettings
+from agents.kafka.connection import KafkaConnection
+from agents.kafka.follower import Record, TopicFollower
 from agents.kafka.topics import (
     BACKUP_PROGRESS,
     DEVICE_COMMANDS,
     HEARTBEATS,
-    assign_whole_topic,
     ensure_topics,
     start_client,
 )
@@ -58,11 +59,17 @@ log = logging.getLogger(__name__)
 PUBLISHED = "crashplan-published"
 
 
+def bridge_connection(settings: Settings) -> KafkaConnection:
+    """The connection of every Kafka client the bridge uses: TLS, SASL and the client
+    id from agents/kafka, in the bridge's role."""
+    return settings.kafka.for_role("crashplan-bridge")
+
+
 def kafka_client(kind: str, settings: Settings, **options: Any) -> Any:
-    """Every Kafka client the bridge uses, made here alone: "producer", "consumer" or
-    "admin", with `options` for that kind."""
-    # TLS, SASL and the client id come from the connection (agents/kafka).
-    connection = settings.kafka.for_role("crashplan-bridge")
+    """The bridge's Kafka clients: "producer", "consumer" or "admin", with `options`
+    for that kind (its published topic is read back by a `TopicFollower`, on the same
+    connection)."""
+    connection = bridge_connection(settings)
     if kind == "producer":
         return connection.producer(
             acks="all",
@@ -258,29 +265,25 @@ class Bridge:
 
     async def _read_published(self) -> dict[str, Published]:
         kafka = self.settings.kafka
-        consumer = kafka_client(
-            "consumer", kafka, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
-        await start_client(consumer, kafka.bootstrap_servers)
         published: dict[str, Published] = {}
         unreadable = 0
-        try:
-            assigned = await assign_whole_topic(consumer, kafka.topic(PUBLISHED))
-            await consumer.seek_to_beginning(*assigned)
-            ends = await consumer.end_offsets(assigned)
-            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-                for records in batches.values():
-                    read, skipped = remembered((r.key, r.value) for r in records)
-                    published.update(read)
-                    unreadable += skipped
-        finally:
-            await consumer.stop()
+
+        def take(record: Record) -> None:
+            nonlocal unreadable
+            read, skipped = remembered([(record.key, record.value)])
+            published.update(read)
+            unreadable += skipped
+
+        topic = kafka.topic(PUBLISHED)
+        follower = TopicFollower(
+            bridge_connection(kafka), topic, take, max_records=10_000, wait_ms=1000
+        )
+        await follower.run(to_end_only=True)
         if unreadable:
             log.warning(
                 "%d records of %s could not be read; their devices are published again",
                 unreadable,
-                kafka.topic(PUBLISHED),
+                topic,
             )
         return published
 

@@ -8,86 +8,46 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import timedelta
-from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
+from agents.environment import EnvSettings, setting
 from agents.errors import ConfigError
-from agents.settings import Settings, _duration
+from agents.settings import Settings
 
 __all__ = ["VARIABLES", "BridgeSettings"]
 
 _PREFIX = "BACKUPWATCH_CRASHPLAN_"
-_SECRETS = ("api_client_secret", "password", "totp_secret")
 # At least 5 min: the bridge marks new data with a byte at most once a poll, which
 # keeps its marks below what the diagnosis counts as a measured transfer rate
 # (`streams.diagnosis.MEASURED_BYTES_PER_DAY`: 288 a day at most against 512).
 _POLL_RANGE = (timedelta(minutes=5), timedelta(days=1))
-_NAMES = (
-    "url",
-    "api_client_id",
-    "api_client_secret",
-    "username",
-    "password",
-    "totp_secret",
-    "poll_interval",
-    "page_size",
-    "max_attempts",
-    "web_host",
-    "web_port",
-)
-# Every variable the bridge reads of its own (besides the worker's Kafka settings).
-VARIABLES = tuple(f"{_PREFIX}{name.upper()}" for name in _NAMES) + tuple(
-    f"{_PREFIX}{name.upper()}_FILE" for name in _SECRETS
-)
-
-
-def _secret(env: Mapping[str, str], name: str) -> str:
-    variable = f"{_PREFIX}{name.upper()}"
-    value, path = env.get(variable, ""), env.get(f"{variable}_FILE", "")
-    if value and path:
-        raise ConfigError(f"give {variable} or {variable}_FILE, not both")
-    if not path:
-        return value
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise ConfigError(f"{variable}_FILE={path}: {err.strerror or err}") from None
-
-
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    variable = f"{_PREFIX}{name.upper()}"
-    raw = env.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{variable}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{variable} must be {low}..{high}, got {value}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
-class BridgeSettings:
+class BridgeSettings(EnvSettings):
     """Where the console is, how to sign in, how often to poll; Kafka as the worker's."""
 
-    url: str
-    kafka: Settings = field(default_factory=Settings)
+    PREFIX: ClassVar[str] = _PREFIX
+
+    url: str = ""
+    kafka: Settings = setting(default_factory=Settings, read=False)
     api_client_id: str = ""
-    api_client_secret: str = field(default="", repr=False)
+    api_client_secret: str = setting("", secret=True, from_file=True)
     username: str = ""
-    password: str = field(default="", repr=False)
+    password: str = setting("", secret=True, from_file=True)
     # The base32 seed of the account's authenticator (the secret its QR code holds):
     # the bridge signs in again whenever its token expires, so it makes each code itself.
-    totp_secret: str = field(default="", repr=False)
-    poll_interval: timedelta = timedelta(minutes=15)
-    page_size: int = 1000
-    max_attempts: int = 6
+    totp_secret: str = setting("", secret=True, from_file=True)
+    poll_interval: timedelta = setting(
+        timedelta(minutes=15), within=_POLL_RANGE, accepted="5m to 1d"
+    )
+    page_size: int = setting(1000, within=(1, 1000))
+    max_attempts: int = setting(6, within=(1, 100))
     web_host: str = "127.0.0.1"
-    web_port: int = 6069
+    web_port: int = setting(6069, within=(0, 65535))
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url if "://" in self.url else f"https://{self.url}")
@@ -110,12 +70,7 @@ class BridgeSettings:
             raise ConfigError(f"{_PREFIX}USERNAME and {_PREFIX}PASSWORD go together")
         if self.totp_secret and not account:
             raise ConfigError(f"{_PREFIX}TOTP_SECRET is for a local account")
-        low, high = _POLL_RANGE
-        if not low <= self.poll_interval <= high:
-            raise ConfigError(
-                f"{_PREFIX}POLL_INTERVAL must be 5m to 1d, "
-                f"got {self.poll_interval.total_seconds():g}s"
-            )
+        self.check_fields()
 
     @property
     def uses_api_client(self) -> bool:
@@ -125,29 +80,8 @@ class BridgeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **kafka: object) -> BridgeSettings:
         """Read the variables; raise `ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
-        raw_interval = env.get(f"{_PREFIX}POLL_INTERVAL", "").strip()
-        interval = timedelta(minutes=15)
-        if raw_interval:
-            parsed = _duration(raw_interval)
-            if parsed is None:
-                raise ConfigError(
-                    f"{_PREFIX}POLL_INTERVAL={raw_interval!r} is not a duration such as 15m"
-                )
-            interval = parsed
-        return cls(
-            url=env.get(f"{_PREFIX}URL", "").strip(),
-            kafka=Settings.from_env(env, role="crashplan-bridge", **kafka),
-            api_client_id=env.get(f"{_PREFIX}API_CLIENT_ID", "").strip(),
-            api_client_secret=_secret(env, "api_client_secret"),
-            username=env.get(f"{_PREFIX}USERNAME", "").strip(),
-            password=_secret(env, "password"),
-            totp_secret=_secret(env, "totp_secret"),
-            poll_interval=interval,
-            page_size=_int(env, "page_size", 1000, 1, 1000),
-            max_attempts=_int(env, "max_attempts", 6, 1, 100),
-            web_host=env.get(f"{_PREFIX}WEB_HOST", "").strip() or "127.0.0.1",
-            web_port=_int(env, "web_port", 6069, 0, 65535),
-        )
+        connection = Settings.from_env(env, role="crashplan-bridge", **kafka)
+        return cls(**cls.read_env(env), kafka=connection)
 
     def describe(self) -> str:
         """The settings, one per line, secrets masked."""
@@ -167,3 +101,9 @@ class BridgeSettings:
             f"  {'topic_prefix':<18} {self.kafka.topic_prefix}",
         ]
         return "\n".join(lines)
+
+
+# Every variable the bridge reads of its own (besides the worker's Kafka settings).
+VARIABLES = tuple(
+    BridgeSettings.variable(f.name) for f in fields(BridgeSettings) if f.name != "kafka"
+) + tuple(f"{name}_FILE" for name in BridgeSettings.file_variables())
