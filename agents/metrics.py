@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
-from streams.status import KINDS, LEVELS
+from streams.kinds import KIND_NAMES, LEVELS
 
 __all__ = ["ProcessMetrics", "WorkerMetrics", "process_metrics"]
 
@@ -203,7 +203,7 @@ class WorkerMetrics(ProcessMetrics):
             self.stream_time_lag.labels(partition).set((now - clock).total_seconds())
 
     def observe_device_counts(self, counts: Mapping[tuple[str, str], int]) -> None:
-        for kind in KINDS:
+        for kind in KIND_NAMES:
             for state in LEVELS:
                 self.devices.labels(kind, state).set(counts.get((kind, state), 0))
 

@@ -57,6 +57,7 @@ else:
         | Annotated[int, msgspec.Meta(ge=_EARLIEST_MS, lt=_LATEST_MS)]
     )
 
+# From the least to the most severe: the one order of levels (`streams.kinds.LEVELS`).
 Level = Literal["ok", "warning", "critical"]
 AlertKind = Literal["connection", "backup", "completion"]
 ServiceState = Literal["running", "stopping", "uninstalling"]

@@ -5,10 +5,11 @@ Nothing here reads a clock, a socket or a Kafka record: every function takes `no
 
 from streams.diagnosis import Hints, diagnose
 from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.kinds import worst
 from streams.machine import advance, apply, level_for, next_deadline, record_fingerprint
 from streams.policy import DEFAULT_POLICY, Policy, Thresholds, policy_from_record
 from streams.state import DeviceState, decode_state, encode_state
-from streams.status import device_status, summarize_org, summarize_user, to_alert, worst
+from streams.status import device_status, to_alert
 from streams.transitions import Transition, alert_id
 from streams.users import NO_USER_FACTS, UserTimeline, timeline_from_record
 
@@ -34,8 +35,6 @@ __all__ = [
     "next_deadline",
     "policy_from_record",
     "record_fingerprint",
-    "summarize_org",
-    "summarize_user",
     "timeline_from_record",
     "to_alert",
     "worst",

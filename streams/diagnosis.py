@@ -15,7 +15,8 @@ from typing import Any
 
 from schemas.models import Cause
 from schemas.types import AlertKind
-from streams.machine import WINDOW_DAYS, backup_reference, window_as_of
+from streams.kinds import KIND_OF, RANK, backup_reference
+from streams.machine import WINDOW_DAYS, window_as_of
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DestinationState, DeviceState, day_number
 
@@ -445,17 +446,16 @@ def diagnose(
     """The likely causes of `kind` trouble on the device (on one destination for the
     per-destination kinds; the worst one when `destination_id` is None), best first."""
     hints = hints or Hints()
-    causes: list[Cause]
-    if kind == "connection":
-        causes = list(_connection_causes(state, now, policy, hints, policy.connection.warning))
-    else:
+    causes: list[Cause] = []
+    if KIND_OF[kind].per_destination:
         dest = _pick_destination(state, kind, destination_id)
-        if dest is None:
-            causes = []
-        elif kind == "backup":
-            causes = list(_backup_causes(state, dest, now, policy, hints))
-        else:
-            causes = list(_completion_causes(state, dest, now, policy))
+        of_destination = _DESTINATION_CAUSES.get(kind)
+        if dest is not None and of_destination is not None:
+            causes = list(of_destination(state, dest, now, policy, hints))
+    else:
+        of_device = _DEVICE_CAUSES.get(kind)
+        if of_device is not None:
+            causes = list(of_device(state, now, policy, hints))
     held = _user_hold_cause(state)
     if held is not None:
         # An administrator said so: not a guess from the device's silence.
@@ -466,6 +466,22 @@ def diagnose(
             best[cause.code] = cause
     ranked = sorted(best.values(), key=_rank_key)
     return ranked or [_cause("undetermined", 0.1, {"kind": kind})]
+
+
+# The causes of each kind's trouble, by kind (a kind of neither table is undetermined).
+_DEVICE_CAUSES: dict[str, Callable[[DeviceState, datetime, Policy, Hints], Iterable[Cause]]] = {
+    "connection": lambda state, now, policy, hints: _connection_causes(
+        state, now, policy, hints, policy.connection.warning
+    ),
+}
+_DESTINATION_CAUSES: dict[
+    str, Callable[[DeviceState, DestinationState, datetime, Policy, Hints], Iterable[Cause]]
+] = {
+    "backup": _backup_causes,
+    "completion": lambda state, dest, now, policy, _hints: _completion_causes(
+        state, dest, now, policy
+    ),
+}
 
 
 def _user_hold_cause(state: DeviceState) -> Cause | None:
@@ -502,9 +518,6 @@ def _rank_key(cause: Cause) -> tuple[float, str]:
     return (-cause.score, cause.code)
 
 
-_Picker = Callable[[DestinationState], Any]
-
-
 def _pick_destination(
     state: DeviceState, kind: str, destination_id: str | None
 ) -> DestinationState | None:
@@ -512,10 +525,8 @@ def _pick_destination(
         return state.destination(destination_id)
     if not state.destinations:
         return None
-    rank = {"ok": 0, "warning": 1, "critical": 2}
-    key: _Picker = (
-        (lambda d: rank[d.backup.level])
-        if kind == "backup"
-        else (lambda d: rank[d.completion.level])
-    )
-    return max(state.destinations, key=key)
+
+    def level(dest: DestinationState) -> int:
+        return RANK[getattr(dest, kind).level]
+
+    return max(state.destinations, key=level)

@@ -21,11 +21,13 @@ from operator import attrgetter
 from typing import Any
 
 import msgspec
-from msgspec.structs import astuple, replace
+from msgspec.structs import replace
 from xxhash import xxh32_intdigest
 
 from schemas.models import BackupProgress, DeviceCommand, Heartbeat, InputRecord
 from schemas.types import MAX_COUNT, Level
+from streams.fastpath import prefetch, ring_holds, shared, shared_day, shared_ids, utc_day
+from streams.kinds import DESTINATION_KINDS, DEVICE_KINDS, RANK, Kind, any_open, open_slots
 from streams.policy import Policy, Thresholds
 from streams.state import (
     DayBucket,
@@ -37,9 +39,6 @@ from streams.state import (
     Slot,
     day_number,
     ok_slot,
-    shared,
-    shared_day,
-    shared_ids,
     window_start_of,
 )
 from streams.transitions import Transition
@@ -65,16 +64,13 @@ WINDOW_DAYS = 14
 RECENT_EVENTS = 16
 HISTORY_LENGTH = 8
 
-_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _fingerprint_encoder = msgspec.msgpack.Encoder()
 
 
 # A worker fingerprints telemetry by its record's bytes, which is cheaper than encoding
-# the event again. With xxHash (XXH32) rather than zlib's CRC-32: it is taken of every
-# record, and digests one of the mix in 62 ns instead of 147. (XXH3's 64-bit digest is
-# quicker still, but its values are three-digit Python ints, slower everywhere after.)
+# the event again; with xxHash (XXH32), which takes less than half CRC-32's time and
+# gives 32-bit values, as `recent` keeps them.
 record_fingerprint = xxh32_intdigest
 
 
@@ -112,8 +108,6 @@ def level_for(elapsed: timedelta, thresholds: Thresholds) -> Level:
     return "ok"
 
 
-_day = day_number
-_EPOCH_ORDINAL = _EPOCH.toordinal()
 _bucket_day = attrgetter("day")
 _destination_key = attrgetter("destination_id")
 
@@ -129,8 +123,8 @@ def _add_to_window(
     vanished: int = 0,
     changed: int = 0,
 ) -> tuple[DayBucket, ...]:
-    day = _day(at)
-    oldest = _day(now) - WINDOW_DAYS + 1
+    day = day_number(at)
+    oldest = day_number(now) - WINDOW_DAYS + 1
     if day < oldest:
         return days
     kept: list[DayBucket] = []
@@ -214,22 +208,10 @@ def _window_since(state: DeviceState, buckets: tuple[DayBucket, ...], oldest: in
     """The state's window once `buckets` (already without the days before `oldest`)
     replace its own: the heartbeats counted apart roll off with their days."""
     last_heartbeat = state.last_heartbeat
-    newest_day = _day(last_heartbeat) if last_heartbeat is not None else -1
+    newest_day = day_number(last_heartbeat) if last_heartbeat is not None else -1
     counted = state.last_day_heartbeats if newest_day >= oldest else 0
     earlier = _earlier_since(state.earlier_heartbeats, oldest)
     return buckets, counted, earlier, window_start_of(buckets, earlier, newest_day, counted)
-
-
-# What one `now` implies for every event folded in at it: the latest device time
-# accepted (`now` plus the allowed skew) and the first day the window keeps. A worker
-# folds a whole batch in at one `now`, so the last one computed is remembered.
-_bounds: tuple[datetime, timedelta, datetime, int] = (_EPOCH, timedelta(0), _EPOCH, 0)
-
-
-def _bounds_at(now: datetime, max_skew: timedelta) -> tuple[datetime, timedelta, datetime, int]:
-    global _bounds
-    _bounds = (now, max_skew, now + max_skew, _day(now) - WINDOW_DAYS + 1)
-    return _bounds
 
 
 # The `recent` ring holds RECENT_EVENTS 4-byte fingerprints.
@@ -243,13 +225,12 @@ def _ring_add(recent: bytes, key: bytes) -> bytes:
 _pack_fp = struct.Struct("<I").pack
 
 
-def _seen(recent: bytes, key: bytes) -> bool:
-    i = recent.find(key)
-    # Only a match on a word boundary is a fingerprint (not the tail of one and the
-    # head of the next).
-    while i > 0 and i & 3:
-        i = recent.find(key, i + 1)
-    return i >= 0
+def _clamped(at: datetime, now: datetime, policy: Policy) -> tuple[datetime, bool]:
+    """An event's time, clamped to the clock plus the allowed skew (a device with a
+    wrong clock must not move time), and whether it was; a clamped event is counted in
+    the state."""
+    latest = now + policy.max_skew
+    return (latest, True) if at > latest else (at, False)
 
 
 def _new_device(event: Heartbeat | BackupProgress, at: datetime, policy: Policy) -> DeviceState:
@@ -284,16 +265,9 @@ def apply(
         fp = fingerprint(event)
     key = _pack_fp(fp & 0xFFFFFFFF)
     if state is not None:
-        # Every field of the state, loaded at once before any is used. At fleet scale
-        # each points at memory the CPU has not seen since the device's last event;
-        # loads issued together wait for memory together, where the reads below would
-        # wait one after another (about 3 % of an event's cost in `bench.core`).
-        astuple(state)
-        # Most events are new: one search of the ring says so without a call. `find`,
-        # not `in`: `bytes.__contains__` first tries its argument as an int and formats
-        # and discards a TypeError for every bytes argument, which doubled its cost.
+        prefetch(state)
         found = state.recent.find(key)
-        if found >= 0 and ((found & 3) == 0 or _seen(state.recent, key)):
+        if found >= 0 and ring_holds(state.recent, key, found):
             return state, []
     if state is not None and not state.reporting:
         return _apply_to_known(state, event, fp, key, now, policy)
@@ -350,20 +324,9 @@ def _apply_heartbeat(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
-    # The event's time, clamped to the clock plus the allowed skew; a clamped event is
-    # counted in the state.
-    bounds = _bounds
-    if bounds[0] is not now or bounds[1] is not policy.max_skew:
-        bounds = _bounds_at(now, policy.max_skew)
-    at = event.event_time
-    clamped = False
-    # `bounds[2]` is the clock plus the allowed skew, never before the clock.
-    if at > bounds[2]:
-        at, clamped = bounds[2], True
-    # `day_number(at)` inline for a UTC time: as a call it costs more than the rest
-    # of the day count of a heartbeat.
-    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = bounds[3]
+    at, clamped = _clamped(event.event_time, now, policy)
+    day = utc_day(at)
+    oldest = utc_day(now) - WINDOW_DAYS + 1
     reachable = event.reachable_destinations
     if state is None:
         return _born_of_heartbeat(event, fp, key, at, day, day >= oldest, clamped, now, policy)
@@ -426,10 +389,8 @@ def _apply_heartbeat(
         previous_day = -1
     elif at is previous_at:
         previous_day = day
-    elif previous_at.tzinfo is UTC:
-        previous_day = previous_at.toordinal() - _EPOCH_ORDINAL
     else:
-        previous_day = _day(previous_at)
+        previous_day = utc_day(previous_at)
     if counted and day == previous_day and window_start >= oldest:
         # Another heartbeat on the newest heartbeat's day, nothing to roll off: the
         # common case.
@@ -472,9 +433,7 @@ def _apply_heartbeat(
     ):
         return updated
     # A day rolled off, the window's first day, other destinations reached, a clamped
-    # time, or another org: a second copy, rather than more keywords above. Python
-    # passes a call of more than 14 keywords a dict it builds (CALL_FUNCTION_EX), which
-    # took a copy from ~0.15 to ~0.7 µs.
+    # time, or another org: a second copy (see `streams.fastpath` on copies).
     return replace(
         updated,
         window_start=window_start,
@@ -654,13 +613,7 @@ def _apply_progress(
     now: datetime,
     policy: Policy,
 ) -> DeviceState:
-    bounds = _bounds
-    if bounds[0] is not now or bounds[1] is not policy.max_skew:
-        bounds = _bounds_at(now, policy.max_skew)
-    at = event.event_time
-    clamped = False
-    if at > bounds[2]:
-        at, clamped = bounds[2], True
+    at, clamped = _clamped(event.event_time, now, policy)
     if state is None:
         state = _new_device(event, at, policy)
     destinations = state.destinations
@@ -714,16 +667,14 @@ def _apply_progress(
     last_completed = dest.last_completed
     if complete and (last_completed is None or at > last_completed):
         last_completed = at
-    dest = DestinationState(
-        dest.destination_id,
-        dest.first_seen if dest.first_seen <= at else at,
-        dest.own_last_connected,
-        last_activity,
-        last_new_data,
-        last_completed,
-        report,
-        dest.backup,
-        dest.completion,
+    # The destination's alert slots (and any field after them) are kept as they are.
+    dest = replace(
+        dest,
+        first_seen=dest.first_seen if dest.first_seen <= at else at,
+        last_activity=last_activity,
+        last_new_data=last_new_data,
+        last_completed=last_completed,
+        report=report,
     )
     if index < 0:
         destinations = (
@@ -741,14 +692,13 @@ def _apply_progress(
         errors.changed_during_backup,
     )
     days, counted, earlier = state.day_buckets, state.last_day_heartbeats, state.earlier_heartbeats
-    day = at.toordinal() - _EPOCH_ORDINAL if at.tzinfo is UTC else _day(at)
-    oldest = bounds[3]
+    day = utc_day(at)
+    oldest = utc_day(now) - WINDOW_DAYS + 1
     window_start = state.window_start
     newest_day = days[-1].day if days else -1
     if day == newest_day and window_start >= oldest:
         # Today's bucket is the newest and nothing has rolled off: the common case.
         b = days[-1]
-        # Tuples joined rather than unpacked into a new one, which builds a list first.
         days = days[:-1] + (
             _bounded(
                 DayBucket(
@@ -857,26 +807,18 @@ def _apply_command(
 def _resolve_all(
     state: DeviceState, now: datetime, reason: str
 ) -> tuple[DeviceState, list[Transition]]:
-    transitions: list[Transition] = []
-    if state.connection.level != "ok":
-        transitions.append(_resolution(state, "connection", None, state.connection, now, reason))
-    destinations = []
-    for dest in state.destinations:
-        if dest.backup.level != "ok":
-            transitions.append(
-                _resolution(state, "backup", dest.destination_id, dest.backup, now, reason)
-            )
-        if dest.completion.level != "ok":
-            transitions.append(
-                _resolution(state, "completion", dest.destination_id, dest.completion, now, reason)
-            )
-        destinations.append(
-            replace(dest, backup=_resolved(dest.backup), completion=_resolved(dest.completion))
-        )
+    transitions = [
+        _resolution(state, s.kind.name, s.destination_id, s.slot, now, reason)
+        for s in open_slots(state)
+    ]
+    destinations = tuple(
+        replace(dest, **{k.name: _resolved(getattr(dest, k.name)) for k in DESTINATION_KINDS})
+        for dest in state.destinations
+    )
     state = replace(
         state,
-        connection=_resolved(state.connection),
-        destinations=tuple(destinations),
+        **{k.name: _resolved(getattr(state, k.name)) for k in DEVICE_KINDS},
+        destinations=destinations,
         history=_log(state.history, transitions),
     )
     return state, transitions
@@ -938,23 +880,6 @@ def window_as_of(state: DeviceState, now: datetime) -> tuple[DayBucket, ...]:
     return tuple(day for day in days if day.day >= oldest)
 
 
-def backup_reference(dest: DestinationState) -> datetime:
-    """Freshness is measured from new data, or from a report that the destination is
-    complete: a device whose files did not change has nothing new to send."""
-    reference = dest.last_new_data
-    if dest.last_completed is not None and (reference is None or dest.last_completed > reference):
-        reference = dest.last_completed
-    return reference or dest.first_seen
-
-
-def completion_reference(dest: DestinationState) -> datetime:
-    return dest.last_completed or dest.first_seen
-
-
-def connection_reference(state: DeviceState) -> datetime:
-    return state.last_connected or state.first_seen
-
-
 class _Decider:
     """Decides each slot of one device at one instant, collecting transitions."""
 
@@ -966,6 +891,25 @@ class _Decider:
         self.policy = policy
         self.reason = reason
         self.transitions: list[Transition] = []
+
+    def decide_all(
+        self, holder: DeviceState | DestinationState, kinds: tuple[Kind, ...], dest: str | None
+    ) -> dict[str, Slot]:
+        """The slots of `holder` (a device, or one destination with id `dest`) of `kinds`
+        that change, by kind. A kind gated by another not ok is not decided: it holds."""
+        changed: dict[str, Slot] = {}
+        for kind in kinds:
+            name = kind.name
+            gate = kind.gated_by
+            if gate is not None and changed.get(gate, getattr(holder, gate)).level != "ok":
+                continue
+            slot = getattr(holder, name)
+            decided = self.decide(
+                slot, name, dest, kind.reference(holder), self.policy.thresholds(name)
+            )
+            if decided is not slot:
+                changed[name] = decided
+        return changed
 
     def decide(
         self,
@@ -1002,7 +946,7 @@ class _Decider:
         if self.reason is not None:
             reason = self.reason
         else:
-            reason = "threshold" if _RANK[level] > _RANK[slot.level] else "new_event"
+            reason = "threshold" if RANK[level] > RANK[slot.level] else "new_event"
         self._emit(slot, level, kind, destination_id, episode, elapsed, thresholds, reason)
         count = slot.transitions + 1
         return ok_slot(count) if level == "ok" else Slot(level, episode, now, count)
@@ -1059,7 +1003,7 @@ def advance(
     """
     if not state.reporting:
         return state, []
-    window = _rolled(state, _day(now) - WINDOW_DAYS + 1)
+    window = _rolled(state, day_number(now) - WINDOW_DAYS + 1)
     hold = user.hold_at(now) if user.periods else None
     held_before = state.user_hold
     if state.user_revision != user.revision or hold != held_before:
@@ -1077,7 +1021,7 @@ def advance(
         if policy_changed:
             state = replace(state, policy_revision=policy.revision)
         transitions: list[Transition] = []
-        if not state.deactivated and _any_open(state):
+        if not state.deactivated and any_open(state):
             # The user left the organization: their devices' open alerts close now.
             state, transitions = _resolve_all(state, now, "user_deactivated")
         return _settle(state, window, state.snoozed_until), transitions
@@ -1098,28 +1042,13 @@ def advance(
     if held_before is not None and held_before.kind == "leave":
         reason = reason or "leave_ended"
     decider = _Decider(state, now, policy, reason)
-    connection = decider.decide(
-        state.connection, "connection", None, connection_reference(state), policy.connection
-    )
+    device_slots = decider.decide_all(state, DEVICE_KINDS, None)
     destinations = []
     dest_changed = False
     for dest in state.destinations:
-        backup = decider.decide(
-            dest.backup, "backup", dest.destination_id, backup_reference(dest), policy.backup
-        )
-        completion = dest.completion
-        # Completion is about data that flows but never reaches 100 %; while no data
-        # flows the backup alert speaks for the destination and completion holds.
-        if backup.level == "ok":
-            completion = decider.decide(
-                completion,
-                "completion",
-                dest.destination_id,
-                completion_reference(dest),
-                policy.completion,
-            )
-        if backup is not dest.backup or completion is not dest.completion:
-            dest = replace(dest, backup=backup, completion=completion)
+        decided = decider.decide_all(dest, DESTINATION_KINDS, dest.destination_id)
+        if decided:
+            dest = replace(dest, **decided)
             dest_changed = True
         destinations.append(dest)
     transitions = decider.transitions
@@ -1131,7 +1060,7 @@ def advance(
             return state, []
     return replace(
         state,
-        connection=connection,
+        **device_slots,
         destinations=tuple(destinations) if dest_changed else state.destinations,
         day_buckets=days,
         last_day_heartbeats=counted,
@@ -1141,15 +1070,6 @@ def advance(
         changed_at=None,
         history=_log(state.history, transitions),
     ), transitions
-
-
-def _any_open(state: DeviceState) -> bool:
-    if state.connection.level != "ok":
-        return True
-    for dest in state.destinations:
-        if dest.backup.level != "ok" or dest.completion.level != "ok":
-            return True
-    return False
 
 
 def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None) -> DeviceState:
@@ -1169,6 +1089,30 @@ def _settle(state: DeviceState, window: _Window, snoozed_until: datetime | None)
         changed_at=None,
         snoozed_until=snoozed_until,
     )
+
+
+def _slot_deadlines(
+    holder: DeviceState | DestinationState,
+    kinds: tuple[Kind, ...],
+    policy: Policy,
+    candidates: list[datetime],
+) -> None:
+    """Add to `candidates` the next instant each slot of `holder` of `kinds` could
+    change (a kind gated by one not ok cannot change before that one does)."""
+    for kind in kinds:
+        gate = kind.gated_by
+        if gate is not None and getattr(holder, gate).level != "ok":
+            continue
+        name = kind.name
+        slot = getattr(holder, name)
+        thresholds = getattr(policy, name)
+        if slot.level == "ok":
+            # Nearly every slot: it can only open, at the warning threshold.
+            candidates.append(kind.reference(holder) + thresholds.warning)
+            continue
+        deadline = _slot_deadline(slot, kind.reference(holder), thresholds, policy)
+        if deadline is not None:
+            candidates.append(deadline)
 
 
 def _slot_deadline(
@@ -1219,21 +1163,9 @@ def next_deadline(
         candidates.append(state.changed_at)
     if user_change is not None:
         candidates.append(user_change)
-    deadline = _slot_deadline(
-        state.connection, connection_reference(state), policy.connection, policy
-    )
-    if deadline is not None:
-        candidates.append(deadline)
+    _slot_deadlines(state, DEVICE_KINDS, policy, candidates)
     for dest in state.destinations:
-        deadline = _slot_deadline(dest.backup, backup_reference(dest), policy.backup, policy)
-        if deadline is not None:
-            candidates.append(deadline)
-        if dest.backup.level == "ok":
-            deadline = _slot_deadline(
-                dest.completion, completion_reference(dest), policy.completion, policy
-            )
-            if deadline is not None:
-                candidates.append(deadline)
+        _slot_deadlines(dest, DESTINATION_KINDS, policy, candidates)
     return min(candidates) if candidates else None
 
 

@@ -25,10 +25,11 @@ from schemas.errors import InvalidRecord
 from schemas.models import Alert, DeviceCommand, DeviceStatus, InputRecord
 from schemas.types import EARLIEST, LATEST, loggable
 from streams.deadlines import DeadlineIndex
+from streams.kinds import KIND_NAMES, kind_levels
 from streams.machine import advance, apply, next_deadline, record_fingerprint
 from streams.policy import Policy
 from streams.state import DeviceState, Parked, decode_state, encode_state
-from streams.status import KINDS, device_status, to_alert, worst
+from streams.status import device_status, to_alert
 from streams.users import NO_USER_FACTS, UserTimeline
 
 __all__ = [
@@ -158,9 +159,9 @@ class _Partition:
         self.cache: dict[str, DeviceState | None] = {}
         self.dirty: set[str] = set()
         self.devices = 0
-        # Alert levels (connection, backup, completion) of the devices not all ok: the
-        # material of the devices-by-state gauge, small because most devices are ok.
-        self.troubled: dict[str, tuple[str, str, str]] = {}
+        # Alert levels (one per kind, in the order of `KINDS`) of the devices not all
+        # ok: the material of the devices-by-state gauge, small because most devices are ok.
+        self.troubled: dict[str, tuple[str, ...]] = {}
         # Devices whose user's facts hold them (on leave, deactivated): a deactivated
         # user's devices have no deadline, yet must be found when the user returns.
         self.held: set[str] = set()
@@ -364,9 +365,9 @@ class PartitionProcessor:
         for part in self._assigned.values():
             total += part.devices
             for levels in part.troubled.values():
-                for kind, level in zip(KINDS, levels, strict=True):
+                for kind, level in zip(KIND_NAMES, levels, strict=True):
                     counts[(kind, level)] += 1
-        for kind in KINDS:
+        for kind in KIND_NAMES:
             counts[(kind, "ok")] = total - counts[(kind, "warning")] - counts[(kind, "critical")]
         return dict(counts)
 
@@ -818,18 +819,14 @@ def _no_user_facts(user_id: str) -> UserTimeline:
     return NO_USER_FACTS
 
 
-# What the partition tracks of a device: its alert levels (connection, backup,
-# completion), and whether its user's facts hold it.
-_Tracking = tuple[tuple[str, str, str], bool]
+# What the partition tracks of a device: its alert levels (`kind_levels`), and whether
+# its user's facts hold it.
+_Tracking = tuple[tuple[str, ...], bool]
+_ALL_OK = ("ok",) * len(KIND_NAMES)
 
 
 def _tracking(state: DeviceState) -> _Tracking:
-    levels = (
-        state.connection.level,
-        worst(d.backup.level for d in state.destinations),
-        worst(d.completion.level for d in state.destinations),
-    )
-    return levels, state.user_hold is not None
+    return kind_levels(state), state.user_hold is not None
 
 
 def _track(part: _Partition, device_id: str, tracking: _Tracking) -> None:
@@ -838,7 +835,7 @@ def _track(part: _Partition, device_id: str, tracking: _Tracking) -> None:
         part.held.add(device_id)
     else:
         part.held.discard(device_id)
-    if levels == ("ok", "ok", "ok"):
+    if levels == _ALL_OK:
         part.troubled.pop(device_id, None)
     else:
         part.troubled[device_id] = levels

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from schemas.models import OrgPolicy
 from streams.errors import InvalidPolicy
+from streams.kinds import KINDS
 
 __all__ = ["DEFAULT_POLICY", "Policy", "Thresholds", "parse_version", "policy_from_record"]
 
@@ -37,6 +39,7 @@ def _days(delta: timedelta) -> float:
 class Policy:
     """Everything a decision about one device depends on besides its own state."""
 
+    # The thresholds of each alert kind (`streams.kinds.KINDS`), named after it.
     # Time since the device last reached any backup destination.
     connection: Thresholds = Thresholds(timedelta(days=3), timedelta(days=5))
     # Time since a destination last received new data (or confirmed it is up to date).
@@ -65,11 +68,9 @@ class Policy:
             raise InvalidPolicy("max skew cannot be negative")
 
     def thresholds(self, kind: str) -> Thresholds:
-        if kind == "connection":
-            return self.connection
-        if kind == "backup":
-            return self.backup
-        return self.completion
+        """The thresholds of an alert kind (the field named after it)."""
+        thresholds: Thresholds = getattr(self, kind)
+        return thresholds
 
     def version_outdated(self, app_version: str) -> bool:
         if not self.minimum_app_version or not app_version:
@@ -109,15 +110,19 @@ def _pair(base: Thresholds, warning_days: float | None, critical_days: float | N
 
 def policy_from_record(record: OrgPolicy, base: Policy = DEFAULT_POLICY) -> Policy:
     """An org's policy: the record's overrides on top of `base`; raises `InvalidPolicy`."""
+    # By kind name, as keywords of `Policy` (typed as any keyword: mypy cannot tell them
+    # from the policy's other fields).
+    thresholds: dict[str, Any] = {
+        kind.name: _pair(
+            base.thresholds(kind.name),
+            getattr(record, kind.warning_field),
+            getattr(record, kind.critical_field),
+        )
+        for kind in KINDS
+    }
     return replace(
         base,
-        connection=_pair(
-            base.connection, record.connection_warning_days, record.connection_critical_days
-        ),
-        backup=_pair(base.backup, record.backup_warning_days, record.backup_critical_days),
-        completion=_pair(
-            base.completion, record.completion_warning_days, record.completion_critical_days
-        ),
+        **thresholds,
         online_window=(
             timedelta(minutes=record.online_window_minutes)
             if record.online_window_minutes is not None

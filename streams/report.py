@@ -20,9 +20,11 @@ import msgspec
 
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, Sibling, diagnose
+from streams.fastpath import shared, shared_ids
+from streams.kinds import KIND_NAMES, KINDS, LEVELS, RANK, kind_levels, open_slots, worst
 from streams.policy import DEFAULT_POLICY, Policy, parse_version
-from streams.state import DeviceState, UserHold, shared, shared_ids
-from streams.status import KINDS, LEVELS, device_figures, worst
+from streams.state import DeviceState, UserHold
+from streams.status import device_figures
 
 __all__ = [
     "COLUMNS",
@@ -52,7 +54,6 @@ __all__ = [
 ]
 
 DEFAULT_PAGE = 100
-_RANK: dict[str, int] = {"ok": 0, "warning": 1, "critical": 2}
 
 # A moment as POSIX seconds. The row holds its times so, not as datetimes: a float takes
 # 24 bytes, a datetime 48, and the fleet view keeps a row of seven times per device. A
@@ -124,20 +125,14 @@ def sibling(row: DeviceRow) -> Sibling:
 
 def _worst_slot(state: DeviceState) -> tuple[AlertKind, str | None] | None:
     """The kind and destination of the device's most urgent open alert: the worst level,
-    then the kind first in `KINDS` (the order the device detail lists them)."""
+    then the kind first in `KINDS` (the order the device detail lists them), then the
+    first destination."""
     found: tuple[int, int, AlertKind, str | None] | None = None
-    if state.connection.level != "ok":
-        found = (_RANK[state.connection.level], 0, "connection", None)
-    for dest in state.destinations:
-        slots: tuple[tuple[int, AlertKind, Level], ...] = (
-            (1, "backup", dest.backup.level),
-            (2, "completion", dest.completion.level),
-        )
-        for index, kind, level in slots:
-            if level == "ok":
-                continue
-            if found is None or (_RANK[level], -index) > (found[0], -found[1]):
-                found = (_RANK[level], index, kind, dest.destination_id)
+    for open_slot in open_slots(state):
+        kind = open_slot.kind
+        rank, index = RANK[open_slot.slot.level], KINDS.index(kind)
+        if found is None or (rank, -index) > (found[0], -found[1]):
+            found = (rank, index, kind.name, open_slot.destination_id)
     return None if found is None else (found[2], found[3])
 
 
@@ -152,16 +147,10 @@ def device_row(
     """The report row of a device; `now` is its stream time (for the diagnosis, with
     what `hints` say of the user's other devices)."""
     destinations = state.destinations
-    if len(destinations) == 1:
-        backup, completion = destinations[0].backup.level, destinations[0].completion.level
-    else:
-        backup = worst(d.backup.level for d in destinations)
-        completion = worst(d.completion.level for d in destinations)
-    connection = state.connection.level
+    levels = kind_levels(state)
+    worst_state = worst(levels)
     top_cause = None
-    slot = (
-        None if connection == "ok" and backup == "ok" and completion == "ok" else _worst_slot(state)
-    )
+    slot = None if worst_state == "ok" else _worst_slot(state)
     if slot is not None:
         kind, destination_id = slot
         causes = diagnose(
@@ -187,10 +176,8 @@ def device_row(
         os=shared(state.os),
         app_version=shared(state.app_version),
         destinations=shared_ids([d.destination_id for d in destinations]),
-        connection=connection,
-        backup=backup,
-        completion=completion,
-        worst_state=worst((connection, backup, completion)),
+        **dict(zip(KIND_NAMES, levels, strict=True)),
+        worst_state=worst_state,
         first_seen=state.first_seen.timestamp(),
         last_heartbeat=last_heartbeat,
         last_connected=last_connected,
@@ -254,7 +241,7 @@ def _plain(name: str) -> _Getter:
 
 
 def _level(name: str) -> _Getter:
-    return lambda row, _ctx: _RANK[getattr(row, name)]
+    return lambda row, _ctx: RANK[getattr(row, name)]
 
 
 COLUMNS: dict[str, _Getter] = {
@@ -265,9 +252,7 @@ COLUMNS: dict[str, _Getter] = {
     "os": _plain("os"),
     "app_version": lambda row, _ctx: parse_version(row.app_version) if row.app_version else None,
     "destinations": lambda row, _ctx: len(row.destinations),
-    "connection": _level("connection"),
-    "backup": _level("backup"),
-    "completion": _level("completion"),
+    **{kind: _level(kind) for kind in KIND_NAMES},
     "worst_state": _level("worst_state"),
     "online": lambda row, ctx: int(is_online(row, ctx)),
     "days_inactive": days_inactive,
@@ -390,7 +375,7 @@ _NEVER_NONE_PLAIN = (
     *("device_id", "org_id", "user_id", "os"),
     *("percent_complete", "selected_bytes", "todo_bytes"),
 )
-_LEVEL_COLUMNS = ("connection", "backup", "completion", "worst_state")
+_LEVEL_COLUMNS = (*KIND_NAMES, "worst_state")
 
 
 def _sort_keys(rows: list[DeviceRow], query: DeviceQuery, ctx: ReportContext) -> list[Any]:
@@ -402,7 +387,7 @@ def _sort_keys(rows: list[DeviceRow], query: DeviceQuery, ctx: ReportContext) ->
     if name in _NEVER_NONE_PLAIN:
         return list(zip(repeat(present), map(attrgetter(name), rows), ids, strict=False))
     if name in _LEVEL_COLUMNS:
-        ranks = map(_RANK.__getitem__, map(attrgetter(name), rows))
+        ranks = map(RANK.__getitem__, map(attrgetter(name), rows))
         return list(zip(repeat(present), ranks, ids, strict=False))
     get = COLUMNS[name]
     return [
@@ -485,7 +470,7 @@ def hold_of(row: DeviceRow, ctx: ReportContext) -> Hold | None:
 def _urgency(row: DeviceRow) -> tuple[int, float, str]:
     """Most urgent first: worst state, then the longest silence."""
     reference = row.last_connected if row.last_connected is not None else row.first_seen
-    return (-_RANK[row.worst_state], reference, row.device_id)
+    return (-RANK[row.worst_state], reference, row.device_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +518,7 @@ def summarize_org(
 ) -> OrgRollup:
     """Counts per state and per kind (deactivated devices apart), most urgent first."""
     by_state: dict[Level, int] = dict.fromkeys(LEVELS, 0)
-    by_kind: dict[str, dict[Level, int]] = {kind: dict.fromkeys(LEVELS, 0) for kind in KINDS}
+    by_kind: dict[str, dict[Level, int]] = {kind: dict.fromkeys(LEVELS, 0) for kind in KIND_NAMES}
     online = deactivated = snoozed = outdated = 0
     active: list[DeviceRow] = []
     policy = ctx.policy_of(org_id)
@@ -546,7 +531,7 @@ def summarize_org(
         snoozed += is_snoozed(row, ctx)
         outdated += policy.version_outdated(row.app_version)
         by_state[row.worst_state] += 1
-        for kind in KINDS:
+        for kind in KIND_NAMES:
             by_kind[kind][getattr(row, kind)] += 1
     urgent = sorted((r for r in active if r.worst_state != "ok"), key=_urgency)[:top]
     return OrgRollup(
@@ -567,7 +552,7 @@ def summarize_user(user_id: str, rows: Sequence[DeviceRow], ctx: ReportContext) 
     """A user shows the worst of their active devices."""
     active = [r for r in rows if not r.deactivated]
     alert_states: dict[str, Level] = {
-        kind: worst(getattr(r, kind) for r in active) for kind in KINDS
+        kind: worst(getattr(r, kind) for r in active) for kind in KIND_NAMES
     }
     return UserRollup(
         user_id=user_id,

@@ -3,8 +3,9 @@
 The state is frozen msgspec Structs encoded as arrays (`array_like`): a device with
 two destinations and fourteen days of windows takes well under 1 KiB on the changelog
 and in the store. New fields go at the end of a struct, with a default, so that state
-written by an older worker still decodes; a change of layout keeps a reader of the old
-one (`streams.state_v1`).
+written by an older worker still decodes. No release has shipped yet (0.x), so no older
+layout is converted: a stored state that does not decode is an unreadable state, which
+the worker and the fleet view set aside with a dead letter or a count of it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from schemas.types import Level
+from streams.fastpath import shared_day, utc_day
 
 __all__ = [
     "DayBucket",
@@ -31,13 +33,8 @@ __all__ = [
     "encode_state",
     "ok_slot",
     "pack_fingerprints",
-    "shared",
-    "shared_day",
-    "shared_ids",
-    "split_heartbeats",
     "unpack_fingerprints",
     "window_start_of",
-    "with_reached",
 ]
 
 
@@ -58,15 +55,14 @@ class Slot(msgspec.Struct, frozen=True, array_like=True, gc=False):
 
 
 OK_SLOT = Slot()
-# An ok slot after `n` transitions, one shared object for each `n` (index n).
-_OK_SLOTS = [OK_SLOT]
+# An ok slot after `n` transitions, one shared object for each `n` below 256 (index n):
+# nearly every slot of a fleet is one of these.
+_OK_SLOTS = (OK_SLOT, *(Slot(transitions=n) for n in range(1, 256)))
 
 
 def ok_slot(transitions: int) -> Slot:
-    """The ok slot that has made `transitions` transitions (a shared object)."""
-    while len(_OK_SLOTS) <= min(transitions, 255):
-        _OK_SLOTS.append(Slot(transitions=len(_OK_SLOTS)))
-    return _OK_SLOTS[transitions] if transitions <= 255 else Slot(transitions=transitions)
+    """The ok slot that has made `transitions` transitions (a shared object when few)."""
+    return _OK_SLOTS[transitions] if transitions < 256 else Slot(transitions=transitions)
 
 
 class ProgressReport(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -297,14 +293,12 @@ class DeviceState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     # The destinations last reached at `last_connected` (sorted ids): their last contact
     # is the device's, not written in each. A heartbeat that reaches the destinations of
     # the one before, the common case, then moves one time in the device rather than
-    # copying each destination and the tuple of them. (Empty in states written before
-    # this field: each destination's own time is its last contact.)
+    # copying each destination and the tuple of them.
     reached: tuple[str, ...] = ()
     # The heartbeats of the days before `last_heartbeat`'s, as (day, count) pairs laid
     # flat, oldest day first. Counted here, a device's first heartbeat of a day appends
     # two ints where counting it in a bucket read, copied and freed the bucket and the
-    # tuple of buckets (~4 % of an event's cost in `bench.core`). (States written before
-    # this field hold them in the buckets, one bucket for each day with a heartbeat.)
+    # tuple of buckets (~4 % of an event's cost in `bench.core`).
     earlier_heartbeats: tuple[int, ...] = ()
     # The user facts of the device's last decision (see `streams.users`): the revision
     # of its user's record, what held then, and the next instant a fact of that record
@@ -407,54 +401,9 @@ def _with_heartbeats(
     return tuple(kept)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_ORDINAL = _EPOCH.toordinal()
-# One int object per day number, shared by every bucket of that day: a bucket's `day`
-# is read on every event, and at fleet scale each distinct object read is a cache miss.
-# Event times lie in 2000–2100 (checked when a record is built) and clock instants near
-# them, so the table holds at most one entry per day of that century.
-_day_numbers: dict[int, int] = {}
-
-
 def day_number(t: datetime) -> int:
-    """Days since the epoch of `t`'s UTC date (the shared int object)."""
-    day = t.toordinal() - _EPOCH_ORDINAL if t.tzinfo is UTC else (t - _EPOCH).days
-    return _day_numbers.setdefault(day, day)
-
-
-def shared_day(day: int) -> int:
-    """The shared int object equal to `day`."""
-    return _day_numbers.setdefault(day, day)
-
-
-def split_heartbeats(state: DeviceState) -> DeviceState:
-    """`state` with the heartbeats its buckets hold moved out of them, as `apply` keeps
-    them: the newest heartbeat's day into `last_day_heartbeats`, earlier days into
-    `earlier_heartbeats` (for states written before those fields existed). A bucket
-    left with nothing in it but held heartbeats is dropped: `apply` keeps buckets for
-    the days with progress reports."""
-    newest = day_number(state.last_heartbeat) if state.last_heartbeat is not None else -1
-    counted = state.last_day_heartbeats
-    earlier: list[int] = []
-    buckets = []
-    for bucket in state.days:
-        if bucket.heartbeats or bucket.day == newest:
-            if bucket.day == newest:
-                counted = bucket.heartbeats
-            else:
-                earlier += (shared_day(bucket.day), bucket.heartbeats)
-            bucket = msgspec.structs.replace(bucket, heartbeats=0)
-            if bucket == DayBucket(bucket.day):
-                continue
-        buckets.append(bucket)
-    kept, pairs = tuple(buckets), tuple(earlier)
-    return msgspec.structs.replace(
-        state,
-        day_buckets=kept,
-        last_day_heartbeats=counted,
-        earlier_heartbeats=pairs,
-        window_start=window_start_of(kept, pairs, newest, counted),
-    )
+    """Days since the epoch of `t`'s UTC date (a shared int: see `streams.fastpath`)."""
+    return shared_day(utc_day(t))
 
 
 def window_start_of(
@@ -468,62 +417,6 @@ def window_start_of(
     if buckets and (not first or buckets[0].day < first):
         return buckets[0].day
     return first
-
-
-def _heartbeats_in_buckets(buckets: tuple[DayBucket, ...]) -> bool:
-    for bucket in buckets:
-        if bucket.heartbeats:
-            return True
-    return False
-
-
-def with_reached(state: DeviceState) -> DeviceState:
-    """`state` with the destinations last reached at the device's last contact in
-    `reached`, as `apply` keeps them (for states written before that field existed,
-    where each destination holds its own time)."""
-    newest = state.last_connected
-    reached = tuple(d.destination_id for d in state.destinations if d.own_last_connected == newest)
-    return msgspec.structs.replace(
-        state,
-        destinations=tuple(
-            msgspec.structs.replace(d, own_last_connected=None)
-            if d.destination_id in reached
-            else d
-            for d in state.destinations
-        ),
-        reached=shared_ids(list(reached)),
-    )
-
-
-# Identifiers and labels that many devices share (org and destination ids, OS names,
-# app versions) are kept as one object each: a device's state then points at a string
-# that is already in the CPU cache, and a comparison with it is an identity check.
-# The table is bounded, so an unexpected variety of values only stops the sharing.
-_SHARED_LIMIT = 65_536
-_shared: dict[str, str] = {}
-_shared_ids: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-
-def shared(value: str) -> str:
-    """The shared copy of `value` (an equal string)."""
-    found = _shared.get(value)
-    if found is not None:
-        return found
-    if len(_shared) < _SHARED_LIMIT:
-        _shared[value] = value
-    return value
-
-
-def shared_ids(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """The shared copy of the tuple of `values` (an equal tuple of shared strings)."""
-    ids = tuple(values)
-    found = _shared_ids.get(ids)
-    if found is not None:
-        return found
-    ids = tuple(shared(v) for v in values)
-    if len(_shared_ids) < _SHARED_LIMIT:
-        _shared_ids[ids] = ids
-    return ids
 
 
 def pack_fingerprints(fingerprints: Iterable[int]) -> bytes:
@@ -544,27 +437,6 @@ def encode_state(state: DeviceState) -> bytes:
 
 
 def decode_state(data: bytes) -> DeviceState:
-    try:
-        state = _decoder.decode(data)
-    except msgspec.ValidationError as err:
-        # Written in the first layout (see `streams.state_v1`)? Its seventh item
-        # is the destinations array where this layout has an int, so it never decodes
-        # as the current one.
-        from streams.state_v1 import decode_v1
-
-        try:
-            state = decode_v1(data)
-        except msgspec.MsgspecError:
-            raise err from None
-    if (state.window_start == 0 and state.day_buckets) or (
-        not state.earlier_heartbeats and _heartbeats_in_buckets(state.day_buckets)
-    ):
-        # Written before `earlier_heartbeats` existed: the buckets hold the heartbeats of
-        # the days before the newest heartbeat's (and, before `last_day_heartbeats` and
-        # `window_start`, that day's too).
-        state = split_heartbeats(state)
-    if not state.reached and state.last_connected is not None:
-        # Written before `reached` existed: some destination was reached at the
-        # device's last contact.
-        state = with_reached(state)
-    return state
+    """The state `encode_state` wrote; raises `msgspec.DecodeError` (or its subclass
+    `ValidationError`) for bytes of no layout this version writes."""
+    return _decoder.decode(data)

@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas.models import Alert, DailyActivity, DestinationStatus, DeviceStatus
 from schemas.types import AlertKind, Level
 from streams.diagnosis import Hints, diagnose
-from streams.machine import (
-    backup_reference,
-    completion_reference,
-    connection_reference,
-    window_as_of,
-)
+from streams.kinds import DESTINATION_KINDS, KIND_NAMES, RANK, kind_levels, open_slots, worst
+from streams.machine import window_as_of
 from streams.policy import DEFAULT_POLICY, Policy
 from streams.state import DeviceState
 from streams.transitions import Transition
 
-__all__ = [
-    "KINDS",
-    "LEVELS",
-    "OrgSummary",
-    "UserSummary",
-    "device_figures",
-    "device_status",
-    "summarize_org",
-    "summarize_user",
-    "to_alert",
-    "worst",
-]
-
-KINDS = ("connection", "backup", "completion")
-LEVELS: tuple[Level, ...] = ("ok", "warning", "critical")
-_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
-def worst(levels: Iterable[Level]) -> Level:
-    """The worst of several levels (ok when there are none)."""
-    result: Level = "ok"
-    for level in levels:
-        if _RANK[level] > _RANK[result]:
-            result = level
-            if result == "critical":
-                break
-    return result
+__all__ = ["device_figures", "device_status", "open_alerts", "to_alert"]
 
 
 def _day_iso(day: int) -> str:
@@ -125,32 +94,15 @@ def open_alerts(
             }
         )
 
-    if state.connection.level != "ok":
+    for open_slot in open_slots(state):
         add(
-            "connection",
-            None,
-            state.connection.level,
-            connection_reference(state),
-            state.connection.episode_start,
+            open_slot.kind.name,
+            open_slot.destination_id,
+            open_slot.slot.level,
+            open_slot.reference(state),
+            open_slot.slot.episode_start,
         )
-    for dest in state.destinations:
-        if dest.backup.level != "ok":
-            add(
-                "backup",
-                dest.destination_id,
-                dest.backup.level,
-                backup_reference(dest),
-                dest.backup.episode_start,
-            )
-        if dest.completion.level != "ok":
-            add(
-                "completion",
-                dest.destination_id,
-                dest.completion.level,
-                completion_reference(dest),
-                dest.completion.episode_start,
-            )
-    alerts.sort(key=lambda a: (-_RANK[a["state"]], KINDS.index(a["kind"])))
+    alerts.sort(key=lambda a: (-RANK[a["state"]], KIND_NAMES.index(a["kind"])))
     return alerts
 
 
@@ -160,8 +112,7 @@ def device_status(
     destinations = [
         DestinationStatus(
             destination_id=d.destination_id,
-            backup_state=d.backup.level,
-            completion_state=d.completion.level,
+            **{f"{kind.name}_state": getattr(d, kind.name).level for kind in DESTINATION_KINDS},
             last_connected=state.last_connected_to(d),
             last_activity=d.last_activity,
             last_new_data=d.last_new_data,
@@ -175,11 +126,7 @@ def device_status(
         )
         for d in state.destinations
     ]
-    alert_states: dict[str, Level] = {
-        "connection": state.connection.level,
-        "backup": worst(d.backup.level for d in state.destinations),
-        "completion": worst(d.completion.level for d in state.destinations),
-    }
+    alert_states: dict[str, Level] = dict(zip(KIND_NAMES, kind_levels(state), strict=True))
     alerts = open_alerts(state, now, policy, hints)
     online = state.last_heartbeat is not None and now - state.last_heartbeat < policy.online_window
     return DeviceStatus(
@@ -258,71 +205,3 @@ def to_alert(
         decided_at=transition.decided_at,
         emitted_at=emitted_at,
     )
-
-
-@dataclass(slots=True)
-class UserSummary:
-    user_id: str
-    devices: int = 0
-    worst_state: Level = "ok"
-    alert_states: dict[str, Level] = field(default_factory=lambda: dict.fromkeys(KINDS, "ok"))
-    device_ids: list[str] = field(default_factory=list)
-
-
-def summarize_user(user_id: str, statuses: Iterable[DeviceStatus]) -> UserSummary:
-    """A user shows the worst of their active devices."""
-    summary = UserSummary(user_id)
-    for status in statuses:
-        summary.devices += 1
-        summary.device_ids.append(status.device_id)
-        if status.deactivated:
-            continue
-        for kind in KINDS:
-            summary.alert_states[kind] = worst(
-                (summary.alert_states[kind], status.alert_states.get(kind, "ok"))
-            )
-    summary.worst_state = worst(summary.alert_states.values())
-    return summary
-
-
-@dataclass(slots=True)
-class OrgSummary:
-    org_id: str
-    devices: int = 0
-    online: int = 0
-    deactivated: int = 0
-    snoozed: int = 0
-    outdated: int = 0
-    by_state: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
-    # counts[kind][level]
-    by_kind: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {k: dict.fromkeys(LEVELS, 0) for k in KINDS}
-    )
-    most_urgent: list[str] = field(default_factory=list)
-
-
-def urgency(status: DeviceStatus) -> tuple[int, float]:
-    """Sort key, most urgent first: worst state, then longest silence."""
-    reference = status.last_connected or status.first_seen
-    return (-_RANK[status.worst_state], reference.timestamp())
-
-
-def summarize_org(org_id: str, statuses: Iterable[DeviceStatus], top: int = 10) -> OrgSummary:
-    """Counts per state and per kind; deactivated devices are counted apart, not in states."""
-    summary = OrgSummary(org_id)
-    active: list[DeviceStatus] = []
-    for status in statuses:
-        summary.devices += 1
-        if status.deactivated:
-            summary.deactivated += 1
-            continue
-        active.append(status)
-        summary.online += status.online
-        summary.snoozed += status.snoozed_until is not None
-        summary.outdated += status.app_version_outdated
-        summary.by_state[status.worst_state] += 1
-        for kind in KINDS:
-            summary.by_kind[kind][status.alert_states.get(kind, "ok")] += 1
-    active.sort(key=urgency)
-    summary.most_urgent = [s.device_id for s in active[:top] if s.worst_state != "ok"]
-    return summary

@@ -18,7 +18,7 @@ from agents.settings import Settings
 from agents.simulator.fleet import Fleet
 from agents.simulator.producer import simulate
 from schemas.models import Alert
-from streams.status import worst
+from streams.kinds import worst
 from tests.kafka_harness import fresh_name, log_tail
 from tests.worker_harness import Pipeline, WorkerRun
 

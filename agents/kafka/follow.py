@@ -15,6 +15,7 @@ from schemas.codec import decode, decode_as, encode
 from schemas.errors import InvalidRecord
 from schemas.models import Alert, OrgPolicy
 from schemas.types import loggable
+from streams.kinds import KIND_OF
 
 __all__ = ["describe_alert", "follow_alerts", "produce_lines"]
 
@@ -25,11 +26,7 @@ def describe_alert(alert: Alert) -> str:
     """One readable line: when, severity, device, what, why."""
     # Ids and the hostname come from producers: escaped, so that the line stays one.
     where = f" on {loggable(alert.destination_id)}" if alert.destination_id else ""
-    what = {
-        "connection": "no connection to any destination",
-        "backup": f"no new backup data{where}",
-        "completion": f"backup not completed{where}",
-    }[alert.kind]
+    what = KIND_OF[alert.kind].headline.format(on=where)
     mark = _MARK[alert.to_state]
     if alert.transition == "reminder":
         mark = "REMINDER"

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from schemas.models import Alert, Cause
+from streams.kinds import KIND_OF
 
 __all__ = [
     "ChatMessage",
@@ -67,13 +68,8 @@ def _host(alert: Alert) -> str:
 
 def _problem(alert: Alert) -> str:
     """What is wrong, as a predicate of the device: `has not backed up for 7 days`."""
-    days = _days(alert.days_observed)
     to = f" to {alert.destination_id}" if alert.destination_id else ""
-    if alert.kind == "connection":
-        return f"has not connected to a backup destination for {days}"
-    if alert.kind == "backup":
-        return f"has not backed up{to} for {days}"
-    return f"has not completed a backup{to} for {days}"
+    return f"{KIND_OF[alert.kind].trouble.format(to=to)} for {_days(alert.days_observed)}"
 
 
 def _recovery(alert: Alert) -> str:
@@ -82,11 +78,7 @@ def _recovery(alert: Alert) -> str:
     nothing new from the device, so those say how long it has been."""
     if alert.reason == "new_event":
         to = f" to {alert.destination_id}" if alert.destination_id else ""
-        if alert.kind == "connection":
-            return "is connecting to its backup destinations again"
-        if alert.kind == "backup":
-            return f"is backing up{to} again"
-        return f"completed its backup{to} again"
+        return KIND_OF[alert.kind].recovery.format(to=to)
     if alert.reason == "deactivated":
         return "was deactivated; its alert is closed"
     if alert.reason == "user_deactivated":

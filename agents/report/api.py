@@ -37,6 +37,7 @@ from schemas.recipients import redact_url
 from schemas.types import as_utc
 from streams.diagnosis import CAUSES, newer_device_hint
 from streams.errors import InvalidPolicy, UserFactsConflict
+from streams.kinds import KIND_NAMES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.policy import policy_from_record
 from streams.report import (
@@ -223,7 +224,7 @@ class Api:
                 status,
                 days_inactive=round(days_inactive(row, ctx), 2),
                 hold=bodies.device_hold(hold_of(row, ctx)),
-                thresholds=bodies.thresholds(policy, ("connection", "backup", "completion")),
+                thresholds=bodies.thresholds(policy, KIND_NAMES),
                 recent_transitions=bodies.transition_entries(state),
                 view=self._view_info(),
             )

@@ -17,6 +17,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from schemas.models import Cause, DeviceCommand, DeviceStatus, OrgPolicy, UserPeriod
 from schemas.types import AlertKind, Level
+from streams.kinds import KIND_NAMES
 from streams.policy import Policy
 from streams.report import (
     DeviceRow,
@@ -172,11 +173,7 @@ def device_entry(row: DeviceRow, ctx: ReportContext) -> DeviceEntry:
         app_version=row.app_version,
         app_version_outdated=ctx.policy_of(row.org_id).version_outdated(row.app_version),
         destinations=list(row.destinations),
-        alert_states={
-            "connection": row.connection,
-            "backup": row.backup,
-            "completion": row.completion,
-        },
+        alert_states={kind: getattr(row, kind) for kind in KIND_NAMES},
         worst_state=row.worst_state,
         online=is_online(row, ctx),
         percent_complete=row.percent_complete,

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
 
+from streams.kinds import KIND_NAMES, KINDS
 from streams.report import (
     DeviceRow,
     ReportContext,
@@ -27,9 +28,7 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("destinations", "Destinations"),
     ("app_version", "App version"),
     ("worst_state", "Alert state"),
-    ("connection", "Connection"),
-    ("backup", "Backup"),
-    ("completion", "Completion"),
+    *((kind.name, kind.title) for kind in KINDS),
     ("online", "Online"),
     ("percent_complete", "Completed %"),
     ("last_connected", "Last connected"),
@@ -67,6 +66,10 @@ def _csv_time(value: Timestamp | None) -> str:
     return moment(value).isoformat() if value is not None else ""
 
 
+def _level_text(kind: str) -> Callable[[DeviceRow, ReportContext], str]:
+    return lambda row, _ctx: getattr(row, kind)
+
+
 # How each CSV column is written; the same values the JSON rows give, cheaper per row.
 _CSV_FIELDS: dict[str, Callable[[DeviceRow, ReportContext], str]] = {
     "org_id": lambda r, _c: _inert(r.org_id),
@@ -76,9 +79,7 @@ _CSV_FIELDS: dict[str, Callable[[DeviceRow, ReportContext], str]] = {
     "destinations": lambda r, _c: _inert(" ".join(r.destinations)),
     "app_version": lambda r, _c: _inert(r.app_version),
     "worst_state": lambda r, _c: r.worst_state,
-    "connection": lambda r, _c: r.connection,
-    "backup": lambda r, _c: r.backup,
-    "completion": lambda r, _c: r.completion,
+    **{kind: _level_text(kind) for kind in KIND_NAMES},
     "online": lambda r, c: _yes(is_online(r, c)),
     "percent_complete": lambda r, _c: str(r.percent_complete),
     "last_connected": lambda r, _c: _csv_time(r.last_connected),

@@ -23,6 +23,7 @@ import msgspec
 from agents.kafka.follower import TopicFollower
 from schemas.types import loggable
 from streams.diagnosis import Hints, appeared_as_it_went_quiet, newer_device_hint
+from streams.kinds import any_open
 from streams.pipeline import CLOCK_KEY_PREFIX, decided_clock
 from streams.policy import Policy
 from streams.report import DeviceRow, ReportContext, device_row, sibling
@@ -162,9 +163,7 @@ class FleetView:
     def _hints(self, state: DeviceState, now: datetime, policy: Policy) -> Hints | None:
         """What the user's other devices say of a device in trouble: a newer one that
         replaced it (`newer_device_hint`), among those known when the row is cut."""
-        if state.connection.level == "ok" and all(
-            d.backup.level == "ok" and d.completion.level == "ok" for d in state.destinations
-        ):
+        if not any_open(state):
             return None
         rows = self._rows
         siblings = [

@@ -19,9 +19,9 @@ from msgspec import UNSET, Meta, UnsetType
 
 from agents.report.errors import QueryError
 from schemas.types import AlertKind, Level
+from streams.kinds import KIND_NAMES, LEVELS
 from streams.policy import parse_version
 from streams.report import COLUMNS, DEFAULT_PAGE, DeviceQuery, Page
-from streams.status import KINDS, LEVELS
 
 __all__ = [
     "CSV_PARAMETERS",
@@ -175,8 +175,10 @@ def parse_query(params: Mapping[str, str]) -> DeviceQuery:
             )
         values["state"] = params["state"]
     if "kind" in params:
-        if params["kind"] not in KINDS:
-            raise QueryError("kind", f"expected one of {', '.join(KINDS)}, got {params['kind']!r}")
+        if params["kind"] not in KIND_NAMES:
+            raise QueryError(
+                "kind", f"expected one of {', '.join(KIND_NAMES)}, got {params['kind']!r}"
+            )
         values["kind"] = params["kind"]
     for name in ("online", "snoozed", "deactivated"):
         if name in params:

@@ -46,6 +46,7 @@ from streams import (
     timeline_from_record,
     to_alert,
 )
+from streams.kinds import RANK
 from streams.users import deactivate_user, put_on_leave
 
 __all__ = [
@@ -951,9 +952,6 @@ class Outcome:
     resolved_by: frozenset[str]
 
 
-_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
 def outcomes(alerts: Iterable[Alert]) -> dict[str, Outcome]:
     """Per device, what its alerts came to (devices without alerts are absent)."""
     worst: dict[str, dict[str, Level]] = {}
@@ -967,7 +965,7 @@ def outcomes(alerts: Iterable[Alert]) -> dict[str, Outcome]:
         if alert.to_state == "ok":
             resolved.setdefault(device, set()).add(alert.reason)
             continue
-        if _RANK[alert.to_state] > _RANK[levels.get(alert.kind, "ok")]:
+        if RANK[alert.to_state] > RANK[levels.get(alert.kind, "ok")]:
             levels[alert.kind] = alert.to_state
             top.setdefault(device, {})[alert.kind] = (
                 alert.diagnosis[0].code if alert.diagnosis else "undetermined"
@@ -976,7 +974,7 @@ def outcomes(alerts: Iterable[Alert]) -> dict[str, Outcome]:
     for device, levels in worst.items():
         final: dict[str, Level] = {}
         for (kind, _), level in current[device].items():
-            if _RANK[level] >= _RANK[final.get(kind, "ok")]:
+            if RANK[level] >= RANK[final.get(kind, "ok")]:
                 final[kind] = level
         result[device] = Outcome(
             worst=dict(sorted(levels.items())),

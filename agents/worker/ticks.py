@@ -9,9 +9,9 @@ partition never runs ahead of what it has read there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
-__all__ = ["TICK_HEADER", "decode_tick", "encode_tick", "is_tick"]
+__all__ = ["TICK_HEADER", "encode_tick", "is_tick"]
 
 TICK_HEADER = "backupwatch-tick"
 
@@ -26,7 +26,3 @@ def is_tick(headers: Iterable[tuple[str, bytes]] | None) -> bool:
     if not headers:
         return False
     return any(key == TICK_HEADER for key, _ in headers)
-
-
-def decode_tick(value: bytes) -> datetime:
-    return datetime.fromtimestamp(int(value) / 1000, UTC)

@@ -16,7 +16,7 @@ from agents.kafka.topics import INPUTS
 from agents.simulator.fleet import Fleet
 from agents.simulator.producer import simulate
 from schemas.models import Alert
-from streams.status import KINDS, LEVELS, worst
+from streams.kinds import KIND_NAMES, LEVELS, worst
 from tests.deploy_files import dashboard_exprs
 from tests.prometheus_harness import PrometheusServer, prometheus_server
 from tests.promql import metric_names
@@ -43,9 +43,9 @@ def expected_device_counts(
     levels: dict[tuple[str, str], str] = {}
     for (device, kind, _destination), level in latest.items():
         levels[(device, kind)] = worst([levels.get((device, kind), "ok"), level])  # type: ignore[list-item]
-    counts = {(kind, state): 0.0 for kind in KINDS for state in LEVELS}
+    counts = {(kind, state): 0.0 for kind in KIND_NAMES for state in LEVELS}
     for device in devices:
-        for kind in KINDS:
+        for kind in KIND_NAMES:
             counts[(kind, levels.get((device, kind), "ok"))] += 1
     return counts
 

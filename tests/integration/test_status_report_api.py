@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from schemas.codec import decode_as
 from schemas.models import OrgPolicy
-from streams.status import worst
+from streams.kinds import worst
 from tests.api_harness import TOKEN, Fed, call, fed_worker, until
 
 pytestmark = pytest.mark.integration

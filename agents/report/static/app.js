@@ -299,7 +299,7 @@ function deviceRow(d) {
   el("td", {}, el("div", {}, d.hostname || d.device_id), el("div", { class: "muted" }, d.device_id)),
   el("td", {}, userLink(d.user_id)),
   el("td", {}, d.org_id),
-  el("td", { title: ["connection", "backup", "completion"].map((k) => `${k} ${d.alert_states[k]}`).join(" · ") },
+  el("td", { title: Object.keys(d.alert_states).map((k) => `${k} ${d.alert_states[k]}`).join(" · ") },
     d.deactivated ? badge("off", "deactivated") : badge(d.worst_state),
     // What holds the device and who said so: "on leave until 2027-03-01, by user".
     d.hold ? el("span", { class: "muted hold" }, ` ${d.hold.text}`) : "",
@@ -486,7 +486,7 @@ async function showDevice(deviceId) {
         ["Paused", d.backup_paused ? "yes" : "no"], ["Deactivated", d.deactivated ? "yes" : "no"],
         ["Snoozed until", d.snoozed_until], ["Last heartbeat", ago(d.last_heartbeat, now)],
         ["Last connected", ago(d.last_connected, now)],
-        ["States", el("span", {}, ["connection", "backup", "completion"].map((k) => [badge(d.alert_states[k], `${k} ${d.alert_states[k]}`), " "]))],
+        ["States", el("span", {}, Object.keys(d.alert_states).map((k) => [badge(d.alert_states[k], `${k} ${d.alert_states[k]}`), " "]))],
       ])),
       el("div", { class: "card" }, el("h3", {}, "Daily activity (14 days)"), chart(window14(d.daily, d.stream_time)),
         el("div", { class: "muted" }, "light: heartbeats · dark: bytes sent"))),

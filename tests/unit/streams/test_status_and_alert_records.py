@@ -1,7 +1,8 @@
-"""What readers get: the device status, the alert record, and the user and org rollups.
+"""What readers get: the device status and the alert record.
 
-A device shows its worst destination, a user their worst device, an org counts its
-devices per state; an alert carries the transition's id and, while open, a diagnosis.
+A device shows its worst destination; an alert carries the transition's id and, while
+open, a diagnosis. (The user and org rollups are the report's: tests/unit/streams/
+test_report.py.)
 """
 
 from __future__ import annotations
@@ -22,12 +23,10 @@ from streams import (
     Policy,
     advance,
     device_status,
-    summarize_org,
-    summarize_user,
     to_alert,
 )
 from streams.state import Slot
-from tests.unit.factories import DAY, SECOND, T0, command, healthy, heartbeat, progress, run
+from tests.unit.factories import DAY, SECOND, T0, healthy, heartbeat, progress, run
 
 MINUTE = timedelta(minutes=1)
 
@@ -313,153 +312,3 @@ def test_an_alert_record_round_trips_and_validates_against_its_json_schema() -> 
     assert [
         e.message for e in Draft202012Validator(document).iter_errors(orjson.loads(encode(alert)))
     ] == []
-
-
-# --- rollups -------------------------------------------------------------------------
-
-_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
-def status_of(
-    device: str,
-    connection: str = "ok",
-    backup: str = "ok",
-    completion: str = "ok",
-    deactivated: bool = False,
-) -> DeviceStatus:
-    """A device's status with the given levels. A deactivated device's status can still
-    carry levels (one written before its deactivation was applied), so set them freely."""
-    levels = {"connection": connection, "backup": backup, "completion": completion}
-    status = device_status(healthy(device=device), T0)
-    return msgspec.structs.replace(
-        status,
-        alert_states=levels,
-        worst_state=max(levels.values(), key=_RANK.__getitem__),
-        deactivated=deactivated,
-    )
-
-
-@pytest.mark.parametrize(
-    ("statuses", "worst_state", "alert_states"),
-    [
-        pytest.param([], "ok", ("ok", "ok", "ok"), id="no devices"),
-        pytest.param([status_of("a")], "ok", ("ok", "ok", "ok"), id="one healthy device"),
-        pytest.param(
-            [status_of("a"), status_of("b", backup="warning")],
-            "warning",
-            ("ok", "warning", "ok"),
-            id="one device in warning",
-        ),
-        pytest.param(
-            [status_of("a", connection="warning"), status_of("b", completion="critical")],
-            "critical",
-            ("warning", "ok", "critical"),
-            id="worst per kind across devices",
-        ),
-        pytest.param(
-            [status_of("a", backup="warning"), status_of("b", "critical", deactivated=True)],
-            "warning",
-            ("ok", "warning", "ok"),
-            id="deactivated device ignored",
-        ),
-        pytest.param(
-            [status_of("a", "critical", "critical", "critical", deactivated=True)],
-            "ok",
-            ("ok", "ok", "ok"),
-            id="only a deactivated device",
-        ),
-    ],
-)
-def test_a_user_shows_the_worst_of_their_active_devices(
-    statuses: list[DeviceStatus], worst_state: str, alert_states: tuple[str, str, str]
-) -> None:
-    summary = summarize_user("user-1", statuses)
-
-    assert summary.worst_state == worst_state
-    kinds = ("connection", "backup", "completion")
-    assert summary.alert_states == dict(zip(kinds, alert_states, strict=True))
-
-
-NOW = T0 + 30 * DAY
-ORG_POLICY = Policy(minimum_app_version="11.0")
-
-
-def last_contact(ago: timedelta, device: str) -> DeviceState:
-    state, _ = run([], now=NOW, policy=ORG_POLICY, state=healthy(NOW - ago, device))
-    return state
-
-
-def never_completes(device: str) -> DeviceState:
-    """Connected and sending every day, but 100 % was last reached 15 days ago."""
-    events: list[Any] = []
-    for day in range(14, -1, -1):
-        at = NOW - day * DAY
-        events += [
-            heartbeat(at, device),
-            progress(at, device, percent=90.0, session_state="sending", bytes_sent=10**8),
-        ]
-    state, _ = run(events, now=NOW, policy=ORG_POLICY, state=healthy(NOW - 15 * DAY, device))
-    return state
-
-
-def with_commands(state: DeviceState, *commands: Any) -> DeviceState:
-    state, _ = run(list(commands), now=NOW, policy=ORG_POLICY, state=state)
-    return state
-
-
-def fleet() -> list[DeviceStatus]:
-    states = [
-        last_contact(4 * DAY, "dev-warn"),
-        with_commands(
-            healthy(NOW - 30 * DAY, "dev-gone"),
-            command("deactivate", NOW - 29 * DAY, "dev-gone"),
-        ),
-        never_completes("dev-stuck"),
-        last_contact(6 * DAY, "dev-crit-6d"),
-        last_contact(timedelta(0), "dev-ok"),
-        with_commands(
-            healthy(NOW - 4 * DAY, "dev-leave"),
-            command("snooze", NOW - 4 * DAY, "dev-leave", snooze_until=NOW + 30 * DAY),
-        ),
-        last_contact(9 * DAY, "dev-crit-9d"),
-        with_commands(healthy(NOW, "dev-old"), heartbeat(NOW, "dev-old", app_version="10.2")),
-    ]
-    return [device_status(state, NOW, ORG_POLICY) for state in states]
-
-
-def test_an_org_counts_its_active_devices_per_state_and_kind() -> None:
-    summary = summarize_org("org-1", fleet())
-
-    assert (summary.devices, summary.deactivated) == (8, 1)
-    assert summary.by_state == {"ok": 3, "warning": 1, "critical": 3}
-    assert summary.by_kind == {
-        "connection": {"ok": 4, "warning": 1, "critical": 2},
-        "backup": {"ok": 4, "warning": 2, "critical": 1},
-        "completion": {"ok": 6, "warning": 0, "critical": 1},
-    }
-    assert (summary.online, summary.snoozed, summary.outdated) == (3, 1, 1)
-
-
-def test_the_most_urgent_devices_are_critical_first_then_longest_silent_first() -> None:
-    summary = summarize_org("org-1", fleet())
-
-    # dev-stuck is critical though connected today: it comes before dev-warn, silent
-    # for four days but only in warning.
-    assert summary.most_urgent == ["dev-crit-9d", "dev-crit-6d", "dev-stuck", "dev-warn"]
-
-
-def test_the_most_urgent_list_is_cut_at_top() -> None:
-    summary = summarize_org("org-1", fleet(), top=2)
-
-    assert summary.most_urgent == ["dev-crit-9d", "dev-crit-6d"]
-
-
-def test_a_deactivated_device_counts_apart_whatever_levels_its_status_holds() -> None:
-    statuses = [status_of("a"), status_of("b", "critical", "critical", deactivated=True)]
-
-    summary = summarize_org("org-1", statuses)
-
-    assert summary.deactivated == 1
-    assert summary.by_state == {"ok": 1, "warning": 0, "critical": 0}
-    assert summary.by_kind["connection"] == {"ok": 1, "warning": 0, "critical": 0}
-    assert summary.most_urgent == []
