@@ -111,7 +111,6 @@ class Backupwatch:
             self.handle_records,
             self.flush_states,
             self._assignment_timed,
-            self.unread,
         )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
@@ -355,7 +354,14 @@ class Backupwatch:
         decided: one result for the whole fleet would hold every decided state, status
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
-        for partition in {e.partition for e in envelopes}:
+        partitions = {e.partition for e in envelopes}
+        if self.reading:
+            # A partition just assigned whose state the store is still reading: its
+            # records wait here, in the worker's own task, rather than be decided on an
+            # empty state (agents/worker/store.py, "After an assignment").
+            store: Any = self.table.data
+            await store.wait_read(partitions)
+        for partition in partitions:
             self._index_current(partition)
         if not self.users.loaded.is_set() or any(e.tick for e in envelopes):
             # Decisions need every user fact written before their ticks: decided before
@@ -583,8 +589,7 @@ class Backupwatch:
         return isinstance(store, PartitionMemoryStore) and store.reading
 
     def unread(self, partition: int) -> bool:
-        """Whether `partition`'s state is still being read after its assignment: its
-        records wait (agents.worker.intake)."""
+        """Whether `partition`'s state is still being read after its assignment."""
         store: Any = self.table.data
         return isinstance(store, PartitionMemoryStore) and store.unread(partition)
 

@@ -23,13 +23,6 @@ acknowledged.
 Before it commits offsets the consumer awaits `before_commit` (the worker writes its state
 cache then, agents.worker.cache): a committed offset implies the states of its records are
 written.
-
-After an assignment, the records of a partition whose state the `memory://` store is
-still reading (agents/worker/store.py, "After an assignment") are held here, in the
-order read, and the partition is paused; once it is read they are handed over first,
-and it is fetched again. Held records are neither tracked nor acknowledged: a rebalance
-meanwhile drops them, and whoever owns the partition next reads them again from the
-committed offset.
 """
 
 from __future__ import annotations
@@ -54,8 +47,6 @@ BeforeCommit = Callable[[], Awaitable[None]]
 # Told how long one partition-assignment callback took (seconds) and how many
 # partitions it assigned.
 AssignmentTimer = Callable[[float, int], None]
-# Whether an input partition's state is still being read after its assignment.
-Unread = Callable[[int], bool]
 # A partition's records taken from fetches, and the first offset their acknowledgement
 # covers (`BulkInputConsumer._take`).
 Taken = tuple[int, list[Any]]
@@ -68,17 +59,6 @@ class BulkInputConsumer(ResumingConsumer):
     on_bulk: BulkHandler | None = None
     before_commit: BeforeCommit | None = None
     on_assignment_timed: AssignmentTimer | None = None
-    unread: Unread | None = None
-    # Records of partitions whose state is still being read, by partition, in the order
-    # read; neither tracked nor acknowledged, so a rebalance can drop them: the next
-    # owner reads them again from the committed offset.
-    _held: dict[Any, Taken] | None = None
-
-    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
-        if self._held:
-            log.info("dropping the held records of %d partition(s)", len(self._held))
-            self._held.clear()
-        await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[Any], generation_id: int = 0) -> None:
         # Timed because the group waits for it: while it runs, this member answers no
@@ -106,17 +86,12 @@ class BulkInputConsumer(ResumingConsumer):
         fetcher_should_stop = fetcher._stopped.is_set
         bulk_topics = self.bulk_topics
         on_bulk = self.on_bulk
-        unread = self.unread or _never
-        held = self._held = {}
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 await self.sleep(0)
                 if self.should_stop:
                     continue
-                if held and on_bulk is not None:
-                    await self._release(held, unread, on_bulk)
-                # Held partitions are paused: come back soon to release them once read.
-                records, active_partitions = await self._wait_next_records(0.1 if held else 1.0)
+                records, active_partitions = await self._wait_next_records(1.0)
                 if records is None or self.should_stop:
                     continue
                 if not self.flow_active:
@@ -137,11 +112,7 @@ class BulkInputConsumer(ResumingConsumer):
                         continue
                     if on_bulk is not None and tp.topic in bulk_topics:
                         taken = self._take(tp, fetched)
-                        if taken is None:
-                            continue
-                        if tp in held or unread(tp.partition):
-                            self._hold(held, tp, taken)
-                        else:
+                        if taken is not None:
                             bulk[tp] = taken
                     else:
                         await self._one_by_one(tp, fetched)
@@ -172,28 +143,6 @@ class BulkInputConsumer(ResumingConsumer):
         first = fetched[0].offset
         self._read_offset[tp] = fetched[-1].offset
         return (first if last is None else min(first, last + 1)), fetched
-
-    def _hold(self, held: dict[Any, Taken], tp: Any, taken: Taken) -> None:
-        """Keep the records of a partition whose state is being read (agents.worker.store,
-        "After an assignment"), and fetch no more of it until then."""
-        waiting = held.get(tp)
-        if waiting is None:
-            held[tp] = taken
-            # Faust's own TP: a fetch's keys are aiokafka's, which Faust's list of
-            # active partitions refuses.
-            self.pause_partitions([TP(tp.topic, tp.partition)])
-        else:
-            waiting[1].extend(taken[1])
-
-    async def _release(self, held: dict[Any, Taken], unread: Unread, on_bulk: BulkHandler) -> None:
-        """Hand over the held records of the partitions now read, then fetch them again."""
-        ready = [tp for tp in held if not unread(tp.partition)]
-        if not ready:
-            return
-        await self._hand_over({tp: held.pop(tp) for tp in ready}, on_bulk)
-        # Resumed only if still assigned: a rebalance pauses and resumes by itself.
-        assigned = self.assignment()
-        self.resume_partitions([TP(tp.topic, tp.partition) for tp in ready if tp in assigned])
 
     async def _one_by_one(self, tp: TP, fetched: list[Any]) -> None:
         """Faust's own path for a record of another topic: its callback, per record."""
@@ -257,16 +206,11 @@ class _InFlight:
         self.acked = False
 
 
-def _never(partition: int) -> bool:
-    return False
-
-
 def bulk_consumer_class(
     topics: frozenset[str],
     on_bulk: BulkHandler,
     before_commit: BeforeCommit | None = None,
     on_assignment_timed: AssignmentTimer | None = None,
-    unread: Unread | None = None,
 ) -> type[BulkInputConsumer]:
     """A `BulkInputConsumer` bound to one worker's input topics, handler, pre-commit step
     and assignment hooks (the Faust transport instantiates the class itself)."""
@@ -280,6 +224,5 @@ def bulk_consumer_class(
             "on_assignment_timed": staticmethod(on_assignment_timed)
             if on_assignment_timed
             else None,
-            "unread": staticmethod(unread) if unread else None,
         },
     )

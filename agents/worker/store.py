@@ -31,9 +31,10 @@ kept across the rebalance, written by no other worker since — is not read at a
 others are marked unread, their persisted offset
 set to where their read will stop, and read in a task of its own once the callback has
 returned. Records Faust's recovery brings for an unread partition (written after that
-offset) wait and are applied after the read. Until its read is done a partition's input
-records are held by the intake (`agents.worker.intake`), and the worker neither indexes
-it nor reports ready: nothing is decided on a state still being read. A rebalance that
+offset) wait and are applied after the read. Until its read is done a batch with input
+records of the partition waits for it in the worker's task (`Backupwatch.handle_messages`),
+and the worker neither indexes it nor reports ready: nothing is decided on a state still
+being read. A rebalance that
 comes during a read cancels it; the partitions still assigned are read again from what
 they held before, which ends in the same dicts.
 """
@@ -170,6 +171,8 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
         self._unread: dict[int, tuple[TP, ChangelogRead]] = {}
         self._after_read: dict[int, list[tuple[bytes, bytes | None, int]]] = {}
         self._reading: asyncio.Task[None] | None = None
+        # Set (and replaced) each time reads end, done or cancelled.
+        self._read_ended = asyncio.Event()
         # Partitions read whole or in part since the worker started (a metric).
         self.partitions_read = 0
 
@@ -190,6 +193,15 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
     @property
     def reading(self) -> bool:
         return bool(self._unread)
+
+    async def wait_read(self, partitions: Iterable[int]) -> None:
+        """Return once none of `partitions` is still being read."""
+        while any(p in self._unread for p in partitions):
+            await self._read_ended.wait()
+
+    def _reads_ended(self) -> None:
+        ended, self._read_ended = self._read_ended, asyncio.Event()
+        ended.set()
 
     # -- recovery -------------------------------------------------------------------
 
@@ -287,6 +299,7 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
                     data[key] = value
             del self._unread[tp.partition]
         self.partitions_read += len(reads)
+        self._reads_ended()
         log.info(
             "%s: %d keys held in the %d partition(s) read",
             self.table_name,
@@ -310,6 +323,7 @@ class PartitionMemoryStore(SerializedStore[Any, Any]):
                 self._offsets[tp] = read.start
         self._unread.clear()
         self._after_read.clear()
+        self._reads_ended()
 
     async def recover(self, tps: Iterable[TP]) -> None:
         """Bring the given changelog partitions up to their current end, in bulk."""

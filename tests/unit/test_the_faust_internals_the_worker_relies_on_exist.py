@@ -163,8 +163,7 @@ INTERNALS: list[tuple[str, Any, str]] = [
         "agents/worker/store.py's PartitionMemoryStore implements them",
     ),
     (
-        "Consumer.on_partitions_assigned(assigned, generation_id) and "
-        "on_partitions_revoked(revoked), pause_partitions and resume_partitions",
+        "Consumer.on_partitions_assigned(assigned, generation_id)",
         lambda: (
             list(
                 inspect.signature(
@@ -172,17 +171,8 @@ INTERNALS: list[tuple[str, Any, str]] = [
                 ).parameters
             )
             == ["self", "assigned", "generation_id"]
-            and list(
-                inspect.signature(
-                    faust.transport.consumer.Consumer.on_partitions_revoked
-                ).parameters
-            )
-            == ["self", "revoked"]
-            and callable(faust.transport.consumer.Consumer.pause_partitions)
-            and callable(faust.transport.consumer.Consumer.resume_partitions)
         ),
-        "agents/worker/intake.py times the assignment callback and holds the records of "
-        "partitions whose state is being read",
+        "agents/worker/intake.py times the assignment callback",
     ),
     (
         "the aiokafka driver's Consumer.highwaters(*partitions)",

@@ -13,13 +13,11 @@ from typing import Any
 
 import faust
 import pytest
-from aiokafka import TopicPartition
 from faust.types import TP, Message
 
 from agents.settings import Settings
 from agents.worker import store as store_module
 from agents.worker.app import Backupwatch
-from agents.worker.intake import BulkInputConsumer
 from agents.worker.resume import ChangelogRead, changelog_reads, indexes_kept
 from agents.worker.store import PartitionMemoryStore
 
@@ -165,52 +163,22 @@ async def test_a_kept_partition_keeps_its_index_unless_another_worker_wrote_it(
     assert worker._indexed_through == {0: 10, 1: 25}
 
 
-# -- the intake holds records of partitions being read ------------------------------------
+# -- records of a partition being read wait for it ---------------------------------------
 
 
-class _Intake(BulkInputConsumer):
-    """The intake's holding, on a stand-in for the rest of the consumer."""
+async def test_a_batch_of_a_partition_being_read_waits_until_it_is_read(
+    store: PartitionMemoryStore,
+) -> None:
+    store._unread[1] = (tp(1), ChangelogRead(start=None, last=5))
+    other = asyncio.create_task(store.wait_read({0}))
+    waiting = asyncio.create_task(store.wait_read({0, 1}))
+    await asyncio.sleep(0.01)
+    assert other.done()  # partition 0 is not being read: nothing to wait for
+    assert not waiting.done()
 
-    def __init__(self) -> None:
-        self.paused: set[Any] = set()
-        self.handed: list[list[Any]] = []
-
-    def pause_partitions(self, tps: Any) -> None:
-        self.paused.update(tps)
-
-    def resume_partitions(self, tps: Any) -> None:
-        self.paused.difference_update(tps)
-
-    def assignment(self) -> set[Any]:
-        return {TP("heartbeats", 0), TP("heartbeats", 1)}
-
-    async def _hand_over(self, bulk: dict[Any, tuple[int, list[Any]]], on_bulk: Any) -> None:
-        self.handed.append(bulk)
-
-
-async def test_records_of_a_partition_being_read_wait_and_go_in_order_once_it_is_read() -> None:
-    intake = _Intake()
-    held: dict[Any, tuple[int, list[Any]]] = {}
-    reading = {1}
-    # A fetch's records come keyed by aiokafka's TopicPartition; what is paused and
-    # resumed must be Faust's TP (its list of active partitions refuses anything else).
-    being_read = TopicPartition("heartbeats", 1)
-    # Two fetches of it: the first acknowledgement covers from offset 3 on.
-    intake._hold(held, being_read, (3, ["r5", "r6"]))
-    intake._hold(held, being_read, (7, ["r7"]))
-    assert intake.paused == {being_read}  # no more of it is fetched meanwhile
-    assert all(type(tp) is TP for tp in intake.paused)
-
-    async def on_bulk(batch: list[Any]) -> None:
-        raise AssertionError("handed over by _hand_over")
-
-    await intake._release(held, reading.__contains__, on_bulk)
-    assert intake.handed == []  # still being read
-
-    reading.clear()
-    await intake._release(held, reading.__contains__, on_bulk)
-    assert intake.handed == [{being_read: (3, ["r5", "r6", "r7"])}]
-    assert held == {} and intake.paused == set()
+    del store._unread[1]
+    store._reads_ended()
+    await asyncio.wait_for(waiting, 1)
 
 
 async def test_an_assignment_reads_nothing_in_the_callback_and_holds_empty_partitions_whole(
