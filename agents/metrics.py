@@ -143,6 +143,11 @@ class WorkerMetrics(ProcessMetrics):
             "backupwatch_records_parked",
             "Records read ahead of their partition's clock, held until it reaches them",
         )
+        self.state_writes = self.counter(
+            "backupwatch_state_writes",
+            "Device states and partition clocks written to the store and the changelog (a "
+            "state changed several times between two commits is written once)",
+        )
         self.policy_errors = self.counter(
             "backupwatch_policy_errors", "Org policy records that were refused"
         )

@@ -252,7 +252,7 @@ class Settings(ProcessSettings):
     # dashboard to it (one machine, `make run`). `none`: it starts none, and those paths
     # answer 421 naming `backupwatch serve`, which answers them apart from the workers —
     # with N workers, the fleet is then held once rather than N times.
-    report_reader: str = setting("beside", choices=REPORT_READER_MODES)
+    report_reader: str = setting("beside", choices=REPORT_READER_MODES, case="lower")
     # Largest batch one agent step applies.
     batch_size: int = setting(2000, within=(1, 100_000))
     # The most devices one step decides at a tick before it sends and writes them: a

@@ -33,6 +33,7 @@ __all__ = [
     "committed_to_end",
     "keyed_processor",
     "cpu_seconds",
+    "cpu_split",
     "free_port",
     "kafka_version",
     "log",
@@ -69,19 +70,28 @@ def kafka_version() -> str:
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process and of its child processes (a worker's report reader
     is one: its CPU is part of what the worker costs), in seconds."""
+    own, children = cpu_split(pid)
+    return own + children
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(the process's own CPU seconds, its running child processes' — a worker's report
+    reader)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # Fields after the command name start at field 3 (state): utime is 14, stime 15,
     # and the children already waited for, cutime 16 and cstime 17.
-    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))
+    own = sum(int(fields[n]) for n in (11, 12, 13, 14))
+    children = 0
     for child in _children(pid):
         try:
             with open(f"/proc/{child}/stat") as f:
                 child_fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(child_fields[11]) + int(child_fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        children += int(child_fields[11]) + int(child_fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return own / tick, children / tick
 
 
 def _children(pid: int) -> list[int]:
@@ -175,30 +185,42 @@ async def committed_to_end(
     partitions: int,
     commit: Any = None,
     timeout: float = 120.0,
+    progress: Any = None,
 ) -> None:
     """Return once `group` has committed the end offset of every partition of `topics`
-    (calling `commit()` before each look, when given)."""
+    (calling `commit()` before each look, when given; `progress()` every 5 s). One admin
+    request a look, from this process: the workers are not asked anything meanwhile (a
+    /metrics answer costs a worker milliseconds of CPU)."""
     from aiokafka import TopicPartition
 
-    consumer = connection.consumer(group_id=group, enable_auto_commit=False)
+    consumer = connection.consumer(enable_auto_commit=False)
+    admin = connection.admin()
     await consumer.start()
+    await admin.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
         ends = await consumer.end_offsets(tps)
         deadline = time.monotonic() + timeout
+        reported = time.monotonic()
         while True:
             if commit is not None:
                 await commit()
-            behind = []
-            for tp in tps:
-                if ends[tp] and ((await consumer.committed(tp)) or 0) < ends[tp]:
-                    behind.append(tp)
+            offsets = await admin.list_consumer_group_offsets(group, partitions=tps)
+            behind = [
+                tp
+                for tp in tps
+                if ends[tp] and (offsets.get(tp) is None or offsets[tp].offset < ends[tp])
+            ]
             if not behind:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{group}: offsets not committed to the end: {behind}")
+            if progress is not None and time.monotonic() - reported >= 5:
+                reported = time.monotonic()
+                progress()
             await asyncio.sleep(0.05)
     finally:
+        await admin.close()
         await consumer.stop()
 
 

@@ -2,8 +2,10 @@
 aiokafka consumer doing the same job.
 
     python -m bench.pipeline [--records N] [--devices N] [--runs N] [--partitions 8]
-                             [--runners raw,naive,quix,backupwatch] [--profile DIR]
-                             [--scale-out]
+                             [--runners raw,naive,quix,backupwatch,backupwatch-no-reader]
+                             [--profile DIR]
+                             [--scale-out [--workers 1,2,4] [--report-reader none|beside]
+                              [--serve]]
 
 One invocation starts a local broker in a temporary directory (or uses
 `KAFKA_BOOTSTRAP_SERVERS`), fills the three input topics once with `fleet_records`
@@ -28,9 +30,13 @@ max skew (5 min) are clamped to it, and decisions are taken once, at the end tic
 * **Quix Streams** (`bench/quix.py`): the job with Quix Streams' stateful API and its
   own RocksDB state and changelogs.
 * **backupwatch**: the worker as shipped (`python -m agents.cli worker --no-ticker`,
-  `memory://` store), timed from the start of its processing (the last `/metrics` poll
-  before `backupwatch_events_total` moved) until every input record is accounted for
-  and the group's committed offsets reached the end of every input partition.
+  `memory://` store) with its report reader beside it; **backupwatch-no-reader**: the
+  same with `BACKUPWATCH_REPORT_READER=none`. Timed from the start of its processing (the
+  last `/metrics` poll before `backupwatch_events_total` moved) until the group's
+  committed offsets reached the end of every input partition (read from the broker: the
+  worker is not polled meanwhile, answering `/metrics` costs it CPU) and every input
+  record is accounted for. Its CPU is its own and its report reader's (a child process),
+  shown apart.
 
 Every runner calls the same core (`streams.pipeline.PartitionProcessor`), so all take the
 same decisions and emit the same alerts; the runs of one invocation alternate between
@@ -44,15 +50,20 @@ read then, and again once its fleet view (which reads the whole changelog beside
 table, for the API, in the worker's report reader process) has logged reading it, with
 the reader's RSS.
 
-`--scale-out` runs only the shipped worker: alone, then two with the same app id (one
-consumer group), alternating which goes first. Each run has input topics of its own,
-filled with the same generated records once every worker of the run holds its share of
-the partitions (the workers are stopped with SIGSTOP during the fill and continued
-together), so that no run starts with one worker reading alone until the second's join
-rebalances the group. Timed as above, from the first record any worker processed; CPU
-summed over the workers; partitions held (from `/readyz`), records and alerts per worker.
+`--scale-out` runs only the shipped worker: groups of `--workers` sizes (1, 2 and 4)
+with the same app id (one consumer group), the order of the sizes reversed every other
+run; the workers run with `--report-reader` (none by default, as a multi-worker
+deployment runs them), and with `--serve` a `backupwatch serve` beside them. Each run has
+input topics of its own, filled with the same generated records once every worker of the
+run holds its share of the partitions (the workers are stopped with SIGSTOP during the
+fill and continued together), so that no run starts with one worker reading alone until
+the others' joins rebalance the group. Timed as above, from the first record any worker
+processed; CPU summed over every process of the run; partitions held (from `/readyz`),
+records, alerts and RSS per worker.
 
-Figures are medians of `--runs` runs; CPU and memory are read from `/proc/<pid>`.
+`--profile DIR` records each run with py-spy (`python -m bench.profiles` breaks the
+profiles down). Figures are medians of `--runs` runs; CPU and memory are read from
+`/proc/<pid>`.
 """
 
 from __future__ import annotations
@@ -74,7 +85,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,6 +105,7 @@ from bench.harness import (
     Result,
     committed_to_end,
     cpu_seconds,
+    cpu_split,
     free_port,
     kafka_version,
     log,
@@ -279,6 +291,22 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
     producer = settings.kafka.producer(acks="all", linger_ms=5, max_batch_size=1024 * 1024)
     await producer.start()
     await consumer.start()
+
+    def records_to_envelopes(batches: dict[Any, list[Any]]) -> Iterator[Envelope]:
+        # A function of its own, as the worker's `envelopes`: profiles compare them.
+        for tp, records in batches.items():
+            topic = topic_index[tp.topic]
+            for r in records:
+                yield Envelope(
+                    topic=topic,
+                    partition=tp.partition,
+                    offset=r.offset,
+                    key=r.key,
+                    value=r.value if r.value is not None else b"",
+                    timestamp=datetime.fromtimestamp((r.timestamp or 0) / 1000, UTC),
+                    tick=is_tick(r.headers),
+                )
+
     seen = 0
     outcomes: Counter[str] = Counter()
     alerts = writes = statuses = 0
@@ -294,21 +322,7 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
                 first = time.perf_counter()
                 usage = resource.getrusage(resource.RUSAGE_SELF)
                 cpu_first = usage.ru_utime + usage.ru_stime
-            envelopes = []
-            for tp, records in batches.items():
-                topic = topic_index[tp.topic]
-                for r in records:
-                    envelopes.append(
-                        Envelope(
-                            topic=topic,
-                            partition=tp.partition,
-                            offset=r.offset,
-                            key=r.key,
-                            value=r.value if r.value is not None else b"",
-                            timestamp=datetime.fromtimestamp((r.timestamp or 0) / 1000, UTC),
-                            tick=is_tick(r.headers),
-                        )
-                    )
+            envelopes = list(records_to_envelopes(batches))
             seen += len(envelopes)
             result = processor.process(envelopes)
             if result.alerts:
@@ -372,24 +386,39 @@ async def run_raw(cfg: RawConfig) -> dict[str, Any]:
 
 
 CHILDREN = {"raw": "raw", "naive": "naive Faust", "quix": "Quix Streams"}
+# The shipped worker, with its report reader beside it (as `make run` runs it) and
+# without (BACKUPWATCH_REPORT_READER=none, as a deployment with `backupwatch serve` runs it).
+WORKER_KINDS = {"backupwatch": "beside", "backupwatch-no-reader": "none"}
+LABELS = {
+    "naive": "naive Faust (memory://)",
+    "quix": "Quix Streams (RocksDB)",
+    "backupwatch": "backupwatch worker (memory://)",
+    "backupwatch-no-reader": "backupwatch worker, no reader (memory://)",
+}
 
 
-def raw_run(cfg: RawConfig, kind: str = "raw") -> Result:
-    """Run one of the runners that live in a process of their own (raw, naive, quix)."""
-    done = subprocess.run(
+def raw_run(cfg: RawConfig, kind: str = "raw", profile: Path | None = None) -> Result:
+    """Run one of the runners that live in a process of their own (raw, naive, quix);
+    with `profile`, py-spy records it meanwhile into that file."""
+    child = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "bench.pipeline", "--child", kind, json.dumps(cfg.__dict__)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
-        timeout=3600,
-        check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the {kind} runner failed (exit {done.returncode})")
+    spy = profiler(child.pid, profile) if profile is not None else None
+    try:
+        stdout, _ = child.communicate(timeout=3600)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+    if child.returncode != 0:
+        raise RuntimeError(f"the {kind} runner failed (exit {child.returncode})")
     # The figures are the last line that is a JSON object (libraries may print too).
-    lines = [line[line.index("{") :] for line in done.stdout.splitlines() if "{" in line]
+    lines = [line[line.index("{") :] for line in stdout.splitlines() if "{" in line]
     if not lines:
-        raise RuntimeError(f"the {kind} runner printed no figures:\n{done.stdout[-2000:]}")
+        raise RuntimeError(f"the {kind} runner printed no figures:\n{stdout[-2000:]}")
     report = json.loads(lines[-1])
     return Result(
         CHILDREN[kind],
@@ -420,13 +449,14 @@ class Worker(WorkerProcess):
         status, body = self.get("/metrics")
         if status != 200:
             return {}
-        counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0}
+        counts: dict[str, float] = {"events": 0.0, "parked": 0.0, "alerts": 0.0, "writes": 0.0}
         for line in body.decode().splitlines():
             name = line.split("{", 1)[0].split(" ", 1)[0]
             key = {
                 "backupwatch_events_total": "events",
                 "backupwatch_records_parked_total": "parked",
                 "backupwatch_alerts_total": "alerts",
+                "backupwatch_state_writes_total": "writes",
             }.get(name)
             if key is not None:
                 counts[key] += float(line.rsplit(" ", 1)[1])
@@ -450,6 +480,7 @@ class Workers:
         self.base = base
         self.tmp = tmp
         self.started: list[Worker] = []
+        self.servers: list[subprocess.Popen[bytes]] = []
 
     def new(
         self,
@@ -458,6 +489,7 @@ class Workers:
         topic_prefix: str | None = None,
         data_dir: Path | None = None,
         name: str | None = None,
+        report_reader: str = "beside",
     ) -> Worker:
         # `name` tells apart workers of one app id (one consumer group): their own
         # data directory and log.
@@ -472,23 +504,45 @@ class Workers:
             data_dir=data_dir or self.tmp / name,
             web_port=free_port(),
             tick_interval=timedelta(0),
+            report_reader=report_reader,
         )
         worker = Worker(settings, self.tmp / f"{name}.log")
         self.started.append(worker)
         worker.start()
         return worker
 
+    def serve(self, settings: Settings, name: str) -> subprocess.Popen[bytes]:
+        """`backupwatch serve` with a worker's settings (its own web port): the read side
+        of a group whose workers run no reader. Stopped by the caller."""
+        env = {**os.environ, **replace(settings, web_port=free_port()).as_env()}
+        with (self.tmp / f"{name}.log").open("ab") as out:
+            server = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "agents.cli", "serve"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.servers.append(server)
+        return server
+
     def stop_all(self) -> None:
         for worker in self.started:
             worker.stop()
+        for server in self.servers:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=60)
 
 
-def profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling `pid` (every thread, idle time included) into collapsed stacks
-    at `out`, until it is sent SIGINT."""
+def profiler(pid: int, out: Path, idle: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` (every thread; with `idle`, time spent waiting too) into
+    collapsed stacks at `out`, until it is sent SIGINT. Without `idle` the samples are
+    where the process spent CPU: `python -m bench.profiles` breaks them down."""
     spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen(
-        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--idle", "--threads"]
+        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--threads"]
+        + (["--idle"] if idle else [])
         + ["--rate", "200", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -501,71 +555,110 @@ def worker_run(
     total: int,
     store: str = "memory://",
     profile: Path | None = None,
+    report_reader: str = "beside",
 ) -> tuple[Worker, Result]:
     """Start a worker on the filled inputs and time it until it has accounted for
     `total` records; the worker is left running (the caller stops or restarts it).
     With `profile`, py-spy records the worker meanwhile into that file."""
-    worker = workers.new(app_id, store)
+    worker = workers.new(app_id, store, report_reader=report_reader)
     worker.wait("/readyz 200", worker.readyz, timeout=180)
     spy = profiler(worker.pid, profile) if profile is not None else None
     ready = time.monotonic()
-    t_zero, cpu_zero = ready, cpu_seconds(worker.pid)
-    last_report = ready
-    deadline = ready + max(600.0, total / 1000)
-    while True:
-        now = time.monotonic()
-        cpu = cpu_seconds(worker.pid)
-        counts = worker.counters()
-        if not counts and now < deadline:  # /metrics did not answer this time
-            time.sleep(POLL_S)
-            continue
-        events = counts.get("events", 0.0)
-        if events == 0:
-            # The last poll before processing began: its start, within one poll.
-            t_zero, cpu_zero = now, cpu
-        elif events >= total:
-            # Every record processed; the run ends when their offsets are committed
-            # (Faust flushes the producer, changelog included, before it commits).
-            asyncio.run(
-                committed_to_end(
-                    worker.settings.kafka,
-                    worker.settings.app_id,
-                    [worker.settings.topic(name) for name in INPUTS],
-                    worker.settings.partitions,
-                )
-            )
-            now, cpu = time.monotonic(), cpu_seconds(worker.pid)
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(timeout=60)
-            break
-        if now - last_report >= 5 and events:
-            last_report = now
-            rss = memory_kb(worker.pid, "VmRSS") / 1024
-            log(
-                f"    backupwatch: {events:,.0f}/{total:,} "
-                f"({events / (now - t_zero):,.0f}/s, RSS {rss:,.0f} MiB)"
-            )
-        if now > deadline:
-            raise RuntimeError(
-                f"the worker accounted for {events:,.0f} of {total:,} records in "
-                f"{now - ready:.0f} s; log:\n{tail(worker.log_path)}"
-            )
-        time.sleep(POLL_S)
+    try:
+        timed = time_group([worker], worker.settings, total)
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
+    counts = timed.counts[0]
     result = Result(
-        f"backupwatch ({store})",
+        f"backupwatch ({store})" + (", no reader" if report_reader == "none" else ""),
         total,
-        now - t_zero,
-        cpu - cpu_zero,
+        timed.seconds,
+        timed.cpu + timed.reader_cpu,
         memory_kb(worker.pid, "VmHWM"),
         int(counts.get("alerts", 0)),
         {
             "startup_s": ready - worker.started,
             "rss_kb": memory_kb(worker.pid, "VmRSS"),
             "parked": counts.get("parked", 0),
+            "writes": int(counts.get("writes", 0)),
+            "reader_cpu": timed.reader_cpu,
         },
     )
     return worker, result
+
+
+@dataclass
+class Timed:
+    """A group's run on the inputs: seconds from its first record to the offsets of
+    every record committed; CPU seconds over the workers, without and with their report
+    readers' (child processes'); each worker's counters at the end."""
+
+    seconds: float
+    cpu: float
+    reader_cpu: float
+    counts: list[dict[str, float]]
+
+
+def time_group(
+    group: Sequence[Worker], settings: Settings, total: int, readers: Sequence[int] = ()
+) -> Timed:
+    """Time `group` (workers of one app id, ready, the inputs filled or being filled)
+    until they have processed `total` input records and committed their offsets.
+
+    The workers' /metrics are polled until one of them has counted a record: the last
+    poll before that is the start, within one poll. From there on only the broker is
+    asked (the group's committed offsets, 20 times a second), not the workers: answering
+    /metrics five times a second cost a worker 5 % of its CPU, which the raw runner,
+    timing itself, does not pay. The run ends when the offsets of every input partition
+    are committed to its end (Faust flushes the producer, changelog included, before).
+    `readers` are other processes whose CPU counts with the report readers' (a
+    `backupwatch serve`)."""
+    pids = [w.pid for w in group]
+
+    def cpu_now() -> list[tuple[float, float]]:
+        return [cpu_split(pid) for pid in pids] + [(0.0, sum(cpu_split(r))) for r in readers]
+
+    started = time.monotonic()
+    deadline = started + max(600.0, total / 1000)
+    t_zero, cpu_zero = started, cpu_now()
+    while True:
+        now, cpu = time.monotonic(), cpu_now()
+        counts = [w.counters() for w in group]
+        if now > deadline:
+            logs = "\n".join(tail(w.log_path) for w in group)
+            raise RuntimeError(f"no worker processed a record in {now - started:.0f} s:\n{logs}")
+        if all(counts):  # every /metrics answered
+            if any(c.get("events", 0.0) for c in counts):
+                break
+            t_zero, cpu_zero = now, cpu
+        time.sleep(POLL_S)
+
+    def progress() -> None:
+        events = sum(w.counters().get("events", 0.0) for w in group)
+        rss = " + ".join(f"{memory_kb(w.pid, 'VmRSS') / 1024:,.0f}" for w in group)
+        rate = events / (time.monotonic() - t_zero)
+        log(f"    {len(group)} worker(s): {events:,.0f}/{total:,} ({rate:,.0f}/s, RSS {rss} MiB)")
+
+    asyncio.run(
+        committed_to_end(
+            settings.kafka,
+            settings.app_id,
+            [settings.topic(name) for name in INPUTS],
+            settings.partitions,
+            timeout=max(1.0, deadline - time.monotonic()),
+            progress=progress,
+        )
+    )
+    now, cpu = time.monotonic(), cpu_now()
+    counts = [w.counters() for w in group]
+    events = sum(c.get("events", 0.0) for c in counts)
+    if events < total:
+        raise RuntimeError(f"offsets committed, but {events:,.0f} of {total:,} records counted")
+    own = sum(c[0] - z[0] for c, z in zip(cpu, cpu_zero, strict=True))
+    readers = sum(c[1] - z[1] for c, z in zip(cpu, cpu_zero, strict=True))
+    return Timed(now - t_zero, own, readers, counts)
 
 
 def held(worker: Worker) -> set[int]:
@@ -583,6 +676,9 @@ def group_run(
     records: list[tuple[bytes, bytes]],
     tick_every: timedelta | None,
     size: int,
+    profile: Path | None = None,
+    report_reader: str = "none",
+    serve: bool = False,
 ) -> Result:
     """`size` workers with one app id (one consumer group) on inputs of their own, filled
     with `records` only once every worker holds its share of the partitions: otherwise
@@ -591,6 +687,9 @@ def group_run(
     not compete with them, and continued together. Timed from the first record any of
     them processed until the group's committed offsets reach the end of every input
     partition; CPU is the sum over the processes; each one's peak RSS is in `extra`.
+    `report_reader` is the workers' BACKUPWATCH_REPORT_READER; with `serve`, a
+    `backupwatch serve` runs beside them and its CPU is counted too. With `profile`,
+    py-spy records each worker into PROFILE-1.txt, PROFILE-2.txt, ...
     Every worker is stopped afterwards."""
     base = workers.base
     settings = Settings(
@@ -601,9 +700,12 @@ def group_run(
     asyncio.run(ensure_topics(settings))
     app_id = run_prefix.rstrip(".")
     group = [
-        workers.new(app_id, topic_prefix=run_prefix, name=f"{app_id}-{n}")
+        workers.new(
+            app_id, topic_prefix=run_prefix, name=f"{app_id}-{n}", report_reader=report_reader
+        )
         for n in range(1, size + 1)
     ]
+    server = workers.serve(group[0].settings, f"{app_id}-serve") if serve else None
     share = base.partitions // size
 
     def settled() -> bool:
@@ -623,56 +725,53 @@ def group_run(
         finally:
             for worker in group:
                 os.kill(worker.pid, signal.SIGCONT)
-        total = filled.total
-        started = time.monotonic()
-        t_zero, cpu_zero = started, [cpu_seconds(w.pid) for w in group]
-        deadline = started + max(600.0, total / 1000)
-        while True:
-            now = time.monotonic()
-            cpu = [cpu_seconds(w.pid) for w in group]
-            counts = [w.counters() for w in group]
-            if not all(counts) and now < deadline:
-                time.sleep(POLL_S)
-                continue
-            events = sum(c.get("events", 0.0) for c in counts)
-            if events == 0:
-                t_zero, cpu_zero = now, cpu
-            elif events >= total:
-                asyncio.run(
-                    committed_to_end(
-                        base.kafka,
-                        app_id,
-                        [settings.topic(name) for name in INPUTS],
-                        base.partitions,
-                    )
-                )
-                now, cpu = time.monotonic(), [cpu_seconds(w.pid) for w in group]
-                break
-            if now > deadline:
-                logs = "\n".join(tail(w.log_path) for w in group)
-                raise RuntimeError(
-                    f"{size} workers accounted for {events:,.0f} of {total:,} records in "
-                    f"{now - started:.0f} s; logs:\n{logs}"
-                )
-            time.sleep(POLL_S)
-        counts = [w.counters() for w in group]
+        spies = (
+            [
+                profiler(w.pid, profile.with_name(f"{profile.stem}-{n}.txt"))
+                for n, w in enumerate(group, 1)
+            ]
+            if profile is not None
+            else []
+        )
+        try:
+            timed = time_group(
+                group,
+                group[0].settings,
+                filled.total,
+                [server.pid] if server is not None else [],
+            )
+        finally:
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
+        counts = timed.counts
         return Result(
             f"backupwatch x{size} (memory://)",
-            total,
-            now - t_zero,
-            sum(cpu) - sum(cpu_zero),
+            filled.total,
+            timed.seconds,
+            timed.cpu + timed.reader_cpu,
             max(memory_kb(w.pid, "VmHWM") for w in group),
             int(sum(c.get("alerts", 0) for c in counts)),
             {
                 "hwm_each_kb": [memory_kb(w.pid, "VmHWM") for w in group],
+                "rss_each_kb": [memory_kb(w.pid, "VmRSS") for w in group],
+                "reader_rss_each_kb": [
+                    sum(memory_kb(child, "VmRSS") for child in children(w.pid)) for w in group
+                ],
                 "events_each": [int(c.get("events", 0.0)) for c in counts],
                 "alerts_each": [int(c.get("alerts", 0.0)) for c in counts],
+                "writes": int(sum(c.get("writes", 0.0) for c in counts)),
                 "held_each": [sorted(held(w)) for w in group],
+                "reader_cpu": timed.reader_cpu,
+                "serve_rss_kb": memory_kb(server.pid, "VmRSS") if server is not None else 0,
             },
         )
     finally:
         for worker in group:
             worker.stop()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
 
 
 def scale_out(
@@ -682,42 +781,83 @@ def scale_out(
     records: list[tuple[bytes, bytes]],
     tick_every: timedelta | None,
 ) -> None:
-    """`--scale-out`: the shipped worker alone, then two in one group (alternating which
-    goes first), each run on the same records in inputs of its own; the medians."""
-    by_size: dict[int, list[Result]] = {1: [], 2: []}
+    """`--scale-out`: groups of `--workers` sizes (1, 2 and 4 by default) in one consumer
+    group each, the order of the sizes reversed every other run, each run on the same
+    records in inputs of its own; the medians, and each size against one worker."""
+    sizes = [int(n) for n in args.workers.split(",")]
+    if any(size < 1 or args.partitions % size for size in sizes) or 1 not in sizes:
+        raise SystemExit(
+            f"backupwatch: --workers must include 1 and divide the {args.partitions} partitions"
+        )
+    by_size: dict[int, list[Result]] = {size: [] for size in sizes}
     for run in range(1, args.runs + 1):
-        for size in (1, 2) if run % 2 else (2, 1):
+        for size in sizes if run % 2 else list(reversed(sizes)):
             log(f"run {run}/{args.runs}: {size} worker(s), one group")
-            r = group_run(workers, f"{prefix}x{size}r{run}.", records, tick_every, size)
+            profile = Path(args.profile) / f"x{size}-run{run}.txt" if args.profile else None
+            r = group_run(
+                workers,
+                f"{prefix}x{size}r{run}.",
+                records,
+                tick_every,
+                size,
+                profile=profile,
+                report_reader=args.report_reader,
+                serve=args.serve,
+            )
             by_size[size].append(r)
             log(
                 f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "
-                f"{r.cpu_per_1k:.3f} CPU s/1k, {r.alerts:,} alerts; partitions held "
-                f"{r.extra['held_each']}, events {r.extra['events_each']}, alerts "
-                f"{r.extra['alerts_each']}, peak RSS "
+                f"{r.cpu_per_1k:.3f} CPU s/1k, {r.alerts:,} alerts, {r.extra['writes']:,} state "
+                f"writes; partitions held {r.extra['held_each']}, events {r.extra['events_each']}, "
+                f"alerts {r.extra['alerts_each']}, peak RSS "
                 f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
             )
-    rates = {size: statistics.median(r.rate for r in results) for size, results in by_size.items()}
+
+    def median(size: int, figure: Any) -> float:
+        return float(statistics.median(figure(r) for r in by_size[size]))
+
+    rates = {size: median(size, lambda r: r.rate) for size in sizes}
+    cpus = {size: median(size, lambda r: r.cpu_per_1k) for size in sizes}
+    rss = {
+        size: median(size, lambda r: statistics.median(r.extra["rss_each_kb"])) for size in sizes
+    }
+    hwm = {
+        size: median(size, lambda r: statistics.median(r.extra["hwm_each_kb"])) for size in sizes
+    }
     print()
-    print(f"{'':<22} {'events/s':>10} {'CPU s/1k (sum)':>15} {'peak RSS each':>20} {'alerts':>7}")
-    for size, results in by_size.items():
-        each = " + ".join(
-            mib(statistics.median(r.extra["hwm_each_kb"][n] for r in results)) for n in range(size)
-        )
+    readers = {"beside": "each with its report reader", "none": "no report reader"}
+    print(
+        f"workers: {readers[args.report_reader]}"
+        + ("; a `backupwatch serve` beside them, its CPU counted" if args.serve else "")
+    )
+    print(
+        f"{'':<12} {'events/s':>10} {'CPU s/1k':>9} {'vs 1':>6} {'(readers)':>10} "
+        f"{'RSS/worker':>11} {'vs 1':>6} {'peak RSS':>9} {'state writes':>13} {'alerts':>7}"
+    )
+    for size in sizes:
+        readers_cpu = median(size, lambda r: r.extra["reader_cpu"] / r.events * 1000)
         print(
-            f"{f'{size} worker(s)':<22} {rates[size]:>10,.0f} "
-            f"{statistics.median(r.cpu_per_1k for r in results):>15.3f} {each:>20} "
-            f"{statistics.median(r.alerts for r in results):>7,.0f}"
+            f"{f'{size} worker(s)':<12} {rates[size]:>10,.0f} {cpus[size]:>9.3f} "
+            f"{cpus[size] / cpus[1]:>5.2f}x {readers_cpu:>10.3f} {mib(rss[size]):>11} "
+            f"{rss[size] / rss[1]:>5.0%} {mib(hwm[size]):>9} "
+            f"{median(size, lambda r: r.extra['writes']):>13,.0f} "
+            f"{median(size, lambda r: r.alerts):>7,.0f}"
         )
-    print(f"2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (medians of {args.runs} runs)")
+    print(
+        "(CPU s/1k: CPU seconds per 1,000 events summed over every process of the run, of "
+        "which (readers) the report readers' or serve's; RSS/worker: median over the workers "
+        "of their main process's RSS at the end, peak RSS its peak; medians of "
+        f"{args.runs} runs)"
+    )
     print()
     print("each run (s, events/s, CPU s; partitions held, events, alerts, peak RSS per worker):")
-    for r in [*by_size[1], *by_size[2]]:
-        print(
-            f"  {r.runner:<22} {r.seconds:6.1f} s {r.rate:>9,.0f}/s {r.cpu:6.1f}  "
-            f"{r.extra['held_each']} {r.extra['events_each']} {r.extra['alerts_each']} "
-            f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
-        )
+    for size in sizes:
+        for r in by_size[size]:
+            print(
+                f"  {r.runner:<22} {r.seconds:6.1f} s {r.rate:>9,.0f}/s {r.cpu:6.1f}  "
+                f"{r.extra['held_each']} {r.extra['events_each']} {r.extra['alerts_each']} "
+                f"{' + '.join(mib(kb) for kb in r.extra['hwm_each_kb'])}"
+            )
 
 
 @dataclass
@@ -750,7 +890,7 @@ def restart(
     old.stop()
     s = old.settings
     new = workers.new(s.app_id, s.store, data_dir=s.data_dir)
-    spy = profiler(new.pid, profile) if profile is not None else None
+    spy = profiler(new.pid, profile, idle=True) if profile is not None else None
     ready_at: float | None = None
     deadline = new.started + 900
     partitions = s.partitions
@@ -821,10 +961,11 @@ def idle_rss(workers: Workers, prefix: str) -> int:
 def median_row(label: str, results: Sequence[Result], raw_rate: float) -> str:
     rate = statistics.median(r.rate for r in results)
     cpu = statistics.median(r.cpu_per_1k for r in results)
+    reader = statistics.median(r.extra.get("reader_cpu", 0.0) / r.events * 1000 for r in results)
     hwm = statistics.median(r.hwm_kb for r in results)
     alerts = statistics.median(r.alerts for r in results)
     return (
-        f"{label:<34} {rate:>10,.0f} {rate / raw_rate:>7.2f}x {cpu:>10.3f} "
+        f"{label:<40} {rate:>10,.0f} {rate / raw_rate:>7.2f}x {cpu:>10.3f} {reader:>9.3f} "
         f"{mib(hwm):>10} {alerts:>8,.0f} {len(results):>5}"
     )
 
@@ -840,7 +981,7 @@ def report(
     idle_kb: int,
 ) -> None:
     raw_rate = statistics.median(r.rate for r in raws)
-    workers_memory = others.get("backupwatch", [])
+    workers_memory = others.get("backupwatch", []) or others.get("backupwatch-no-reader", [])
     print()
     print(f"command:  {command}")
     print(f"machine:  {machine()}, Kafka {kafka_version()} (local, single node)")
@@ -854,27 +995,33 @@ def report(
     )
     print()
     header = (
-        f"{'runner':<34} {'events/s':>10} {'vs raw':>8} {'CPU s/1k':>10} "
+        f"{'runner':<40} {'events/s':>10} {'vs raw':>8} {'CPU s/1k':>10} {'(reader)':>9} "
         f"{'peak RSS':>10} {'alerts':>8} {'runs':>5}"
     )
     print(header)
     print("-" * len(header))
     print(median_row("raw (aiokafka + PartitionProcessor)", raws, raw_rate))
-    labels = {
-        "naive": "naive Faust (memory://)",
-        "quix": "Quix Streams (RocksDB)",
-        "backupwatch": "backupwatch worker (memory://)",
-    }
     for kind, results in others.items():
-        print(median_row(labels[kind], results, raw_rate))
+        print(median_row(LABELS[kind], results, raw_rate))
     if rocks is not None:
         print(median_row("backupwatch worker (rocksdb://)", [rocks], raw_rate))
-    if workers_memory:
-        ours = statistics.median(r.rate for r in workers_memory)
+    print("(CPU s/1k: CPU seconds per 1,000 events summed over the runner's processes, of")
+    print(" which (reader) the worker's report reader; peak RSS of the main process)")
+    for ours_kind in ("backupwatch", "backupwatch-no-reader"):
+        if not others.get(ours_kind):
+            continue
+        ours = others[ours_kind]
+        rate = statistics.median(r.rate for r in ours)
+        cpu = statistics.median(r.cpu_per_1k for r in ours)
         for kind in ("naive", "quix"):
             if others.get(kind):
-                theirs = statistics.median(r.rate for r in others[kind])
-                print(f"backupwatch / {labels[kind]}: {ours / theirs:.2f}x")
+                theirs = others[kind]
+                their_rate = statistics.median(r.rate for r in theirs)
+                their_cpu = statistics.median(r.cpu_per_1k for r in theirs)
+                print(
+                    f"{LABELS[ours_kind]} / {LABELS[kind]}: {rate / their_rate:.2f}x events/s, "
+                    f"{their_cpu / cpu:.2f}x less CPU per event"
+                )
     print()
     print("each run (s, events/s, CPU s, peak RSS):")
     everything = [r for results in others.values() for r in results]
@@ -950,20 +1097,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runners",
-        default="raw,naive,quix,backupwatch",
-        help="which runners, in this order each run (default: all four)",
+        default="raw,naive,quix,backupwatch,backupwatch-no-reader",
+        help="which runners, in this order each run (default: all; backupwatch-no-reader is "
+        "the worker with BACKUPWATCH_REPORT_READER=none)",
     )
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="py-spy records each backupwatch run into DIR/worker-runN.txt and each restart "
-        "into DIR/restart-STORE.txt (collapsed stacks; it slows the worker down: not for figures)",
+        help="py-spy records the CPU of each run into DIR/RUNNER-runN.txt (worker-runN.txt for "
+        "backupwatch) and each restart, waits included, into DIR/restart-STORE.txt (collapsed "
+        "stacks; `python -m bench.profiles` breaks them down; it slows the runners down: not "
+        "for figures)",
     )
     parser.add_argument(
         "--scale-out",
         action="store_true",
-        help="only the shipped worker: one alone against two in one consumer group, "
-        "alternating which goes first (no other runner, restart or latency)",
+        help="only the shipped worker: groups of --workers sizes in one consumer group each, "
+        "the order reversed every other run (no other runner, restart or latency)",
+    )
+    parser.add_argument(
+        "--workers",
+        default="1,2,4",
+        help="--scale-out: the group sizes, each dividing --partitions (default: 1,2,4)",
+    )
+    parser.add_argument(
+        "--report-reader",
+        choices=("beside", "none"),
+        default="none",
+        help="--scale-out: the workers' BACKUPWATCH_REPORT_READER (default: none)",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="--scale-out: a `backupwatch serve` beside each group, its CPU counted",
     )
     parser.add_argument(
         "--secured",
@@ -988,9 +1154,11 @@ def main(argv: list[str] | None = None) -> int:
             run_quix(cfg)
         return 0
     runners = [name.strip() for name in args.runners.split(",") if name.strip()]
-    unknown = set(runners) - {*CHILDREN, "backupwatch"}
+    unknown = set(runners) - {*CHILDREN, *WORKER_KINDS}
     if unknown or "raw" not in runners:
-        parser.error(f"--runners: raw and any of naive, quix, backupwatch (not {unknown})")
+        parser.error(
+            f"--runners: raw and any of naive, quix, {', '.join(WORKER_KINDS)} (not {unknown})"
+        )
     command = shlex.join(["python", "-m", "bench.pipeline", *argv])
     log(f"{command}\n  machine: {machine()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -1045,18 +1213,28 @@ def main(argv: list[str] | None = None) -> int:
         log(f"idle worker RSS {mib(idle_kb)}")
         raws: list[Result] = []
         others: dict[str, list[Result]] = {kind: [] for kind in runners if kind != "raw"}
-        workers_memory = others.get("backupwatch", [])
         last: Worker | None = None
         for run in range(1, args.runs + 1):
             for kind in runners:
                 if last is not None:
                     last.stop()  # one thing at a time: no idle worker beside another run
                     last = None
-                if kind == "backupwatch":
-                    log(f"run {run}/{args.runs}: backupwatch (memory://)")
-                    profile = Path(args.profile) / f"worker-run{run}.txt" if args.profile else None
-                    last, r = worker_run(workers, f"{prefix}bw{run}", filled.total, profile=profile)
-                    workers_memory.append(r)
+                if kind in WORKER_KINDS:
+                    log(f"run {run}/{args.runs}: {LABELS[kind]}")
+                    name = "worker" if kind == "backupwatch" else "worker-no-reader"
+                    profile = Path(args.profile) / f"{name}-run{run}.txt" if args.profile else None
+                    app_id = f"{prefix}bw{run}" + ("" if kind == "backupwatch" else "n")
+                    last, r = worker_run(
+                        workers,
+                        app_id,
+                        filled.total,
+                        profile=profile,
+                        report_reader=WORKER_KINDS[kind],
+                    )
+                    others[kind].append(r)
+                    if kind != "backupwatch":
+                        last.stop()  # the restart below needs a worker with its reader
+                        last = None
                 else:
                     group = f"{prefix}{kind}{run}"
                     changelog = f"{group}-{TABLE}-changelog"
@@ -1072,7 +1250,8 @@ def main(argv: list[str] | None = None) -> int:
                         filled.total,
                         state_dir=str(tmp / group),
                     )
-                    r = raw_run(cfg, kind)
+                    profile = Path(args.profile) / f"{kind}-run{run}.txt" if args.profile else None
+                    r = raw_run(cfg, kind, profile)
                     (raws if kind == "raw" else others[kind]).append(r)
                 log(
                     f"  {r.runner}: {r.seconds:.1f} s, {r.rate:,.0f} events/s, "

@@ -9,8 +9,10 @@ makes a crash safe (docs/architecture.md §5):
 2. send its dead letters and re-routed records and wait for them too (a record parked
    in a state and dead-lettered when its tick came is held by nothing else once the
    state without it is written);
-3. only then write the changed device states to the table (the state is what
-   records that an alert was decided and its status published; written after the
+3. only then hand the changed device states to the state cache
+   (agents.worker.cache), which writes them — store, then changelog — at the next
+   commit of the input offsets, a state changed by several batches once (the state is
+   what records that an alert was decided and its status published; written after the
    acks, a crash in between makes the worker decide and send them again, never lose
    them: a replayed record is recognised by the state and decides nothing).
 """
@@ -38,6 +40,7 @@ from agents.kafka.topics import ALERTS, DEAD_LETTERS, DEVICE_STATUS, INPUTS
 from agents.metrics import WorkerMetrics
 from agents.report.reader import ReportReader
 from agents.settings import Settings
+from agents.worker.cache import StateCache
 from agents.worker.consumer_lag import consumer_lags
 from agents.worker.intake import bulk_consumer_class
 from agents.worker.resume import hold_flow_while_streams_resume, indexes_kept
@@ -80,6 +83,13 @@ class Backupwatch:
             producer_max_batch_size=1024 * 1024,
             producer_acks=-1,
             broker_commit_interval=1.0,
+            # No standby copies with `memory://`: its store reads a newly assigned
+            # partition from the changelog in bulk (agents.worker.store), while a standby
+            # copy is kept up through Faust's recovery, record by record — in a pair of
+            # workers that was most of each one's CPU, and each worker held the whole
+            # fleet's states (docs/benchmarks.md). RocksDB keeps Faust's default (one
+            # standby): its take-over replays through Faust's recovery.
+            table_standby_replicas=0 if settings.store.startswith("memory") else 1,
             # A worker that dies is noticed within 10 s and its partitions move on
             # (Faust's default waits a minute).
             broker_session_timeout=10.0,
@@ -92,11 +102,15 @@ class Backupwatch:
         self.app.producer.buffer.max_messages = 4 * settings.batch_size
         topic_names = [settings.topic(name) for name in INPUTS]
         self.topic_index = {name: i for i, name in enumerate(topic_names)}
-        # The input topics' records reach `handle_messages` in bulk from the consumer's
+        # The input topics' records reach `handle_records` in bulk from the consumer's
         # fetcher (agents.worker.intake), not one by one through Faust's conductor and stream.
         transport: Any = self.app.transport
+        # Its commits write the state cache first (agents.worker.cache).
         transport.Consumer = bulk_consumer_class(
-            frozenset(topic_names), self.handle_messages, self._assignment_timed
+            frozenset(topic_names),
+            self.handle_records,
+            self.flush_states,
+            self._assignment_timed,
         )
         # Nothing is read while Faust seeks the resumed partitions after a rebalance
         # (agents.worker.resume): the bulk intake is not queued, so Faust's queue clearing loses
@@ -144,10 +158,8 @@ class Backupwatch:
         # RocksDB store picks a partition's database from the current event.
         self._marks: dict[int, _InPartition] = {}
         self._stored_by_partition: dict[int, list[str]] | None = None
-        # The previous batch's changelog records, in flight while this batch is read
-        # and decided; awaited before the next batch writes (a failed send stops the
-        # agent before more offsets are acked).
-        self._changelog_in_flight: list[asyncio.Future[Any]] = []
+        # The states decided since the last commit, written before the next one.
+        self.states = StateCache(self._write_store, self._send_changelog)
         self._store_bound = False
         self._store_get: Any = None
         self._store_put: Any = None
@@ -197,19 +209,24 @@ class Backupwatch:
         self._store_bound = True
 
     def _load(self, key: str, partition: int) -> bytes | None:
+        raw = key.encode()
+        pending = self.states.get(partition, raw)
+        if pending is not None:
+            return pending
         if not self._store_bound:
             self._bind_store()
         if self._partition_data is not None:
-            return self._partition_data(partition).get(key.encode())  # type: ignore[no-any-return]
+            return self._partition_data(partition).get(raw)  # type: ignore[no-any-return]
         token = self._in_partition(partition)
         try:
-            value = self._store_get(key.encode())
+            value = self._store_get(raw)
         finally:
             _current_event.reset(token)
         return value if isinstance(value, bytes) else None
 
     def _items_of(self, partition: int) -> Iterable[tuple[str, bytes]]:
-        """The stored (key, value) pairs of one partition.
+        """The stored (key, value) pairs of one partition, the states pending in the
+        state cache included.
 
         The memory store holds each partition apart. The RocksDB store lists the keys
         of every partition it holds, standby copies of other workers' partitions
@@ -218,12 +235,17 @@ class Backupwatch:
         """
         if not self._store_bound:
             self._bind_store()
+        pending = dict(self.states.pending(partition))
         if self._partition_data is not None:
             for raw, value in list(self._partition_data(partition).items()):
                 key = self._stored_key(raw)
                 if key is not None:
-                    yield key, value
+                    yield key, pending.pop(raw, value)
+            for raw, value in pending.items():
+                yield raw.decode(), value
             return
+        for raw, value in pending.items():
+            yield raw.decode(), value
         if self._stored_by_partition is None:
             grouped: dict[int, list[str]] = defaultdict(list)
             for raw in list(self.table.keys()):
@@ -232,6 +254,8 @@ class Backupwatch:
                     grouped[self.partition_for(key.encode())].append(key)
             self._stored_by_partition = dict(grouped)
         for key in self._stored_by_partition.get(partition, ()):
+            if key.encode() in pending:
+                continue
             value = self._load(key, partition)
             if value is not None:
                 yield key, value
@@ -281,11 +305,21 @@ class Backupwatch:
             self.index_assigned()
             self.update_gauges()
 
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+        async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+            # Faust committed what it could before this signal, which flushed the state
+            # cache; whatever a batch left in it since is written now, before the new
+            # owners read the changelog (written later, a state of a partition handed
+            # over would land after the new owner's).
+            await self.flush_states()
+
         @app.on_partitions_assigned.connect  # type: ignore[arg-type]
         async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
             self.assigned(tp.partition for tp in assigned if tp.topic == self.heartbeats)
 
-    def envelopes(self, messages: Iterable[Any]) -> Iterator[Envelope]:
+    def envelopes(self, messages: Iterable[Any], per_second: float = 1.0) -> Iterator[Envelope]:
+        """Envelopes of Faust's messages (timestamps in seconds) or of aiokafka's records
+        (`per_second=1000`: timestamps in milliseconds)."""
         topic_index = self.topic_index
         fromtimestamp = datetime.fromtimestamp
         for message in messages:
@@ -299,19 +333,27 @@ class Backupwatch:
                 offset=message.offset,
                 key=message.key,
                 value=value if isinstance(value, bytes) else b"",
-                timestamp=fromtimestamp(message.timestamp or 0, UTC),
+                timestamp=fromtimestamp((message.timestamp or 0) / per_second, UTC),
                 tick=is_tick(message.headers),
             )
 
+    async def handle_records(self, records: list[Any]) -> None:
+        """Process one batch of input records as the bulk intake hands them over
+        (aiokafka's `ConsumerRecord`s) and carry it out."""
+        await self._handle(list(self.envelopes(records, per_second=1000.0)))
+
     async def handle_messages(self, messages: list[Any]) -> None:
-        """Process one batch of input records (Faust `Message`s) and carry it out.
+        """Process one batch of input records (Faust `Message`s) and carry it out."""
+        await self._handle(list(self.envelopes(messages)))
+
+    async def _handle(self, envelopes: list[Envelope]) -> None:
+        """Process one batch of input records and carry it out.
 
         A tick that makes much of the fleet due is carried out in slices of
         `decisions_per_result` devices, each sent and written before the next is
         decided: one result for the whole fleet would hold every decided state, status
         and write at once (about 3 KB per device, docs/benchmarks.md)."""
         started = time.perf_counter()
-        envelopes: list[Envelope] = list(self.envelopes(messages))
         partitions = {e.partition for e in envelopes}
         if self.reading:
             # A partition just assigned whose state the store is still reading: its
@@ -330,7 +372,9 @@ class Backupwatch:
             result = self.processor.process(envelopes, self.settings.decisions_per_result)
             await self._send_decisions(result)
             await self._send_side_outputs(result)
-            await self._write(result)
+            self.states.put(result.writes, result.homes)
+            if self.states.full:
+                await self.flush_states()
             self._count(result, len(envelopes) - len(result.rest), time.perf_counter() - started)
             envelopes, started = result.rest, time.perf_counter()
 
@@ -388,43 +432,41 @@ class Backupwatch:
         sent.append(await producer.send_batch(batch, topic, partition=partition))
         return sent, count
 
-    async def _write(self, result: BatchResult) -> None:
-        """Write the batch's changed states: the store, then the changelog.
+    async def flush_states(self) -> None:
+        """Write the states waiting in the state cache (agents.worker.cache): called by
+        the consumer before it commits offsets, and when the cache is full."""
+        written = await self.states.flush()
+        if written:
+            self.metrics.state_writes.inc(written)
+
+    def _write_store(self, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Put a partition's states in the store, bytes as they are."""
+        if not self._store_bound:
+            self._bind_store()
+        if self._partition_data is not None:
+            self._partition_data(partition).update(items)
+            return
+        put = self._store_put
+        token = self._in_partition(partition)
+        try:
+            for key, value in items:
+                put(key, value)
+        finally:
+            _current_event.reset(token)
+
+    async def _send_changelog(self, partition: int, items: list[tuple[bytes, bytes]]) -> None:
+        """Send a partition's states to the changelog; return once they are acknowledged.
 
         The changelog keeps Faust's layout (the table's topic, key = device id or clock
         key, value = the encoded state, on the partition the state belongs to), so
         recovery and every other reader of the changelog are unchanged. The records go
-        straight to the producer rather than one by one through Faust's producer
-        buffer; Faust flushes the producer before it commits offsets, so a committed
-        offset still implies its states are in the changelog.
+        straight to the producer as record batches rather than one by one through
+        Faust's producer buffer.
         """
-        if self._changelog_in_flight:
-            await asyncio.gather(*self._changelog_in_flight)
-            self._changelog_in_flight = []
-        if not result.writes:
-            return
-        if not self._store_bound:
-            self._bind_store()
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
-        homes = result.homes
-        for device_id, value in result.writes.items():
-            by_partition[homes[device_id]].append((device_id.encode(), value))
         changelog = self.table.changelog_topic.get_topic_name()
-        in_flight = self._changelog_in_flight
-        for partition, items in by_partition.items():
-            if self._partition_data is not None:
-                self._partition_data(partition).update(items)
-            else:
-                put = self._store_put
-                token = self._in_partition(partition)
-                try:
-                    for key, value in items:
-                        put(key, value)
-                finally:
-                    _current_event.reset(token)
-            sent, count = await self._send_records(changelog, partition, items)
-            in_flight.extend(sent)
-            sent[-1].add_done_callback(self._persisted(TP(changelog, partition), count))
+        sent, count = await self._send_records(changelog, partition, items)
+        sent[-1].add_done_callback(self._persisted(TP(changelog, partition), count))
+        await asyncio.gather(*sent)
 
     def _persisted(self, tp: TP, count: int) -> Any:
         """Record the changelog offset a store holds once its last batch of `count`

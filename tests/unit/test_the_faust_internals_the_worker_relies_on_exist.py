@@ -61,6 +61,36 @@ INTERNALS: list[tuple[str, Any, str]] = [
         " agents/worker/consumer_lag.py reads lag",
     ),
     (
+        "Consumer._wait_next_records(timeout) -> (records by TP, active partitions),"
+        " perform_seek, and the acknowledgement bookkeeping: _acked, _acked_index, _n_acked,"
+        " _unacked_messages, _waiting_for_ack, _buffered_partitions",
+        lambda: (
+            list(inspect.signature(faust.transport.consumer.Consumer._wait_next_records).parameters)
+            == ["self", "timeout"]
+            and inspect.iscoroutinefunction(faust.transport.consumer.Consumer.perform_seek)
+            and all(
+                f"self.{name} = " in _source(faust.transport.consumer.Consumer.__init__)
+                for name in ("_acked", "_acked_index", "_unacked_messages", "_buffered_partitions")
+            )
+            and "self._n_acked += 1" in _source(faust.transport.consumer.Consumer.ack)
+            and "notify(self._waiting_for_ack)" in _source(faust.transport.consumer.Consumer.ack)
+            and "message.acked"
+            in _source(faust.transport.consumer.Consumer._clean_unacked_messages)
+        ),
+        "agents/worker/intake.py takes each fetch whole and acknowledges it per partition",
+    ),
+    (
+        "Consumer._commit_offsets(offsets, start_new_transaction), which every commit takes",
+        lambda: (
+            list(inspect.signature(faust.transport.consumer.Consumer._commit_offsets).parameters)
+            == ["self", "offsets", "start_new_transaction"]
+            and "self._commit_offsets(" in _source(faust.transport.consumer.Consumer._commit_tps)
+            and "self.app.producer.flush()"
+            in _source(faust.transport.consumer.Consumer._commit_offsets)
+        ),
+        "agents/worker/intake.py writes the state cache before offsets are committed",
+    ),
+    (
         "Consumer.stop_flow() and App.on_rebalance_complete",
         lambda: (
             callable(faust.transport.consumer.Consumer.stop_flow)
