@@ -40,7 +40,7 @@ from tests.unit.agents.notify.test_an_alert_that_cannot_be_sent_is_dead_lettered
     Outbox,
     Recipients,
 )
-from tests.unit.agents.test_fleet_view import clock_key
+from tests.unit.agents.report.test_fleet_view import clock_key
 
 # -- the notifier --------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest_asyncio
 
 from streams.state import encode_state
-from tests.unit.agents.served_report_api import TOKEN, Served, serve
+from tests.unit.agents.report.served_report_api import TOKEN, Served, serve
 from tests.unit.factories import DAY, T0, heartbeat, progress, run
 
 NOW = T0 + 6 * DAY  # the clock of partition 0 in the served fleet

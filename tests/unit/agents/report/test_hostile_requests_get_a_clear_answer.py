@@ -15,7 +15,7 @@ from agents.report.answers import AnswerCache
 from agents.report.api import Api, attach_routes
 from agents.report.fleet import FleetView
 from agents.settings import Settings
-from tests.unit.agents.served_report_api import TOKEN, FakeWorker, fill
+from tests.unit.agents.report.served_report_api import TOKEN, FakeWorker, fill
 
 SMALL_BUDGET = 64 * 1024
 

@@ -23,7 +23,7 @@ from schemas.models import DeviceCommand, OrgPolicy, UserFacts
 from streams.diagnosis import CAUSES
 from streams.pipeline import CLOCK_KEY_PREFIX
 from streams.state import encode_state
-from tests.unit.agents.served_report_api import (
+from tests.unit.agents.report.served_report_api import (
     CLOCKS,
     READER,
     TOKEN,

@@ -21,7 +21,7 @@ import pytest_asyncio
 from agents.report.errors import QueryError
 from agents.report.query import parse_query
 from streams.state import encode_state
-from tests.unit.agents.served_report_api import TOKEN, Served, serve
+from tests.unit.agents.report.served_report_api import TOKEN, Served, serve
 from tests.unit.factories import DAY, T0, command, run
 
 STATIC = resources.files("agents.report") / "static"

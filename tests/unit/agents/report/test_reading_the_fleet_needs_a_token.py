@@ -21,7 +21,7 @@ from agents.report.access import SECURITY_HEADERS, protect
 from agents.report.api import ROUTES, attach_routes
 from agents.report.fleet import FleetView
 from agents.settings import Settings
-from tests.unit.agents.served_report_api import TOKEN, VIEWER, FakeWorker, fill
+from tests.unit.agents.report.served_report_api import TOKEN, VIEWER, FakeWorker, fill
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[Settings], Awaitable[Client]]

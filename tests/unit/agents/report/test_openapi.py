@@ -17,7 +17,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from agents.report import openapi
 from agents.report.api import ROUTES
 from agents.report.openapi import DOCUMENT_PATH, OPERATIONS, main, render
-from tests.unit.agents.served_report_api import (
+from tests.unit.agents.report.served_report_api import (
     DOCUMENT,
     TOKEN,
     Served,

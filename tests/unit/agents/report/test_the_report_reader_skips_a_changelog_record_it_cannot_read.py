@@ -17,7 +17,7 @@ from agents.report.fleet import FleetView
 from agents.settings import Settings
 from schemas.codec import encode
 from schemas.models import OrgPolicy
-from tests.unit.agents.test_fleet_view import clock_key, policy_for, silent, take_state
+from tests.unit.agents.report.test_fleet_view import clock_key, policy_for, silent, take_state
 from tests.unit.factories import DAY, T0
 
 

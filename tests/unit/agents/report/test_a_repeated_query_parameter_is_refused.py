@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from agents.report.errors import QueryError
 from agents.report.query import single_parameters
-from tests.unit.agents.served_report_api import TOKEN, Served, check_against_document, serve
+from tests.unit.agents.report.served_report_api import TOKEN, Served, check_against_document, serve
 
 REPEATS = [
     ("/api/devices", "state=critical&state=purple", "state"),

@@ -26,7 +26,7 @@ from agents.report.fleet import FleetView
 from agents.settings import Settings
 from agents.webhook_targets import TargetResolver, refusal
 from tests.unit.agents.notify.alerts import example_alert
-from tests.unit.agents.served_report_api import TOKEN, FakeWorker, Served, fill, serve
+from tests.unit.agents.report.served_report_api import TOKEN, FakeWorker, Served, fill, serve
 
 SECRET = "whsec_" + base64.b64encode(b"a signing secret of 32 bytes!!!!").decode()
 REFUSED = [

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from agents.report.reader import ReportReader
 from agents.serving import WebLimits, guarded_runner
 from agents.settings import Settings
-from tests.unit.agents.served_report_api import DOCUMENT
+from tests.unit.agents.report.served_report_api import DOCUMENT
 
 
 class GuardedTestServer(TestServer):
